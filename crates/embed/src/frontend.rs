@@ -1,0 +1,1 @@
+//! TODO(frontend): being written.

@@ -1,0 +1,24 @@
+//! avx-embed: audio in, vectors out.
+//!
+//! The crate answers one question: "here is audio (or text), give me the reference model's vectors".
+//! It decodes files with symphonia ([`decode`]), resamples with rubato ([`resample`]), cuts deterministic
+//! windows and computes the model's front end ([`frontend`], [`window`]), and runs the model's towers through
+//! ONNX Runtime ([`model`]). It never prints and knows nothing about indexes.
+
+pub mod decode;
+pub mod error;
+pub mod fetch;
+pub mod frontend;
+pub mod model;
+pub mod npy;
+pub mod registry;
+pub mod resample;
+pub mod runtime;
+pub mod window;
+
+pub use error::EmbedError;
+pub use frontend::FrontEndSpec;
+pub use window::{AudioInfo, Window, WindowStream};
+
+/// Result type of this crate.
+pub type Result<T, E = EmbedError> = std::result::Result<T, E>;

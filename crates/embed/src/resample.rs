@@ -1,0 +1,1 @@
+//! TODO(resample): being written.

@@ -1,0 +1,1 @@
+//! TODO(window): being written.
