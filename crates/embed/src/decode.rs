@@ -1,1 +1,320 @@
-//! TODO(decode): being written.
+//! Streaming decoding with symphonia: any supported file to mono f32 chunks at the file's own rate.
+//!
+//! The container is detected from the file's content; the extension is only a hint to the probe. The first audio
+//! track is decoded packet by packet and each packet is down-mixed to mono by averaging its channels (summed in
+//! channel order in f32, then divided by the channel count, as `numpy.mean` does in `librosa.to_mono`).
+//!
+//! Errors follow symphonia's player: a packet that fails to decode is skipped (its samples are lost), but a file
+//! that yields no samples at all is an error, and so is a long run of bad packets. Header values are checked before
+//! anything is sized by them (sample rate 1 Hz..=768 kHz, 1..=32 channels); a claimed frame count is only used to
+//! estimate the duration, never to allocate. Every error names the file.
+
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer, SignalSpec};
+use symphonia::core::codecs::{self, CodecType, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::window::AudioInfo;
+use crate::{EmbedError, Result};
+
+/// Highest sample rate accepted from a file header.
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Most channels accepted from a file header.
+pub const MAX_CHANNELS: usize = 32;
+/// Consecutive undecodable packets after which a file is declared damaged.
+const MAX_CONSECUTIVE_ERRORS: u32 = 256;
+
+/// A streaming decoder of one file to mono f32 samples at the file's sample rate.
+pub struct Decoder {
+    path: PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn codecs::Decoder>,
+    track_id: u32,
+    info: AudioInfo,
+    sample_buf: Option<SampleBuffer<f32>>,
+    mono: Vec<f32>,
+    decoded_frames: u64,
+    skipped_packets: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("path", &self.path)
+            .field("info", &self.info)
+            .field("decoded_frames", &self.decoded_frames)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// Opens `path`, detects its format from the content and prepares to decode its first audio track.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| EmbedError::io(path, e))?;
+        let len = file.metadata().map_err(|e| EmbedError::io(path, e))?.len();
+        if len == 0 {
+            return Err(decode_err(path, "the file is empty"));
+        }
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let opts = FormatOptions { enable_gapless: true, ..Default::default() };
+        // Defence in depth: symphonia aims never to panic on bad input, but fuzzing has found panics in its
+        // readers before, so a panic while probing is turned into a decode error for this file.
+        let probed = catch_unwind(AssertUnwindSafe(|| {
+            symphonia::default::get_probe().format(&hint, mss, &opts, &MetadataOptions::default())
+        }))
+        .map_err(|_| decode_err(path, "the container reader panicked on malformed data"))?
+        .map_err(|e| match e {
+            SymError::Unsupported(_) => EmbedError::Unsupported {
+                path: path.to_path_buf(),
+                what: "unrecognised container format (expected WAV, AIFF, FLAC, MP3, MP4/M4A, AAC, OGG, MKV/WebM or CAF)"
+                    .into(),
+            },
+            SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                decode_err(path, "the file ends before its header does")
+            }
+            other => sym_err(path, other),
+        })?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or_else(|| EmbedError::NoAudio { path: path.to_path_buf() })?;
+        let params = track.codec_params.clone();
+        let track_id = track.id;
+        let codec = codec_name(params.codec);
+
+        let sample_rate = params.sample_rate.unwrap_or(0);
+        if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
+            return Err(decode_err(path, &format!("implausible sample rate {sample_rate} Hz in the header")));
+        }
+        let channels = params.channels.map_or(0, |c| c.count());
+        if channels > MAX_CHANNELS {
+            return Err(decode_err(path, &format!("implausible channel count {channels} in the header")));
+        }
+        if symphonia::default::get_codecs().get_codec(params.codec).is_none() {
+            return Err(EmbedError::Unsupported { path: path.to_path_buf(), what: format!("{codec} audio") });
+        }
+        let decoder = catch_unwind(AssertUnwindSafe(|| {
+            symphonia::default::get_codecs().make(&params, &DecoderOptions::default())
+        }))
+        .map_err(|_| decode_err(path, "the decoder panicked on malformed codec parameters"))?
+        .map_err(|e| match e {
+            SymError::Unsupported(what) => {
+                EmbedError::Unsupported { path: path.to_path_buf(), what: format!("{codec} audio ({what})") }
+            }
+            other => sym_err(path, other),
+        })?;
+        // A frame count of 2^32 or more from a header is not believed for the estimate either.
+        let frames = params.n_frames.filter(|&n| n < 1 << 40).unwrap_or(0);
+        let info = AudioInfo {
+            duration_s: frames as f64 / sample_rate as f64,
+            sample_rate,
+            channels: channels as u16,
+            codec,
+            frames,
+        };
+        Ok(Decoder {
+            path: path.to_path_buf(),
+            format,
+            decoder,
+            track_id,
+            info,
+            sample_buf: None,
+            mono: Vec::new(),
+            decoded_frames: 0,
+            skipped_packets: 0,
+            done: false,
+        })
+    }
+
+    /// What is known about the file: from the header after [`open`](Self::open), exact once
+    /// [`next_chunk`](Self::next_chunk) has returned `None` (`frames` and `duration_s` then count decoded frames).
+    pub fn info(&self) -> &AudioInfo {
+        &self.info
+    }
+
+    /// The file being decoded.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Packets skipped because they failed to decode.
+    pub fn skipped_packets(&self) -> u64 {
+        self.skipped_packets
+    }
+
+    /// Decodes the next packet(s) and returns their mono samples, or `None` at the end of the track.
+    ///
+    /// Returns `NoAudio` at the end if no sample was decoded at all.
+    pub fn next_chunk(&mut self) -> Result<Option<&[f32]>> {
+        if self.done {
+            return Ok(None);
+        }
+        let got = match catch_unwind(AssertUnwindSafe(|| self.decode_next())) {
+            Ok(r) => r,
+            Err(_) => {
+                self.done = true;
+                Err(decode_err(&self.path, "the decoder panicked on malformed data"))
+            }
+        };
+        match got {
+            Ok(true) => Ok(Some(&self.mono)),
+            Ok(false) => {
+                self.done = true;
+                if self.decoded_frames == 0 {
+                    return Err(EmbedError::NoAudio { path: self.path.clone() });
+                }
+                self.info.frames = self.decoded_frames;
+                self.info.duration_s = self.decoded_frames as f64 / self.info.sample_rate as f64;
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Fills `self.mono` with the next decoded packet; `false` at the end of the stream.
+    fn decode_next(&mut self) -> Result<bool> {
+        let mut consecutive_errors = 0u32;
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(p) => p,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+                // A chained stream (new OGG logical stream) or a demuxer that cannot go on: end of this track.
+                Err(SymError::ResetRequired) => return Ok(false),
+                // Damaged container data after some good audio: a truncated or damaged tail, keep what we have.
+                Err(SymError::DecodeError(_) | SymError::IoError(_)) if self.decoded_frames > 0 => return Ok(false),
+                Err(e) => return Err(sym_err(&self.path, e)),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            match self.decoder.decode(&packet) {
+                Ok(buf) => {
+                    if buf.frames() == 0 {
+                        continue;
+                    }
+                    let spec = *buf.spec();
+                    check_spec(&self.path, &spec, self.info.sample_rate)?;
+                    let mono = downmix(&mut self.sample_buf, buf, &mut self.mono);
+                    self.decoded_frames += mono as u64;
+                    if self.info.channels == 0 {
+                        self.info.channels = spec.channels.count() as u16;
+                    }
+                    return Ok(true);
+                }
+                Err(SymError::DecodeError(_) | SymError::IoError(_)) => {
+                    // As symphonia's player does: skip the packet, its samples are lost.
+                    self.skipped_packets += 1;
+                    consecutive_errors += 1;
+                    if consecutive_errors >= MAX_CONSECUTIVE_ERRORS {
+                        return Err(decode_err(
+                            &self.path,
+                            &format!("{consecutive_errors} consecutive packets failed to decode"),
+                        ));
+                    }
+                }
+                Err(e) => return Err(sym_err(&self.path, e)),
+            }
+        }
+    }
+}
+
+/// Rejects decoded buffers whose format changes mid-stream in a way avx cannot follow.
+fn check_spec(path: &Path, spec: &SignalSpec, rate: u32) -> Result<()> {
+    let ch = spec.channels.count();
+    if ch == 0 || ch > MAX_CHANNELS {
+        return Err(decode_err(path, &format!("decoded audio has {ch} channels")));
+    }
+    if spec.rate != rate {
+        return Err(EmbedError::Unsupported {
+            path: path.to_path_buf(),
+            what: format!("sample rate changes mid-stream ({rate} Hz to {} Hz)", spec.rate),
+        });
+    }
+    Ok(())
+}
+
+/// Interleaves `buf` into `sample_buf` and averages its channels into `mono`; returns the frame count.
+fn downmix(sample_buf: &mut Option<SampleBuffer<f32>>, buf: AudioBufferRef<'_>, mono: &mut Vec<f32>) -> usize {
+    let spec = *buf.spec();
+    let frames = buf.frames();
+    let needs_new = match sample_buf {
+        Some(sb) => sb.capacity() < frames * spec.channels.count(),
+        None => true,
+    };
+    if needs_new {
+        *sample_buf = Some(SampleBuffer::new(buf.capacity().max(frames) as u64, spec));
+    }
+    let sb = sample_buf.as_mut().expect("just set");
+    sb.copy_interleaved_ref(buf);
+    let ch = spec.channels.count();
+    let samples = &sb.samples()[..frames * ch];
+    mono.clear();
+    if ch == 1 {
+        mono.extend_from_slice(samples);
+    } else {
+        let n = ch as f32;
+        mono.extend(samples.chunks_exact(ch).map(|f| {
+            let mut s = 0.0f32;
+            for &v in f {
+                s += v;
+            }
+            s / n
+        }));
+    }
+    frames
+}
+
+fn decode_err(path: &Path, message: &str) -> EmbedError {
+    EmbedError::Decode { path: path.to_path_buf(), message: message.to_string() }
+}
+
+fn sym_err(path: &Path, e: SymError) -> EmbedError {
+    match e {
+        SymError::IoError(e) if e.kind() != std::io::ErrorKind::UnexpectedEof && e.kind() != std::io::ErrorKind::InvalidData => {
+            EmbedError::io(path, e)
+        }
+        SymError::Unsupported(what) => EmbedError::Unsupported { path: path.to_path_buf(), what: what.to_string() },
+        other => decode_err(path, &other.to_string()),
+    }
+}
+
+/// A person's name for a symphonia codec id.
+pub fn codec_name(codec: CodecType) -> String {
+    use codecs::*;
+    if let Some(d) = symphonia::default::get_codecs().get_codec(codec) {
+        return d.short_name.to_string();
+    }
+    let name = match codec {
+        CODEC_TYPE_OPUS => "Opus",
+        CODEC_TYPE_SPEEX => "Speex",
+        CODEC_TYPE_MUSEPACK => "Musepack",
+        CODEC_TYPE_ATRAC1 | CODEC_TYPE_ATRAC3 | CODEC_TYPE_ATRAC3PLUS | CODEC_TYPE_ATRAC9 => "ATRAC",
+        CODEC_TYPE_EAC3 => "E-AC-3",
+        CODEC_TYPE_AC4 => "AC-4",
+        CODEC_TYPE_DCA => "DTS",
+        CODEC_TYPE_WMA => "WMA",
+        CODEC_TYPE_WAVPACK => "WavPack",
+        CODEC_TYPE_MONKEYS_AUDIO => "Monkey's Audio",
+        CODEC_TYPE_TTA => "TTA",
+        CODEC_TYPE_NULL => "no codec",
+        other => return format!("codec {other}"),
+    };
+    name.to_string()
+}

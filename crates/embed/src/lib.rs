@@ -6,11 +6,14 @@
 //! ONNX Runtime ([`model`]). It never prints and knows nothing about indexes.
 
 pub mod decode;
+pub mod embedder;
+mod device;
 pub mod error;
 pub mod fetch;
 pub mod frontend;
 pub mod model;
 pub mod npy;
+pub mod pipeline;
 pub mod registry;
 pub mod resample;
 pub mod runtime;
@@ -19,6 +22,7 @@ pub mod window;
 pub use error::EmbedError;
 pub use frontend::FrontEndSpec;
 pub use window::{AudioInfo, Window, WindowStream};
+pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};
 
 /// Result type of this crate.
 pub type Result<T, E = EmbedError> = std::result::Result<T, E>;

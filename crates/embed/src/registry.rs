@@ -1,1 +1,159 @@
-//! TODO(registry): being written.
+//! The models avx knows by name: where they come from, at which revision, and what is pinned about them.
+//!
+//! Only `onnx/*_quantized.onnx` of clap-htsat-unfused has published sha256 sums we could pin (see
+//! `../shared/CLAP-FACTS.md`); every other file is verified against the hash recorded when it was first
+//! downloaded (trust on first use, kept in `avx-manifest.json` beside the files).
+
+use std::path::{Path, PathBuf};
+
+use crate::model::Variant;
+
+/// A model avx can fetch or load by name.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownModel {
+    /// The name used with `--model`.
+    pub name: &'static str,
+    /// The Hugging Face repository holding the ONNX export.
+    pub repo: &'static str,
+    /// The pinned revision (a commit), or a branch when no commit could be pinned.
+    pub revision: &'static str,
+    /// Whether `revision` is a commit (true) or a moving branch (false).
+    pub revision_pinned: bool,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Whether the model has a text tower (needed by `search`, `tag` and `cluster --label`).
+    pub has_text: bool,
+    /// Approximate download size in MB of the audio and text towers, per variant (fp32, fp16, int8).
+    pub size_mb: [(u32, u32); 3],
+    /// Known sha256 sums: (path in the repository, hex digest).
+    pub sha256: &'static [(&'static str, &'static str)],
+    /// One line for `avx model list`.
+    pub summary: &'static str,
+}
+
+/// The default model.
+pub const DEFAULT_MODEL: &str = "clap-htsat-unfused";
+
+/// Every model avx knows by name.
+pub const KNOWN_MODELS: &[KnownModel] = &[
+    KnownModel {
+        name: "clap-htsat-unfused",
+        repo: "Xenova/clap-htsat-unfused",
+        revision: "c28f288",
+        revision_pinned: true,
+        dim: 512,
+        has_text: true,
+        size_mb: [(118, 502), (60, 251), (34, 127)],
+        sha256: &[
+            (
+                "onnx/audio_model_quantized.onnx",
+                "3fcff2c8824e7bcb83a983f2a49edab3b60cbcf4872ac70efee517355173bd1f",
+            ),
+            (
+                "onnx/text_model_quantized.onnx",
+                "1a3df8b197e249816e08415fd040434c44762b2eea7eb7bf8a48a0f0bf3c14e5",
+            ),
+        ],
+        summary: "LAION CLAP HTSAT (general audio), the default",
+    },
+    KnownModel {
+        name: "larger-clap-general",
+        repo: "Xenova/larger_clap_general",
+        revision: "main",
+        revision_pinned: false,
+        dim: 512,
+        has_text: true,
+        size_mb: [(282, 502), (143, 251), (78, 127)],
+        sha256: &[],
+        summary: "LAION larger CLAP, general audio",
+    },
+    KnownModel {
+        name: "larger-clap-music-and-speech",
+        repo: "Xenova/larger_clap_music_and_speech",
+        revision: "main",
+        revision_pinned: false,
+        dim: 512,
+        has_text: true,
+        size_mb: [(282, 502), (143, 251), (78, 127)],
+        sha256: &[],
+        summary: "LAION larger CLAP, music and speech",
+    },
+];
+
+/// Looks a model up by name.
+pub fn find(name: &str) -> Option<&'static KnownModel> {
+    KNOWN_MODELS.iter().find(|m| m.name == name)
+}
+
+impl KnownModel {
+    /// The repository files a variant needs, in download order (small files first).
+    pub fn files(&self, variant: Variant) -> Vec<String> {
+        let mut files = vec![
+            "config.json".to_string(),
+            "preprocessor_config.json".to_string(),
+        ];
+        if self.has_text {
+            files.push("tokenizer.json".to_string());
+        }
+        files.push(format!("onnx/audio_model{}.onnx", variant.file_suffix()));
+        if self.has_text {
+            files.push(format!("onnx/text_model{}.onnx", variant.file_suffix()));
+        }
+        files
+    }
+
+    /// The pinned sha256 of a repository file, if one is known.
+    pub fn pinned_sha256(&self, file: &str) -> Option<&'static str> {
+        self.sha256.iter().find(|(f, _)| *f == file).map(|(_, h)| *h)
+    }
+
+    /// Where the model is kept under a cache root: `<root>/models/<name>/<revision>/`.
+    pub fn local_dir(&self, root: &Path) -> PathBuf {
+        root.join("models").join(self.name).join(self.revision)
+    }
+
+    /// Whether every file of `variant` is present under `root`.
+    pub fn is_present(&self, root: &Path, variant: Variant) -> bool {
+        let dir = self.local_dir(root);
+        self.files(variant).iter().all(|f| dir.join(f).is_file())
+    }
+
+    /// Approximate total download size in MB of a variant.
+    pub fn approx_size_mb(&self, variant: Variant) -> u32 {
+        let (a, t) = self.size_mb[match variant {
+            Variant::Fp32 => 0,
+            Variant::Fp16 => 1,
+            Variant::Int8 => 2,
+        }];
+        a + if self.has_text { t } else { 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_model_is_known_and_pinned() {
+        let m = find(DEFAULT_MODEL).unwrap();
+        assert!(m.revision_pinned);
+        assert_eq!(m.dim, 512);
+        assert!(m.pinned_sha256("onnx/audio_model_quantized.onnx").is_some());
+        assert!(m.pinned_sha256("onnx/audio_model.onnx").is_none());
+    }
+
+    #[test]
+    fn variant_files_follow_layout() {
+        let m = find("larger-clap-general").unwrap();
+        let files = m.files(Variant::Int8);
+        assert!(files.contains(&"onnx/audio_model_quantized.onnx".to_string()));
+        assert!(files.contains(&"onnx/text_model_quantized.onnx".to_string()));
+        assert!(files.contains(&"tokenizer.json".to_string()));
+    }
+
+    #[test]
+    fn music_only_checkpoint_is_not_offered() {
+        // laion/larger_clap_music has a collapsed text tower: useless for search, so it is not listed.
+        assert!(find("larger-clap-music").is_none());
+    }
+}

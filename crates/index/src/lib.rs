@@ -1,1 +1,40 @@
-//! placeholder
+//! `avx_index`: an on-disk vector index that never touches audio.
+//!
+//! An index is a directory holding memory-mapped f32 row files (one per level: file vectors and
+//! window vectors), one HNSW graph file per level in our own flat format, and a redb database
+//! (`meta.redb`) whose commit is the single atomic commit point. `index-format.md` at the
+//! repository root specifies every file and the commit protocol.
+//!
+//! * [`Index`]: a read-only snapshot of the last commit; lookups, search, iteration, verify.
+//! * [`Writer`]: the single writer (holds `LOCK`); upsert, remove, relink, commit, compact.
+//!
+//! All vectors are expected to be L2-normalised by the caller; scores are dot products (cosine).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod analysis;
+mod crash;
+mod error;
+mod exact;
+pub mod graph;
+mod index;
+mod lock;
+mod meta;
+mod verify;
+pub mod vectors;
+mod writer;
+
+pub use crash::CRASH_ENV;
+pub use error::{IndexError, Result};
+pub use exact::dot;
+pub use graph::GraphReport;
+pub use index::{
+    FileMeta, Hit, Index, IndexStats, OpenOptions, SearchOptions, VectorRef, DEFAULT_EF,
+    EXACT_BELOW_ROWS,
+};
+pub use meta::{FileStatus, IndexSettings, FORMAT_VERSION};
+pub use vectors::Level;
+pub use verify::{verify, Problem, VerifyReport};
+pub use writer::{
+    CommitReport, FileRecord, MaintenancePolicy, WindowRecord, Writer,
+};

@@ -1,0 +1,281 @@
+//! The command-line grammar. Every flag's doc comment is its help text; flag names are a contract that scripts
+//! rely on.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// avx: search a library of sounds by sound and by words.
+///
+/// avx decodes audio files, embeds them with a CLAP model (ONNX Runtime, on this machine), stores the vectors in
+/// an index, and finds neighbours: similar sounds, text queries, near-duplicates, clusters.
+///
+/// Exit codes: 0 results found (or the command succeeded), 1 ran fine but found nothing, 2 error.
+#[derive(Debug, Parser)]
+#[command(name = "avx", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Index directory (default: one index in the user's data directory, which can hold many library roots)
+    #[arg(long, global = true, env = "AVX_INDEX", value_name = "PATH")]
+    pub index: Option<PathBuf>,
+    /// Model name (see `avx model list`)
+    #[arg(long, global = true, env = "AVX_MODEL", value_name = "NAME")]
+    pub model: Option<String>,
+    /// Use the model in this local directory (Hugging Face/Xenova layout), offline
+    #[arg(long, global = true, env = "AVX_MODEL_DIR", value_name = "PATH")]
+    pub model_dir: Option<PathBuf>,
+    /// Model weights: fp32, fp16 or int8
+    #[arg(long, global = true, default_value = "fp32", value_name = "VARIANT")]
+    pub variant: String,
+    /// Where inference runs: cpu, cuda, coreml or auto
+    #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
+    pub device: String,
+    /// Threads for decoding and inference together (default: all cores)
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print JSON Lines (one object per line, each with a "type" field) instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bar and no summary on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode, embed and store audio files (incremental and resumable)
+    Index(IndexArgs),
+    /// Find the sounds most like an audio file
+    Similar(SimilarArgs),
+    /// Find sounds matching a text description
+    Search(SearchArgs),
+    /// Find near-duplicates: re-encodes, trims, gain changes
+    Dupes(DupesArgs),
+    /// Group the library into k clusters (k-means)
+    Cluster(ClusterArgs),
+    /// Zero-shot tags for audio files
+    Tag(TagArgs),
+    /// Write the stored vectors to files
+    Export(ExportArgs),
+    /// What is indexed: roots, files, hours, model, sizes
+    Info,
+    /// Check every checksum and cross-reference of the index
+    Verify,
+    /// List, fetch and locate models
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Print vectors of audio files or of a text
+    Embed(EmbedArgs),
+    /// Developer tools
+    #[command(subcommand)]
+    Debug(DebugCommand),
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+/// How a list of results is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    /// A table for people (or JSON Lines with --json)
+    #[default]
+    Table,
+    /// One path per line
+    Paths,
+    /// An extended M3U playlist
+    M3u,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Files or directories to index
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Skip paths matching this glob (repeatable), e.g. '**/Ableton Project Info/**'
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Follow symbolic links
+    #[arg(long)]
+    pub follow_links: bool,
+    /// Seconds between the starts of consecutive windows in files longer than one window
+    #[arg(long, value_name = "SECONDS")]
+    pub hop: Option<f64>,
+    /// Try again files that failed in an earlier run
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Wait for another process's indexing to finish instead of failing
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ResultArgs {
+    /// Number of results
+    #[arg(short = 'k', long = "k", default_value_t = 20, value_name = "N")]
+    pub k: usize,
+    /// Search 10-second windows instead of whole files, and print each hit's offset
+    #[arg(long)]
+    pub segments: bool,
+    /// Only results under this directory
+    #[arg(long = "in", value_name = "DIR")]
+    pub within: Option<PathBuf>,
+    /// Exact (brute-force) search instead of the HNSW graph
+    #[arg(long)]
+    pub exact: bool,
+    /// Output format for the result list
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// The query: any audio file, indexed or not
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub results: ResultArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for, in words
+    #[arg(value_name = "TEXT", required = true, num_args = 1..)]
+    pub text: Vec<String>,
+    #[command(flatten)]
+    pub results: ResultArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DupesArgs {
+    /// Cosine similarity at or above which two items are duplicates
+    #[arg(long, default_value_t = 0.97, value_name = "SCORE")]
+    pub threshold: f32,
+    /// Only files under this directory
+    #[arg(long = "in", value_name = "DIR")]
+    pub within: Option<PathBuf>,
+    /// Compare 10-second windows across and within files (recurring jingles, beds, adverts)
+    #[arg(long)]
+    pub segments: bool,
+    /// Candidate neighbours examined per item
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub candidates: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Number of clusters
+    #[arg(short = 'k', long = "k", default_value_t = 12, value_name = "N")]
+    pub k: usize,
+    /// Seed of the k-means++ initialisation (same seed, same clusters)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed: u64,
+    /// Name each cluster with the best-matching words of the built-in tag vocabulary (needs a text model)
+    #[arg(long)]
+    pub label: bool,
+    /// Only files under this directory
+    #[arg(long = "in", value_name = "DIR")]
+    pub within: Option<PathBuf>,
+    /// Members printed per cluster in tables (all members are in --json output)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub show: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Audio files to tag
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Comma-separated labels to score (default: the built-in vocabulary)
+    #[arg(long, value_name = "LIST")]
+    pub labels: Option<String>,
+    /// Tags printed per file
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    /// Prompt template; {} is replaced by the label
+    #[arg(long, default_value = "This is a sound of {}.", value_name = "TEMPLATE")]
+    pub template: String,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON file per audio file
+    Audiovector,
+    /// One JSON line per audio file, in one file
+    Jsonl,
+    /// vectors.npy and ids.json
+    Npy,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ExportFormat::Audiovector)]
+    pub format: ExportFormat,
+    /// Output directory
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// Include each file's window vectors with their start and end
+    #[arg(long)]
+    pub segments: bool,
+    /// Only files under this directory
+    #[arg(long = "in", value_name = "DIR")]
+    pub within: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Known models: dimension, size, whether present
+    List,
+    /// Download a model into the cache directory (resumable, verified)
+    Fetch {
+        /// Model name (default: the --model option or clap-htsat-unfused)
+        name: Option<String>,
+    },
+    /// Print the directory the model is loaded from
+    Path,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Audio files
+    #[arg(value_name = "FILE", required_unless_present = "text")]
+    pub files: Vec<PathBuf>,
+    /// Embed this text instead of files
+    #[arg(long, value_name = "TEXT", conflicts_with = "files")]
+    pub text: Option<String>,
+    /// Also print each window's vector with its start and end
+    #[arg(long)]
+    pub segments: bool,
+    /// Seconds between window starts in long files
+    #[arg(long, value_name = "SECONDS")]
+    pub hop: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// Write the model input of a file as NumPy float32 [windows, frames, mels] and print window times
+    Mel {
+        /// Audio file
+        file: PathBuf,
+        /// Output .npy path
+        #[arg(long, value_name = "PATH.npy")]
+        out: PathBuf,
+        /// Seconds between window starts in long files
+        #[arg(long, value_name = "SECONDS")]
+        hop: Option<f64>,
+    },
+}

@@ -1,0 +1,149 @@
+//! `avx dupes`: groups of near-duplicate files (or, with `--segments`, near-identical windows).
+//!
+//! Candidates come from the index's HNSW graph when it has one (exact scan otherwise); every reported pair is
+//! verified with an exact cosine by `avx_index::analysis`.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use avx_index::analysis::{duplicate_groups_filtered, DupesConfig, DupesFilter, ExactNeighbours, Neighbours};
+use avx_index::{Index, Level, SearchOptions, VectorRef};
+use serde_json::json;
+
+use crate::cli::DupesArgs;
+use crate::context::{absolute, Ctx};
+use crate::output::{clock, Out};
+use crate::Outcome;
+
+/// Candidate neighbours through the index's own search (graph when built, exact scan otherwise).
+struct IndexNeighbours<'a> {
+    index: &'a Index,
+    level: Level,
+    data: &'a [f32],
+    dim: usize,
+    pos_of_row: HashMap<u64, usize>,
+}
+
+impl Neighbours for IndexNeighbours<'_> {
+    fn neighbours(&self, pos: usize, k: usize) -> Vec<(usize, f32)> {
+        let q = &self.data[pos * self.dim..(pos + 1) * self.dim];
+        let opts = SearchOptions {
+            k: k + 1,
+            level: self.level,
+            exact: false,
+            ef: Some((2 * k).max(64)),
+            path_prefix: None,
+            exclude_path: None,
+        };
+        self.index
+            .search(q, &opts)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|h| self.pos_of_row.get(&h.row).map(|p| (*p, h.score)))
+            .collect()
+    }
+}
+
+/// Gathers a level's live vectors (optionally under a directory) into one row-major matrix.
+pub fn gather(index: &Index, level: Level, within: Option<&std::path::Path>) -> (Vec<VectorRef>, Vec<f32>) {
+    let mut refs = Vec::new();
+    let mut data = Vec::new();
+    for (r, v) in index.vectors(level) {
+        if let Some(w) = within {
+            let inside = index.file_by_id(r.file_id).is_some_and(|f| f.path.starts_with(w));
+            if !inside {
+                continue;
+            }
+        }
+        refs.push(r);
+        data.extend_from_slice(v);
+    }
+    (refs, data)
+}
+
+/// Below this many vectors candidates come from an exact all-pairs scan.
+const EXACT_CANDIDATES_BELOW: usize = 5_000;
+
+pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
+    if !(0.0..=1.0).contains(&args.threshold) {
+        anyhow::bail!("--threshold must be between 0 and 1");
+    }
+    let index = ctx.open_index()?;
+    let level = if args.segments { Level::Window } else { Level::File };
+    let within = args.within.as_deref().map(absolute).transpose()?;
+    let (refs, data) = gather(&index, level, within.as_deref());
+    let dim = index.settings().dim as usize;
+    let cfg = DupesConfig {
+        threshold: args.threshold,
+        k: args.candidates.max(1),
+    };
+    let same_item = |a: usize, b: usize| {
+        let (ra, rb) = (&refs[a], &refs[b]);
+        ra.file_id == rb.file_id
+            && match (ra.window, rb.window) {
+                (Some((s1, e1)), Some((s2, e2))) => s1 < e2 && s2 < e1, // overlapping windows of one file
+                _ => true,
+            }
+    };
+    let filter = DupesFilter {
+        rows: None,
+        same_item: Some(&same_item),
+    };
+    let groups = if refs.len() < EXACT_CANDIDATES_BELOW {
+        let exact = ExactNeighbours::new(&data, dim)?;
+        duplicate_groups_filtered(&data, dim, &exact, &cfg, &filter)?
+    } else {
+        let cand = IndexNeighbours {
+            index: &index,
+            level,
+            data: &data,
+            dim,
+            pos_of_row: refs.iter().enumerate().map(|(i, r)| (r.row, i)).collect(),
+        };
+        duplicate_groups_filtered(&data, dim, &cand, &cfg, &filter)?
+    };
+
+    let mut out = Out::new();
+    for (g, group) in groups.iter().enumerate() {
+        let members: Vec<_> = group
+            .members
+            .iter()
+            .map(|(pos, score)| {
+                let r = &refs[*pos];
+                let path = index
+                    .file_by_id(r.file_id)
+                    .map(|f| f.path.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (path, *score, r.window)
+            })
+            .collect();
+        if ctx.global.json {
+            out.json(&json!({
+                "type": "group",
+                "group": g + 1,
+                "members": members.iter().map(|(p, s, w)| {
+                    let mut m = json!({"path": p, "score": s});
+                    if let Some((a, b)) = w { m["start"] = json!(a); m["end"] = json!(b); }
+                    m
+                }).collect::<Vec<_>>(),
+            }))?;
+        } else {
+            out.line(format!("group {} ({} members)", g + 1, members.len()))?;
+            for (p, s, w) in &members {
+                match w {
+                    Some((a, b)) => out.line(format!(
+                        "  {s:.4}  {:>15}  {p}",
+                        format!("{}-{}", clock(*a as f64), clock(*b as f64))
+                    ))?,
+                    None => out.line(format!("  {s:.4}  {p}"))?,
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if groups.is_empty() {
+        Outcome::NothingFound
+    } else {
+        Outcome::Found
+    })
+}

@@ -1,0 +1,90 @@
+//! `avx model list|fetch|path`.
+
+use anyhow::{Context as _, Result};
+use avx_embed::{fetch, registry, runtime};
+use serde_json::json;
+
+use crate::cli::ModelCommand;
+use crate::context::Ctx;
+use crate::output::Out;
+use crate::Outcome;
+
+pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
+    let root = runtime::cache_dir();
+    let mut out = Out::new();
+    match cmd {
+        ModelCommand::List => {
+            if !ctx.global.json {
+                out.line(format!("{:<30} {:>4}  {:>8}  {:<7}  {:<5}  about", "name", "dim", "size", "present", "text"))?;
+            }
+            for m in registry::KNOWN_MODELS {
+                let present = m.is_present(&root, ctx.variant);
+                if ctx.global.json {
+                    out.json(&json!({
+                        "type": "model", "name": m.name, "repo": m.repo, "revision": m.revision,
+                        "revision_pinned": m.revision_pinned, "dim": m.dim, "text": m.has_text,
+                        "variant": ctx.variant.name(), "size_mb": m.approx_size_mb(ctx.variant),
+                        "present": present, "dir": m.local_dir(&root).to_string_lossy(),
+                    }))?;
+                } else {
+                    out.line(format!(
+                        "{:<30} {:>4}  {:>5} MB  {:<7}  {:<5}  {}",
+                        m.name,
+                        m.dim,
+                        m.approx_size_mb(ctx.variant),
+                        if present { "yes" } else { "no" },
+                        if m.has_text { "yes" } else { "no" },
+                        m.summary
+                    ))?;
+                }
+            }
+            if !ctx.global.json {
+                out.line(format!(
+                    "sizes are for --variant {}; models are kept in {}",
+                    ctx.variant.name(),
+                    root.join("models").display()
+                ))?;
+            }
+        }
+        ModelCommand::Fetch { name } => {
+            let name = name
+                .or_else(|| ctx.global.model.clone())
+                .unwrap_or_else(|| registry::DEFAULT_MODEL.to_string());
+            let Some(m) = registry::find(&name) else {
+                anyhow::bail!("unknown model '{name}': see `avx model list`");
+            };
+            let show = ctx.progress_visible();
+            let mut last_file = String::new();
+            let mut report = |p: fetch::Progress<'_>| {
+                if show && p.file != last_file {
+                    eprintln!("fetching {} ...", p.file);
+                    last_file = p.file.to_string();
+                }
+            };
+            let dir = fetch::fetch_model(m, ctx.variant, &root, &mut report).with_context(|| {
+                format!(
+                    "cannot fetch model '{name}' from {}; without network access, download the files of {} \
+                     (revision {}) elsewhere and use --model-dir PATH or AVX_MODEL_DIR",
+                    fetch::endpoint(),
+                    m.repo,
+                    m.revision
+                )
+            })?;
+            if ctx.global.json {
+                out.json(&json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}))?;
+            } else {
+                out.line(dir.to_string_lossy())?;
+            }
+        }
+        ModelCommand::Path => {
+            let choice = ctx.model_choice(None)?;
+            if ctx.global.json {
+                out.json(&json!({"type": "model_path", "name": choice.name, "dir": choice.dir.to_string_lossy()}))?;
+            } else {
+                out.line(choice.dir.to_string_lossy())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Found)
+}

@@ -1,0 +1,188 @@
+//! What every command needs: resolved global options, the model, the index.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use avx_embed::model::{Device, SessionOptions, Variant};
+use avx_embed::{registry, runtime, Embedder};
+use avx_index::{Index, IndexSettings, OpenOptions};
+
+use crate::cli::Global;
+
+/// A model to load: its name and directory.
+#[derive(Debug, Clone)]
+pub struct ModelChoice {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// Resolved global options.
+#[derive(Debug)]
+pub struct Ctx {
+    pub global: Global,
+    pub variant: Variant,
+    pub device: Device,
+    pub threads: usize,
+}
+
+impl Ctx {
+    pub fn new(global: Global) -> Result<Ctx> {
+        let variant: Variant = global.variant.parse().map_err(anyhow::Error::msg)?;
+        let device: Device = global.device.parse().map_err(anyhow::Error::msg)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = match global.threads {
+            Some(0) => bail!("--threads must be at least 1"),
+            Some(n) => n,
+            None => cores,
+        };
+        Ok(Ctx {
+            global,
+            variant,
+            device,
+            threads,
+        })
+    }
+
+    /// Whether progress bars and summaries go to stderr.
+    pub fn chatty(&self) -> bool {
+        !self.global.quiet
+    }
+
+    /// Whether stderr is a terminal (progress bars are drawn only then).
+    pub fn progress_visible(&self) -> bool {
+        self.chatty() && std::io::stderr().is_terminal()
+    }
+
+    pub fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            variant: self.variant,
+            device: self.device,
+            threads: self.threads,
+            optimization: 3,
+        }
+    }
+
+    /// The index directory: `--index`, `AVX_INDEX`, else `<data dir>/index`.
+    pub fn index_dir(&self) -> PathBuf {
+        self.global
+            .index
+            .clone()
+            .unwrap_or_else(|| runtime::data_dir().join("index"))
+    }
+
+    /// Which model to use. `stored` is the model name recorded in an existing index, used when the user named
+    /// none.
+    pub fn model_choice(&self, stored: Option<&str>) -> Result<ModelChoice> {
+        if let Some(dir) = &self.global.model_dir {
+            if !dir.is_dir() {
+                bail!(
+                    "model directory {} does not exist (from --model-dir or AVX_MODEL_DIR)",
+                    dir.display()
+                );
+            }
+            let name = self
+                .global
+                .model
+                .clone()
+                .or_else(|| stored.map(str::to_string))
+                .unwrap_or_else(|| local_model_name(dir));
+            return Ok(ModelChoice {
+                name,
+                dir: dir.clone(),
+            });
+        }
+        let name = self
+            .global
+            .model
+            .clone()
+            .or_else(|| stored.map(str::to_string))
+            .unwrap_or_else(|| registry::DEFAULT_MODEL.to_string());
+        let Some(known) = registry::find(&name) else {
+            bail!(
+                "unknown model '{name}': see `avx model list`, or use --model-dir PATH for a local model directory"
+            );
+        };
+        let root = runtime::cache_dir();
+        if !known.is_present(&root, self.variant) {
+            bail!(
+                "model '{name}' ({}) is not downloaded: run `avx model fetch {name}{}`, or use --model-dir PATH \
+                 (or AVX_MODEL_DIR) with a local copy in the Hugging Face/Xenova layout",
+                self.variant.name(),
+                if self.variant == Variant::Fp32 {
+                    String::new()
+                } else {
+                    format!(" --variant {}", self.variant.name())
+                }
+            );
+        }
+        Ok(ModelChoice {
+            name,
+            dir: known.local_dir(&root),
+        })
+    }
+
+    /// Loads the model (audio tower; the text tower loads on first use).
+    pub fn embedder(&self, stored: Option<&str>) -> Result<Embedder> {
+        let choice = self.model_choice(stored)?;
+        let emb = Embedder::open(&choice.name, &choice.dir, self.session_options())
+            .with_context(|| format!("cannot load model '{}'", choice.name))?;
+        if self.device == Device::Auto && self.chatty() {
+            eprintln!("avx: device auto: using {}", emb.device().name());
+        }
+        Ok(emb)
+    }
+
+    /// The settings an index built with this model must have.
+    pub fn settings_for(&self, emb: &mut Embedder) -> Result<IndexSettings> {
+        let fp = emb.fingerprint()?;
+        Ok(IndexSettings {
+            model: fp.model,
+            model_hashes: vec![("audio_model".to_string(), fp.audio_sha256)],
+            frontend: fp.frontend,
+            pipeline_version: fp.pipeline_version,
+            dim: fp.dim as u32,
+        })
+    }
+
+    /// Opens the index for reading; a missing index is an error that says how to make one.
+    pub fn open_index(&self) -> Result<Index> {
+        let dir = self.index_dir();
+        if !dir.join("meta.redb").exists() {
+            bail!(
+                "no index at {}: run `avx index PATH...` first (or point --index / AVX_INDEX at one)",
+                dir.display()
+            );
+        }
+        Index::open(&dir, OpenOptions::default()).with_context(|| format!("cannot open index {}", dir.display()))
+    }
+
+    /// Loads the model an index was built with, checking that it is the same model.
+    pub fn embedder_for_index(&self, index: &Index) -> Result<Embedder> {
+        let stored = index.settings().model.clone();
+        let emb = self.embedder(Some(&stored))?;
+        if emb.name() != stored {
+            bail!(
+                "the index {} holds vectors of model '{stored}', not '{}': use --model {stored}, or another --index",
+                self.index_dir().display(),
+                emb.name()
+            );
+        }
+        Ok(emb)
+    }
+}
+
+fn local_model_name(dir: &Path) -> String {
+    let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let base = canon
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".to_string());
+    format!("local:{base}")
+}
+
+/// Absolute, canonical form of a user-given path (as stored in the index).
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    path.canonicalize()
+        .with_context(|| format!("{}: cannot open", path.display()))
+}

@@ -1,0 +1,205 @@
+//! A loaded model: its front end, its audio tower and (on demand) its text tower.
+
+use std::path::{Path, PathBuf};
+
+use crate::frontend::FrontEndSpec;
+use crate::model::{pool, tower_path, AudioEncoder, Device, SessionOptions, TextEncoder};
+use crate::window::{AudioInfo, WindowStream};
+use crate::{EmbedError, Result};
+
+/// Version of everything between the file and the vector that is not the model itself: decoding, resampling,
+/// windowing, front end and pooling. An index refuses vectors made by another pipeline version.
+pub const PIPELINE_VERSION: u32 = 1;
+
+/// One embedded file.
+#[derive(Debug, Clone)]
+pub struct EmbeddedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// What the decoder learnt about it.
+    pub info: AudioInfo,
+    /// Each window's start and end, in seconds in the source file.
+    pub windows: Vec<(f64, f64)>,
+    /// Each window's L2-normalised vector.
+    pub window_vectors: Vec<Vec<f32>>,
+    /// The file's vector: [`pool`] of the window vectors.
+    pub vector: Vec<f32>,
+}
+
+/// What identifies the vectors a model produces, for the index to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Model name.
+    pub model: String,
+    /// sha256 of the audio tower file.
+    pub audio_sha256: String,
+    /// The front end's parameters, as text.
+    pub frontend: String,
+    /// [`PIPELINE_VERSION`].
+    pub pipeline_version: u32,
+    /// Embedding dimension.
+    pub dim: usize,
+}
+
+/// Reads the front end a model directory asks for.
+pub fn load_spec(dir: &Path) -> Result<FrontEndSpec> {
+    let pre = dir.join("preprocessor_config.json");
+    if pre.is_file() {
+        return FrontEndSpec::clap_from_preprocessor_config(&pre);
+    }
+    Err(EmbedError::Config {
+        path: dir.to_path_buf(),
+        message: "not a model directory: no preprocessor_config.json (expected the Hugging Face/Xenova layout; \
+                  fetch one with `avx model fetch` or see `avx model list`)"
+            .into(),
+    })
+}
+
+/// A model ready to embed audio (and text, if it has a text tower).
+#[derive(Debug)]
+pub struct Embedder {
+    name: String,
+    dir: PathBuf,
+    spec: FrontEndSpec,
+    opts: SessionOptions,
+    audio: AudioEncoder,
+    text: Option<TextEncoder>,
+    dim: Option<usize>,
+}
+
+impl Embedder {
+    /// Loads the front end and audio tower of the model in `dir`, naming it `name`.
+    pub fn open(name: &str, dir: &Path, opts: SessionOptions) -> Result<Self> {
+        let spec = load_spec(dir)?;
+        let audio = AudioEncoder::open_dir(dir, &spec, &opts)?;
+        Ok(Embedder {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            spec,
+            opts,
+            audio,
+            text: None,
+            dim: None,
+        })
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The model directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The model's front end.
+    pub fn spec(&self) -> &FrontEndSpec {
+        &self.spec
+    }
+
+    /// The device the audio tower runs on.
+    pub fn device(&self) -> Device {
+        self.audio.device()
+    }
+
+    /// Whether the model directory has a text tower and tokenizer.
+    pub fn has_text(&self) -> bool {
+        tower_path(&self.dir, "text", self.opts.variant).is_file() && self.dir.join("tokenizer.json").is_file()
+    }
+
+    /// The text tower, loaded on first use.
+    pub fn text(&mut self) -> Result<&mut TextEncoder> {
+        if self.text.is_none() {
+            if !self.has_text() {
+                return Err(EmbedError::Config {
+                    path: self.dir.clone(),
+                    message: format!(
+                        "model '{}' has no text tower, so it cannot search or tag by words; use a CLAP model \
+                         (`avx model list`) for text",
+                        self.name
+                    ),
+                });
+            }
+            self.text = Some(TextEncoder::open_dir(&self.dir, &self.opts)?);
+        }
+        Ok(self.text.as_mut().expect("just loaded"))
+    }
+
+    /// Embeds a text query.
+    pub fn embed_text(&mut self, text: &str) -> Result<Vec<f32>> {
+        self.text()?.embed(text)
+    }
+
+    /// The audio tower, for batched use by the pipeline.
+    pub fn audio(&mut self) -> &mut AudioEncoder {
+        &mut self.audio
+    }
+
+    /// Embeds a batch of model-input windows, returning one normalised vector per window.
+    pub fn embed_windows(&mut self, windows: &[&[f32]]) -> Result<Vec<Vec<f32>>> {
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (dim, rows) = self.audio.embed(windows)?;
+        self.dim = Some(dim);
+        Ok(rows.chunks(dim).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Embeds one file, window by window, `batch` windows per model call.
+    pub fn embed_file(&mut self, path: &Path, hop_s: Option<f64>, batch: usize) -> Result<EmbeddedFile> {
+        let hop = hop_s.unwrap_or_else(|| self.spec.window_seconds());
+        let mut stream = WindowStream::open(path, &self.spec, hop)?;
+        let mut times = Vec::new();
+        let mut vectors = Vec::new();
+        let mut pending = Vec::new();
+        loop {
+            let next = stream.next_window()?;
+            let done = next.is_none();
+            if let Some(w) = next {
+                times.push((w.start_s, w.end_s));
+                pending.push(w.features);
+            }
+            if pending.len() >= batch.max(1) || (done && !pending.is_empty()) {
+                let refs: Vec<&[f32]> = pending.iter().map(Vec::as_slice).collect();
+                vectors.extend(self.embed_windows(&refs)?);
+                pending.clear();
+            }
+            if done {
+                break;
+            }
+        }
+        if vectors.is_empty() {
+            return Err(EmbedError::NoAudio { path: path.to_path_buf() });
+        }
+        Ok(EmbeddedFile {
+            path: path.to_path_buf(),
+            info: stream.info().clone(),
+            windows: times,
+            vector: pool(&vectors),
+            window_vectors: vectors,
+        })
+    }
+
+    /// Embedding dimension (runs the model once on silence if no window was embedded yet).
+    pub fn dim(&mut self) -> Result<usize> {
+        if let Some(d) = self.dim {
+            return Ok(d);
+        }
+        let n: usize = self.spec.input_shape().iter().product();
+        let silence = vec![-100.0f32; n];
+        let v = self.embed_windows(&[&silence])?;
+        Ok(v[0].len())
+    }
+
+    /// What identifies this model's vectors.
+    pub fn fingerprint(&mut self) -> Result<Fingerprint> {
+        Ok(Fingerprint {
+            model: self.name.clone(),
+            audio_sha256: crate::fetch::sha256_file(self.audio.path())?,
+            frontend: format!("{:?}", self.spec),
+            pipeline_version: PIPELINE_VERSION,
+            dim: self.dim()?,
+        })
+    }
+}

@@ -1,0 +1,250 @@
+//! Many files through one model: decoding and front end on worker threads, overlapped with batched inference.
+//!
+//! Decoder threads take files from a shared queue and send model-input windows through a bounded channel, so
+//! memory stays bounded when decoding outruns inference (at most `queue` windows wait, plus one per decoder).
+//! The calling thread batches windows across files, runs the audio tower, and hands each finished file to a
+//! callback in completion order. Setting the cancel flag stops new files from starting; files already started
+//! are finished and reported.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use crate::embedder::{EmbeddedFile, Embedder};
+use crate::model::pool;
+use crate::window::{AudioInfo, WindowStream};
+use crate::{EmbedError, Result};
+
+/// How the pipeline runs.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Seconds between window starts in long files (None: one window length, no overlap).
+    pub hop_s: Option<f64>,
+    /// Windows per model call.
+    pub batch: usize,
+    /// Decoder threads.
+    pub decoders: usize,
+    /// Windows that may wait for inference.
+    pub queue: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            hop_s: None,
+            batch: 4,
+            decoders: 1,
+            queue: 32,
+        }
+    }
+}
+
+/// The result for one input file.
+#[derive(Debug)]
+pub enum FileOutcome {
+    /// Embedded.
+    Embedded(EmbeddedFile),
+    /// Could not be embedded; the error names the file.
+    Failed(PathBuf, EmbedError),
+}
+
+enum Msg {
+    Window {
+        file: usize,
+        start_s: f64,
+        end_s: f64,
+        features: Vec<f32>,
+    },
+    Done {
+        file: usize,
+        info: AudioInfo,
+        windows: usize,
+    },
+    Failed {
+        file: usize,
+        error: EmbedError,
+    },
+}
+
+#[derive(Default)]
+struct Partial {
+    times: Vec<(f64, f64)>,
+    vectors: Vec<Vec<f32>>,
+    expected: Option<(AudioInfo, usize)>,
+}
+
+/// Embeds `files` and calls `on_file` once per file. An error returned here means the model failed (not a file):
+/// the run cannot go on.
+pub fn embed_files(
+    embedder: &mut Embedder,
+    files: &[PathBuf],
+    opts: &PipelineOptions,
+    cancel: &AtomicBool,
+    on_file: &mut dyn FnMut(FileOutcome),
+) -> Result<()> {
+    let spec = embedder.spec().clone();
+    let hop = opts.hop_s.unwrap_or_else(|| spec.window_seconds());
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(opts.queue.max(1));
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..opts.decoders.max(1).min(files.len().max(1)) {
+            let tx = tx.clone();
+            let spec = &spec;
+            let next = &next;
+            scope.spawn(move || loop {
+                if cancel.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else { return };
+                if decode_one(i, path, spec, hop, &tx).is_err() {
+                    return; // receiver gone
+                }
+            });
+        }
+        drop(tx);
+
+        let mut partial: HashMap<usize, Partial> = HashMap::new();
+        let mut batch: Vec<(usize, f64, f64, Vec<f32>)> = Vec::new();
+        let mut result = Ok(());
+        let flush = |embedder: &mut Embedder,
+                     batch: &mut Vec<(usize, f64, f64, Vec<f32>)>,
+                     partial: &mut HashMap<usize, Partial>|
+         -> Result<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let refs: Vec<&[f32]> = batch.iter().map(|b| b.3.as_slice()).collect();
+            let vectors = embedder.embed_windows(&refs)?;
+            for ((file, s, e, _), v) in batch.drain(..).zip(vectors) {
+                let p = partial.entry(file).or_default();
+                p.times.push((s, e));
+                p.vectors.push(v);
+            }
+            Ok(())
+        };
+        loop {
+            let msg = match rx.try_recv() {
+                Ok(m) => m,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    // Decoders are behind: run what we have rather than sit idle, then wait.
+                    if result.is_ok() {
+                        result = flush(embedder, &mut batch, &mut partial);
+                        emit_finished(files, &mut partial, on_file);
+                    }
+                    match rx.recv() {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    }
+                }
+            };
+            if result.is_err() {
+                cancel_decoders(&next, files.len());
+                continue; // drain so decoders can exit
+            }
+            match msg {
+                Msg::Window {
+                    file,
+                    start_s,
+                    end_s,
+                    features,
+                } => {
+                    batch.push((file, start_s, end_s, features));
+                    if batch.len() >= opts.batch.max(1) {
+                        result = flush(embedder, &mut batch, &mut partial);
+                    }
+                }
+                Msg::Done {
+                    file,
+                    info,
+                    windows,
+                } => {
+                    partial.entry(file).or_default().expected = Some((info, windows));
+                }
+                Msg::Failed { file, error } => {
+                    partial.remove(&file);
+                    batch.retain(|b| b.0 != file);
+                    on_file(FileOutcome::Failed(files[file].clone(), error));
+                }
+            }
+            emit_finished(files, &mut partial, on_file);
+        }
+        if result.is_ok() {
+            result = flush(embedder, &mut batch, &mut partial);
+            emit_finished(files, &mut partial, on_file);
+        }
+        result
+    })
+}
+
+/// Makes decoders stop taking new files (after a model error).
+fn cancel_decoders(next: &AtomicUsize, n: usize) {
+    next.store(n, Ordering::Relaxed);
+}
+
+fn emit_finished(files: &[PathBuf], partial: &mut HashMap<usize, Partial>, on_file: &mut dyn FnMut(FileOutcome)) {
+    let done: Vec<usize> = partial
+        .iter()
+        .filter(|(_, p)| matches!(&p.expected, Some((_, n)) if p.vectors.len() == *n))
+        .map(|(i, _)| *i)
+        .collect();
+    for i in done {
+        let p = partial.remove(&i).expect("present");
+        let (info, _) = p.expected.expect("checked");
+        if p.vectors.is_empty() {
+            on_file(FileOutcome::Failed(
+                files[i].clone(),
+                EmbedError::NoAudio { path: files[i].clone() },
+            ));
+            continue;
+        }
+        on_file(FileOutcome::Embedded(EmbeddedFile {
+            path: files[i].clone(),
+            info,
+            windows: p.times,
+            vector: pool(&p.vectors),
+            window_vectors: p.vectors,
+        }));
+    }
+}
+
+/// Decodes one file, sending its windows; `Err` only when the receiver has gone away.
+fn decode_one(
+    file: usize,
+    path: &std::path::Path,
+    spec: &crate::frontend::FrontEndSpec,
+    hop: f64,
+    tx: &mpsc::SyncSender<Msg>,
+) -> std::result::Result<(), ()> {
+    let mut stream = match WindowStream::open(path, spec, hop) {
+        Ok(s) => s,
+        Err(error) => return tx.send(Msg::Failed { file, error }).map_err(|_| ()),
+    };
+    let mut n = 0;
+    loop {
+        match stream.next_window() {
+            Ok(Some(w)) => {
+                n += 1;
+                tx.send(Msg::Window {
+                    file,
+                    start_s: w.start_s,
+                    end_s: w.end_s,
+                    features: w.features,
+                })
+                .map_err(|_| ())?;
+            }
+            Ok(None) => {
+                return tx
+                    .send(Msg::Done {
+                        file,
+                        info: stream.info().clone(),
+                        windows: n,
+                    })
+                    .map_err(|_| ())
+            }
+            Err(error) => return tx.send(Msg::Failed { file, error }).map_err(|_| ()),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Vector kernels shared by k-means and duplicate grouping.
+//!
+//! [`dot`] is written so that LLVM auto-vectorises it: 16 independent accumulators over chunks of 16,
+//! combined by a fixed pairwise tree. On x86-64 the same code is also compiled with AVX2 enabled and picked
+//! at run time. Both versions perform exactly the same IEEE operations in the same order (no FMA
+//! contraction), so the result is bit-identical whichever is used: only the register width changes.
+
+use rayon::prelude::*;
+
+use super::AnalysisError;
+
+const LANES: usize = 16;
+
+#[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let mut acc = [0.0f32; LANES];
+    for (x, y) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    // Fixed-order pairwise reduction: 16 -> 8 -> 4 -> 2 -> 1.
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            acc[i] += acc[i + width];
+        }
+        width /= 2;
+    }
+    let mut tail = 0.0f32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    acc[0] + tail
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot_portable(a, b)
+}
+
+/// Dot product of two equally long slices.
+///
+/// Deterministic: the summation order depends only on the length, never on the CPU features or thread.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if a.len() >= 64 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `dot_avx2`.
+            return unsafe { dot_avx2(a, b) };
+        }
+    }
+    dot_portable(a, b)
+}
+
+/// Cosine similarity of `a` and `b` computed from scratch (`dot / (|a| |b|)`, clamped to `[-1, 1]`);
+/// 0 when either vector is zero. This is the "exact score" that [`duplicate_groups`](super::duplicate_groups)
+/// reports, up to the rounding of the norms, which it caches.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let ia = inv_norm(a);
+    let ib = inv_norm(b);
+    (dot(a, b) * (ia * ib)).clamp(-1.0, 1.0)
+}
+
+/// `1 / |v|`, or 0 for the zero vector.
+#[inline]
+pub(crate) fn inv_norm(v: &[f32]) -> f32 {
+    let n = dot(v, v).sqrt();
+    if n > 0.0 {
+        1.0 / n
+    } else {
+        0.0
+    }
+}
+
+/// Checks the shape of a row-major matrix and returns the number of rows.
+pub(crate) fn rows_of(data: &[f32], dim: usize) -> Result<usize, AnalysisError> {
+    if dim == 0 {
+        return Err(AnalysisError::ZeroDim);
+    }
+    if data.len() % dim != 0 {
+        return Err(AnalysisError::DimMismatch {
+            len: data.len(),
+            dim,
+        });
+    }
+    Ok(data.len() / dim)
+}
+
+/// `1 / |row|` for every row (0 for zero rows), in parallel; errors on the first (lowest) row holding a
+/// non-finite value.
+pub(crate) fn inv_norms(data: &[f32], dim: usize) -> Result<Vec<f32>, AnalysisError> {
+    let norms: Vec<f32> = data
+        .par_chunks_exact(dim)
+        .with_min_len(512)
+        .map(|row| dot(row, row).sqrt())
+        .collect();
+    if let Some(row) = norms.iter().position(|n| !n.is_finite()) {
+        return Err(AnalysisError::NonFinite { row });
+    }
+    Ok(norms
+        .into_iter()
+        .map(|n| if n > 0.0 { 1.0 / n } else { 0.0 })
+        .collect())
+}
+
+/// Keeps the best `k` of a stream of `(index, score)` pairs: higher score first, ties to the lower index.
+#[derive(Debug)]
+pub(crate) struct TopK {
+    k: usize,
+    heap: std::collections::BinaryHeap<Worst>,
+}
+
+/// Heap entry ordered so that the *worst* candidate is the maximum.
+#[derive(Debug, Clone, Copy)]
+struct Worst {
+    score: f32,
+    idx: usize,
+}
+
+impl PartialEq for Worst {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Worst {}
+impl PartialOrd for Worst {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Worst {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.idx.cmp(&other.idx))
+    }
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: std::collections::BinaryHeap::with_capacity(k.min(4096) + 1),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, idx: usize, score: f32) {
+        if self.k == 0 {
+            return;
+        }
+        let e = Worst { score, idx };
+        if self.heap.len() < self.k {
+            self.heap.push(e);
+        } else if let Some(mut top) = self.heap.peek_mut() {
+            if e < *top {
+                *top = e;
+            }
+        }
+    }
+
+    /// Best first.
+    pub(crate) fn into_sorted(self) -> Vec<(usize, f32)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|w| (w.idx, w.score))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    #[test]
+    fn dot_matches_naive_all_lengths() {
+        let mut r = crate::analysis::Rng::new(3);
+        for len in 0..200 {
+            let a: Vec<f32> = (0..len).map(|_| r.gaussian() as f32).collect();
+            let b: Vec<f32> = (0..len).map(|_| r.gaussian() as f32).collect();
+            let d = dot(&a, &b) as f64;
+            assert!((d - naive(&a, &b)).abs() < 1e-4 * (1.0 + len as f64), "len {len}");
+            // Portable and dispatched versions are bit-identical.
+            assert_eq!(dot(&a, &b).to_bits(), dot_portable(&a, &b).to_bits());
+            // Symmetric bit for bit.
+            assert_eq!(dot(&a, &b).to_bits(), dot(&b, &a).to_bits());
+        }
+    }
+
+    #[test]
+    fn cosine_basics() {
+        assert_eq!(cosine(&[1.0, 0.0], &[2.0, 0.0]), 1.0);
+        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 3.0]), 0.0);
+        assert_eq!(cosine(&[0.0, 0.0], &[0.0, 3.0]), 0.0);
+        assert!((cosine(&[1.0, 1.0], &[1.0, 0.0]) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn topk_keeps_best_with_index_ties() {
+        let mut t = TopK::new(3);
+        for (i, s) in [(5, 0.5), (1, 0.9), (2, 0.5), (3, 0.1), (4, 0.9), (0, 0.5)] {
+            t.push(i, s);
+        }
+        assert_eq!(t.into_sorted(), vec![(1, 0.9), (4, 0.9), (0, 0.5)]);
+        let mut t = TopK::new(0);
+        t.push(1, 1.0);
+        assert!(t.into_sorted().is_empty());
+    }
+}

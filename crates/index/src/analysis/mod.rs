@@ -1,0 +1,65 @@
+//! Algorithms over stored vectors: spherical k-means and near-duplicate grouping.
+//!
+//! Everything here takes vectors as a plain row-major `&[f32]` of `n × dim` values and knows nothing about
+//! the storage format; neighbour search is pluggable through the [`Neighbours`] trait, so an ANN index can
+//! supply candidates for [`duplicate_groups`]. Rows are expected to be L2-normalised embeddings, but every
+//! similarity is computed as a true cosine, so unnormalised rows behave as their directions.
+//!
+//! - [`kmeans`]: spherical k-means with k-means++ seeding ([`kmeans` module docs](kmeans) for the exact
+//!   semantics); deterministic for a seed and bit-identical for any thread count.
+//! - [`duplicate_groups`] / [`duplicate_groups_filtered`]: candidates → exact verification → star groups
+//!   in which every member scores `>= threshold` against the first member ([`dupes` module docs](dupes)).
+//! - [`ExactNeighbours`] (brute force) and [`BucketNeighbours`] (k-means buckets with multi-probe,
+//!   approximate candidates) implement [`Neighbours`].
+//! - [`dot`] / [`cosine`]: the shared vector kernels; [`adjusted_rand_index`] for evaluating clusterings;
+//!   [`Rng`]: the small seeded PRNG used throughout.
+
+mod ari;
+pub mod bucket;
+pub mod dupes;
+pub mod kmeans;
+mod linalg;
+mod rng;
+
+pub use ari::adjusted_rand_index;
+pub use bucket::{BucketConfig, BucketNeighbours};
+pub use dupes::{
+    duplicate_groups, duplicate_groups_filtered, DupGroup, DupesConfig, DupesFilter,
+    ExactNeighbours, Neighbours,
+};
+pub use kmeans::{kmeans, KMeansConfig, KMeansResult};
+pub use linalg::{cosine, dot};
+pub use rng::{splitmix64, Rng};
+
+/// Errors of the analysis algorithms: all are caller mistakes or bad data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalysisError {
+    /// The dimension is zero.
+    #[error("vector dimension must be at least 1")]
+    ZeroDim,
+    /// The data length is not a multiple of the dimension.
+    #[error("{len} values do not form rows of dimension {dim}")]
+    DimMismatch { len: usize, dim: usize },
+    /// k-means with `k == 0`.
+    #[error("k-means needs at least one cluster (k = 0)")]
+    ZeroK,
+    /// k-means with more clusters than rows.
+    #[error("k-means with k = {k} clusters needs at least {k} vectors, got {n}")]
+    TooManyClusters { k: usize, n: usize },
+    /// A row holds NaN or an infinity.
+    #[error("vector {row} holds a non-finite value")]
+    NonFinite { row: usize },
+    /// A zero row where a direction is needed (k-means).
+    #[error("vector {row} is all zeros and has no direction")]
+    ZeroVector { row: usize },
+    /// A row number (in a filter, or returned by a candidate source) is not below `n`.
+    #[error("row {row} is out of range (n = {n})")]
+    RowOutOfRange { row: usize, n: usize },
+    /// The similarity threshold is NaN.
+    #[error("similarity threshold is NaN")]
+    InvalidThreshold,
+    /// Two labelings of different lengths.
+    #[error("labelings differ in length ({left} vs {right})")]
+    LengthMismatch { left: usize, right: usize },
+}

@@ -1,0 +1,777 @@
+//! HNSW graphs: built with `hnsw_rs`, extracted into our own flat, checksummed file format
+//! (`graph-<level>-<gen>.hnsw`), memory-mapped and searched by our own beam search.
+//!
+//! hnsw_rs is used only as a builder: its dump files (native-endian, `assert!`s on bad input,
+//! slow to reload) are never written. After a build every point is searched for itself; points
+//! that cannot be found (hnsw_rs issue #37 leaves orphans) get reverse edges from their nearest
+//! reachable neighbours, and the counts are reported in [`GraphReport`].
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hnsw_rs::prelude::{Distance, Hnsw};
+use memmap2::Mmap;
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::error::{IndexError, Result};
+use crate::exact::dot;
+use crate::vectors::{sync_dir, u32_at, u64_at, Level};
+
+/// Magic number at offset 0 of a graph file.
+pub const GRAPH_MAGIC: [u8; 8] = *b"AVXHNSW\0";
+/// Magic number closing a graph file.
+pub const GRAPH_END: [u8; 8] = *b"AVXHEND\0";
+/// Graph-file format version written by this build.
+pub const GRAPH_VERSION: u32 = 1;
+const HEADER: usize = 64;
+const FOOTER: usize = 24;
+
+/// Construction parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildParams {
+    /// Links per point on layers above 0 (layer 0 keeps up to `2 * m`).
+    pub m: usize,
+    pub ef_construction: usize,
+    /// Beam width of the self-search reachability check.
+    pub check_ef: usize,
+}
+
+impl Default for BuildParams {
+    fn default() -> Self {
+        BuildParams {
+            m: 16,
+            ef_construction: 200,
+            check_ef: 64,
+        }
+    }
+}
+
+/// What a graph build found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GraphReport {
+    /// Points in the graph (live rows covered).
+    pub points: u64,
+    /// Points not reachable from the entry point by following edges, as built by hnsw_rs.
+    pub disconnected: u64,
+    /// Points that a search for their own vector did not find, as built by hnsw_rs.
+    pub unreachable: u64,
+    /// Of those, points found after adding reverse edges.
+    pub repaired: u64,
+    /// Points still not found by a self-search after repair (reported, searchable exactly).
+    pub still_unreachable: u64,
+    /// Build time in milliseconds (hnsw_rs insertion, extraction, check and repair).
+    pub build_ms: u64,
+}
+
+/// Read access to adjacency lists, shared by the in-memory graph and the mapped file.
+pub(crate) trait Adjacency: Sync {
+    fn len(&self) -> usize;
+    fn entry(&self) -> Option<u32>;
+    fn top_layer(&self) -> usize;
+    /// Neighbours of `node` on `layer` (empty when the node is not on that layer).
+    fn neighbours(&self, layer: usize, node: u32) -> &[u32];
+    fn row(&self, node: u32) -> Option<u64>;
+}
+
+/// A graph held in memory, as built; serialised by [`GraphData::to_bytes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphData {
+    pub level: Level,
+    pub dim: u32,
+    pub m: u32,
+    pub rows_covered: u64,
+    /// Node -> row number in the row file.
+    pub rows: Vec<u32>,
+    /// Node -> highest layer it is on.
+    pub levels: Vec<u8>,
+    pub entry: u32,
+    /// `adj[layer][node]`; on layers above 0 only nodes with `levels[node] >= layer` have lists.
+    pub adj: Vec<Vec<Vec<u32>>>,
+}
+
+impl Adjacency for GraphData {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn entry(&self) -> Option<u32> {
+        (!self.rows.is_empty()).then_some(self.entry)
+    }
+    fn top_layer(&self) -> usize {
+        self.adj.len().saturating_sub(1)
+    }
+    fn neighbours(&self, layer: usize, node: u32) -> &[u32] {
+        self.adj
+            .get(layer)
+            .and_then(|l| l.get(node as usize))
+            .map_or(&[], |v| v.as_slice())
+    }
+    fn row(&self, node: u32) -> Option<u64> {
+        self.rows.get(node as usize).map(|&r| r as u64)
+    }
+}
+
+struct DotDist;
+
+impl Distance<f32> for DotDist {
+    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
+        (1.0 - dot(va, vb)).max(0.0)
+    }
+}
+
+impl GraphData {
+    /// Builds a graph over `rows` (row numbers, ascending) with hnsw_rs, extracts it, checks that
+    /// every point finds itself and repairs the points that do not.
+    pub fn build<'a, F>(
+        level: Level,
+        dim: u32,
+        rows_covered: u64,
+        rows: &[u64],
+        vector: F,
+        params: BuildParams,
+    ) -> (GraphData, GraphReport)
+    where
+        F: Fn(u64) -> &'a [f32] + Sync,
+    {
+        let t0 = std::time::Instant::now();
+        let n = rows.len();
+        let mut g = GraphData {
+            level,
+            dim,
+            m: params.m as u32,
+            rows_covered,
+            rows: rows.iter().map(|&r| r as u32).collect(),
+            levels: vec![0; n],
+            entry: 0,
+            adj: vec![vec![Vec::new(); n]],
+        };
+        if n == 0 {
+            return (g, GraphReport::default());
+        }
+        {
+            let hnsw: Hnsw<f32, DotDist> =
+                Hnsw::new(params.m, n, 16, params.ef_construction, DotDist);
+            let data: Vec<(&[f32], usize)> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (vector(r), i))
+                .collect();
+            hnsw.parallel_insert_slice(&data);
+            let top = hnsw.get_max_level_observed() as usize;
+            g.adj = vec![vec![Vec::new(); n]; top + 1];
+            let pi = hnsw.get_point_indexation();
+            let mut entry = None;
+            for layer in 0..=top {
+                for p in pi.get_layer_iterator(layer) {
+                    let node = p.get_origin_id();
+                    let lvl = p.get_point_id().0 as usize;
+                    g.levels[node] = lvl as u8;
+                    if lvl == top && entry.is_none() {
+                        entry = Some(node as u32);
+                    }
+                    for (l, list) in p.get_neighborhood_id().into_iter().enumerate().take(lvl + 1) {
+                        g.adj[l][node] = list.iter().map(|nb| nb.get_origin_id() as u32).collect();
+                    }
+                }
+            }
+            g.entry = entry.unwrap_or(0);
+        }
+        let mut report = GraphReport {
+            points: n as u64,
+            ..GraphReport::default()
+        };
+        report.disconnected = g.disconnected().len() as u64;
+        let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
+        let unfound = g.self_check(params.check_ef, &vec_of, (0..n as u32).collect());
+        report.unreachable = unfound.len() as u64;
+        let mut todo = unfound;
+        for fan in [4usize, 16, 64] {
+            if todo.is_empty() {
+                break;
+            }
+            g.repair(&todo, fan, params.check_ef, &vector);
+            let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
+            todo = g.self_check(params.check_ef, &vec_of, todo);
+        }
+        report.still_unreachable = todo.len() as u64;
+        report.repaired = report.unreachable - report.still_unreachable;
+        report.build_ms = t0.elapsed().as_millis() as u64;
+        (g, report)
+    }
+
+    /// Nodes not reachable from the entry point along edges of any layer.
+    pub fn disconnected(&self) -> Vec<u32> {
+        let n = self.rows.len();
+        let mut seen = vec![false; n];
+        let mut stack = vec![self.entry];
+        seen[self.entry as usize] = true;
+        while let Some(u) = stack.pop() {
+            for layer in 0..self.adj.len() {
+                for &v in self.neighbours(layer, u) {
+                    if !seen[v as usize] {
+                        seen[v as usize] = true;
+                        stack.push(v);
+                    }
+                }
+            }
+        }
+        (0..n as u32).filter(|&i| !seen[i as usize]).collect()
+    }
+
+    /// The nodes of `nodes` that a search for their own vector does not return.
+    fn self_check<'a, F>(&self, ef: usize, vec_of: &F, nodes: Vec<u32>) -> Vec<u32>
+    where
+        F: Fn(u32) -> &'a [f32] + Sync,
+    {
+        nodes
+            .into_par_iter()
+            .filter(|&u| {
+                let q = vec_of(u);
+                let found = search(self, q, ef, vec_of);
+                let self_score = dot(q, q);
+                !found
+                    .iter()
+                    .any(|c| c.node == u || c.score >= self_score - 1e-6 && vec_of(c.node) == q)
+            })
+            .collect()
+    }
+
+    /// Adds layer-0 edges towards each node in `todo` from the `fan` nearest nodes a search for
+    /// it reaches, and from it to them.
+    fn repair<'a, F>(&mut self, todo: &[u32], fan: usize, ef: usize, vector: &F)
+    where
+        F: Fn(u64) -> &'a [f32] + Sync,
+    {
+        let vec_of = |node: u32| vector(self.rows[node as usize] as u64);
+        let links: Vec<(u32, Vec<u32>)> = todo
+            .par_iter()
+            .map(|&u| {
+                let found = search(self, vec_of(u), ef.max(fan), &vec_of);
+                let near: Vec<u32> = found
+                    .iter()
+                    .map(|c| c.node)
+                    .filter(|&v| v != u)
+                    .take(fan)
+                    .collect();
+                (u, near)
+            })
+            .collect();
+        for (u, near) in links {
+            for v in near {
+                let list = &mut self.adj[0][v as usize];
+                if !list.contains(&u) {
+                    list.push(u);
+                }
+                let out = &mut self.adj[0][u as usize];
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+    }
+
+    /// Serialises to the on-disk format (see `index-format.md`, "Graph files").
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let n = self.rows.len() as u64;
+        let mut out = Vec::new();
+        let mut h = [0u8; HEADER];
+        h[0..8].copy_from_slice(&GRAPH_MAGIC);
+        h[8..12].copy_from_slice(&GRAPH_VERSION.to_le_bytes());
+        h[12..16].copy_from_slice(&self.level.code().to_le_bytes());
+        h[16..24].copy_from_slice(&n.to_le_bytes());
+        h[24..28].copy_from_slice(&(self.adj.len() as u32).to_le_bytes());
+        h[28..32].copy_from_slice(&self.entry.to_le_bytes());
+        h[32..36].copy_from_slice(&self.dim.to_le_bytes());
+        h[36..40].copy_from_slice(&self.m.to_le_bytes());
+        h[40..48].copy_from_slice(&self.rows_covered.to_le_bytes());
+        let s = xxh3_64(&h[0..56]);
+        h[56..64].copy_from_slice(&s.to_le_bytes());
+        out.extend_from_slice(&h);
+        for r in &self.rows {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        pad8(&mut out);
+        out.extend_from_slice(&self.levels);
+        pad8(&mut out);
+        for (layer, lists) in self.adj.iter().enumerate() {
+            let nodes: Vec<u32> = if layer == 0 {
+                Vec::new()
+            } else {
+                (0..n as u32)
+                    .filter(|&i| self.levels[i as usize] as usize >= layer)
+                    .collect()
+            };
+            let count = if layer == 0 { n } else { nodes.len() as u64 };
+            let edges: u64 = if layer == 0 {
+                lists.iter().map(|l| l.len() as u64).sum()
+            } else {
+                nodes.iter().map(|&i| lists[i as usize].len() as u64).sum()
+            };
+            out.extend_from_slice(&count.to_le_bytes());
+            out.extend_from_slice(&edges.to_le_bytes());
+            for i in &nodes {
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            pad8(&mut out);
+            let mut off = 0u64;
+            out.extend_from_slice(&off.to_le_bytes());
+            let mut emit = |l: &Vec<u32>, out: &mut Vec<u8>| {
+                off += l.len() as u64;
+                out.extend_from_slice(&off.to_le_bytes());
+            };
+            if layer == 0 {
+                for l in lists {
+                    emit(l, &mut out);
+                }
+            } else {
+                for &i in &nodes {
+                    emit(&lists[i as usize], &mut out);
+                }
+            }
+            let mut push = |l: &Vec<u32>| {
+                for v in l {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            };
+            if layer == 0 {
+                lists.iter().for_each(&mut push);
+            } else {
+                nodes.iter().for_each(|&i| push(&lists[i as usize]));
+            }
+            pad8(&mut out);
+        }
+        let sum = xxh3_64(&out);
+        let total = out.len() as u64 + FOOTER as u64;
+        out.extend_from_slice(&sum.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&GRAPH_END);
+        out
+    }
+
+    /// Writes the graph to `path` and syncs it; returns (file length, footer checksum).
+    pub fn write(&self, path: &Path) -> Result<(u64, u64)> {
+        let bytes = self.to_bytes();
+        let mut f = File::create(path).map_err(|e| IndexError::io(path, e))?;
+        f.write_all(&bytes).map_err(|e| IndexError::io(path, e))?;
+        f.sync_all().map_err(|e| IndexError::io(path, e))?;
+        if let Some(d) = path.parent() {
+            sync_dir(d)?;
+        }
+        let n = bytes.len();
+        Ok((n as u64, u64_at(&bytes, n - FOOTER)))
+    }
+}
+
+fn pad8(v: &mut Vec<u8>) {
+    while v.len() % 8 != 0 {
+        v.push(0);
+    }
+}
+
+/// Bytes backing a [`GraphView`]: a file map, or an 8-byte aligned buffer (tests).
+#[derive(Debug)]
+enum Backing {
+    Map(Mmap),
+    Owned(Vec<u64>, usize),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Map(m) => m,
+            Backing::Owned(v, len) => {
+                // SAFETY: a u64 buffer viewed as its bytes, `len` <= 8 * v.len().
+                unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), *len) }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LayerSpan {
+    count: usize,
+    /// Byte offset of the sorted node ids (layers above 0).
+    nodes: usize,
+    offsets: usize,
+    neigh: usize,
+    edges: usize,
+}
+
+/// A graph file, mapped and validated structurally enough that searching it cannot go out of
+/// bounds (every access is checked; a damaged list reads as empty).
+#[derive(Debug)]
+pub struct GraphView {
+    path: PathBuf,
+    data: Backing,
+    pub level: Level,
+    pub dim: u32,
+    pub points: u64,
+    pub rows_covered: u64,
+    entry: u32,
+    rows_at: usize,
+    levels_at: usize,
+    layers: Vec<LayerSpan>,
+    checksum: u64,
+}
+
+impl GraphView {
+    /// Maps and checks a graph file: header, footer, section bounds and (if `full`) the checksum.
+    pub fn open(path: &Path, full: bool) -> Result<GraphView> {
+        let f = File::open(path).map_err(|e| IndexError::io(path, e))?;
+        // SAFETY: graph files are written once, synced and never modified; see `RowMap::open`.
+        let map = unsafe { Mmap::map(&f) }.map_err(|e| IndexError::io(path, e))?;
+        Self::parse(path, Backing::Map(map), full)
+    }
+
+    /// Parses graph bytes held in memory (tests and tools).
+    pub fn from_bytes(bytes: &[u8], full: bool) -> Result<GraphView> {
+        let mut v = vec![0u64; bytes.len().div_ceil(8)];
+        for (i, c) in bytes.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            v[i] = u64::from_le_bytes(w);
+        }
+        Self::parse(Path::new("<memory>"), Backing::Owned(v, bytes.len()), full)
+    }
+
+    fn parse(path: &Path, data: Backing, full: bool) -> Result<GraphView> {
+        let b = data.bytes();
+        let bad = |d: &str| IndexError::corrupt(path, d.to_string());
+        if b.len() < HEADER + FOOTER {
+            return Err(bad("graph file shorter than header and footer"));
+        }
+        if b[0..8] != GRAPH_MAGIC {
+            return Err(bad("bad magic number in graph header"));
+        }
+        let version = u32_at(b, 8);
+        if version > GRAPH_VERSION {
+            return Err(IndexError::NewerFormat {
+                path: path.to_path_buf(),
+                found: version,
+                supported: GRAPH_VERSION,
+            });
+        }
+        if u64_at(b, 56) != xxh3_64(&b[0..56]) {
+            return Err(bad("graph header checksum mismatch"));
+        }
+        let end = b.len() - FOOTER;
+        if b[end + 16..] != GRAPH_END || u64_at(b, end + 8) != b.len() as u64 {
+            return Err(bad("bad graph footer (truncated or extended file)"));
+        }
+        let checksum = u64_at(b, end);
+        if full && xxh3_64(&b[..end]) != checksum {
+            return Err(bad("graph checksum mismatch"));
+        }
+        let level = Level::from_code(u32_at(b, 12)).ok_or_else(|| bad("unknown level"))?;
+        let points = u64_at(b, 16);
+        let n_layers = u32_at(b, 24) as usize;
+        let entry = u32_at(b, 28);
+        if points > u32::MAX as u64 || n_layers == 0 || n_layers > 64 || version == 0 {
+            return Err(bad("inconsistent graph header fields"));
+        }
+        if points > 0 && entry as u64 >= points {
+            return Err(bad("graph entry point out of range"));
+        }
+        let n = points as usize;
+        let mut at = HEADER;
+        let take = |at: &mut usize, bytes: usize| -> Result<usize> {
+            let start = *at;
+            let e = start
+                .checked_add(bytes)
+                .map(|e| e.div_ceil(8) * 8)
+                .filter(|&e| e <= end)
+                .ok_or_else(|| bad("graph section runs past the end of the file"))?;
+            *at = e;
+            Ok(start)
+        };
+        let rows_at = take(&mut at, n * 4)?;
+        let levels_at = take(&mut at, n)?;
+        let mut layers = Vec::with_capacity(n_layers);
+        for layer in 0..n_layers {
+            let head = take(&mut at, 16)?;
+            let count = u64_at(b, head);
+            let edges = u64_at(b, head + 8);
+            if count > points || (layer == 0 && count != points) || edges > (end as u64) / 4 {
+                return Err(bad("inconsistent graph layer counts"));
+            }
+            let (count, edges) = (count as usize, edges as usize);
+            let nodes = take(&mut at, if layer == 0 { 0 } else { count * 4 })?;
+            let offsets = take(&mut at, (count + 1) * 8)?;
+            let neigh = take(&mut at, edges * 4)?;
+            layers.push(LayerSpan {
+                count,
+                nodes,
+                offsets,
+                neigh,
+                edges,
+            });
+        }
+        if at != end {
+            return Err(bad("graph sections do not fill the file"));
+        }
+        Ok(GraphView {
+            path: path.to_path_buf(),
+            level,
+            dim: u32_at(b, 32),
+            points,
+            rows_covered: u64_at(b, 40),
+            entry,
+            rows_at,
+            levels_at,
+            layers,
+            checksum,
+            data,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The footer checksum (recorded in the manifest as well).
+    pub fn checksum(&self) -> u64 {
+        self.checksum
+    }
+
+    fn u32s(&self, at: usize, n: usize) -> &[u32] {
+        let b = &self.data.bytes()[at..at + n * 4];
+        // SAFETY: sections start at multiples of 8 of an 8-aligned buffer (page-aligned map or a
+        // u64 vector), bounds were checked at parse time, every bit pattern is a valid u32, and
+        // the target is little-endian.
+        unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<u32>(), n) }
+    }
+
+    fn u64s(&self, at: usize, n: usize) -> &[u64] {
+        let b = &self.data.bytes()[at..at + n * 8];
+        // SAFETY: as for `u32s`.
+        unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<u64>(), n) }
+    }
+
+    /// Levels per node.
+    pub fn levels(&self) -> &[u8] {
+        &self.data.bytes()[self.levels_at..self.levels_at + self.points as usize]
+    }
+
+    /// Node -> row numbers.
+    pub fn rows(&self) -> &[u32] {
+        self.u32s(self.rows_at, self.points as usize)
+    }
+
+    /// Checks everything `parse` does not: the checksum, offsets, neighbour ids, node lists and
+    /// row numbers. Returns the problems found.
+    pub fn deep_check(&self, committed_rows: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        let b = self.data.bytes();
+        let end = b.len() - FOOTER;
+        if xxh3_64(&b[..end]) != self.checksum {
+            out.push("graph checksum mismatch".to_string());
+        }
+        let n = self.points as usize;
+        if let Some(bad) = self
+            .rows()
+            .iter()
+            .position(|&r| r as u64 >= committed_rows.min(self.rows_covered))
+        {
+            out.push(format!("node {bad} points at a row past the covered rows"));
+        }
+        if self.rows().windows(2).any(|w| w[0] >= w[1]) {
+            out.push("node rows are not strictly ascending".to_string());
+        }
+        for (l, s) in self.layers.iter().enumerate() {
+            let offs = self.u64s(s.offsets, s.count + 1);
+            if offs[0] != 0
+                || offs[s.count] != s.edges as u64
+                || offs.windows(2).any(|w| w[0] > w[1])
+            {
+                out.push(format!("layer {l}: bad offsets"));
+            }
+            if self.u32s(s.neigh, s.edges).iter().any(|&v| v as usize >= n) {
+                out.push(format!("layer {l}: neighbour id out of range"));
+            }
+            if l > 0 {
+                let nodes = self.u32s(s.nodes, s.count);
+                if nodes.windows(2).any(|w| w[0] >= w[1]) || nodes.iter().any(|&v| v as usize >= n)
+                {
+                    out.push(format!("layer {l}: bad node list"));
+                } else if nodes
+                    .iter()
+                    .any(|&v| (self.levels()[v as usize] as usize) < l)
+                {
+                    out.push(format!("layer {l}: node above its level"));
+                }
+            }
+        }
+        if self.levels().iter().any(|&x| x as usize >= self.layers.len()) {
+            out.push("node level above the top layer".to_string());
+        }
+        out
+    }
+}
+
+impl Adjacency for GraphView {
+    fn len(&self) -> usize {
+        self.points as usize
+    }
+    fn entry(&self) -> Option<u32> {
+        (self.points > 0).then_some(self.entry)
+    }
+    fn top_layer(&self) -> usize {
+        self.layers.len() - 1
+    }
+    fn neighbours(&self, layer: usize, node: u32) -> &[u32] {
+        let Some(s) = self.layers.get(layer) else {
+            return &[];
+        };
+        let idx = if layer == 0 {
+            node as usize
+        } else {
+            match self.u32s(s.nodes, s.count).binary_search(&node) {
+                Ok(i) => i,
+                Err(_) => return &[],
+            }
+        };
+        if idx >= s.count {
+            return &[];
+        }
+        let offs = self.u64s(s.offsets + idx * 8, 2);
+        let (a, z) = (offs[0] as usize, offs[1] as usize);
+        if a > z || z > s.edges {
+            return &[];
+        }
+        &self.u32s(s.neigh, s.edges)[a..z]
+    }
+    fn row(&self, node: u32) -> Option<u64> {
+        self.rows().get(node as usize).map(|&r| r as u64)
+    }
+}
+
+/// A candidate in a graph search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Cand {
+    pub score: f32,
+    pub node: u32,
+}
+
+impl Eq for Cand {}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.score
+            .total_cmp(&o.score)
+            .then_with(|| o.node.cmp(&self.node))
+    }
+}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+#[derive(Default)]
+struct Visited {
+    marks: Vec<u32>,
+    epoch: u32,
+}
+
+impl Visited {
+    fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.epoch = 1;
+        }
+    }
+    /// Marks `i`; true if it was not marked yet.
+    #[inline]
+    fn insert(&mut self, i: u32) -> bool {
+        match self.marks.get_mut(i as usize) {
+            Some(m) if *m != self.epoch => {
+                *m = self.epoch;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+}
+
+/// HNSW search: greedy descent through the upper layers, then a beam of width `ef` on layer 0.
+/// Returns up to `ef` candidates, best first.
+pub(crate) fn search<'a, A, F>(g: &A, q: &[f32], ef: usize, vec_of: &F) -> Vec<Cand>
+where
+    A: Adjacency + ?Sized,
+    F: Fn(u32) -> &'a [f32] + ?Sized,
+{
+    let Some(mut cur) = g.entry() else {
+        return Vec::new();
+    };
+    let n = g.len();
+    let ef = ef.max(1);
+    let mut cur_score = dot(q, vec_of(cur));
+    for layer in (1..=g.top_layer()).rev() {
+        loop {
+            let mut moved = false;
+            for &v in g.neighbours(layer, cur) {
+                if v as usize >= n {
+                    continue;
+                }
+                let s = dot(q, vec_of(v));
+                if s > cur_score {
+                    cur_score = s;
+                    cur = v;
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+    VISITED.with(|vis| {
+        let mut vis = vis.borrow_mut();
+        vis.reset(n);
+        vis.insert(cur);
+        let start = Cand {
+            score: cur_score,
+            node: cur,
+        };
+        // `cands`: max-heap (best next); `best`: min-heap of the ef best so far.
+        let mut cands = BinaryHeap::with_capacity(ef * 2);
+        let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
+        cands.push(start);
+        best.push(std::cmp::Reverse(start));
+        while let Some(c) = cands.pop() {
+            let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
+            if c.score < worst && best.len() >= ef {
+                break;
+            }
+            for &v in g.neighbours(0, c.node) {
+                if (v as usize) >= n || !vis.insert(v) {
+                    continue;
+                }
+                let s = dot(q, vec_of(v));
+                let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
+                if best.len() < ef || s > worst {
+                    let cand = Cand { score: s, node: v };
+                    cands.push(cand);
+                    best.push(std::cmp::Reverse(cand));
+                    if best.len() > ef {
+                        best.pop();
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
+        out.sort_by(|a, b| b.cmp(a));
+        out
+    })
+}

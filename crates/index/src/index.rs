@@ -1,0 +1,555 @@
+//! [`Index`]: a read-only, in-memory snapshot of the last commit, with mapped vectors and graphs.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::error::{IndexError, Result};
+use crate::exact::{scan, scan_range, Scored, TopK};
+use crate::graph::{self, Adjacency, GraphView};
+use crate::lock::WriterLock;
+use crate::meta::{bytes_path, path_bytes, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State};
+use crate::vectors::{Level, RowMap};
+use crate::writer::Writer;
+
+/// Below this many candidate rows a search scans exactly (measured crossover, see
+/// `index-format.md`, "Search"): the scan is then as fast as the graph and exact.
+pub const EXACT_BELOW_ROWS: u64 = 20_000;
+/// Default beam width of graph searches (recall@10 >= 0.99 on the benchmark data).
+pub const DEFAULT_EF: usize = 96;
+/// Widest beam tried before a filtered search falls back to an exact scan.
+const MAX_EF: usize = 4096;
+const DEAD: u32 = u32::MAX;
+
+/// How to open an index.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Open for writing: create the index if missing, and allow [`Index::writer`].
+    pub write: bool,
+    /// When another process writes, wait for it instead of failing with [`IndexError::Locked`].
+    pub wait: bool,
+    /// The settings of the vectors about to be stored or searched; a mismatch with the stored
+    /// settings is [`IndexError::ModelMismatch`]. Required to create an index.
+    pub settings: Option<IndexSettings>,
+}
+
+/// Metadata of one indexed (or failed) file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileMeta {
+    pub id: u64,
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub content_hash: Option<u128>,
+    pub duration_s: f64,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub codec: String,
+    pub status: FileStatus,
+    pub error: Option<String>,
+    /// Row of the file vector in the file-level row file.
+    pub vector_row: Option<u64>,
+    /// Rows of the window vectors in the window-level row file.
+    pub window_rows: Range<u64>,
+    /// (start_s, end_s) of each window, in row order.
+    pub windows: Vec<(f32, f32)>,
+}
+
+impl FileMeta {
+    pub(crate) fn from_entry(id: u64, e: FileEntry) -> FileMeta {
+        let window_rows = e.window_rows();
+        FileMeta {
+            id,
+            path: bytes_path(&e.path),
+            size: e.size,
+            mtime_ns: e.mtime_ns,
+            content_hash: e.content_hash,
+            duration_s: e.duration_s,
+            sample_rate: e.sample_rate,
+            channels: e.channels,
+            codec: e.codec,
+            status: e.status,
+            error: e.error,
+            vector_row: e.vector_row,
+            window_rows,
+            windows: e.windows,
+        }
+    }
+}
+
+/// Options of [`Index::search`].
+#[derive(Debug, Clone, Copy)]
+pub struct SearchOptions<'a> {
+    /// Number of hits wanted.
+    pub k: usize,
+    pub level: Level,
+    /// Scan every row instead of walking the graph.
+    pub exact: bool,
+    /// Graph beam width; `None` is [`DEFAULT_EF`].
+    pub ef: Option<usize>,
+    /// Only files under this path (component-wise prefix, as `Path::starts_with`).
+    pub path_prefix: Option<&'a Path>,
+    /// Never return this file (e.g. the query file itself).
+    pub exclude_path: Option<&'a Path>,
+}
+
+impl Default for SearchOptions<'_> {
+    fn default() -> Self {
+        SearchOptions {
+            k: 10,
+            level: Level::File,
+            exact: false,
+            ef: None,
+            path_prefix: None,
+            exclude_path: None,
+        }
+    }
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub file_id: u64,
+    pub path: PathBuf,
+    /// Cosine similarity (dot product of normalised vectors).
+    pub score: f32,
+    /// Row in the level's row file.
+    pub row: u64,
+    /// (start_s, end_s) for window-level hits.
+    pub window: Option<(f32, f32)>,
+}
+
+/// Which file (and window) a stored vector belongs to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VectorRef {
+    pub file_id: u64,
+    pub row: u64,
+    pub window: Option<(f32, f32)>,
+}
+
+/// Counts describing an index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    pub files: u64,
+    pub failed: u64,
+    /// Committed rows per level (file, window), dead ones included.
+    pub rows: [u64; 2],
+    /// Rows referenced by a file, per level.
+    pub live_rows: [u64; 2],
+    /// Points in each level's graph (0: no graph).
+    pub graph_points: [u64; 2],
+    /// Rows past each level's graph, scanned exactly.
+    pub tail_rows: [u64; 2],
+    pub commits: u64,
+}
+
+/// A read-only snapshot of an index: the state of the last commit when it was opened.
+#[derive(Debug)]
+pub struct Index {
+    dir: PathBuf,
+    opts: OpenOptions,
+    settings: IndexSettings,
+    state: State,
+    /// Sorted by path bytes.
+    files: Vec<FileMeta>,
+    by_id: HashMap<u64, u32>,
+    owner: [Vec<u32>; 2],
+    live: [u64; 2],
+    maps: [Option<RowMap>; 2],
+    graphs: [Option<GraphView>; 2],
+    by_hash: OnceLock<HashMap<u128, Vec<u32>>>,
+}
+
+pub(crate) fn key(p: &Path) -> Vec<u8> {
+    path_bytes(p).unwrap_or_else(|_| p.to_string_lossy().as_bytes().to_vec())
+}
+
+impl Index {
+    /// Opens the index in `dir` (creating it when `opts.write` and it is missing).
+    ///
+    /// Cheap: reads the manifest (checked against the checksum sealed at the last commit), the
+    /// row-file headers and the graph files; `verify` checks everything else.
+    pub fn open(dir: impl AsRef<Path>, opts: OpenOptions) -> Result<Index> {
+        let dir = dir.as_ref();
+        if opts.write {
+            let meta_exists = dir.join("meta.redb").exists();
+            if !meta_exists {
+                // Creates and initialises, then releases the lock.
+                drop(Writer::open(dir, opts.settings.clone(), opts.wait)?);
+            }
+        } else if !dir.join("meta.redb").exists() {
+            return Err(IndexError::NotFound {
+                path: dir.to_path_buf(),
+            });
+        }
+        let paths = MetaPaths::new(dir);
+        let mut last = None;
+        for _ in 0..8 {
+            let loaded = paths.load(&|| repair_if_unlocked(dir))?;
+            if let Some(s) = &opts.settings {
+                s.check_against(&loaded.settings, dir)?;
+            }
+            match Index::assemble(dir, opts.clone(), loaded) {
+                Ok(ix) => return Ok(ix),
+                // A compaction or graph rebuild switched generations under us: read again.
+                Err(IndexError::Io { source, path }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    last = Some(IndexError::Io { source, path });
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(IndexError::NotFound {
+            path: dir.to_path_buf(),
+        }))
+    }
+
+    fn assemble(dir: &Path, opts: OpenOptions, loaded: Loaded) -> Result<Index> {
+        let Loaded {
+            settings,
+            state,
+            files,
+        } = loaded;
+        let mut files: Vec<FileMeta> = files
+            .into_iter()
+            .map(|(id, e)| FileMeta::from_entry(id, e))
+            .collect();
+        files.sort_by_cached_key(|f| key(&f.path));
+        let mut owner = [
+            vec![DEAD; state.levels[0].rows as usize],
+            vec![DEAD; state.levels[1].rows as usize],
+        ];
+        let mut by_id = HashMap::with_capacity(files.len());
+        let mut live = [0u64; 2];
+        let manifest = dir.join("meta.redb");
+        for (slot, f) in files.iter().enumerate() {
+            by_id.insert(f.id, slot as u32);
+            if let Some(r) = f.vector_row {
+                let o = owner[0].get_mut(r as usize).ok_or_else(|| {
+                    IndexError::corrupt(&manifest, format!("file {} points past the committed rows", f.id))
+                })?;
+                *o = slot as u32;
+                live[0] += 1;
+            }
+            if !f.window_rows.is_empty() {
+                let o = owner[1]
+                    .get_mut(f.window_rows.start as usize..f.window_rows.end as usize)
+                    .ok_or_else(|| {
+                        IndexError::corrupt(&manifest, format!("file {} points past the committed window rows", f.id))
+                    })?;
+                o.iter_mut().for_each(|x| *x = slot as u32);
+                live[1] += f.window_rows.end - f.window_rows.start;
+            }
+        }
+        let mut maps = [None, None];
+        let mut graphs = [None, None];
+        for level in [Level::File, Level::Window] {
+            let ls = state.level(level);
+            let p = dir.join(level.row_file_name(ls.generation));
+            if ls.rows > 0 || p.exists() {
+                maps[level.code() as usize] = Some(RowMap::open(&p, settings.dim, level, ls.rows)?);
+            }
+            if let Some(g) = ls.graph {
+                let gp = dir.join(level.graph_file_name(g.generation));
+                let view = GraphView::open(&gp, true)?;
+                if view.checksum() != g.checksum
+                    || view.points != g.points
+                    || view.rows_covered != g.rows_covered
+                    || view.level != level
+                    || g.rows_covered > ls.rows
+                {
+                    return Err(IndexError::corrupt(&gp, "graph file does not match the manifest"));
+                }
+                if view.rows().iter().any(|&r| r as u64 >= g.rows_covered) {
+                    return Err(IndexError::corrupt(&gp, "graph node points past its covered rows"));
+                }
+                graphs[level.code() as usize] = Some(view);
+            }
+        }
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            opts,
+            settings,
+            state,
+            files,
+            by_id,
+            owner,
+            live,
+            maps,
+            graphs,
+            by_hash: OnceLock::new(),
+        })
+    }
+
+    /// Re-reads the last commit (after a [`Writer::commit`], or to follow another process).
+    pub fn refresh(&mut self) -> Result<()> {
+        *self = Index::open(&self.dir, self.opts.clone())?;
+        Ok(())
+    }
+
+    /// Takes the writer lock (waiting if the index was opened with `wait`).
+    pub fn writer(&self) -> Result<Writer> {
+        Writer::open(&self.dir, Some(self.settings.clone()), self.opts.wait)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn settings(&self) -> &IndexSettings {
+        &self.settings
+    }
+
+    pub fn stats(&self) -> IndexStats {
+        let mut s = IndexStats {
+            files: self.files.len() as u64,
+            failed: self.files.iter().filter(|f| f.status == FileStatus::Failed).count() as u64,
+            commits: self.state.commits,
+            live_rows: self.live,
+            ..IndexStats::default()
+        };
+        for l in [Level::File, Level::Window] {
+            let i = l.code() as usize;
+            let ls = self.state.level(l);
+            s.rows[i] = ls.rows;
+            let covered = ls.graph.map_or(0, |g| {
+                s.graph_points[i] = g.points;
+                g.rows_covered
+            });
+            s.tail_rows[i] = ls.rows - covered;
+        }
+        s
+    }
+
+    /// Every file record (embedded and failed), in path order.
+    pub fn files(&self) -> impl Iterator<Item = &FileMeta> + '_ {
+        self.files.iter()
+    }
+
+    pub fn file_by_path(&self, path: &Path) -> Option<&FileMeta> {
+        let k = key(path);
+        self.files
+            .binary_search_by(|f| key(&f.path).cmp(&k))
+            .ok()
+            .map(|i| &self.files[i])
+    }
+
+    pub fn file_by_id(&self, id: u64) -> Option<&FileMeta> {
+        self.by_id.get(&id).map(|&s| &self.files[s as usize])
+    }
+
+    /// Files with this content hash (moved or copied files).
+    pub fn find_by_hash(&self, hash: u128) -> Vec<&FileMeta> {
+        let m = self.by_hash.get_or_init(|| {
+            let mut m: HashMap<u128, Vec<u32>> = HashMap::new();
+            for (i, f) in self.files.iter().enumerate() {
+                if let Some(h) = f.content_hash {
+                    m.entry(h).or_default().push(i as u32);
+                }
+            }
+            m
+        });
+        m.get(&hash)
+            .map(|v| v.iter().map(|&i| &self.files[i as usize]).collect())
+            .unwrap_or_default()
+    }
+
+    fn map(&self, level: Level) -> Option<&RowMap> {
+        self.maps[level.code() as usize].as_ref()
+    }
+
+    /// The file-level vector of a file.
+    pub fn file_vector(&self, f: &FileMeta) -> Option<&[f32]> {
+        let r = f.vector_row?;
+        let m = self.map(Level::File)?;
+        (r < m.rows()).then(|| m.row(r))
+    }
+
+    /// The window vectors of a file with their (start_s, end_s).
+    pub fn window_vectors_of(&self, f: &FileMeta) -> Vec<((f32, f32), &[f32])> {
+        let Some(m) = self.map(Level::Window) else {
+            return Vec::new();
+        };
+        f.window_rows
+            .clone()
+            .zip(&f.windows)
+            .filter(|(r, _)| *r < m.rows())
+            .map(|(r, w)| (*w, m.row(r)))
+            .collect()
+    }
+
+    fn vector_ref(&self, level: Level, row: u64) -> Option<VectorRef> {
+        let slot = *self.owner[level.code() as usize].get(row as usize)?;
+        if slot == DEAD {
+            return None;
+        }
+        let f = &self.files[slot as usize];
+        let window = match level {
+            Level::File => None,
+            Level::Window => f.windows.get((row - f.window_rows.start) as usize).copied(),
+        };
+        Some(VectorRef {
+            file_id: f.id,
+            row,
+            window,
+        })
+    }
+
+    /// Every live vector of a level, in row order (for duplicate finding and clustering).
+    pub fn vectors(&self, level: Level) -> impl Iterator<Item = (VectorRef, &[f32])> + '_ {
+        let m = self.map(level);
+        let rows = m.map_or(0, |m| m.rows());
+        (0..rows).filter_map(move |r| {
+            let v = self.vector_ref(level, r)?;
+            Some((v, m?.row(r)))
+        })
+    }
+
+    /// Number of live vectors of a level.
+    pub fn live_rows(&self, level: Level) -> u64 {
+        self.live[level.code() as usize]
+    }
+
+    /// Finds the `k` nearest stored vectors of a level (cosine similarity, best first).
+    pub fn search(&self, query: &[f32], opts: &SearchOptions) -> Result<Vec<Hit>> {
+        if query.len() != self.settings.dim as usize {
+            return Err(IndexError::DimensionMismatch {
+                path: self.dir.clone(),
+                found: query.len(),
+                expected: self.settings.dim as usize,
+            });
+        }
+        let level = opts.level;
+        let (Some(map), true) = (self.map(level), opts.k > 0) else {
+            return Ok(Vec::new());
+        };
+        let li = level.code() as usize;
+        let owner = &self.owner[li];
+        let excluded = opts
+            .exclude_path
+            .and_then(|p| self.file_by_path(p))
+            .map(|f| self.by_id[&f.id]);
+        // Slots allowed by the prefix filter, as a contiguous range of the path-sorted files.
+        let prefix: Option<(Range<usize>, &Path)> = opts.path_prefix.map(|p| {
+            let k = key(p);
+            let lo = self.files.partition_point(|f| key(&f.path) < k);
+            let hi = lo + self.files[lo..].partition_point(|f| key(&f.path).starts_with(&k));
+            (lo..hi, p)
+        });
+        let slot_ok = |slot: u32| -> bool {
+            if slot == DEAD || Some(slot) == excluded {
+                return false;
+            }
+            match &prefix {
+                None => true,
+                Some((range, p)) => {
+                    range.contains(&(slot as usize)) && self.files[slot as usize].path.starts_with(p)
+                }
+            }
+        };
+        let keep = |row: u64| owner.get(row as usize).is_some_and(|&s| slot_ok(s));
+        let row_of = |r: u64| map.row(r);
+        let k = opts.k;
+
+        let exact_rows = |prefix_range: Option<&Range<usize>>| -> Vec<Scored> {
+            match prefix_range {
+                Some(range) => {
+                    let mut ids = Vec::new();
+                    for slot in range.clone() {
+                        if !slot_ok(slot as u32) {
+                            continue;
+                        }
+                        let f = &self.files[slot];
+                        match level {
+                            Level::File => ids.extend(f.vector_row),
+                            Level::Window => ids.extend(f.window_rows.clone()),
+                        }
+                    }
+                    scan(query, &ids, k, row_of)
+                }
+                None => scan_range(query, 0, map.rows(), k, row_of, keep),
+            }
+        };
+
+        let selected: u64 = match &prefix {
+            None => self.live[li],
+            Some((range, _)) => self.files[range.clone()]
+                .iter()
+                .map(|f| match level {
+                    Level::File => f.vector_row.is_some() as u64,
+                    Level::Window => f.window_rows.end - f.window_rows.start,
+                })
+                .sum(),
+        };
+        let graph = self.graphs[li].as_ref();
+        let scored = match graph {
+            Some(g) if !opts.exact && selected >= EXACT_BELOW_ROWS => {
+                let mut ef = opts.ef.unwrap_or(DEFAULT_EF).max(k);
+                if prefix.is_some() {
+                    // Widen the beam in proportion to how selective the filter is.
+                    let ratio = self.live[li] as f64 / selected.max(1) as f64;
+                    ef = ((ef as f64) * ratio).ceil() as usize;
+                }
+                let tail = scan_range(query, g.rows_covered, map.rows(), k, row_of, keep);
+                let vec_of = |node: u32| map.row(g.row(node).unwrap_or(0));
+                loop {
+                    if ef > MAX_EF {
+                        break exact_rows(prefix.as_ref().map(|p| &p.0));
+                    }
+                    let mut top = TopK::new(k);
+                    for c in graph::search(g, query, ef, &vec_of) {
+                        if let Some(r) = g.row(c.node) {
+                            if keep(r) {
+                                top.push(r, c.score);
+                            }
+                        }
+                    }
+                    for s in &tail {
+                        top.push(s.id, s.score);
+                    }
+                    let got = top.into_sorted();
+                    if got.len() >= k.min(selected as usize) || ef >= g.points as usize {
+                        break got;
+                    }
+                    ef *= 4;
+                }
+            }
+            _ => exact_rows(prefix.as_ref().map(|p| &p.0)),
+        };
+        Ok(scored
+            .into_iter()
+            .filter_map(|s| {
+                let v = self.vector_ref(level, s.id)?;
+                Some(Hit {
+                    file_id: v.file_id,
+                    path: self.file_by_id(v.file_id)?.path.clone(),
+                    score: s.score,
+                    row: s.id,
+                    window: v.window,
+                })
+            })
+            .collect())
+    }
+
+    /// Checks every checksum and cross-reference of this index (see [`crate::verify`]).
+    pub fn verify(&self) -> crate::VerifyReport {
+        crate::verify(&self.dir)
+    }
+}
+
+/// Crash recovery for readers: if no writer holds the lock, run the writer's recovery.
+fn repair_if_unlocked(dir: &Path) -> Result<bool> {
+    match WriterLock::acquire(&dir.join("LOCK"), false) {
+        Ok(lock) => {
+            let paths = MetaPaths::new(dir);
+            let db = paths.open_write(false)?;
+            drop(db);
+            paths.seal()?;
+            drop(lock);
+            Ok(true)
+        }
+        Err(IndexError::Locked { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,547 @@
+//! The manifest: redb tables for files, windows, row batches and index-wide settings, plus the
+//! `meta.sum` sidecar holding a whole-file checksum of `meta.redb` as of the last commit.
+//!
+//! redb locks its file per process, so nobody keeps the database open: readers open it read-only,
+//! copy what they need in one read transaction, and close; the writer opens it for each commit.
+//! Both retry with a short backoff while the other holds it. The redb commit is the one atomic
+//! commit point of the index (see `index-format.md`, "Commit protocol").
+
+use std::fs;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bincode::Options;
+use redb::{
+    MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+
+use crate::error::{IndexError, Result};
+use crate::vectors::{sync_dir, u32_at, u64_at, Level};
+
+/// Version of the index format as a whole (manifest schema, file layouts) written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("files");
+pub(crate) const PATHS: TableDefinition<&[u8], u64> = TableDefinition::new("paths");
+pub(crate) const HASHES: MultimapTableDefinition<u128, u64> =
+    MultimapTableDefinition::new("hashes");
+/// (level code, first row) -> (row count, xxh3-64 of the rows' bytes)
+pub(crate) const BATCHES: TableDefinition<(u32, u64), (u64, u64)> =
+    TableDefinition::new("batches");
+
+pub(crate) const KEY_FORMAT: &str = "format";
+pub(crate) const KEY_SETTINGS: &str = "settings";
+pub(crate) const KEY_STATE: &str = "state";
+
+const SUM_MAGIC: [u8; 8] = *b"AVXMSUM\0";
+const SUM_LEN: usize = 64;
+/// How long readers and the writer wait for each other's hold on `meta.redb`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const CACHE_BYTES: usize = 64 << 20;
+
+/// Index-wide settings: which model and pipeline produced the vectors. An index refuses to be
+/// written or searched with vectors from different settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSettings {
+    /// Model name, e.g. `laion/clap-htsat-unfused`.
+    pub model: String,
+    /// Hashes of the model files, as (file name, hex digest) pairs.
+    pub model_hashes: Vec<(String, String)>,
+    /// Front-end parameters as given by the caller (typically JSON).
+    pub frontend: String,
+    /// Version of the embedding pipeline (decode, resample, window, pool).
+    pub pipeline_version: u32,
+    /// Vector dimension.
+    pub dim: u32,
+}
+
+impl IndexSettings {
+    /// Compares with the settings an index was built with; `Err` names what differs.
+    pub(crate) fn check_against(&self, stored: &IndexSettings, dir: &Path) -> Result<()> {
+        let mismatch = |what: &str, found: String, expected: String| IndexError::ModelMismatch {
+            path: dir.to_path_buf(),
+            found: format!("{what} {found}"),
+            expected: format!("{what} {expected}"),
+        };
+        if stored.model != self.model {
+            return Err(mismatch("model", stored.model.clone(), self.model.clone()));
+        }
+        if stored.model_hashes != self.model_hashes {
+            return Err(mismatch(
+                "model files",
+                format!("{:?}", stored.model_hashes),
+                format!("{:?}", self.model_hashes),
+            ));
+        }
+        if stored.pipeline_version != self.pipeline_version {
+            return Err(mismatch(
+                "pipeline version",
+                stored.pipeline_version.to_string(),
+                self.pipeline_version.to_string(),
+            ));
+        }
+        if stored.dim != self.dim {
+            return Err(mismatch("dimension", stored.dim.to_string(), self.dim.to_string()));
+        }
+        if stored.frontend != self.frontend {
+            return Err(mismatch(
+                "front-end parameters",
+                stored.frontend.clone(),
+                self.frontend.clone(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a file was embedded or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileStatus {
+    Ok,
+    Failed,
+}
+
+/// A file's record as stored in the `files` table (bincode, fixed-width little-endian integers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FileEntry {
+    pub path: Vec<u8>,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub content_hash: Option<u128>,
+    pub duration_s: f64,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub codec: String,
+    pub status: FileStatus,
+    pub error: Option<String>,
+    pub vector_row: Option<u64>,
+    pub window_first_row: u64,
+    pub windows: Vec<(f32, f32)>,
+}
+
+impl FileEntry {
+    pub fn window_rows(&self) -> std::ops::Range<u64> {
+        self.window_first_row..self.window_first_row + self.windows.len() as u64
+    }
+}
+
+/// Where a level's graph file is and what it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GraphRef {
+    pub generation: u64,
+    /// The graph indexes live rows below this row number; rows at or past it are the "tail".
+    pub rows_covered: u64,
+    pub points: u64,
+    pub file_len: u64,
+    /// xxh3-64 in the graph file's footer, repeated here to tie the file to this commit.
+    pub checksum: u64,
+}
+
+/// Per-level state in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub(crate) struct LevelState {
+    pub generation: u64,
+    pub rows: u64,
+    pub graph: Option<GraphRef>,
+}
+
+/// The `state` record: everything that changes at each commit besides file records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub(crate) struct State {
+    pub next_file_id: u64,
+    pub levels: [LevelState; 2],
+    /// Number of commits so far (diagnostics and tests).
+    pub commits: u64,
+}
+
+impl State {
+    pub fn level(&self, l: Level) -> &LevelState {
+        &self.levels[l.code() as usize]
+    }
+    pub fn level_mut(&mut self, l: Level) -> &mut LevelState {
+        &mut self.levels[l.code() as usize]
+    }
+}
+
+pub(crate) fn codec() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+        .with_limit(256 << 20)
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    codec().serialize(v).expect("in-memory records serialize")
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(b: &[u8], path: &Path, what: &str) -> Result<T> {
+    codec()
+        .deserialize(b)
+        .map_err(|e| IndexError::corrupt(path, format!("undecodable {what}: {e}")))
+}
+
+/// Everything a reader copies out of the manifest.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded {
+    pub settings: IndexSettings,
+    pub state: State,
+    pub files: Vec<(u64, FileEntry)>,
+}
+
+/// The sidecar `meta.sum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sidecar {
+    /// True between the start of a commit and the moment its checksum is recorded.
+    pub in_commit: bool,
+    pub len: u64,
+    pub hash: u64,
+}
+
+impl Sidecar {
+    pub fn encode(&self) -> [u8; SUM_LEN] {
+        let mut b = [0u8; SUM_LEN];
+        b[0..8].copy_from_slice(&SUM_MAGIC);
+        b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[12..16].copy_from_slice(&(self.in_commit as u32).to_le_bytes());
+        b[16..24].copy_from_slice(&self.len.to_le_bytes());
+        b[24..32].copy_from_slice(&self.hash.to_le_bytes());
+        let s = xxh3_64(&b[0..56]);
+        b[56..64].copy_from_slice(&s.to_le_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8], path: &Path) -> Result<Sidecar> {
+        if b.len() != SUM_LEN || b[0..8] != SUM_MAGIC {
+            return Err(IndexError::corrupt(path, "bad length or magic number"));
+        }
+        let version = u32_at(b, 8);
+        if version > FORMAT_VERSION {
+            return Err(IndexError::NewerFormat {
+                path: path.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if u64_at(b, 56) != xxh3_64(&b[0..56]) {
+            return Err(IndexError::corrupt(path, "checksum mismatch"));
+        }
+        let flag = u32_at(b, 12);
+        if version == 0 || flag > 1 || b[32..56] != [0; 24] {
+            return Err(IndexError::corrupt(path, "inconsistent fields"));
+        }
+        Ok(Sidecar {
+            in_commit: flag == 1,
+            len: u64_at(b, 16),
+            hash: u64_at(b, 24),
+        })
+    }
+}
+
+/// Paths of the manifest files of an index directory.
+#[derive(Debug, Clone)]
+pub(crate) struct MetaPaths {
+    pub dir: PathBuf,
+    pub db: PathBuf,
+    pub sum: PathBuf,
+}
+
+impl MetaPaths {
+    pub fn new(dir: &Path) -> MetaPaths {
+        MetaPaths {
+            dir: dir.to_path_buf(),
+            db: dir.join("meta.redb"),
+            sum: dir.join("meta.sum"),
+        }
+    }
+
+    pub fn read_sidecar(&self) -> Result<Option<Sidecar>> {
+        match fs::read(&self.sum) {
+            Ok(b) => Sidecar::decode(&b, &self.sum).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(IndexError::io(&self.sum, e)),
+        }
+    }
+
+    /// Writes the sidecar atomically (temporary file, fsync, rename, fsync of the directory).
+    pub fn write_sidecar(&self, s: &Sidecar) -> Result<()> {
+        let tmp = self.dir.join("meta.sum.tmp");
+        {
+            let mut f = fs::File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+            f.write_all(&s.encode()).map_err(|e| IndexError::io(&tmp, e))?;
+            f.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
+        }
+        fs::rename(&tmp, &self.sum).map_err(|e| IndexError::io(&self.sum, e))?;
+        sync_dir(&self.dir)
+    }
+
+    /// xxh3-64 and length of `meta.redb` as it is now.
+    pub fn hash_db(&self) -> Result<(u64, u64)> {
+        hash_file(&self.db)
+    }
+
+    /// Records the current `meta.redb` as the committed one.
+    pub fn seal(&self) -> Result<()> {
+        let (len, hash) = self.hash_db()?;
+        self.write_sidecar(&Sidecar {
+            in_commit: false,
+            len,
+            hash,
+        })
+    }
+
+    pub fn mark_in_commit(&self) -> Result<()> {
+        let prev = self.read_sidecar().ok().flatten();
+        self.write_sidecar(&Sidecar {
+            in_commit: true,
+            len: prev.map_or(0, |p| p.len),
+            hash: prev.map_or(0, |p| p.hash),
+        })
+    }
+
+    /// Checks `meta.redb` against a sealed sidecar. `Ok(false)`: mismatch.
+    pub fn matches(&self, s: &Sidecar) -> Result<bool> {
+        if s.in_commit {
+            return Ok(true);
+        }
+        let (len, hash) = self.hash_db()?;
+        Ok(len == s.len && hash == s.hash)
+    }
+
+    /// Opens the database for writing, waiting while readers hold it. Runs under `catch_unwind`:
+    /// redb may panic on a damaged file, and that must be an error.
+    pub fn open_write(&self, create: bool) -> Result<redb::Database> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let mut b = redb::Builder::new();
+            b.set_cache_size(CACHE_BYTES);
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                if create {
+                    b.create(&self.db)
+                } else {
+                    b.open(&self.db)
+                }
+            }));
+            match r {
+                Ok(Ok(db)) => return Ok(db),
+                Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {}
+                Ok(Err(e)) => return Err(db_error(&self.db, e)),
+                Err(_) => return Err(IndexError::corrupt(&self.db, "redb failed while opening the database")),
+            }
+            if start.elapsed() > BUSY_TIMEOUT {
+                return Err(IndexError::Busy {
+                    path: self.db.clone(),
+                    waited_ms: start.elapsed().as_millis() as u64,
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Reads the whole manifest in one read transaction, checking it against the sidecar.
+    ///
+    /// `repair` is called when the database needs crash recovery (a writer died inside a commit)
+    /// and may run it if no writer holds the lock; it returns whether it did.
+    pub fn load(&self, repair: &dyn Fn() -> Result<bool>) -> Result<Loaded> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let mut mismatches = 0;
+        loop {
+            let side = self.read_sidecar()?;
+            let mut retry = false;
+            if let Some(s) = side {
+                if !self.matches(&s)? {
+                    // Either damage, or a commit finished between our two reads.
+                    if self.read_sidecar()? == side {
+                        mismatches += 1;
+                        if mismatches >= 3 {
+                            return Err(IndexError::corrupt(
+                                &self.db,
+                                "contents differ from the checksum recorded in meta.sum at the last commit",
+                            ));
+                        }
+                    }
+                    retry = true;
+                }
+            }
+            if !retry {
+                let mut b = redb::Builder::new();
+                b.set_cache_size(CACHE_BYTES);
+                let opened = catch_unwind(AssertUnwindSafe(|| b.open_read_only(&self.db)));
+                match opened {
+                    Ok(Ok(db)) => {
+                        let r = catch_unwind(AssertUnwindSafe(|| read_all(&db, &self.db)));
+                        drop(db);
+                        let loaded = match r {
+                            Ok(r) => r?,
+                            Err(_) => {
+                                return Err(IndexError::corrupt(
+                                    &self.db,
+                                    "redb failed while reading the manifest",
+                                ))
+                            }
+                        };
+                        if self.read_sidecar()? == side {
+                            return Ok(loaded);
+                        }
+                        // A commit happened meanwhile: read again, checked.
+                    }
+                    Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {}
+                    Ok(Err(redb::DatabaseError::RepairAborted)) => {
+                        if !repair()? {
+                            // A live writer holds the lock and will have repaired the file.
+                        }
+                    }
+                    Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
+                        if e.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        return Err(IndexError::NotFound {
+                            path: self.dir.clone(),
+                        })
+                    }
+                    Ok(Err(e)) => return Err(db_error(&self.db, e)),
+                    Err(_) => {
+                        return Err(IndexError::corrupt(
+                            &self.db,
+                            "redb failed while opening the database",
+                        ))
+                    }
+                }
+            }
+            if start.elapsed() > BUSY_TIMEOUT {
+                return Err(IndexError::Busy {
+                    path: self.db.clone(),
+                    waited_ms: start.elapsed().as_millis() as u64,
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+/// `map_err` adapter for any redb error type.
+pub(crate) fn dbe<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> IndexError + '_ {
+    move |e| db_error(path, e)
+}
+
+pub(crate) fn db_error(path: &Path, e: impl Into<redb::Error>) -> IndexError {
+    let e: redb::Error = e.into();
+    match e {
+        redb::Error::Corrupted(d) => IndexError::corrupt(path, d),
+        redb::Error::Io(io) => IndexError::io(path, io),
+        other => IndexError::db(path, other),
+    }
+}
+
+fn read_all(db: &redb::ReadOnlyDatabase, path: &Path) -> Result<Loaded> {
+    let tx = db.begin_read().map_err(|e| db_error(path, e))?;
+    let meta = match tx.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            return Err(IndexError::NotFound {
+                path: path.parent().unwrap_or(path).to_path_buf(),
+            })
+        }
+        Err(e) => return Err(db_error(path, e)),
+    };
+    let (settings, state) = read_meta(&meta, path)?;
+    let files_t = tx.open_table(FILES).map_err(|e| db_error(path, e))?;
+    let mut files = Vec::with_capacity(files_t.len().unwrap_or(0) as usize);
+    for item in files_t.iter().map_err(|e| db_error(path, e))? {
+        let (k, v) = item.map_err(|e| db_error(path, e))?;
+        files.push((k.value(), decode::<FileEntry>(v.value(), path, "file record")?));
+    }
+    Ok(Loaded {
+        settings,
+        state,
+        files,
+    })
+}
+
+pub(crate) fn read_meta(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    path: &Path,
+) -> Result<(IndexSettings, State)> {
+    let get = |k: &str| -> Result<Vec<u8>> {
+        meta.get(k)
+            .map_err(|e| db_error(path, e))?
+            .map(|v| v.value().to_vec())
+            .ok_or_else(|| IndexError::corrupt(path, format!("manifest has no `{k}` record")))
+    };
+    let fv = get(KEY_FORMAT)?;
+    let version = match <[u8; 4]>::try_from(fv.as_slice()) {
+        Ok(b) => u32::from_le_bytes(b),
+        Err(_) => return Err(IndexError::corrupt(path, "bad `format` record")),
+    };
+    if version > FORMAT_VERSION {
+        return Err(IndexError::NewerFormat {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let settings: IndexSettings = serde_json::from_slice(&get(KEY_SETTINGS)?)
+        .map_err(|e| IndexError::corrupt(path, format!("undecodable settings: {e}")))?;
+    let state: State = decode(&get(KEY_STATE)?, path, "state record")?;
+    Ok((settings, state))
+}
+
+pub(crate) fn hash_file(path: &Path) -> Result<(u64, u64)> {
+    use std::io::Read;
+    let mut f = fs::File::open(path).map_err(|e| IndexError::io(path, e))?;
+    let mut h = Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| IndexError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        len += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((len, h.digest()))
+}
+
+/// Converts a path to the bytes stored for it: lossless on Unix, UTF-8 elsewhere.
+pub(crate) fn path_bytes(p: &Path) -> Result<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(p.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        p.to_str()
+            .map(|s| s.as_bytes().to_vec())
+            .ok_or_else(|| IndexError::UnsupportedPath {
+                path: p.to_path_buf(),
+            })
+    }
+}
+
+/// The inverse of [`path_bytes`].
+pub(crate) fn bytes_path(b: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(b))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+/// Bytes of one level for the checksum table key.
+pub(crate) fn level_key(l: Level) -> u32 {
+    l.code()
+}
