@@ -1,1 +1,155 @@
-fn main() {}
+//! Front-end cost: decode + resample + log-mel per 10 s window, for WAV, FLAC and MP3 at 44.1 kHz stereo, plus the
+//! log-mel alone and the committed test files.
+//!
+//! A 60 s test signal (chirps, a sawtooth and seeded noise bursts) is written as 16-bit WAV at bench time into a
+//! temporary directory; FLAC and MP3 copies are made with `sox` or `ffmpeg` when one is installed (otherwise those
+//! cases are skipped with a message). Throughput is counted in 10 s windows, so criterion's "elem/s" is windows per
+//! second and the time per iteration divided by 6 is the cost per window.
+//!
+//! The Python reference (`librosa.load(sr=48000)` + `ClapFeatureExtractor`) is timed when `AVX_BENCH_PYTHON` names a
+//! Python with those packages, and printed beside the Rust numbers.
+//!
+//! `cargo bench -p avx-embed --bench frontend`
+
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use avx_embed::{FrontEndSpec, WindowStream};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const SECONDS: usize = 60;
+const RATE: u32 = 44_100;
+
+/// Writes a 16-bit PCM WAV file.
+fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let data_len = (samples.len() * 2) as u32;
+    f.write_all(b"RIFF").unwrap();
+    f.write_all(&(36 + data_len).to_le_bytes()).unwrap();
+    f.write_all(b"WAVEfmt ").unwrap();
+    f.write_all(&16u32.to_le_bytes()).unwrap();
+    f.write_all(&1u16.to_le_bytes()).unwrap();
+    f.write_all(&channels.to_le_bytes()).unwrap();
+    f.write_all(&rate.to_le_bytes()).unwrap();
+    f.write_all(&(rate * channels as u32 * 2).to_le_bytes()).unwrap();
+    f.write_all(&(channels * 2).to_le_bytes()).unwrap();
+    f.write_all(&16u16.to_le_bytes()).unwrap();
+    f.write_all(b"data").unwrap();
+    f.write_all(&data_len.to_le_bytes()).unwrap();
+    for s in samples {
+        f.write_all(&s.to_le_bytes()).unwrap();
+    }
+}
+
+fn test_signal() -> Vec<i16> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let n = SECONDS * RATE as usize;
+    let mut out = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        let t = i as f64 / RATE as f64;
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let noise = (state >> 40) as f64 / (1u64 << 24) as f64 - 0.5;
+        let burst = if (t * 0.7).fract() < 0.3 { 0.3 } else { 0.0 };
+        let chirp = (2.0 * std::f64::consts::PI * (200.0 * t + 60.0 * t * t)).sin();
+        let saw = 2.0 * (t * 330.0).fract() - 1.0;
+        out.push(((0.4 * chirp + burst * noise) * 20_000.0) as i16);
+        out.push(((0.3 * saw + burst * noise) * 20_000.0) as i16);
+    }
+    out
+}
+
+fn convert(wav: &Path, out: &Path) -> bool {
+    let tries: [Vec<&str>; 2] = [
+        vec!["sox", wav.to_str().unwrap(), out.to_str().unwrap()],
+        vec!["ffmpeg", "-loglevel", "error", "-y", "-i", wav.to_str().unwrap(), out.to_str().unwrap()],
+    ];
+    tries.iter().any(|cmd| {
+        Command::new(cmd[0]).args(&cmd[1..]).status().map(|s| s.success()).unwrap_or(false) && out.exists()
+    })
+}
+
+fn windows_of(path: &Path, spec: &FrontEndSpec) -> usize {
+    let mut n = 0;
+    for w in WindowStream::open(path, spec, spec.window_seconds()).unwrap() {
+        black_box(w.unwrap().features[0]);
+        n += 1;
+    }
+    n
+}
+
+fn python_reference(python: &str, path: &Path) -> Option<f64> {
+    let script = r#"
+import sys, time, librosa, numpy as np
+from transformers import ClapFeatureExtractor
+fe = ClapFeatureExtractor(feature_size=64, sampling_rate=48000, hop_length=480, max_length_s=10,
+    fft_window_size=1024, frequency_min=50, frequency_max=14000, truncation="rand_trunc", padding="repeatpad")
+t = time.perf_counter()
+y, _ = librosa.load(sys.argv[1], sr=48000, mono=True)
+n = 0
+for s in range(0, len(y) - 480000 + 1, 480000):
+    fe(y[s:s + 480000], sampling_rate=48000, return_tensors="np"); n += 1
+print((time.perf_counter() - t) / n)
+"#;
+    let out = Command::new(python).arg("-c").arg(script).arg(path).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().lines().last()?.parse().ok()
+}
+
+fn bench(c: &mut Criterion) {
+    let spec = FrontEndSpec::clap_htsat_unfused();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("signal.wav");
+    write_wav(&wav, RATE, 2, &test_signal());
+    let mut files: Vec<(&str, PathBuf)> = vec![("wav", wav.clone())];
+    for ext in ["flac", "mp3"] {
+        let p = dir.path().join(format!("signal.{ext}"));
+        if convert(&wav, &p) {
+            files.push((ext, p));
+        } else {
+            eprintln!("frontend bench: neither sox nor ffmpeg could write {ext}; skipping that case");
+        }
+    }
+    let windows = (SECONDS * 48_000) / spec.window_samples();
+
+    let mut g = c.benchmark_group("decode_resample_mel_44k1_stereo_60s");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(windows as u64));
+    for (name, path) in &files {
+        assert_eq!(windows_of(path, &spec), windows);
+        g.bench_function(*name, |b| b.iter(|| windows_of(path, &spec)));
+    }
+    g.finish();
+
+    if let Ok(python) = std::env::var("AVX_BENCH_PYTHON") {
+        for (name, path) in &files {
+            match python_reference(&python, path) {
+                Some(s) => eprintln!("python reference (librosa.load sr=48000 + ClapFeatureExtractor), {name}: {:.1} ms per window", s * 1000.0),
+                None => eprintln!("python reference failed for {name}"),
+            }
+        }
+    }
+
+    let mut g = c.benchmark_group("log_mel_only");
+    g.throughput(Throughput::Elements(1));
+    let window: Vec<f32> = (0..spec.window_samples()).map(|i| ((i as f32) * 0.01).sin() * 0.3).collect();
+    let mut out = Vec::new();
+    g.bench_function("one_10s_window", |b| b.iter(|| spec.features(black_box(&window), &mut out)));
+    g.finish();
+
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
+    let mut g = c.benchmark_group("committed_test_files");
+    g.sample_size(10);
+    for name in ["stereo44k_4s.mp3", "stereo44k_aac_4s.m4a", "stereo44k_4s.ogg", "mono16k_s16_11s.wav"] {
+        let p = data.join(name);
+        if p.exists() {
+            g.bench_function(name, |b| b.iter(|| windows_of(&p, &spec)));
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -2,7 +2,7 @@
 //!
 //! The container is detected from the file's content; the extension is only a hint to the probe. The first audio
 //! track is decoded packet by packet and each packet is down-mixed to mono by averaging its channels (summed in
-//! channel order in f32, then divided by the channel count, as `numpy.mean` does in `librosa.to_mono`).
+//! f64 and divided by the channel count, then rounded to f32).
 //!
 //! Errors follow symphonia's player: a packet that fails to decode is skipped (its samples are lost), but a file
 //! that yields no samples at all is an error, and so is a long run of bad packets. Header values are checked before
@@ -17,7 +17,7 @@ use symphonia::core::audio::{AudioBufferRef, SampleBuffer, SignalSpec};
 use symphonia::core::codecs::{self, CodecType, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -63,7 +63,19 @@ impl Decoder {
         if len == 0 {
             return Err(decode_err(path, "the file is empty"));
         }
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        Self::from_source(path, Box::new(file))
+    }
+
+    /// Decodes in-memory `bytes`; `name` stands for the file in errors and its extension is a hint to the probe.
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(decode_err(name, "the file is empty"));
+        }
+        Self::from_source(name, Box::new(std::io::Cursor::new(bytes)))
+    }
+
+    fn from_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Self> {
+        let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
@@ -269,14 +281,9 @@ fn downmix(sample_buf: &mut Option<SampleBuffer<f32>>, buf: AudioBufferRef<'_>, 
     if ch == 1 {
         mono.extend_from_slice(samples);
     } else {
-        let n = ch as f32;
-        mono.extend(samples.chunks_exact(ch).map(|f| {
-            let mut s = 0.0f32;
-            for &v in f {
-                s += v;
-            }
-            s / n
-        }));
+        // Summed in f64 and rounded once: exact for integer PCM, like the reference's float64 mean.
+        let n = ch as f64;
+        mono.extend(samples.chunks_exact(ch).map(|f| (f.iter().map(|&v| v as f64).sum::<f64>() / n) as f32));
     }
     frames
 }

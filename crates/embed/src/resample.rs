@@ -45,8 +45,16 @@ impl StreamResampler {
         let (inner, out_buf, to_skip) = if in_rate == out_rate {
             (None, Vec::new(), 0)
         } else {
-            // Sub-chunks of about 1024 input frames: a 1024-tap windowed sinc at the input rate.
-            let r = FftFixedIn::<f32>::new(in_rate as usize, out_rate as usize, CHUNK_IN, CHUNK_IN / 1024, 1)
+            // Sub-chunks (the FFT length, and the length of the windowed sinc) of at least 1024 input frames, a
+            // whole, even number of `in / gcd` blocks: rubato's filter is centred on sample `len / 2`, which is
+            // its reported delay only when `len` is even, so even lengths keep the output exactly time-aligned.
+            let gcd = gcd(in_rate as usize, out_rate as usize);
+            let block = in_rate as usize / gcd;
+            let mut blocks = 1024usize.div_ceil(block);
+            blocks += blocks % 2;
+            let sub = blocks * block;
+            let subs = CHUNK_IN.div_ceil(sub);
+            let r = FftFixedIn::<f32>::new(in_rate as usize, out_rate as usize, sub * subs, subs, 1)
                 .map_err(|e| format!("cannot resample from {in_rate} Hz to {out_rate} Hz: {e}"))?;
             let out_buf = r.output_buffer_allocate(true);
             let delay = r.output_delay();
@@ -114,7 +122,8 @@ impl StreamResampler {
             if self.emitted >= target {
                 break;
             }
-            let input: Option<&[&[f32]]> = if first { Some(&[&self.pending[..]]) } else { None };
+            let input: Option<&[&[f32]]> =
+                if first && !self.pending.is_empty() { Some(&[&self.pending[..]]) } else { None };
             first = false;
             let (_, produced) = r
                 .process_partial_into_buffer(input, &mut self.out_buf, None)
@@ -132,6 +141,13 @@ impl StreamResampler {
         out.extend_from_slice(&rest[..room]);
         *emitted += room as u64;
     }
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 #[cfg(test)]
@@ -173,6 +189,17 @@ mod tests {
             max_err = max_err.max((y as f64 - want).abs());
         }
         assert!(max_err < 1e-3, "max error {max_err}");
+    }
+
+    #[test]
+    fn odd_block_rates_are_aligned_too() {
+        // 44_101 Hz has gcd 1 with 48 kHz; an impulse must land where its time says.
+        let mut input = vec![0.0f32; 44_101];
+        input[22_050] = 1.0;
+        let out = run(44_101, 48_000, &input, 5000);
+        let peak = out.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let want = 22_050.0 * 48_000.0 / 44_101.0;
+        assert!((peak as f64 - want).abs() <= 0.5, "peak at {peak}, want {want}");
     }
 
     #[test]

@@ -72,23 +72,29 @@ impl WindowStream {
     /// [`FrontEndSpec::window_seconds`], i.e. consecutive windows). The hop must be more than 0 and at most one
     /// window long.
     pub fn open(path: &Path, spec: &FrontEndSpec, hop_s: f64) -> Result<Self> {
+        // Check the hop before touching the file, so a wrong setting is reported as such.
+        let hop = (hop_s * spec.sample_rate() as f64).round();
+        if !(hop_s.is_finite() && hop >= 1.0 && hop <= spec.window_samples() as f64) {
+            return Err(hop_error(path, hop_s, spec));
+        }
+        let decoder = Decoder::open(path)?;
+        Self::from_decoder(decoder, spec, hop_s)
+    }
+
+    /// Windows of an already opened [`Decoder`] (e.g. [`Decoder::from_bytes`]); `hop_s` as in
+    /// [`open`](Self::open).
+    pub fn from_decoder(decoder: Decoder, spec: &FrontEndSpec, hop_s: f64) -> Result<Self> {
+        let path = decoder.path().to_path_buf();
         let rate = spec.sample_rate();
         let w = spec.window_samples() as u64;
         let hop = (hop_s * rate as f64).round();
         if !(hop_s.is_finite() && hop >= 1.0 && hop <= w as f64) {
-            return Err(EmbedError::Config {
-                path: path.to_path_buf(),
-                message: format!(
-                    "window hop of {hop_s} s must be more than 0 and at most the window length ({} s)",
-                    spec.window_seconds()
-                ),
-            });
+            return Err(hop_error(&path, hop_s, spec));
         }
-        let decoder = Decoder::open(path)?;
         let resampler = StreamResampler::new(decoder.info().sample_rate, rate)
-            .map_err(|message| EmbedError::Decode { path: path.to_path_buf(), message })?;
+            .map_err(|message| EmbedError::Decode { path: path.clone(), message })?;
         Ok(WindowStream {
-            path: path.to_path_buf(),
+            path,
             spec: spec.clone(),
             decoder,
             resampler,
@@ -143,14 +149,16 @@ impl WindowStream {
                 if n == 0 {
                     return Err(EmbedError::NoAudio { path: self.path.clone() });
                 }
+                if self.last_end == n {
+                    return Ok(None);
+                }
+                self.last_end = n;
                 if self.windows_emitted == 0 {
-                    // n < w here, or the regular branch above would have taken it.
+                    // n < w here, or the regular branch above would have taken it: the whole file, padded.
                     return Ok(Some(self.make_window(0, n)));
                 }
-                if self.last_end < n {
-                    return Ok(Some(self.make_window(n - self.w, self.w)));
-                }
-                return Ok(None);
+                // The last regular window ended before n: one more, aligned to the end.
+                return Ok(Some(self.make_window(n - self.w, self.w)));
             }
             self.fill()?;
         }
@@ -188,6 +196,16 @@ impl WindowStream {
             self.buf.drain(..drop);
             self.buf_start += drop as u64;
         }
+    }
+}
+
+fn hop_error(path: &Path, hop_s: f64, spec: &FrontEndSpec) -> EmbedError {
+    EmbedError::Config {
+        path: path.to_path_buf(),
+        message: format!(
+            "window hop of {hop_s} s must be more than 0 and at most the window length ({} s)",
+            spec.window_seconds()
+        ),
     }
 }
 

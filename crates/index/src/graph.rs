@@ -411,6 +411,7 @@ pub struct GraphView {
     pub dim: u32,
     pub points: u64,
     pub rows_covered: u64,
+    pub m: u32,
     entry: u32,
     rows_at: usize,
     levels_at: usize,
@@ -519,6 +520,7 @@ impl GraphView {
             dim: u32_at(b, 32),
             points,
             rows_covered: u64_at(b, 40),
+            m: u32_at(b, 36),
             entry,
             rows_at,
             levels_at,
@@ -559,6 +561,29 @@ impl GraphView {
     /// Node -> row numbers.
     pub fn rows(&self) -> &[u32] {
         self.u32s(self.rows_at, self.points as usize)
+    }
+
+    /// Neighbours of `node` on `layer` (empty if absent or damaged).
+    pub fn neighbours_of(&self, layer: usize, node: u32) -> &[u32] {
+        self.neighbours(layer, node)
+    }
+
+    /// Copies the graph back into memory (tests and tools).
+    pub fn to_data(&self) -> GraphData {
+        let n = self.points as usize;
+        let adj = (0..self.layers.len())
+            .map(|l| (0..n as u32).map(|i| self.neighbours(l, i).to_vec()).collect())
+            .collect();
+        GraphData {
+            level: self.level,
+            dim: self.dim,
+            m: self.m,
+            rows_covered: self.rows_covered,
+            rows: self.rows().to_vec(),
+            levels: self.levels().to_vec(),
+            entry: self.entry,
+            adj,
+        }
     }
 
     /// Checks everything `parse` does not: the checksum, offsets, neighbour ids, node lists and

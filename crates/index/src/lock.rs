@@ -50,19 +50,10 @@ impl WriterLock {
         })
     }
 
+    /// The `LOCK` file held.
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// Whether the writer lock at `path` is free right now (takes and drops it).
-pub(crate) fn is_free(path: &Path) -> Result<bool> {
-    let file = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(IndexError::io(path, e)),
-    };
-    try_lock(&file, path)
 }
 
 #[cfg(unix)]

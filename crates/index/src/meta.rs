@@ -163,9 +163,6 @@ impl State {
     pub fn level(&self, l: Level) -> &LevelState {
         &self.levels[l.code() as usize]
     }
-    pub fn level_mut(&mut self, l: Level) -> &mut LevelState {
-        &mut self.levels[l.code() as usize]
-    }
 }
 
 pub(crate) fn codec() -> impl Options {

@@ -385,11 +385,11 @@ impl RowAppender {
         self.file
             .seek(SeekFrom::Start(at))
             .map_err(|e| IndexError::io(&self.path, e))?;
-        if crate::crash::armed("rows-partial") && bytes.len() > 1 {
+        if bytes.len() > 1 && crate::crash::armed("rows-partial") {
             // Simulated torn write: half the bytes reach the file, then the process dies.
             let _ = self.file.write_all(&bytes[..bytes.len() / 2]);
             let _ = self.file.sync_data();
-            crate::crash::point("rows-partial");
+            crate::crash::crash("rows-partial");
         }
         self.file
             .write_all(bytes)

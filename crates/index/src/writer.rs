@@ -248,6 +248,11 @@ impl Writer {
         &self.settings
     }
 
+    /// The index directory and the held `LOCK` file.
+    pub fn lock_path(&self) -> &Path {
+        self._lock.path()
+    }
+
     /// Replaces the maintenance policy used by [`Writer::commit`].
     pub fn set_policy(&mut self, policy: MaintenancePolicy) {
         self.policy = policy;

@@ -25,10 +25,7 @@ fn random_unit(rng: &mut Rng, dim: usize) -> Vec<f32> {
 /// `base + noise` normalised, with `noise` a Gaussian vector of expected norm `eps`.
 fn perturb(rng: &mut Rng, base: &[f32], eps: f32) -> Vec<f32> {
     let s = eps / (base.len() as f32).sqrt();
-    let mut v: Vec<f32> = base
-        .iter()
-        .map(|x| x + s * rng.gaussian() as f32)
-        .collect();
+    let mut v: Vec<f32> = base.iter().map(|x| x + s * rng.gaussian() as f32).collect();
     normalise(&mut v);
     v
 }
@@ -134,7 +131,12 @@ fn kmeans_bit_identical_across_thread_counts() {
 }
 
 /// Checks every structural guarantee of a k-means result.
-fn check_kmeans_invariants(data: &[f32], dim: usize, k: usize, r: &avx_index::analysis::KMeansResult) {
+fn check_kmeans_invariants(
+    data: &[f32],
+    dim: usize,
+    k: usize,
+    r: &avx_index::analysis::KMeansResult,
+) {
     let n = data.len() / dim;
     assert_eq!(r.assignment.len(), n);
     assert_eq!(r.similarity.len(), n);
@@ -148,7 +150,11 @@ fn check_kmeans_invariants(data: &[f32], dim: usize, k: usize, r: &avx_index::an
         counts[a as usize] += 1;
     }
     assert_eq!(counts, r.sizes);
-    assert!(r.sizes.iter().all(|&s| s >= 1), "empty cluster: {:?}", r.sizes);
+    assert!(
+        r.sizes.iter().all(|&s| s >= 1),
+        "empty cluster: {:?}",
+        r.sizes
+    );
     for j in 0..k {
         let c = r.centroid(j);
         let norm = dot(c, c).sqrt();
@@ -175,7 +181,11 @@ fn check_kmeans_invariants(data: &[f32], dim: usize, k: usize, r: &avx_index::an
         for i in 0..n {
             let (j, s) = r.predict(row(data, dim, i));
             if j != r.assignment[i] as usize {
-                assert!(r.similarity[i] >= s - 1e-6, "row {i}: {j} {s} vs {}", r.similarity[i]);
+                assert!(
+                    r.similarity[i] >= s - 1e-6,
+                    "row {i}: {j} {s} vs {}",
+                    r.similarity[i]
+                );
             }
         }
     }
@@ -216,7 +226,15 @@ fn kmeans_iteration_limits_and_tol() {
     assert_eq!(r0.iterations, 0);
     assert!(!r0.converged);
     check_kmeans_invariants(&data, 20, 6, &r0);
-    let full = kmeans(&data, 20, &KMeansConfig { max_iter: 200, ..base.clone() }).unwrap();
+    let full = kmeans(
+        &data,
+        20,
+        &KMeansConfig {
+            max_iter: 200,
+            ..base.clone()
+        },
+    )
+    .unwrap();
     assert!(full.converged);
     assert!(full.inertia <= r0.inertia + 1e-9);
     let loose = kmeans(
@@ -252,7 +270,10 @@ fn kmeans_unnormalised_rows_behave_as_directions() {
     };
     let a = kmeans(&data, 12, &cfg).unwrap();
     let b = kmeans(&scaled, 12, &cfg).unwrap();
-    assert_eq!(adjusted_rand_index(&a.assignment, &b.assignment).unwrap(), 1.0);
+    assert_eq!(
+        adjusted_rand_index(&a.assignment, &b.assignment).unwrap(),
+        1.0
+    );
 }
 
 #[test]
@@ -356,9 +377,18 @@ struct Planted {
     negatives: Vec<(usize, usize)>,
 }
 
-fn planted(background: usize, pairs: usize, triples: usize, negatives: usize, dim: usize, seed: u64) -> Planted {
+fn planted(
+    background: usize,
+    pairs: usize,
+    triples: usize,
+    negatives: usize,
+    dim: usize,
+    seed: u64,
+) -> Planted {
     let mut rng = Rng::new(seed);
-    let mut rows: Vec<Vec<f32>> = (0..background).map(|_| random_unit(&mut rng, dim)).collect();
+    let mut rows: Vec<Vec<f32>> = (0..background)
+        .map(|_| random_unit(&mut rng, dim))
+        .collect();
     let mut sets = Vec::new();
     for s in 0..pairs + triples {
         let size = if s < pairs { 2 } else { 3 };
@@ -428,7 +458,10 @@ fn check_group_contract(data: &[f32], dim: usize, groups: &[DupGroup], threshold
         }
         if gi > 0 {
             let p = &groups[gi - 1];
-            assert!(p.len() > g.len() || (p.len() == g.len() && p.first() < g.first()), "group order");
+            assert!(
+                p.len() > g.len() || (p.len() == g.len() && p.first() < g.first()),
+                "group order"
+            );
         }
     }
 }
@@ -480,7 +513,13 @@ fn dupes_with_bucket_neighbours_matches_exact_on_planted() {
         threshold: 0.95,
         k: 5,
     };
-    let exact = duplicate_groups(&p.data, p.dim, &ExactNeighbours::new(&p.data, p.dim).unwrap(), &cfg).unwrap();
+    let exact = duplicate_groups(
+        &p.data,
+        p.dim,
+        &ExactNeighbours::new(&p.data, p.dim).unwrap(),
+        &cfg,
+    )
+    .unwrap();
     let bucket_nb = BucketNeighbours::build(&p.data, p.dim, 3).unwrap();
     let bucket = duplicate_groups(&p.data, p.dim, &bucket_nb, &cfg).unwrap();
     check_group_contract(&p.data, p.dim, &bucket, 0.95);
@@ -491,10 +530,28 @@ fn dupes_with_bucket_neighbours_matches_exact_on_planted() {
 fn dupes_negatives_and_threshold() {
     let p = planted(200, 0, 0, 30, 32, 23);
     let nb = ExactNeighbours::new(&p.data, p.dim).unwrap();
-    let g = duplicate_groups(&p.data, p.dim, &nb, &DupesConfig { threshold: 0.95, k: 10 }).unwrap();
+    let g = duplicate_groups(
+        &p.data,
+        p.dim,
+        &nb,
+        &DupesConfig {
+            threshold: 0.95,
+            k: 10,
+        },
+    )
+    .unwrap();
     assert!(g.is_empty(), "{g:?}");
     // With a low threshold the negatives do pair up.
-    let g = duplicate_groups(&p.data, p.dim, &nb, &DupesConfig { threshold: 0.7, k: 10 }).unwrap();
+    let g = duplicate_groups(
+        &p.data,
+        p.dim,
+        &nb,
+        &DupesConfig {
+            threshold: 0.7,
+            k: 10,
+        },
+    )
+    .unwrap();
     check_group_contract(&p.data, p.dim, &g, 0.7);
     let found = groups_as_sets(&g);
     for &(a, b) in &p.negatives {
@@ -524,7 +581,8 @@ fn dupes_row_filter() {
     let all = ExactNeighbours::new(&p.data, p.dim).unwrap();
     // ... or over the subset only.
     let sub = ExactNeighbours::with_rows(&p.data, p.dim, &rows).unwrap();
-    let bsub = BucketNeighbours::build_with(&p.data, p.dim, Some(&rows), &BucketConfig::default()).unwrap();
+    let bsub = BucketNeighbours::build_with(&p.data, p.dim, Some(&rows), &BucketConfig::default())
+        .unwrap();
     for nb in [&all as &dyn Neighbours, &sub, &bsub] {
         let filter = DupesFilter {
             rows: Some(&rows),
@@ -563,7 +621,8 @@ fn dupes_same_item_exclusion_and_widening() {
     let file_of = |r: usize| r / per;
     let win_of = |r: usize| r % per;
     // Overlapping windows: same file and at most 2 windows apart.
-    let overlapping = |a: usize, b: usize| file_of(a) == file_of(b) && win_of(a).abs_diff(win_of(b)) <= 2;
+    let overlapping =
+        |a: usize, b: usize| file_of(a) == file_of(b) && win_of(a).abs_diff(win_of(b)) <= 2;
     let nb = ExactNeighbours::new(&data, dim).unwrap();
     let cfg = DupesConfig {
         threshold: 0.95,
@@ -578,11 +637,15 @@ fn dupes_same_item_exclusion_and_widening() {
     let sets = groups_as_sets(&g);
     println!("{sets:?}");
     let jingle_pair = vec![3 * per + 5, 17 * per + 2];
-    assert!(sets.contains(&jingle_pair), "cross-file jingle not found: {sets:?}");
+    assert!(
+        sets.contains(&jingle_pair),
+        "cross-file jingle not found: {sets:?}"
+    );
     // The within-file repeat is grouped (possibly with a window adjacent to its original, which is not
     // overlapping with the repeat).
     assert!(
-        sets.iter().any(|s| s.contains(&(8 * per)) && s.contains(&(8 * per + 9))),
+        sets.iter()
+            .any(|s| s.contains(&(8 * per)) && s.contains(&(8 * per + 9))),
         "within-file repeat not found: {sets:?}"
     );
     // No group pairs a leader with an overlapping window.
@@ -604,7 +667,10 @@ fn dupes_deterministic_across_thread_counts() {
         k: 8,
     };
     let run = |t: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap();
         pool.install(|| {
             let nb = BucketNeighbours::build(&p.data, p.dim, 9).unwrap();
             duplicate_groups(&p.data, p.dim, &nb, &cfg).unwrap()
@@ -629,10 +695,21 @@ fn dupes_errors_and_edge_cases() {
     let cfg = DupesConfig::default();
     assert_eq!(
         duplicate_groups(&data, 2, &Bogus, &cfg),
-        Err(AnalysisError::RowOutOfRange { row: 1_000_000, n: 3 })
+        Err(AnalysisError::RowOutOfRange {
+            row: 1_000_000,
+            n: 3
+        })
     );
     assert_eq!(
-        duplicate_groups(&data, 2, &nb, &DupesConfig { threshold: f32::NAN, k: 3 }),
+        duplicate_groups(
+            &data,
+            2,
+            &nb,
+            &DupesConfig {
+                threshold: f32::NAN,
+                k: 3
+            }
+        ),
         Err(AnalysisError::InvalidThreshold)
     );
     assert_eq!(
@@ -641,20 +718,119 @@ fn dupes_errors_and_edge_cases() {
     );
     let rows = [0usize, 7];
     assert_eq!(
-        duplicate_groups_filtered(&data, 2, &nb, &cfg, &DupesFilter { rows: Some(&rows), same_item: None }),
+        duplicate_groups_filtered(
+            &data,
+            2,
+            &nb,
+            &cfg,
+            &DupesFilter {
+                rows: Some(&rows),
+                same_item: None
+            }
+        ),
         Err(AnalysisError::RowOutOfRange { row: 7, n: 3 })
     );
     // Identical rows form a group; k = 0 finds nothing; empty data is fine.
     let g = duplicate_groups(&data, 2, &nb, &cfg).unwrap();
-    assert_eq!(g, vec![DupGroup { members: vec![(0, 1.0), (1, 1.0)] }]);
-    assert!(duplicate_groups(&data, 2, &nb, &DupesConfig { threshold: 0.9, k: 0 }).unwrap().is_empty());
+    assert_eq!(
+        g,
+        vec![DupGroup {
+            members: vec![(0, 1.0), (1, 1.0)]
+        }]
+    );
+    assert!(duplicate_groups(
+        &data,
+        2,
+        &nb,
+        &DupesConfig {
+            threshold: 0.9,
+            k: 0
+        }
+    )
+    .unwrap()
+    .is_empty());
     let empty = ExactNeighbours::new(&[], 2).unwrap();
     assert!(duplicate_groups(&[], 2, &empty, &cfg).unwrap().is_empty());
     // Zero rows never match.
     let z = vec![0.0f32, 0.0, 0.0, 0.0];
     let zn = ExactNeighbours::new(&z, 2).unwrap();
-    assert!(duplicate_groups(&z, 2, &zn, &DupesConfig { threshold: 0.0, k: 3 }).unwrap().len() <= 1);
-    assert!(BucketNeighbours::build(&z, 2, 0).unwrap().neighbours(0, 3).is_empty());
+    assert!(
+        duplicate_groups(
+            &z,
+            2,
+            &zn,
+            &DupesConfig {
+                threshold: 0.0,
+                k: 3
+            }
+        )
+        .unwrap()
+        .len()
+            <= 1
+    );
+    assert!(BucketNeighbours::build(&z, 2, 0)
+        .unwrap()
+        .neighbours(0, 3)
+        .is_empty());
+}
+
+#[test]
+fn bucket_batch_equals_per_row_queries() {
+    let p = planted(1500, 20, 10, 10, 40, 27);
+    let n = p.data.len() / p.dim;
+    let mut data = p.data.clone();
+    // A zero row, which is never indexed and never matches.
+    data[..p.dim].iter_mut().for_each(|x| *x = 0.0);
+    let subset: Vec<usize> = (0..n).filter(|r| r % 3 != 1).collect();
+    for rows in [None, Some(&subset[..])] {
+        let nb = BucketNeighbours::build_with(
+            &data,
+            p.dim,
+            rows,
+            &BucketConfig {
+                probes: 3,
+                seed: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            nb.bucket_sizes().iter().sum::<usize>(),
+            rows.map_or(n, |r| r.len()) - 1
+        );
+        // Query every row, including rows outside the subset and the zero row, in a scrambled order.
+        let queries: Vec<usize> = (0..n).map(|i| (i * 7919) % n).collect();
+        for k in [1, 7, 40] {
+            let batch = nb.neighbours_batch(&queries, k);
+            assert_eq!(batch.len(), queries.len());
+            for (&q, got) in queries.iter().zip(&batch) {
+                let single = nb.neighbours(q, k);
+                assert_eq!(got, &single, "row {q} k {k}");
+                assert!(got.len() <= k);
+                assert!(got.iter().all(|&(r, _)| r != q && r != 0));
+                if let Some(rows) = rows {
+                    assert!(got.iter().all(|&(r, _)| rows.contains(&r)));
+                }
+                // Scores are exact cosines, best first.
+                for w in got.windows(2) {
+                    assert!(w[0].1 >= w[1].1);
+                }
+                for &(r, s) in got {
+                    assert_eq!(
+                        s.to_bits(),
+                        cosine(row(&data, p.dim, q), row(&data, p.dim, r)).to_bits()
+                    );
+                }
+            }
+        }
+    }
+    // ExactNeighbours: the default batch is the per-row answer, and the best candidate is the true nearest.
+    let ex = ExactNeighbours::new(&data, p.dim).unwrap();
+    let queries: Vec<usize> = (0..50).collect();
+    let batch = ex.neighbours_batch(&queries, 3);
+    for (&q, got) in queries.iter().zip(&batch) {
+        assert_eq!(got, &ex.neighbours(q, 3));
+    }
 }
 
 // ---------------------------------------------------------------- bucket recall
@@ -694,7 +870,11 @@ fn bucket_neighbours_pair_recall_vs_brute_force() {
     while n < n_target {
         let c = &centres[rng.below(centres.len())];
         let base = perturb(&mut rng, c, 1.2);
-        let copies = if rng.below(4) == 0 { 1 + rng.below(3) } else { 0 };
+        let copies = if rng.below(4) == 0 {
+            1 + rng.below(3)
+        } else {
+            0
+        };
         data.extend_from_slice(&base);
         n += 1;
         for _ in 0..copies {

@@ -3,7 +3,7 @@
 //! # Semantics
 //!
 //! 1. **Candidates.** For every eligible row `r` (all rows, or [`DupesFilter::rows`]) the candidate source
-//!    is asked for `r`'s `k` nearest rows. Candidates that are `r` itself, outside the row filter, or
+//!    is asked for `r`'s `k` nearest rows (all rows in one [`Neighbours::neighbours_batch`] call). Candidates that are `r` itself, outside the row filter, or
 //!    excluded by [`DupesFilter::same_item`] do not count towards `k`: while fewer than `k` eligible
 //!    candidates came back and the source returned everything it was asked for, the request is doubled
 //!    (up to `32 k` rows). Candidate generation may be approximate (an ANN index, [`BucketNeighbours`]);
@@ -18,9 +18,9 @@
 //!    `>= threshold` and that is not `same_item` with the leader (whether or not that pair was a
 //!    candidate). The remaining rows are split into connected components again (using links among them
 //!    only), and the process repeats. Hence **every member of a group scores `>= threshold` against the
-//!    group's first member**, groups are disjoint, every group has at least two members, and a row that is
-//!    linked to something always ends up in some group only if its remaining component still has a link;
-//!    a row whose only links went to members of other groups is left ungrouped.
+//!    group's first member**, groups are disjoint, and every group has at least two members. The price of
+//!    star groups is that a row whose only links go to members of other groups, and which is below the
+//!    threshold to those groups' leaders, is left ungrouped.
 //! 4. **Order.** Within a group the leader comes first with score `1.0`, then members by score descending,
 //!    ties to the lower row. Groups are sorted by size descending, then by the leader's row ascending.
 //!
@@ -37,7 +37,7 @@ use std::collections::HashSet;
 
 use rayon::prelude::*;
 
-use super::linalg::{dot, inv_norms, rows_of, TopK};
+use super::linalg::{dot, for_each_dot, inv_norms, rows_of, TopK};
 use super::AnalysisError;
 
 /// A source of candidate neighbours (approximate allowed), e.g. an ANN index over the same rows.
@@ -48,11 +48,25 @@ pub trait Neighbours: Sync {
     /// estimate (ignored by [`duplicate_groups`], which recomputes every score). Returning `row` itself or
     /// fewer than `k` rows is allowed; returning fewer than `k` tells the caller there are no more.
     fn neighbours(&self, row: usize, k: usize) -> Vec<(usize, f32)>;
+
+    /// [`neighbours`](Self::neighbours) of every row in `rows`, in the same order. The default calls
+    /// `neighbours` in parallel; an implementation may override it with a blocked, cache-friendly
+    /// computation, but must return what the per-row calls would.
+    fn neighbours_batch(&self, rows: &[usize], k: usize) -> Vec<Vec<(usize, f32)>> {
+        rows.par_iter()
+            .with_min_len(16)
+            .map(|&r| self.neighbours(r, k))
+            .collect()
+    }
 }
 
 impl<T: Neighbours + ?Sized> Neighbours for &T {
     fn neighbours(&self, row: usize, k: usize) -> Vec<(usize, f32)> {
         (**self).neighbours(row, k)
+    }
+
+    fn neighbours_batch(&self, rows: &[usize], k: usize) -> Vec<Vec<(usize, f32)>> {
+        (**self).neighbours_batch(rows, k)
     }
 }
 
@@ -118,7 +132,11 @@ impl Neighbours for ExactNeighbours<'_> {
         };
         match &self.rows {
             Some(rows) => rows.iter().for_each(|&i| visit(i)),
-            None => (0..self.inv.len()).for_each(visit),
+            None => for_each_dot(q, self.data, |i, d| {
+                if i != row {
+                    top.push(i, (d * (iq * self.inv[i])).clamp(-1.0, 1.0));
+                }
+            }),
         }
         top.into_sorted()
     }
@@ -233,26 +251,38 @@ pub fn duplicate_groups_filtered(
         }
     };
     let eligible = |a: usize, b: usize| {
-        a != b
-            && in_set.as_ref().is_none_or(|m| m[b])
-            && filter.same_item.is_none_or(|f| !f(a, b))
+        a != b && in_set.as_ref().is_none_or(|m| m[b]) && filter.same_item.is_none_or(|f| !f(a, b))
     };
     let k = cfg.k;
     let max_request = k.saturating_mul(32).min(n);
 
-    // 1 + 2: candidates and exact verification, per row in parallel, collected in row order.
+    // 1 + 2: candidates (one batch, then per-row widening where exclusions ate into k) and exact
+    // verification, per row in parallel, collected in row order.
+    let first_request = k.min(n);
+    let first: Vec<Vec<(usize, f32)>> = if k == 0 || n == 0 {
+        vec![Vec::new(); queries.len()]
+    } else {
+        candidates.neighbours_batch(&queries, first_request)
+    };
+    if first.len() != queries.len() {
+        return Err(AnalysisError::BatchLength {
+            expected: queries.len(),
+            got: first.len(),
+        });
+    }
     let per_row: Vec<Result<Vec<(u32, u32)>, AnalysisError>> = queries
         .par_iter()
+        .zip(first)
         .with_min_len(16)
-        .map(|&r| {
+        .map(|(&r, got)| {
             let mut links = Vec::new();
             if k == 0 {
                 return Ok(links);
             }
-            let mut request = k.min(n);
+            let mut request = first_request;
+            let mut got = got;
             let mut seen: HashSet<usize> = HashSet::new();
             loop {
-                let got = candidates.neighbours(r, request);
                 let exhausted = got.len() < request;
                 for &(c, _) in &got {
                     if c >= n {
@@ -266,6 +296,7 @@ pub fn duplicate_groups_filtered(
                     break;
                 }
                 request = (request * 2).min(max_request);
+                got = candidates.neighbours(r, request);
             }
             Ok(links)
         })
@@ -277,7 +308,13 @@ pub fn duplicate_groups_filtered(
     links.sort_unstable();
     links.dedup();
 
-    Ok(group_links(n, &links, &score, cfg.threshold, filter.same_item))
+    Ok(group_links(
+        n,
+        &links,
+        &score,
+        cfg.threshold,
+        filter.same_item,
+    ))
 }
 
 /// Step 3 and 4: star groups from verified links (`a < b`, sorted, deduplicated).
@@ -327,8 +364,8 @@ fn group_links(
     }
     let mut comp_of_root: std::collections::HashMap<u32, usize> = Default::default();
     let mut pieces: Vec<Vec<usize>> = Vec::new();
-    for i in 0..n {
-        if deg[i] == 0 {
+    for (i, &d) in deg.iter().enumerate().take(n) {
+        if d == 0 {
             continue;
         }
         let r = find(&mut parent, i as u32);
@@ -461,7 +498,13 @@ mod tests {
             assert_eq!(g.members[0].1, 1.0);
             for &(r, s) in &g.members[1..] {
                 assert!(s >= 0.95);
-                assert_eq!(s, crate::analysis::cosine(&data[2 * r..2 * r + 2], &data[2 * g.first()..2 * g.first() + 2]));
+                assert_eq!(
+                    s,
+                    crate::analysis::cosine(
+                        &data[2 * r..2 * r + 2],
+                        &data[2 * g.first()..2 * g.first() + 2]
+                    )
+                );
             }
         }
     }
@@ -471,7 +514,16 @@ mod tests {
         // 0°, 10°, 20°: leader 1 takes all (both ≥ 0.95).
         let data = angles(&[0.0, 10.0, 20.0, 90.0]);
         let nb = ExactNeighbours::new(&data, 2).unwrap();
-        let g = duplicate_groups(&data, 2, &nb, &DupesConfig { threshold: 0.95, k: 3 }).unwrap();
+        let g = duplicate_groups(
+            &data,
+            2,
+            &nb,
+            &DupesConfig {
+                threshold: 0.95,
+                k: 3,
+            },
+        )
+        .unwrap();
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].members.len(), 3);
         assert_eq!(g[0].first(), 1);

@@ -27,12 +27,14 @@
 //! the moved row. Every cluster of a result therefore has at least one member.
 //!
 //! *Determinism*: the result is a pure function of `(data, dim, cfg)`. The assignment step runs in parallel
-//! (rayon) but each row's work is independent; every floating-point sum (centroid sums, seeding weights,
-//! inertia) is taken sequentially in row order, so results are bit-identical for any thread count.
+//! (rayon) but each row's work is independent. Centroid sums (f64) are taken over fixed chunks of 2048
+//! rows in row order and the chunk sums are added in chunk order; seeding weights and inertia are summed
+//! sequentially in row order. Chunk boundaries depend only on `n`, so results are bit-identical for any
+//! thread count.
 
 use rayon::prelude::*;
 
-use super::linalg::{dot, inv_norms, rows_of};
+use super::linalg::{dot, for_each_dot, inv_norms, rows_of};
 use super::{AnalysisError, Rng};
 
 /// Parameters of [`kmeans`].
@@ -120,15 +122,15 @@ impl KMeansResult {
 /// Index and dot product of the centroid with the highest dot product with `row` (ties to the lowest).
 #[inline]
 fn nearest(row: &[f32], centroids: &[f32], dim: usize) -> (usize, f32) {
+    debug_assert_eq!(row.len(), dim);
     let mut best = 0usize;
     let mut best_s = f32::NEG_INFINITY;
-    for (j, c) in centroids.chunks_exact(dim).enumerate() {
-        let s = dot(row, c);
+    for_each_dot(row, centroids, |j, s| {
         if s > best_s {
             best_s = s;
             best = j;
         }
-    }
+    });
     (best, best_s)
 }
 
@@ -167,13 +169,22 @@ pub(crate) fn kmeans_with_trials(
     let mut centroids = seed_plus_plus(data, dim, &inv, k, cfg.seed, trials);
     let mut assignment = vec![u32::MAX; n];
     let mut similarity = vec![0.0f32; n];
-    let mut changes = assign(data, dim, &inv, &centroids, &mut assignment, &mut similarity);
+    let (_, mut sums) = assign_and_sum(
+        data,
+        dim,
+        &inv,
+        &centroids,
+        &mut assignment,
+        &mut similarity,
+    );
     let mut iterations = 0usize;
     let mut converged = false;
     while iterations < cfg.max_iter {
         let mut sizes = cluster_sizes(&assignment, k);
-        repair_empty(&mut sizes, &mut assignment, &mut similarity, k);
-        let updated = update_centroids(data, dim, &inv, &assignment, &sizes, k);
+        if !repair_empty(&mut sizes, &mut assignment, &mut similarity, k).is_empty() {
+            sums = sums_of(data, dim, &inv, &assignment, k);
+        }
+        let updated = centroids_from_sums(data, dim, &inv, &assignment, &sums);
         let shift = centroids
             .chunks_exact(dim)
             .zip(updated.chunks_exact(dim))
@@ -187,13 +198,20 @@ pub(crate) fn kmeans_with_trials(
             .fold(0.0f64, f64::max);
         centroids = updated;
         iterations += 1;
-        changes = assign(data, dim, &inv, &centroids, &mut assignment, &mut similarity);
+        let (changes, new_sums) = assign_and_sum(
+            data,
+            dim,
+            &inv,
+            &centroids,
+            &mut assignment,
+            &mut similarity,
+        );
+        sums = new_sums;
         if changes == 0 || shift <= cfg.tol as f64 {
             converged = true;
             break;
         }
     }
-    let _ = changes;
 
     // Final repair: only needed when the loop stopped with an empty cluster.
     let mut sizes = cluster_sizes(&assignment, k);
@@ -254,14 +272,19 @@ fn seed_plus_plus(
             .collect()
     };
     // Weights after adding seed `c` to the seeds behind `weight`.
+    const BLOCK: usize = 64;
     let with_seed = |weight: &[f32], c: &[f32]| -> Vec<f32> {
-        weight
-            .par_iter()
-            .zip(data.par_chunks_exact(dim))
-            .zip(inv.par_iter())
-            .with_min_len(256)
-            .map(|((&w, x), &iv)| w.min((1.0 - dot(x, c) * iv).max(0.0)))
-            .collect()
+        let mut out = weight.to_vec();
+        out.par_chunks_mut(BLOCK)
+            .zip(data.par_chunks(BLOCK * dim))
+            .zip(inv.par_chunks(BLOCK))
+            .for_each(|((w, x), iv)| {
+                // dot(c, x) is bit-identical to dot(x, c).
+                for_each_dot(c, x, |i, d| {
+                    w[i] = w[i].min((1.0 - d * iv[i]).max(0.0));
+                });
+            });
+        out
     };
     let total = |w: &[f32]| -> f64 { w.iter().map(|&w| w as f64).sum() };
 
@@ -315,30 +338,94 @@ fn seed_plus_plus(
     centroids
 }
 
-/// Nearest-centroid assignment in parallel; returns how many rows changed cluster.
-fn assign(
+/// Rows per partial-sum chunk and chunks per parallel wave. Both are constants, so the floating-point
+/// summation order depends only on `n`, never on the thread count.
+const SUM_CHUNK: usize = 2048;
+const WAVE: usize = 8;
+
+/// Nearest-centroid assignment in parallel, fused with the centroid sums of the new assignment (one pass
+/// over the data per iteration). Returns how many rows changed cluster and the per-cluster sums of the
+/// members' unit vectors (`k × dim`, f64), each chunk summed in row order and chunks added in order.
+fn assign_and_sum(
     data: &[f32],
     dim: usize,
     inv: &[f32],
     centroids: &[f32],
     assignment: &mut [u32],
     similarity: &mut [f32],
-) -> usize {
-    assignment
-        .par_iter_mut()
-        .zip(similarity.par_iter_mut())
-        .zip(data.par_chunks_exact(dim))
-        .zip(inv.par_iter())
-        .with_min_len(64)
-        .map(|(((a, s), x), &iv)| {
-            let (j, d) = nearest(x, centroids, dim);
-            *s = (d * iv).clamp(-1.0, 1.0);
-            let j = j as u32;
-            let changed = *a != j;
-            *a = j;
-            usize::from(changed)
-        })
-        .sum()
+) -> (usize, Vec<f64>) {
+    let k = centroids.len() / dim;
+    let n = inv.len();
+    let mut sums = vec![0.0f64; k * dim];
+    let mut changes = 0usize;
+    let wave_rows = SUM_CHUNK * WAVE;
+    let mut start = 0;
+    while start < n {
+        let end = (start + wave_rows).min(n);
+        let parts: Vec<(usize, Vec<f64>)> = assignment[start..end]
+            .par_chunks_mut(SUM_CHUNK)
+            .zip(similarity[start..end].par_chunks_mut(SUM_CHUNK))
+            .zip(data[start * dim..end * dim].par_chunks(SUM_CHUNK * dim))
+            .zip(inv[start..end].par_chunks(SUM_CHUNK))
+            .map(|(((a, s), x), iv)| {
+                let mut local = vec![0.0f64; k * dim];
+                let mut changed = 0usize;
+                for (((a, s), x), &iv) in a.iter_mut().zip(s).zip(x.chunks_exact(dim)).zip(iv) {
+                    let (j, d) = nearest(x, centroids, dim);
+                    *s = (d * iv).clamp(-1.0, 1.0);
+                    changed += usize::from(*a != j as u32);
+                    *a = j as u32;
+                    let ivd = iv as f64;
+                    for (acc, &v) in local[j * dim..(j + 1) * dim].iter_mut().zip(x) {
+                        *acc += v as f64 * ivd;
+                    }
+                }
+                (changed, local)
+            })
+            .collect();
+        for (c, local) in parts {
+            changes += c;
+            for (t, v) in sums.iter_mut().zip(&local) {
+                *t += v;
+            }
+        }
+        start = end;
+    }
+    (changes, sums)
+}
+
+/// Centroid sums of a given assignment, with the same chunking and order as [`assign_and_sum`].
+fn sums_of(data: &[f32], dim: usize, inv: &[f32], assignment: &[u32], k: usize) -> Vec<f64> {
+    let n = inv.len();
+    let mut sums = vec![0.0f64; k * dim];
+    let wave_rows = SUM_CHUNK * WAVE;
+    let mut start = 0;
+    while start < n {
+        let end = (start + wave_rows).min(n);
+        let parts: Vec<Vec<f64>> = assignment[start..end]
+            .par_chunks(SUM_CHUNK)
+            .zip(data[start * dim..end * dim].par_chunks(SUM_CHUNK * dim))
+            .zip(inv[start..end].par_chunks(SUM_CHUNK))
+            .map(|((a, x), iv)| {
+                let mut local = vec![0.0f64; k * dim];
+                for ((&j, x), &iv) in a.iter().zip(x.chunks_exact(dim)).zip(iv) {
+                    let j = j as usize;
+                    let ivd = iv as f64;
+                    for (acc, &v) in local[j * dim..(j + 1) * dim].iter_mut().zip(x) {
+                        *acc += v as f64 * ivd;
+                    }
+                }
+                local
+            })
+            .collect();
+        for local in parts {
+            for (t, v) in sums.iter_mut().zip(&local) {
+                *t += v;
+            }
+        }
+        start = end;
+    }
+    sums
 }
 
 fn cluster_sizes(assignment: &[u32], k: usize) -> Vec<usize> {
@@ -378,52 +465,31 @@ fn repair_empty(
     moved
 }
 
-/// Spherical centroid update: normalised mean of the members' unit vectors, summed in f64 in row order.
-/// A cluster whose sum vanishes (members cancel out) takes its lowest member's direction.
-fn update_centroids(
+/// Spherical centroid update: the normalised sums. A cluster whose sum vanishes (empty, or members
+/// cancelling out) takes the direction of its lowest member (of row 0 if empty; the caller repairs
+/// empty clusters first).
+fn centroids_from_sums(
     data: &[f32],
     dim: usize,
     inv: &[f32],
     assignment: &[u32],
-    sizes: &[usize],
-    k: usize,
+    sums: &[f64],
 ) -> Vec<f32> {
-    // Members of each cluster in row order (counting sort).
-    let mut start = vec![0usize; k + 1];
-    for j in 0..k {
-        start[j + 1] = start[j] + sizes[j];
+    let k = sums.len() / dim;
+    let mut out = Vec::with_capacity(k * dim);
+    for (j, acc) in sums.chunks_exact(dim).enumerate() {
+        let norm = acc.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if norm > 0.0 && norm.is_finite() {
+            out.extend(acc.iter().map(|a| (a / norm) as f32));
+        } else {
+            let i = assignment
+                .iter()
+                .position(|&a| a as usize == j)
+                .unwrap_or(0);
+            out.extend(data[i * dim..(i + 1) * dim].iter().map(|v| v * inv[i]));
+        }
     }
-    let mut fill = start.clone();
-    let mut order = vec![0usize; assignment.len()];
-    for (i, &a) in assignment.iter().enumerate() {
-        order[fill[a as usize]] = i;
-        fill[a as usize] += 1;
-    }
-    let per_cluster: Vec<Vec<f32>> = (0..k)
-        .into_par_iter()
-        .map(|j| {
-            let members = &order[start[j]..start[j + 1]];
-            let mut acc = vec![0.0f64; dim];
-            for &i in members {
-                let x = &data[i * dim..(i + 1) * dim];
-                let s = inv[i] as f64;
-                for (a, &v) in acc.iter_mut().zip(x) {
-                    *a += v as f64 * s;
-                }
-            }
-            let norm = acc.iter().map(|a| a * a).sum::<f64>().sqrt();
-            if norm > 0.0 && norm.is_finite() {
-                acc.iter().map(|a| (a / norm) as f32).collect()
-            } else {
-                let i = members.first().copied().unwrap_or(0);
-                data[i * dim..(i + 1) * dim]
-                    .iter()
-                    .map(|v| v * inv[i])
-                    .collect()
-            }
-        })
-        .collect();
-    per_cluster.concat()
+    out
 }
 
 #[cfg(test)]

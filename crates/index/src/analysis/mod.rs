@@ -5,7 +5,7 @@
 //! supply candidates for [`duplicate_groups`]. Rows are expected to be L2-normalised embeddings, but every
 //! similarity is computed as a true cosine, so unnormalised rows behave as their directions.
 //!
-//! - [`kmeans`]: spherical k-means with k-means++ seeding ([`kmeans` module docs](kmeans) for the exact
+//! - [`kmeans()`]: spherical k-means with k-means++ seeding ([`kmeans` module docs](mod@kmeans) for the exact
 //!   semantics); deterministic for a seed and bit-identical for any thread count.
 //! - [`duplicate_groups`] / [`duplicate_groups_filtered`]: candidates → exact verification → star groups
 //!   in which every member scores `>= threshold` against the first member ([`dupes` module docs](dupes)).
@@ -28,7 +28,7 @@ pub use dupes::{
     ExactNeighbours, Neighbours,
 };
 pub use kmeans::{kmeans, KMeansConfig, KMeansResult};
-pub use linalg::{cosine, dot};
+pub use linalg::{cosine, dot, dot4};
 pub use rng::{splitmix64, Rng};
 
 /// Errors of the analysis algorithms: all are caller mistakes or bad data.
@@ -56,6 +56,9 @@ pub enum AnalysisError {
     /// A row number (in a filter, or returned by a candidate source) is not below `n`.
     #[error("row {row} is out of range (n = {n})")]
     RowOutOfRange { row: usize, n: usize },
+    /// A candidate source's batch answer does not have one entry per requested row.
+    #[error("candidate source answered {got} rows for a batch of {expected}")]
+    BatchLength { expected: usize, got: usize },
     /// The similarity threshold is NaN.
     #[error("similarity threshold is NaN")]
     InvalidThreshold,

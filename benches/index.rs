@@ -1,0 +1,257 @@
+//! Index benchmarks: build, size on disk, open time, RSS after open, query latency (graph vs
+//! exact scan, single thread), recall@10 against exact search.
+//!
+//! `cargo bench -p avx-index --bench index` runs with small defaults (10k x 512) in a few
+//! minutes. Environment:
+//!
+//! * `AVX_BENCH_N` (default 10000), `AVX_BENCH_DIM` (512), `AVX_BENCH_QUERIES` (1000);
+//! * `AVX_BENCH_DIR`: keep the index there and reuse it on the next run (for 1M vectors);
+//! * `AVX_BENCH_REPORT_ONLY=1`: print the figures and skip the criterion groups.
+//!
+//! Vectors are clustered synthetic unit vectors (seeded): 1000 centres, noise 0.6/sqrt(dim) per
+//! component, queries are stored vectors perturbed by the same noise.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use avx_index::{FileRecord, Index, IndexSettings, Level, MaintenancePolicy, OpenOptions, SearchOptions};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn normal(&mut self) -> f32 {
+        let u1 = ((self.next() >> 40) as f32 / (1u64 << 24) as f32).max(1e-7);
+        let u2 = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+    }
+}
+
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+struct Data {
+    dim: usize,
+    centres: Vec<Vec<f32>>,
+    seed: u64,
+}
+
+impl Data {
+    fn vector(&self, i: u64) -> Vec<f32> {
+        let mut r = Rng(self.seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let c = &self.centres[(r.next() % self.centres.len() as u64) as usize];
+        let s = 0.6 / (self.dim as f32).sqrt();
+        unit(c.iter().map(|x| x + s * r.normal()).collect())
+    }
+    fn query(&self, i: u64, n: u64) -> Vec<f32> {
+        let base = self.vector((i * 7919) % n);
+        let mut r = Rng(0xABCD ^ i);
+        let s = 0.6 / (self.dim as f32).sqrt();
+        unit(base.iter().map(|x| x + s * r.normal()).collect())
+    }
+}
+
+fn settings(dim: usize) -> IndexSettings {
+    IndexSettings {
+        model: "bench".into(),
+        model_hashes: vec![],
+        frontend: String::new(),
+        pipeline_version: 1,
+        dim: dim as u32,
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn build(dir: &Path, data: &Data, n: u64) {
+    if let Ok(ix) = Index::open(dir, OpenOptions::default()) {
+        if ix.live_rows(Level::File) == n && ix.stats().tail_rows[0] == 0 {
+            println!("reusing index at {}", dir.display());
+            return;
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let opts = OpenOptions { write: true, wait: false, settings: Some(settings(data.dim)) };
+    let ix = Index::open(dir, opts).unwrap();
+    let mut w = ix.writer().unwrap();
+    w.set_policy(MaintenancePolicy { enabled: false, ..MaintenancePolicy::default() });
+    let t = Instant::now();
+    for i in 0..n {
+        w.upsert(FileRecord {
+            path: PathBuf::from(format!("/bench/{:03}/{i}.flac", i % 1000)),
+            size: i,
+            mtime_ns: 0,
+            content_hash: i as u128,
+            duration_s: 1.0,
+            sample_rate: 48_000,
+            channels: 2,
+            codec: "flac".into(),
+            vector: data.vector(i),
+            windows: vec![],
+        })
+        .unwrap();
+        if i % 10_000 == 9_999 {
+            w.commit().unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let store = t.elapsed();
+    let t = Instant::now();
+    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
+    let g = t.elapsed();
+    println!(
+        "build: store {n} rows {:.1} s ({:.0} rows/s); graph {:.1} s ({:.0} vectors/s, {} threads); {rep:?}",
+        store.as_secs_f64(),
+        n as f64 / store.as_secs_f64(),
+        g.as_secs_f64(),
+        n as f64 / g.as_secs_f64(),
+        rayon::current_num_threads()
+    );
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort_unstable();
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
+    let t = Instant::now();
+    let ix = Index::open(dir, OpenOptions::default()).unwrap();
+    let open = t.elapsed();
+    let rss = rss_kib();
+    let vec_bytes = n * data.dim as u64 * 4;
+    println!(
+        "open: {:.1} ms; RSS after open {:.1} MiB ({:.2}x the {:.1} MiB of vectors); size on disk {:.1} MiB",
+        open.as_secs_f64() * 1e3,
+        rss as f64 / 1024.0,
+        rss as f64 * 1024.0 / vec_bytes as f64,
+        vec_bytes as f64 / (1 << 20) as f64,
+        dir_size(dir) as f64 / (1 << 20) as f64
+    );
+    let qs: Vec<Vec<f32>> = (0..queries).map(|i| data.query(i, n)).collect();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    one.install(|| {
+        let exact_n = queries.min(if n > 200_000 { 50 } else { 200 });
+        let mut exact_t = Vec::new();
+        let mut truth = Vec::new();
+        for q in &qs[..exact_n as usize] {
+            let t = Instant::now();
+            truth.push(ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap());
+            exact_t.push(t.elapsed());
+        }
+        let ex50 = percentile(&mut exact_t, 0.5);
+        println!("exact scan (1 thread): p50 {:.2} ms over {n} rows", ex50.as_secs_f64() * 1e3);
+        for ef in [32usize, 64, 96, 128, 200] {
+            let mut lat = Vec::new();
+            let mut found = 0;
+            for (i, q) in qs.iter().enumerate() {
+                let t = Instant::now();
+                let hits = ix.search(q, &SearchOptions { k: 10, ef: Some(ef), ..Default::default() }).unwrap();
+                lat.push(t.elapsed());
+                if let Some(tr) = truth.get(i) {
+                    found += hits.iter().filter(|h| tr.iter().any(|e| e.row == h.row)).count();
+                }
+            }
+            let recall = found as f64 / (truth.len() * 10) as f64;
+            let p50 = percentile(&mut lat, 0.5);
+            let p99 = percentile(&mut lat, 0.99);
+            println!(
+                "graph ef={ef}: p50 {:.3} ms, p99 {:.3} ms, recall@10 {recall:.4}; crossover estimate {:.0} rows",
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3,
+                p50.as_secs_f64() / (ex50.as_secs_f64() / n as f64)
+            );
+        }
+    });
+}
+
+fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
+    let n = env("AVX_BENCH_N", 10_000) as u64;
+    let dim = env("AVX_BENCH_DIM", 512);
+    let queries = env("AVX_BENCH_QUERIES", 1000) as u64;
+    let mut r = Rng(7);
+    let centres = (0..1000).map(|_| unit((0..dim).map(|_| r.normal()).collect())).collect();
+    let data = Data { dim, centres, seed: 12345 };
+    let (dir, tmp) = match std::env::var("AVX_BENCH_DIR") {
+        Ok(d) => (PathBuf::from(d), None),
+        Err(_) => {
+            let t = tempfile::tempdir().unwrap();
+            (t.path().join("ix"), Some(t))
+        }
+    };
+    (dir, tmp, data, n, queries)
+}
+
+fn benches(c: &mut Criterion) {
+    let (dir, _tmp, data, n, _) = setup();
+    build(&dir, &data, n);
+    let ix = Index::open(&dir, OpenOptions::default()).unwrap();
+    let q = data.query(1, n);
+    let mut g = c.benchmark_group("search");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(30);
+    g.bench_with_input(BenchmarkId::new("graph", n), &q, |b, q| {
+        b.iter(|| ix.search(q, &SearchOptions::default()).unwrap())
+    });
+    g.bench_with_input(BenchmarkId::new("exact", n), &q, |b, q| {
+        b.iter(|| ix.search(q, &SearchOptions { exact: true, ..Default::default() }).unwrap())
+    });
+    g.finish();
+    let mut g = c.benchmark_group("open");
+    g.sample_size(20);
+    g.bench_function(BenchmarkId::new("open", n), |b| {
+        b.iter(|| Index::open(&dir, OpenOptions::default()).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(group, benches);
+
+fn main() {
+    let (dir, _tmp, data, n, queries) = setup();
+    if std::env::var("AVX_BENCH_OPEN_ONLY").is_ok() {
+        report(&dir, &data, n, queries);
+        return;
+    }
+    build(&dir, &data, n);
+    // Figures in a fresh process, so that RSS is that of an opened index only.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("AVX_BENCH_OPEN_ONLY", "1")
+        .env("AVX_BENCH_DIR", &dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    if std::env::var("AVX_BENCH_REPORT_ONLY").is_err() {
+        group();
+        criterion::Criterion::default().configure_from_args().final_summary();
+    }
+}

@@ -1,0 +1,229 @@
+//! Bad input never panics and never makes avx allocate what a header claims: every case ends in a typed,
+//! per-file error naming the file, or (for files truncated after some good audio) in fewer windows.
+//!
+//! The decoder converts any panic inside symphonia into a `Decode` error (defence in depth); this test also counts
+//! panics with a panic hook, so a panic that was caught still fails the test.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
+use avx_embed::{EmbedError, FrontEndSpec, WindowStream};
+
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            default(info);
+        }));
+    });
+}
+
+/// What became of one input.
+#[derive(Debug)]
+enum Outcome {
+    Windows(usize),
+    Error(EmbedError),
+}
+
+/// Runs `path` through decode + resample + mel, checking that any error is per-file and names the file.
+fn run(path: &Path) -> Outcome {
+    count_panics();
+    let before = PANICS.load(Ordering::SeqCst);
+    let spec = FrontEndSpec::clap_htsat_unfused();
+    let result = WindowStream::open(path, &spec, 10.0).and_then(|s| s.collect::<Result<Vec<_>, _>>());
+    assert_eq!(PANICS.load(Ordering::SeqCst), before, "{}: panicked (caught)", path.display());
+    match result {
+        Ok(w) => Outcome::Windows(w.len()),
+        Err(e) => {
+            assert!(e.is_per_file(), "{}: not a per-file error: {e:?}", path.display());
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(e.to_string().contains(&name), "error does not name the file: {e}");
+            Outcome::Error(e)
+        }
+    }
+}
+
+fn expect_error(path: &Path) -> EmbedError {
+    match run(path) {
+        Outcome::Error(e) => e,
+        Outcome::Windows(n) => panic!("{}: expected an error, got {n} windows", path.display()),
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// A canonical PCM WAV file with the given header fields and data bytes; `data_len` is what the header claims.
+fn wav(tag: u16, channels: u16, rate: u32, bits: u16, data_len: u32, data: &[u8]) -> Vec<u8> {
+    let block = channels.wrapping_mul(bits / 8);
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&tag.to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&rate.wrapping_mul(block as u32).to_le_bytes());
+    v.extend_from_slice(&block.to_le_bytes());
+    v.extend_from_slice(&bits.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// An AIFF file (16-bit) whose COMM chunk claims `frames` sample frames.
+fn aiff(channels: u16, frames: u32, data: &[u8]) -> Vec<u8> {
+    let mut comm = Vec::new();
+    comm.extend_from_slice(&channels.to_be_bytes());
+    comm.extend_from_slice(&frames.to_be_bytes());
+    comm.extend_from_slice(&16u16.to_be_bytes());
+    // 44100 as an 80-bit IEEE extended float.
+    comm.extend_from_slice(&[0x40, 0x0E, 0xAC, 0x44, 0, 0, 0, 0, 0, 0]);
+    let mut v = Vec::new();
+    v.extend_from_slice(b"FORM");
+    v.extend_from_slice(&((4 + 8 + comm.len() + 8 + 8 + data.len()) as u32).to_be_bytes());
+    v.extend_from_slice(b"AIFFCOMM");
+    v.extend_from_slice(&(comm.len() as u32).to_be_bytes());
+    v.extend_from_slice(&comm);
+    v.extend_from_slice(b"SSND");
+    v.extend_from_slice(&((8 + data.len()) as u32).to_be_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(data);
+    v
+}
+
+fn tone_bytes(frames: usize, channels: usize) -> Vec<u8> {
+    (0..frames * channels).flat_map(|i| (((i as f64 * 0.05).sin() * 8000.0) as i16).to_le_bytes()).collect()
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["empty.wav", "empty.mp3", "empty"] {
+        assert!(matches!(expect_error(&write(dir.path(), name, b"")), EmbedError::Decode { .. }));
+    }
+}
+
+#[test]
+fn missing_file_is_io() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(expect_error(&dir.path().join("absent.wav")), EmbedError::Io { .. }));
+}
+
+#[test]
+fn text_named_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "notes.wav", b"This is a text file, not a WAV file.\nSecond line.\n");
+    assert!(matches!(expect_error(&p), EmbedError::Unsupported { .. }));
+}
+
+#[test]
+fn header_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tone_bytes(4800, 2);
+    let cases: [(&str, Vec<u8>); 6] = [
+        ("zero_channels.wav", wav(1, 0, 48_000, 16, data.len() as u32, &data)),
+        ("rate_zero.wav", wav(1, 2, 0, 16, data.len() as u32, &data)),
+        ("rate_10mhz.wav", wav(1, 2, 10_000_000, 16, data.len() as u32, &data)),
+        ("bits_zero.wav", wav(1, 2, 48_000, 0, data.len() as u32, &data)),
+        ("channels_65535.wav", wav(1, 65_535, 48_000, 16, data.len() as u32, &data)),
+        ("format_tag_unknown.wav", wav(0x1234, 2, 48_000, 16, data.len() as u32, &data)),
+    ];
+    for (name, bytes) in cases {
+        let e = expect_error(&write(dir.path(), name, &bytes));
+        eprintln!("{name}: {e}");
+    }
+}
+
+#[test]
+fn header_claims_four_billion_frames() {
+    // The header claims 2^32 - 1 bytes of data (about 2^30 stereo frames, 6 hours) and holds 0.1 s; the claim must
+    // not be believed for allocation. Decoding what is there is acceptable, so is a typed error.
+    let dir = tempfile::tempdir().unwrap();
+    let data = tone_bytes(4800, 2);
+    let wav_path = write(dir.path(), "claims_2e32.wav", &wav(1, 2, 48_000, 16, u32::MAX, &data));
+    let aiff_path = write(dir.path(), "claims_2e32.aiff", &aiff(2, u32::MAX, &data));
+    for p in [wav_path, aiff_path] {
+        match run(&p) {
+            Outcome::Windows(n) => assert_eq!(n, 1, "{}", p.display()),
+            Outcome::Error(e) => eprintln!("{e}"),
+        }
+        // Duration must end up as what was decoded, not what was claimed.
+        let spec = FrontEndSpec::clap_htsat_unfused();
+        if let Ok(mut s) = WindowStream::open(&p, &spec, 10.0) {
+            while let Ok(Some(_)) = s.next_window() {}
+            assert!(s.info().duration_s < 1.0, "{}: duration {}", p.display(), s.info().duration_s);
+        }
+    }
+}
+
+#[test]
+fn truncated_real_files() {
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
+    let names = [
+        "mono48k_s16_3s.wav",
+        "stereo48k_12p5s.flac",
+        "stereo44k_4s.mp3",
+        "stereo44k_4s.ogg",
+        "stereo44k_aac_4s.m4a",
+        "stereo44k_alac_4s.m4a",
+        "stereo44k_4s.aac",
+        "stereo44k_s16_4s.aiff",
+        "stereo44k_s24_4s.wav",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for name in names {
+        let Ok(bytes) = std::fs::read(audio.join(name)) else { continue };
+        for eighth in 0..8 {
+            let cut = bytes.len() * eighth / 8;
+            let p = write(dir.path(), &format!("cut{eighth}_{name}"), &bytes[..cut]);
+            // Ok with fewer samples is accepted (the file was cut after good audio); otherwise a typed error.
+            let outcome = run(&p);
+            eprintln!("{name} cut at {eighth}/8: {outcome:?}");
+            if eighth == 0 {
+                assert!(matches!(outcome, Outcome::Error(_)));
+            }
+        }
+    }
+}
+
+#[test]
+fn random_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (i, ext) in ["wav", "mp3", "flac", "ogg", "m4a", "bin", "aac", "aiff"].iter().enumerate() {
+        for size in [1usize, 16, 1000, 100_000] {
+            let bytes: Vec<u8> = (0..size).map(|_| next() as u8).collect();
+            let p = write(dir.path(), &format!("random{i}_{size}.{ext}"), &bytes);
+            let outcome = run(&p);
+            assert!(matches!(outcome, Outcome::Error(_)), "{}: {outcome:?}", p.display());
+        }
+    }
+    // Real headers followed by random bytes: the decoders themselves get garbage.
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
+    for name in ["stereo48k_12p5s.flac", "stereo44k_4s.mp3", "stereo44k_4s.ogg", "stereo44k_aac_4s.m4a", "stereo44k_4s.aac"] {
+        let Ok(mut bytes) = std::fs::read(audio.join(name)) else { continue };
+        let keep = 256.min(bytes.len());
+        for b in &mut bytes[keep..] {
+            *b = next() as u8;
+        }
+        let outcome = run(&write(dir.path(), &format!("garbled_{name}"), &bytes));
+        eprintln!("garbled {name}: {outcome:?}");
+    }
+}

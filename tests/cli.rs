@@ -1,0 +1,411 @@
+//! End-to-end tests of the `avx` binary in temporary directories, with generated audio and the committed tiny
+//! random-weight CLAP model (`tests/fixtures/tiny-clap`).
+//!
+//! Random weights make rankings meaningless in general, but identical and near-identical audio still gives
+//! identical and near-identical vectors, which is what these tests rely on (planted sounds are exact copies).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A temporary library, index and avx home.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lib")).unwrap();
+        Env { dir }
+    }
+
+    fn lib(&self) -> PathBuf {
+        self.dir.path().join("lib")
+    }
+
+    fn index(&self) -> PathBuf {
+        self.dir.path().join("index")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_avx"));
+        c.env("AVX_INDEX", self.index())
+            .env("AVX_MODEL_DIR", repo().join("tests/fixtures/tiny-clap"))
+            .env("AVX_HOME_TEST_MARKER", "1")
+            .env_remove("AVX_MODEL")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("avx runs")
+    }
+
+    /// Runs and asserts the exit code, returning stdout.
+    fn ok(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "avx {args:?}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str], code: i32) -> Vec<Value> {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        self.ok(&a, code)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
+    }
+
+    fn summary(&self, args: &[&str], code: i32) -> Value {
+        let lines = self.json(args, code);
+        lines
+            .into_iter()
+            .find(|v| v["type"] == "summary")
+            .expect("a summary line")
+    }
+}
+
+/// A deterministic test signal: a sum of sines plus seeded noise, with a decay envelope.
+fn signal(seed: u64, seconds: f64, rate: u32) -> Vec<f32> {
+    let n = (seconds * rate as f64) as usize;
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let f1 = 80.0 + (seed % 17) as f32 * 97.0;
+    let f2 = 300.0 + (seed % 11) as f32 * 411.0;
+    let noise_amp = 0.05 + (seed % 5) as f32 * 0.08;
+    (0..n)
+        .map(|i| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let noise = ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5;
+            let t = i as f32 / rate as f32;
+            let env = (-t * (1.0 + (seed % 3) as f32)).exp() * 0.7 + 0.3;
+            env * (0.4 * (2.0 * std::f32::consts::PI * f1 * t).sin()
+                + 0.2 * (2.0 * std::f32::consts::PI * f2 * t).sin()
+                + noise_amp * noise)
+        })
+        .collect()
+}
+
+/// Writes 16-bit PCM mono WAV.
+fn write_wav(path: &Path, samples: &[f32], rate: u32) {
+    let mut b = Vec::with_capacity(44 + samples.len() * 2);
+    let data_len = (samples.len() * 2) as u32;
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+    }
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+fn make_library(env: &Env, n: u64) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let p = env.lib().join(format!("sound_{i:02}.wav"));
+            write_wav(&p, &signal(i + 1, 1.0 + (i % 3) as f64, 48_000), 48_000);
+            p
+        })
+        .collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn version_and_help() {
+    let env = Env::new();
+    assert!(env.ok(&["--version"], 0).starts_with("avx "));
+    let help = env.ok(&["--help"], 0);
+    for c in ["index", "similar", "search", "dupes", "cluster", "tag", "export", "verify", "model"] {
+        assert!(help.contains(c), "help lists {c}");
+    }
+}
+
+#[test]
+fn every_command_and_output_format() {
+    let env = Env::new();
+    let files = make_library(&env, 6);
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    assert_eq!(sum["new"], 6);
+    assert_eq!(sum["failed"], 0);
+
+    // similar: the query file is left out of its own results; all formats.
+    let hits = env.json(&["similar", s(&files[0]), "-k", "3"], 0);
+    assert_eq!(hits.len(), 3);
+    assert!(hits.iter().all(|h| h["type"] == "hit" && h["path"] != s(&files[0].canonicalize().unwrap())));
+    assert_eq!(hits[0]["rank"], 1);
+    let table = env.ok(&["similar", s(&files[0]), "-k", "2"], 0);
+    assert!(table.lines().next().unwrap().contains("score"), "{table}");
+    let paths = env.ok(&["similar", s(&files[0]), "-k", "2", "--format", "paths"], 0);
+    assert_eq!(paths.lines().count(), 2);
+    assert!(paths.lines().all(|l| Path::new(l).is_file()));
+    let m3u = env.ok(&["similar", s(&files[0]), "-k", "2", "--format", "m3u"], 0);
+    assert!(m3u.starts_with("#EXTM3U") && m3u.contains("#EXTINF:"));
+    let exact = env.json(&["similar", s(&files[0]), "-k", "5", "--exact"], 0);
+    assert_eq!(exact.len(), 5);
+    // Nothing under an empty directory: exit code 1.
+    std::fs::create_dir_all(env.dir.path().join("empty")).unwrap();
+    env.ok(&["similar", s(&files[0]), "--in", s(&env.dir.path().join("empty"))], 1);
+
+    // search, tag (text tower)
+    let hits = env.json(&["search", "a dog barking", "-k", "2"], 0);
+    assert_eq!(hits.len(), 2);
+    let tags = env.json(&["tag", s(&files[1]), "--labels", "kick,snare,rain", "--top", "2"], 0);
+    assert_eq!(tags[0]["tags"].as_array().unwrap().len(), 2);
+
+    // cluster: every file in exactly one cluster, deterministic for a seed.
+    let c1 = env.json(&["cluster", "-k", "2", "--seed", "7"], 0);
+    let c2 = env.json(&["cluster", "-k", "2", "--seed", "7"], 0);
+    assert_eq!(c1, c2);
+    let members: usize = c1.iter().map(|c| c["members"].as_array().unwrap().len()).sum();
+    assert_eq!(members, 6);
+    let labelled = env.json(&["cluster", "-k", "2", "--label"], 0);
+    assert_eq!(labelled[0]["labels"].as_array().unwrap().len(), 3);
+
+    // info, verify
+    let info = env.json(&["info"], 0);
+    assert_eq!(info[0]["files"], 6);
+    env.ok(&["verify"], 0);
+
+    // export: three formats
+    let out = env.dir.path().join("out");
+    env.ok(&["export", "--format", "audiovector", s(&out.join("av")), "--segments"], 0);
+    let one: Value =
+        serde_json::from_slice(&std::fs::read(out.join("av/sound_00.wav.json")).unwrap()).unwrap();
+    assert_eq!(one["filename"], "sound_00.wav");
+    assert_eq!(one["embedding"].as_array().unwrap().len(), 512);
+    assert_eq!(one["dim"], 512);
+    assert!(one["duration"].as_f64().unwrap() > 0.9);
+    assert!(!one["windows"].as_array().unwrap().is_empty());
+    env.ok(&["export", "--format", "jsonl", s(&out.join("j"))], 0);
+    assert_eq!(std::fs::read_to_string(out.join("j/embeddings.jsonl")).unwrap().lines().count(), 6);
+    env.ok(&["export", "--format", "npy", s(&out.join("n"))], 0);
+    let (shape, _) =
+        avx_embed::npy::read_npy_f32(std::fs::File::open(out.join("n/vectors.npy")).unwrap()).unwrap();
+    assert_eq!(shape, vec![6, 512]);
+    let ids: Value = serde_json::from_slice(&std::fs::read(out.join("n/ids.json")).unwrap()).unwrap();
+    assert_eq!(ids["ids"].as_array().unwrap().len(), 6);
+
+    // embed (file, segments, text), debug mel
+    let e = env.json(&["embed", s(&files[2]), "--segments"], 0);
+    assert_eq!(e[0]["vector"].as_array().unwrap().len(), 512);
+    assert_eq!(e[0]["windows"].as_array().unwrap().len(), 1);
+    let t = env.json(&["embed", "--text", "rain on a tin roof"], 0);
+    assert_eq!(t[0]["vector"].as_array().unwrap().len(), 512);
+    let npy = env.dir.path().join("mel.npy");
+    let times = env.ok(&["debug", "mel", s(&files[2]), "--out", s(&npy)], 0);
+    assert_eq!(times.lines().count(), 1);
+    let (shape, _) = avx_embed::npy::read_npy_f32(std::fs::File::open(&npy).unwrap()).unwrap();
+    assert_eq!(shape, vec![1, 1001, 64]);
+
+    // model list, completions, man
+    assert!(env.ok(&["model", "list"], 0).contains("clap-htsat-unfused"));
+    assert!(env.ok(&["completions", "bash"], 0).contains("avx"));
+    assert!(env.ok(&["man"], 0).contains(".TH"));
+}
+
+#[test]
+fn incremental_reindex_adds_modifies_deletes_and_relinks() {
+    let env = Env::new();
+    let files = make_library(&env, 5);
+    env.summary(&["index", s(&env.lib())], 0);
+    // unchanged
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    assert_eq!((sum["new"].as_u64(), sum["unchanged"].as_u64()), (Some(0), Some(5)), "{sum}");
+    // add one, modify one, delete one, rename one
+    write_wav(&env.lib().join("added.wav"), &signal(99, 1.5, 48_000), 48_000);
+    write_wav(&files[1], &signal(77, 2.5, 48_000), 48_000);
+    std::fs::remove_file(&files[2]).unwrap();
+    let renamed = env.lib().join("sub/renamed.wav");
+    std::fs::create_dir_all(renamed.parent().unwrap()).unwrap();
+    std::fs::rename(&files[3], &renamed).unwrap();
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    assert_eq!(sum["new"], 1, "{sum}");
+    assert_eq!(sum["changed"], 1, "{sum}");
+    assert_eq!(sum["removed"], 1, "{sum}");
+    assert_eq!(sum["moved"], 1, "{sum}");
+    assert_eq!(sum["unchanged"], 2, "{sum}");
+    let info = env.json(&["info"], 0);
+    assert_eq!(info[0]["files"], 5);
+    // The renamed file is found under its new path, with its old vector: it is its own best match.
+    let hits = env.json(&["similar", s(&renamed), "-k", "5"], 0);
+    let paths: Vec<&str> = hits.iter().map(|h| h["path"].as_str().unwrap()).collect();
+    assert!(!paths.contains(&s(&files[2])), "deleted file still returned: {paths:?}");
+    env.ok(&["verify"], 0);
+}
+
+#[test]
+fn bad_files_are_reported_and_good_ones_stay_searchable() {
+    let env = Env::new();
+    let files = make_library(&env, 3);
+    std::fs::write(env.lib().join("notes.wav"), b"this is a text file, not audio").unwrap();
+    let mut junk = vec![0u8; 4096];
+    let mut x = 12345u32;
+    for b in junk.iter_mut() {
+        x = x.wrapping_mul(1103515245).wrapping_add(12345);
+        *b = (x >> 16) as u8;
+    }
+    std::fs::write(env.lib().join("random.flac"), &junk).unwrap();
+    std::fs::copy(repo().join("tests/data/audio/stereo48k_4s.opus"), env.lib().join("voice.opus")).unwrap();
+    let lines = env.json(&["index", s(&env.lib())], 2);
+    let failures: Vec<&Value> = lines.iter().filter(|l| l["type"] == "failure").collect();
+    assert_eq!(failures.len(), 3, "{lines:?}");
+    assert!(failures.iter().any(|f| f["path"].as_str().unwrap().ends_with("voice.opus")
+        && f["error"].as_str().unwrap().contains("unsupported")));
+    let summary = lines.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(summary["new"], 6);
+    assert_eq!(env.json(&["similar", s(&files[0]), "-k", "5"], 0).len(), 2);
+    // A second run skips the recorded failures unless asked.
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    assert_eq!(sum["skipped_failed"], 3, "{sum}");
+    let sum = env.summary(&["index", s(&env.lib()), "--retry-failed"], 2);
+    assert_eq!(sum["failed"], 3, "{sum}");
+}
+
+#[test]
+fn killed_index_run_resumes() {
+    let env = Env::new();
+    make_library(&env, 40);
+    let mut child = env
+        .cmd()
+        .args(["--quiet", "index", s(&env.lib())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    env.ok(&["verify"], 0);
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    let (new, unchanged) = (sum["new"].as_u64().unwrap(), sum["unchanged"].as_u64().unwrap());
+    assert_eq!(new + unchanged, 40, "{sum}");
+    assert_eq!(env.json(&["info"], 0)[0]["files"], 40);
+    env.ok(&["verify"], 0);
+}
+
+/// A long file: background noise with `insert` copied in at `at_s` seconds.
+fn long_with(bg_seed: u64, seconds: f64, insert: &[f32], at_s: f64, rate: u32) -> Vec<f32> {
+    let mut v: Vec<f32> = signal(bg_seed, seconds, rate).iter().map(|x| x * 0.3).collect();
+    let at = (at_s * rate as f64) as usize;
+    v[at..at + insert.len()].copy_from_slice(insert);
+    v
+}
+
+#[test]
+fn segments_find_a_planted_sound_within_one_hop() {
+    let env = Env::new();
+    let rate = 48_000;
+    let planted = signal(4242, 10.0, rate);
+    let at = 37.0;
+    write_wav(&env.lib().join("long.wav"), &long_with(3, 90.0, &planted, at, rate), rate);
+    make_library(&env, 3);
+    let query = env.dir.path().join("query.wav");
+    write_wav(&query, &planted, rate);
+    env.summary(&["index", s(&env.lib()), "--hop", "2"], 0);
+    let hits = env.json(&["similar", s(&query), "--segments", "-k", "1"], 0);
+    let start = hits[0]["start"].as_f64().unwrap();
+    assert!(hits[0]["path"].as_str().unwrap().ends_with("long.wav"), "{hits:?}");
+    assert!((start - at).abs() <= 2.0, "planted at {at} s, found at {start} s");
+}
+
+#[test]
+fn dupes_find_a_reencode_and_a_jingle_planted_in_three_files() {
+    let env = Env::new();
+    let rate = 48_000;
+    // File-level: a gain-changed copy.
+    let a = signal(11, 2.0, rate);
+    write_wav(&env.lib().join("hit.wav"), &a, rate);
+    write_wav(&env.lib().join("hit_quiet.wav"), &a.iter().map(|x| x * 0.5).collect::<Vec<_>>(), rate);
+    make_library(&env, 3);
+    let groups = env.json(&["dupes", "--threshold", "0.99"], 0);
+    let g = groups
+        .iter()
+        .find(|g| g["members"].as_array().unwrap().iter().any(|m| m["path"].as_str().unwrap().ends_with("hit.wav")))
+        .expect("a group with hit.wav");
+    let names: Vec<&str> = g["members"].as_array().unwrap().iter().map(|m| m["path"].as_str().unwrap()).collect();
+    assert!(names.iter().any(|n| n.ends_with("hit_quiet.wav")), "{names:?}");
+
+    // Segment-level: the same 10 s jingle at window-aligned offsets in three long files.
+    let jingle = signal(777, 10.0, rate);
+    let offsets = [20.0, 40.0, 10.0];
+    for (i, at) in offsets.iter().enumerate() {
+        write_wav(
+            &env.dir.path().join(format!("radio/show_{i}.wav")),
+            &long_with(100 + i as u64, 60.0, &jingle, *at, rate),
+            rate,
+        );
+    }
+    env.summary(&["index", s(&env.dir.path().join("radio"))], 0);
+    let groups = env.json(&["dupes", "--segments", "--threshold", "0.99", "--in", s(&env.dir.path().join("radio"))], 0);
+    let g = &groups[0];
+    let members = g["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{groups:?}");
+    for m in members {
+        let p = m["path"].as_str().unwrap();
+        let i: usize = p[p.len() - 5..p.len() - 4].parse().unwrap();
+        assert!((m["start"].as_f64().unwrap() - offsets[i]).abs() < 0.01, "{m}");
+    }
+}
+
+#[test]
+fn closed_pipe_exits_quietly() {
+    let env = Env::new();
+    let files = make_library(&env, 4);
+    env.summary(&["index", s(&env.lib())], 0);
+    let mut child = env
+        .cmd()
+        .args(["similar", s(&files[0]), "-k", "3", "--format", "paths"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before avx writes
+    let out = child.wait_with_output().unwrap();
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{:?}", out.status);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn missing_index_and_model_errors_say_what_to_do() {
+    let env = Env::new();
+    let out = env.run(&["search", "rain"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("avx index"));
+    let out = env
+        .cmd()
+        .env_remove("AVX_MODEL_DIR")
+        .env("AVX_HOME", env.dir.path().join("home"))
+        .args(["embed", "--text", "rain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("avx model fetch") && err.contains("--model-dir"), "{err}");
+}
