@@ -175,7 +175,7 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
             let mut found = 0;
             for (i, q) in qs.iter().enumerate() {
                 let t = Instant::now();
-                let hits = ix.search(q, &SearchOptions { k: 10, ef: Some(ef), ..Default::default() }).unwrap();
+                let hits = ix.search(q, &SearchOptions { k: 10, ef: Some(ef), exact_below_rows: 0, ..Default::default() }).unwrap();
                 lat.push(t.elapsed());
                 if let Some(tr) = truth.get(i) {
                     found += hits.iter().filter(|h| tr.iter().any(|e| e.row == h.row)).count();
@@ -220,7 +220,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.sample_size(30);
     g.bench_with_input(BenchmarkId::new("graph", n), &q, |b, q| {
-        b.iter(|| ix.search(q, &SearchOptions::default()).unwrap())
+        b.iter(|| ix.search(q, &SearchOptions { exact_below_rows: 0, ..Default::default() }).unwrap())
     });
     g.bench_with_input(BenchmarkId::new("exact", n), &q, |b, q| {
         b.iter(|| ix.search(q, &SearchOptions { exact: true, ..Default::default() }).unwrap())

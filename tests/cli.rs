@@ -294,18 +294,29 @@ fn killed_index_run_resumes() {
     make_library(&env, 40);
     let mut child = env
         .cmd()
+        .env("AVX_COMMIT_FILES", "3")
         .args(["--quiet", "index", s(&env.lib())])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    child.kill().unwrap(); // SIGKILL
+    // Kill (SIGKILL) as soon as a reader sees the first commit: mid-run, between or during batches.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let out = env.run(&["--json", "info"]);
+        let files = serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["files"].as_u64());
+        if files.is_some_and(|n| n > 0) || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
     child.wait().unwrap();
     env.ok(&["verify"], 0);
     let sum = env.summary(&["index", s(&env.lib())], 0);
     let (new, unchanged) = (sum["new"].as_u64().unwrap(), sum["unchanged"].as_u64().unwrap());
     assert_eq!(new + unchanged, 40, "{sum}");
+    assert!(unchanged >= 3 && new >= 1, "the kill should land mid-run and keep committed batches: {sum}");
     assert_eq!(env.json(&["info"], 0)[0]["files"], 40);
     env.ok(&["verify"], 0);
 }
@@ -339,18 +350,24 @@ fn segments_find_a_planted_sound_within_one_hop() {
 fn dupes_find_a_reencode_and_a_jingle_planted_in_three_files() {
     let env = Env::new();
     let rate = 48_000;
-    // File-level: a gain-changed copy.
+    // File-level: a byte-identical copy and a copy shifted by 1 ms. (Real-model thresholds for re-encodes, gain
+    // changes and trims are measured in eval/; a random-weight model is only reliable for near-identical audio.)
     let a = signal(11, 2.0, rate);
     write_wav(&env.lib().join("hit.wav"), &a, rate);
-    write_wav(&env.lib().join("hit_quiet.wav"), &a.iter().map(|x| x * 0.5).collect::<Vec<_>>(), rate);
+    std::fs::copy(env.lib().join("hit.wav"), env.lib().join("hit_copy.wav")).unwrap();
+    let mut shifted = vec![0.0f32; rate as usize / 1000];
+    shifted.extend_from_slice(&a[..a.len() - shifted.len()]);
+    write_wav(&env.lib().join("hit_shifted.wav"), &shifted, rate);
     make_library(&env, 3);
-    let groups = env.json(&["dupes", "--threshold", "0.99"], 0);
-    let g = groups
-        .iter()
-        .find(|g| g["members"].as_array().unwrap().iter().any(|m| m["path"].as_str().unwrap().ends_with("hit.wav")))
-        .expect("a group with hit.wav");
-    let names: Vec<&str> = g["members"].as_array().unwrap().iter().map(|m| m["path"].as_str().unwrap()).collect();
-    assert!(names.iter().any(|n| n.ends_with("hit_quiet.wav")), "{names:?}");
+    env.summary(&["index", s(&env.lib())], 0);
+    let groups = env.json(&["dupes"], 0); // the default threshold, 0.97
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let names: Vec<&str> =
+        groups[0]["members"].as_array().unwrap().iter().map(|m| m["path"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for n in ["hit.wav", "hit_copy.wav", "hit_shifted.wav"] {
+        assert!(names.iter().any(|p| p.ends_with(&format!("/{n}"))), "{n} missing from {names:?}");
+    }
 
     // Segment-level: the same 10 s jingle at window-aligned offsets in three long files.
     let jingle = signal(777, 10.0, rate);
@@ -364,8 +381,16 @@ fn dupes_find_a_reencode_and_a_jingle_planted_in_three_files() {
     }
     env.summary(&["index", s(&env.dir.path().join("radio"))], 0);
     let groups = env.json(&["dupes", "--segments", "--threshold", "0.99", "--in", s(&env.dir.path().join("radio"))], 0);
-    let g = &groups[0];
-    let members = g["members"].as_array().unwrap();
+    // Windows of one stationary background also group together; the jingle is the one group spanning files.
+    let spanning: Vec<&Value> = groups
+        .iter()
+        .filter(|g| {
+            let m = g["members"].as_array().unwrap();
+            m.iter().any(|x| x["path"] != m[0]["path"])
+        })
+        .collect();
+    assert_eq!(spanning.len(), 1, "{groups:?}");
+    let members = spanning[0]["members"].as_array().unwrap();
     assert_eq!(members.len(), 3, "{groups:?}");
     for m in members {
         let p = m["path"].as_str().unwrap();

@@ -10,6 +10,7 @@
 //! estimate the duration, never to allocate. Every error names the file.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,8 @@ use crate::{EmbedError, Result};
 pub const MAX_SAMPLE_RATE: u32 = 768_000;
 /// Most channels accepted from a file header.
 pub const MAX_CHANNELS: usize = 32;
+/// Bytes of a file's start read by [`precheck`].
+const HEAD_LEN: usize = 64 * 1024;
 /// Consecutive undecodable packets after which a file is declared damaged.
 const MAX_CONSECUTIVE_ERRORS: u32 = 256;
 
@@ -63,6 +66,10 @@ impl Decoder {
         if len == 0 {
             return Err(decode_err(path, "the file is empty"));
         }
+        let mut head = Vec::with_capacity(HEAD_LEN);
+        (&file).take(HEAD_LEN as u64).read_to_end(&mut head).map_err(|e| EmbedError::io(path, e))?;
+        precheck(path, &head)?;
+        (&file).seek(SeekFrom::Start(0)).map_err(|e| EmbedError::io(path, e))?;
         Self::from_source(path, Box::new(file))
     }
 
@@ -71,6 +78,7 @@ impl Decoder {
         if bytes.is_empty() {
             return Err(decode_err(name, "the file is empty"));
         }
+        precheck(name, &bytes[..bytes.len().min(HEAD_LEN)])?;
         Self::from_source(name, Box::new(std::io::Cursor::new(bytes)))
     }
 
@@ -245,6 +253,73 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Checks the format fields of WAV and AIFF headers found in `head` before symphonia reads them: symphonia 0.5
+/// panics on a sample rate of 0 (`TimeBase::new`), and a channel count or rate that no real file has is refused
+/// here with a clear message. Other formats, and headers beyond `head`, are left to symphonia.
+fn precheck(path: &Path, head: &[u8]) -> Result<()> {
+    let check = |channels: u64, rate: f64| -> Result<()> {
+        if channels == 0 || channels > MAX_CHANNELS as u64 {
+            return Err(decode_err(path, &format!("implausible channel count {channels} in the header")));
+        }
+        if !(rate >= 1.0 && rate <= MAX_SAMPLE_RATE as f64) {
+            return Err(decode_err(path, &format!("implausible sample rate {rate} Hz in the header")));
+        }
+        Ok(())
+    };
+    let u16le = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]) as u64;
+    let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+    let u32be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64;
+    if head.len() >= 12 && matches!(&head[..4], b"RIFF" | b"RF64") && &head[8..12] == b"WAVE" {
+        let mut pos = 12usize;
+        while pos + 8 <= head.len() {
+            let size = u32le(&head[pos + 4..]) as usize;
+            if &head[pos..pos + 4] == b"fmt " {
+                if size >= 16 && pos + 8 + 16 <= head.len() {
+                    let f = &head[pos + 8..];
+                    return check(u16le(&f[2..]), u32le(&f[4..]) as f64);
+                }
+                return Ok(());
+            }
+            pos = match pos.checked_add(8 + size + (size & 1)) {
+                Some(p) => p,
+                None => return Ok(()),
+            };
+        }
+    } else if head.len() >= 12 && &head[..4] == b"FORM" && matches!(&head[8..12], b"AIFF" | b"AIFC") {
+        let mut pos = 12usize;
+        while pos + 8 <= head.len() {
+            let size = u32be(&head[pos + 4..]) as usize;
+            if &head[pos..pos + 4] == b"COMM" {
+                if size >= 18 && pos + 8 + 18 <= head.len() {
+                    let c = &head[pos + 8..];
+                    let channels = u16::from_be_bytes([c[0], c[1]]) as u64;
+                    return check(channels, extended_to_f64(&c[8..18]));
+                }
+                return Ok(());
+            }
+            pos = match pos.checked_add(8 + size + (size & 1)) {
+                Some(p) => p,
+                None => return Ok(()),
+            };
+        }
+    }
+    Ok(())
+}
+
+/// An 80-bit IEEE 754 extended-precision big-endian float (AIFF's sample rate) as f64.
+fn extended_to_f64(b: &[u8]) -> f64 {
+    let sign = if b[0] & 0x80 != 0 { -1.0 } else { 1.0 };
+    let exp = (((b[0] & 0x7f) as i32) << 8) | b[1] as i32;
+    let mant = u64::from_be_bytes([b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]]);
+    if exp == 0 && mant == 0 {
+        return 0.0;
+    }
+    if exp == 0x7fff {
+        return f64::NAN;
+    }
+    sign * mant as f64 * 2f64.powi(exp - 16383 - 63)
 }
 
 /// Rejects decoded buffers whose format changes mid-stream in a way avx cannot follow.

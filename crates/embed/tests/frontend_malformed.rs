@@ -5,19 +5,22 @@
 //! panics with a panic hook, so a panic that was caught still fails the test.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 use std::sync::Once;
 
 use avx_embed::{EmbedError, FrontEndSpec, WindowStream};
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Panics on this thread (tests run in parallel threads; the hook runs on the panicking one).
+    static PANICS: Cell<usize> = const { Cell::new(0) };
+}
 
 fn count_panics() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
+            PANICS.with(|p| p.set(p.get() + 1));
             default(info);
         }));
     });
@@ -33,10 +36,10 @@ enum Outcome {
 /// Runs `path` through decode + resample + mel, checking that any error is per-file and names the file.
 fn run(path: &Path) -> Outcome {
     count_panics();
-    let before = PANICS.load(Ordering::SeqCst);
+    let before = PANICS.with(Cell::get);
     let spec = FrontEndSpec::clap_htsat_unfused();
     let result = WindowStream::open(path, &spec, 10.0).and_then(|s| s.collect::<Result<Vec<_>, _>>());
-    assert_eq!(PANICS.load(Ordering::SeqCst), before, "{}: panicked (caught)", path.display());
+    assert_eq!(PANICS.with(Cell::get), before, "{}: panicked (caught)", path.display());
     match result {
         Ok(w) => Outcome::Windows(w.len()),
         Err(e) => {
@@ -102,6 +105,25 @@ fn aiff(channels: u16, frames: u32, data: &[u8]) -> Vec<u8> {
     v
 }
 
+/// An AIFF file with `rate` (0 or a power-of-two multiple of 10^n) written as an 80-bit float.
+fn aiff_rate(channels: u16, rate: f64, data: &[u8]) -> Vec<u8> {
+    let mut v = aiff(channels, (data.len() / 4) as u32, data);
+    let ext: [u8; 10] = if rate == 0.0 {
+        [0; 10]
+    } else {
+        let exp = rate.log2().floor() as i32;
+        let mant = (rate / 2f64.powi(exp - 63)) as u64;
+        let e = (exp + 16383) as u16;
+        let mut b = [0u8; 10];
+        b[..2].copy_from_slice(&e.to_be_bytes());
+        b[2..].copy_from_slice(&mant.to_be_bytes());
+        b
+    };
+    // COMM data starts at 20; the rate at 20 + 8.
+    v[28..38].copy_from_slice(&ext);
+    v
+}
+
 fn tone_bytes(frames: usize, channels: usize) -> Vec<u8> {
     (0..frames * channels).flat_map(|i| (((i as f64 * 0.05).sin() * 8000.0) as i16).to_le_bytes()).collect()
 }
@@ -131,7 +153,10 @@ fn text_named_wav() {
 fn header_claims() {
     let dir = tempfile::tempdir().unwrap();
     let data = tone_bytes(4800, 2);
-    let cases: [(&str, Vec<u8>); 6] = [
+    let cases: [(&str, Vec<u8>); 9] = [
+        ("aiff_rate_zero.aiff", aiff_rate(2, 0.0, &data)),
+        ("aiff_rate_10mhz.aiff", aiff_rate(2, 10e6, &data)),
+        ("aiff_zero_channels.aiff", aiff_rate(0, 44_100.0, &data)),
         ("zero_channels.wav", wav(1, 0, 48_000, 16, data.len() as u32, &data)),
         ("rate_zero.wav", wav(1, 2, 0, 16, data.len() as u32, &data)),
         ("rate_10mhz.wav", wav(1, 2, 10_000_000, 16, data.len() as u32, &data)),

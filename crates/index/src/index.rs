@@ -92,6 +92,9 @@ pub struct SearchOptions<'a> {
     pub path_prefix: Option<&'a Path>,
     /// Never return this file (e.g. the query file itself).
     pub exclude_path: Option<&'a Path>,
+    /// Scan exactly when the filter selects fewer rows than this (the crossover; default
+    /// [`EXACT_BELOW_ROWS`]; 0 always walks the graph when there is one).
+    pub exact_below_rows: u64,
 }
 
 impl Default for SearchOptions<'_> {
@@ -103,6 +106,7 @@ impl Default for SearchOptions<'_> {
             ef: None,
             path_prefix: None,
             exclude_path: None,
+            exact_below_rows: EXACT_BELOW_ROWS,
         }
     }
 }
@@ -484,7 +488,7 @@ impl Index {
         };
         let graph = self.graphs[li].as_ref();
         let scored = match graph {
-            Some(g) if !opts.exact && selected >= EXACT_BELOW_ROWS => {
+            Some(g) if !opts.exact && selected >= opts.exact_below_rows => {
                 let mut ef = opts.ef.unwrap_or(DEFAULT_EF).max(k);
                 if prefix.is_some() {
                     // Widen the beam in proportion to how selective the filter is.

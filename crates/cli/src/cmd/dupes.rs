@@ -34,6 +34,7 @@ impl Neighbours for IndexNeighbours<'_> {
             ef: Some((2 * k).max(64)),
             path_prefix: None,
             exclude_path: None,
+            ..Default::default()
         };
         self.index
             .search(q, &opts)

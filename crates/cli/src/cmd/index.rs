@@ -25,7 +25,8 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
     "ogg", "oga", "mka", "opus", "wma", "webm",
 ];
 
-/// Commit after this many embedded files, or this much time, whichever first.
+/// Commit after this many embedded files, or this much time, whichever first. `AVX_COMMIT_FILES` overrides the
+/// count (crash tests use small batches).
 const COMMIT_EVERY_FILES: usize = 64;
 const COMMIT_EVERY: Duration = Duration::from_secs(30);
 
@@ -261,6 +262,11 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         queue: 32,
     };
     let started = Instant::now();
+    let commit_every = std::env::var("AVX_COMMIT_FILES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(COMMIT_EVERY_FILES);
     let mut since_commit = 0usize;
     let mut last_commit = Instant::now();
     let mut write_error: Option<anyhow::Error> = None;
@@ -313,7 +319,7 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
                 }
             }
             since_commit += 1;
-            if since_commit >= COMMIT_EVERY_FILES || last_commit.elapsed() >= COMMIT_EVERY {
+            if since_commit >= commit_every || last_commit.elapsed() >= COMMIT_EVERY {
                 writer.commit()?;
                 since_commit = 0;
                 last_commit = Instant::now();

@@ -69,6 +69,7 @@ fn run_query(
             ef: None,
             path_prefix: within.as_deref(),
             exclude_path: exclude,
+            ..Default::default()
         },
     )?;
     let rows: Vec<HitRow<'_>> = hits
