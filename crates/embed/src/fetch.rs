@@ -116,15 +116,25 @@ pub fn fetch_model(
     root: &Path,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<PathBuf> {
+    fetch_model_from(&endpoint(), model, variant, root, progress)
+}
+
+/// [`fetch_model`] from a given server.
+pub fn fetch_model_from(
+    endpoint: &str,
+    model: &KnownModel,
+    variant: Variant,
+    root: &Path,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<PathBuf> {
     let dir = model.local_dir(root);
     fs::create_dir_all(dir.join("onnx")).map_err(|e| EmbedError::io(&dir, e))?;
-    let endpoint = endpoint();
     let mut manifest = read_manifest(&dir);
     manifest.repo = model.repo.to_string();
     manifest.revision = model.revision.to_string();
     for file in model.files(variant) {
         let dest = dir.join(&file);
-        let url = file_url(&endpoint, model.repo, model.revision, &file);
+        let url = file_url(endpoint, model.repo, model.revision, &file);
         let expected = model
             .pinned_sha256(&file)
             .map(str::to_string)
