@@ -33,7 +33,8 @@ fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
     f.write_all(&1u16.to_le_bytes()).unwrap();
     f.write_all(&channels.to_le_bytes()).unwrap();
     f.write_all(&rate.to_le_bytes()).unwrap();
-    f.write_all(&(rate * channels as u32 * 2).to_le_bytes()).unwrap();
+    f.write_all(&(rate * channels as u32 * 2).to_le_bytes())
+        .unwrap();
     f.write_all(&(channels * 2).to_le_bytes()).unwrap();
     f.write_all(&16u16.to_le_bytes()).unwrap();
     f.write_all(b"data").unwrap();
@@ -65,10 +66,23 @@ fn test_signal() -> Vec<i16> {
 fn convert(wav: &Path, out: &Path) -> bool {
     let tries: [Vec<&str>; 2] = [
         vec!["sox", wav.to_str().unwrap(), out.to_str().unwrap()],
-        vec!["ffmpeg", "-loglevel", "error", "-y", "-i", wav.to_str().unwrap(), out.to_str().unwrap()],
+        vec![
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            wav.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
     ];
     tries.iter().any(|cmd| {
-        Command::new(cmd[0]).args(&cmd[1..]).status().map(|s| s.success()).unwrap_or(false) && out.exists()
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+            && out.exists()
     })
 }
 
@@ -94,8 +108,18 @@ for s in range(0, len(y) - 480000 + 1, 480000):
     fe(y[s:s + 480000], sampling_rate=48000, return_tensors="np"); n += 1
 print((time.perf_counter() - t) / n)
 "#;
-    let out = Command::new(python).arg("-c").arg(script).arg(path).output().ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().lines().last()?.parse().ok()
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()?
+        .parse()
+        .ok()
 }
 
 fn bench(c: &mut Criterion) {
@@ -109,7 +133,9 @@ fn bench(c: &mut Criterion) {
         if convert(&wav, &p) {
             files.push((ext, p));
         } else {
-            eprintln!("frontend bench: neither sox nor ffmpeg could write {ext}; skipping that case");
+            eprintln!(
+                "frontend bench: neither sox nor ffmpeg could write {ext}; skipping that case"
+            );
         }
     }
     let windows = (SECONDS * 48_000) / spec.window_samples();
@@ -134,15 +160,24 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("log_mel_only");
     g.throughput(Throughput::Elements(1));
-    let window: Vec<f32> = (0..spec.window_samples()).map(|i| ((i as f32) * 0.01).sin() * 0.3).collect();
+    let window: Vec<f32> = (0..spec.window_samples())
+        .map(|i| ((i as f32) * 0.01).sin() * 0.3)
+        .collect();
     let mut out = Vec::new();
-    g.bench_function("one_10s_window", |b| b.iter(|| spec.features(black_box(&window), &mut out)));
+    g.bench_function("one_10s_window", |b| {
+        b.iter(|| spec.features(black_box(&window), &mut out))
+    });
     g.finish();
 
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
     let mut g = c.benchmark_group("committed_test_files");
     g.sample_size(10);
-    for name in ["stereo44k_4s.mp3", "stereo44k_aac_4s.m4a", "stereo44k_4s.ogg", "mono16k_s16_11s.wav"] {
+    for name in [
+        "stereo44k_4s.mp3",
+        "stereo44k_aac_4s.m4a",
+        "stereo44k_4s.ogg",
+        "mono16k_s16_11s.wav",
+    ] {
         let p = data.join(name);
         if p.exists() {
             g.bench_function(name, |b| b.iter(|| windows_of(&p, &spec)));

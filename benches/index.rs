@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use avx_index::{FileRecord, Index, IndexSettings, Level, MaintenancePolicy, OpenOptions, SearchOptions};
+use avx_index::{
+    FileRecord, Index, IndexSettings, Level, MaintenancePolicy, OpenOptions, SearchOptions,
+};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 
 struct Rng(u64);
@@ -40,7 +42,10 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
 }
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Data {
@@ -100,10 +105,17 @@ fn build(dir: &Path, data: &Data, n: u64) {
         }
     }
     let _ = std::fs::remove_dir_all(dir);
-    let opts = OpenOptions { write: true, wait: false, settings: Some(settings(data.dim)) };
+    let opts = OpenOptions {
+        write: true,
+        wait: false,
+        settings: Some(settings(data.dim)),
+    };
     let ix = Index::open(dir, opts).unwrap();
     let mut w = ix.writer().unwrap();
-    w.set_policy(MaintenancePolicy { enabled: false, ..MaintenancePolicy::default() });
+    w.set_policy(MaintenancePolicy {
+        enabled: false,
+        ..MaintenancePolicy::default()
+    });
     let t = Instant::now();
     for i in 0..n {
         w.upsert(FileRecord {
@@ -158,7 +170,10 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
         dir_size(dir) as f64 / (1 << 20) as f64
     );
     let qs: Vec<Vec<f32>> = (0..queries).map(|i| data.query(i, n)).collect();
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     one.install(|| {
         let exact_n = queries.min(if n > 200_000 { 50 } else { 200 });
         let mut exact_t = Vec::new();
@@ -199,8 +214,14 @@ fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
     let dim = env("AVX_BENCH_DIM", 512);
     let queries = env("AVX_BENCH_QUERIES", 1000) as u64;
     let mut r = Rng(7);
-    let centres = (0..1000).map(|_| unit((0..dim).map(|_| r.normal()).collect())).collect();
-    let data = Data { dim, centres, seed: 12345 };
+    let centres = (0..1000)
+        .map(|_| unit((0..dim).map(|_| r.normal()).collect()))
+        .collect();
+    let data = Data {
+        dim,
+        centres,
+        seed: 12345,
+    };
     let (dir, tmp) = match std::env::var("AVX_BENCH_DIR") {
         Ok(d) => (PathBuf::from(d), None),
         Err(_) => {
@@ -220,10 +241,28 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.sample_size(30);
     g.bench_with_input(BenchmarkId::new("graph", n), &q, |b, q| {
-        b.iter(|| ix.search(q, &SearchOptions { exact_below_rows: 0, ..Default::default() }).unwrap())
+        b.iter(|| {
+            ix.search(
+                q,
+                &SearchOptions {
+                    exact_below_rows: 0,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        })
     });
     g.bench_with_input(BenchmarkId::new("exact", n), &q, |b, q| {
-        b.iter(|| ix.search(q, &SearchOptions { exact: true, ..Default::default() }).unwrap())
+        b.iter(|| {
+            ix.search(
+                q,
+                &SearchOptions {
+                    exact: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        })
     });
     g.finish();
     let mut g = c.benchmark_group("open");
@@ -252,6 +291,8 @@ fn main() {
     assert!(status.success());
     if std::env::var("AVX_BENCH_REPORT_ONLY").is_err() {
         group();
-        criterion::Criterion::default().configure_from_args().final_summary();
+        criterion::Criterion::default()
+            .configure_from_args()
+            .final_summary();
     }
 }

@@ -18,7 +18,10 @@ use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
 use avx_embed::{Embedder, FrontEndSpec, WindowStream};
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// 10 s of 44.1 kHz stereo 16-bit WAV with seeded content.
@@ -30,9 +33,7 @@ fn write_file(path: &Path, seed: u64) {
     data.extend_from_slice(b"RIFF");
     data.extend_from_slice(&(36 + len).to_le_bytes());
     data.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        data.extend_from_slice(&v.to_le_bytes());
-    }
+    data.extend_from_slice(&16u32.to_le_bytes());
     data.extend_from_slice(&1u16.to_le_bytes());
     data.extend_from_slice(&2u16.to_le_bytes());
     data.extend_from_slice(&rate.to_le_bytes());
@@ -43,7 +44,9 @@ fn write_file(path: &Path, seed: u64) {
     data.extend_from_slice(&len.to_le_bytes());
     let mut s = seed.wrapping_add(0x9E3779B97F4A7C15);
     for i in 0..n {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let noise = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2;
         let t = i as f32 / rate as f32;
         let v = 0.3 * (2.0 * std::f32::consts::PI * (110.0 + seed as f32 * 37.0) * t).sin() + noise;
@@ -60,7 +63,10 @@ fn main() {
         return;
     };
     let n_files: usize = env_or("AVX_BENCH_FILES", 50);
-    let threads: usize = env_or("AVX_BENCH_THREADS", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads: usize = env_or(
+        "AVX_BENCH_THREADS",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
     let batch: usize = env_or("AVX_BENCH_BATCH", 4);
     let variants: String = env_or("AVX_BENCH_VARIANTS", "fp32".to_string());
     let dir = tempfile::tempdir().unwrap();
@@ -71,7 +77,8 @@ fn main() {
             p
         })
         .collect();
-    let spec = FrontEndSpec::clap_from_preprocessor_config(&model.join("preprocessor_config.json")).unwrap();
+    let spec = FrontEndSpec::clap_from_preprocessor_config(&model.join("preprocessor_config.json"))
+        .unwrap();
     // Model input for the bare-session baseline, computed once, untimed.
     let mut windows = Vec::new();
     for f in &files {
@@ -80,10 +87,17 @@ fn main() {
             windows.push(w.features);
         }
     }
-    println!("{n_files} files, {} windows, {threads} threads, batch {batch}", windows.len());
+    println!(
+        "{n_files} files, {} windows, {threads} threads, batch {batch}",
+        windows.len()
+    );
     for v in variants.split(',') {
         let variant: Variant = v.trim().parse().unwrap();
-        let opts = SessionOptions { variant, threads, ..Default::default() };
+        let opts = SessionOptions {
+            variant,
+            threads,
+            ..Default::default()
+        };
         let t = Instant::now();
         let mut enc = AudioEncoder::open_dir(&model, &spec, &opts).unwrap();
         let load = t.elapsed().as_secs_f64();
@@ -98,7 +112,11 @@ fn main() {
 
         let mut emb = Embedder::open("bench", &model, opts.clone()).unwrap();
         emb.dim().unwrap(); // warm-up
-        let popts = PipelineOptions { batch, decoders: (threads / 2).max(1), ..Default::default() };
+        let popts = PipelineOptions {
+            batch,
+            decoders: (threads / 2).max(1),
+            ..Default::default()
+        };
         let cancel = AtomicBool::new(false);
         let mut ok = 0;
         let t = Instant::now();

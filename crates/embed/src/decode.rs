@@ -67,9 +67,14 @@ impl Decoder {
             return Err(decode_err(path, "the file is empty"));
         }
         let mut head = Vec::with_capacity(HEAD_LEN);
-        (&file).take(HEAD_LEN as u64).read_to_end(&mut head).map_err(|e| EmbedError::io(path, e))?;
+        (&file)
+            .take(HEAD_LEN as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| EmbedError::io(path, e))?;
         precheck(path, &head)?;
-        (&file).seek(SeekFrom::Start(0)).map_err(|e| EmbedError::io(path, e))?;
+        (&file)
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| EmbedError::io(path, e))?;
         Self::from_source(path, Box::new(file))
     }
 
@@ -88,7 +93,10 @@ impl Decoder {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let opts = FormatOptions { enable_gapless: true, ..Default::default() };
+        let opts = FormatOptions {
+            enable_gapless: true,
+            ..Default::default()
+        };
         // Defence in depth: symphonia aims never to panic on bad input, but fuzzing has found panics in its
         // readers before, so a panic while probing is turned into a decode error for this file.
         let probed = catch_unwind(AssertUnwindSafe(|| {
@@ -111,30 +119,45 @@ impl Decoder {
             .tracks()
             .iter()
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or_else(|| EmbedError::NoAudio { path: path.to_path_buf() })?;
+            .ok_or_else(|| EmbedError::NoAudio {
+                path: path.to_path_buf(),
+            })?;
         let params = track.codec_params.clone();
         let track_id = track.id;
         let codec = codec_name(params.codec);
 
         let sample_rate = params.sample_rate.unwrap_or(0);
         if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
-            return Err(decode_err(path, &format!("implausible sample rate {sample_rate} Hz in the header")));
+            return Err(decode_err(
+                path,
+                &format!("implausible sample rate {sample_rate} Hz in the header"),
+            ));
         }
         let channels = params.channels.map_or(0, |c| c.count());
         if channels > MAX_CHANNELS {
-            return Err(decode_err(path, &format!("implausible channel count {channels} in the header")));
+            return Err(decode_err(
+                path,
+                &format!("implausible channel count {channels} in the header"),
+            ));
         }
-        if symphonia::default::get_codecs().get_codec(params.codec).is_none() {
-            return Err(EmbedError::Unsupported { path: path.to_path_buf(), what: format!("{codec} audio") });
+        if symphonia::default::get_codecs()
+            .get_codec(params.codec)
+            .is_none()
+        {
+            return Err(EmbedError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!("{codec} audio"),
+            });
         }
         let decoder = catch_unwind(AssertUnwindSafe(|| {
             symphonia::default::get_codecs().make(&params, &DecoderOptions::default())
         }))
         .map_err(|_| decode_err(path, "the decoder panicked on malformed codec parameters"))?
         .map_err(|e| match e {
-            SymError::Unsupported(what) => {
-                EmbedError::Unsupported { path: path.to_path_buf(), what: format!("{codec} audio ({what})") }
-            }
+            SymError::Unsupported(what) => EmbedError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!("{codec} audio ({what})"),
+            },
             other => sym_err(path, other),
         })?;
         // A frame count of 2^32 or more from a header is not believed for the estimate either.
@@ -187,7 +210,10 @@ impl Decoder {
             Ok(r) => r,
             Err(_) => {
                 self.done = true;
-                Err(decode_err(&self.path, "the decoder panicked on malformed data"))
+                Err(decode_err(
+                    &self.path,
+                    "the decoder panicked on malformed data",
+                ))
             }
         };
         match got {
@@ -195,7 +221,9 @@ impl Decoder {
             Ok(false) => {
                 self.done = true;
                 if self.decoded_frames == 0 {
-                    return Err(EmbedError::NoAudio { path: self.path.clone() });
+                    return Err(EmbedError::NoAudio {
+                        path: self.path.clone(),
+                    });
                 }
                 self.info.frames = self.decoded_frames;
                 self.info.duration_s = self.decoded_frames as f64 / self.info.sample_rate as f64;
@@ -214,11 +242,15 @@ impl Decoder {
         loop {
             let packet = match self.format.next_packet() {
                 Ok(p) => p,
-                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(false)
+                }
                 // A chained stream (new OGG logical stream) or a demuxer that cannot go on: end of this track.
                 Err(SymError::ResetRequired) => return Ok(false),
                 // Damaged container data after some good audio: a truncated or damaged tail, keep what we have.
-                Err(SymError::DecodeError(_) | SymError::IoError(_)) if self.decoded_frames > 0 => return Ok(false),
+                Err(SymError::DecodeError(_) | SymError::IoError(_)) if self.decoded_frames > 0 => {
+                    return Ok(false)
+                }
                 Err(e) => return Err(sym_err(&self.path, e)),
             };
             if packet.track_id() != self.track_id {
@@ -261,10 +293,16 @@ impl Decoder {
 fn precheck(path: &Path, head: &[u8]) -> Result<()> {
     let check = |channels: u64, rate: f64| -> Result<()> {
         if channels == 0 || channels > MAX_CHANNELS as u64 {
-            return Err(decode_err(path, &format!("implausible channel count {channels} in the header")));
+            return Err(decode_err(
+                path,
+                &format!("implausible channel count {channels} in the header"),
+            ));
         }
         if !(rate >= 1.0 && rate <= MAX_SAMPLE_RATE as f64) {
-            return Err(decode_err(path, &format!("implausible sample rate {rate} Hz in the header")));
+            return Err(decode_err(
+                path,
+                &format!("implausible sample rate {rate} Hz in the header"),
+            ));
         }
         Ok(())
     };
@@ -287,7 +325,8 @@ fn precheck(path: &Path, head: &[u8]) -> Result<()> {
                 None => return Ok(()),
             };
         }
-    } else if head.len() >= 12 && &head[..4] == b"FORM" && matches!(&head[8..12], b"AIFF" | b"AIFC") {
+    } else if head.len() >= 12 && &head[..4] == b"FORM" && matches!(&head[8..12], b"AIFF" | b"AIFC")
+    {
         let mut pos = 12usize;
         while pos + 8 <= head.len() {
             let size = u32be(&head[pos + 4..]) as usize;
@@ -326,19 +365,29 @@ fn extended_to_f64(b: &[u8]) -> f64 {
 fn check_spec(path: &Path, spec: &SignalSpec, rate: u32) -> Result<()> {
     let ch = spec.channels.count();
     if ch == 0 || ch > MAX_CHANNELS {
-        return Err(decode_err(path, &format!("decoded audio has {ch} channels")));
+        return Err(decode_err(
+            path,
+            &format!("decoded audio has {ch} channels"),
+        ));
     }
     if spec.rate != rate {
         return Err(EmbedError::Unsupported {
             path: path.to_path_buf(),
-            what: format!("sample rate changes mid-stream ({rate} Hz to {} Hz)", spec.rate),
+            what: format!(
+                "sample rate changes mid-stream ({rate} Hz to {} Hz)",
+                spec.rate
+            ),
         });
     }
     Ok(())
 }
 
 /// Interleaves `buf` into `sample_buf` and averages its channels into `mono`; returns the frame count.
-fn downmix(sample_buf: &mut Option<SampleBuffer<f32>>, buf: AudioBufferRef<'_>, mono: &mut Vec<f32>) -> usize {
+fn downmix(
+    sample_buf: &mut Option<SampleBuffer<f32>>,
+    buf: AudioBufferRef<'_>,
+    mono: &mut Vec<f32>,
+) -> usize {
     let spec = *buf.spec();
     let frames = buf.frames();
     let needs_new = match sample_buf {
@@ -358,21 +407,34 @@ fn downmix(sample_buf: &mut Option<SampleBuffer<f32>>, buf: AudioBufferRef<'_>, 
     } else {
         // Summed in f64 and rounded once: exact for integer PCM, like the reference's float64 mean.
         let n = ch as f64;
-        mono.extend(samples.chunks_exact(ch).map(|f| (f.iter().map(|&v| v as f64).sum::<f64>() / n) as f32));
+        mono.extend(
+            samples
+                .chunks_exact(ch)
+                .map(|f| (f.iter().map(|&v| v as f64).sum::<f64>() / n) as f32),
+        );
     }
     frames
 }
 
 fn decode_err(path: &Path, message: &str) -> EmbedError {
-    EmbedError::Decode { path: path.to_path_buf(), message: message.to_string() }
+    EmbedError::Decode {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
 }
 
 fn sym_err(path: &Path, e: SymError) -> EmbedError {
     match e {
-        SymError::IoError(e) if e.kind() != std::io::ErrorKind::UnexpectedEof && e.kind() != std::io::ErrorKind::InvalidData => {
+        SymError::IoError(e)
+            if e.kind() != std::io::ErrorKind::UnexpectedEof
+                && e.kind() != std::io::ErrorKind::InvalidData =>
+        {
             EmbedError::io(path, e)
         }
-        SymError::Unsupported(what) => EmbedError::Unsupported { path: path.to_path_buf(), what: what.to_string() },
+        SymError::Unsupported(what) => EmbedError::Unsupported {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        },
         other => decode_err(path, &other.to_string()),
     }
 }
@@ -387,7 +449,9 @@ pub fn codec_name(codec: CodecType) -> String {
         CODEC_TYPE_OPUS => "Opus",
         CODEC_TYPE_SPEEX => "Speex",
         CODEC_TYPE_MUSEPACK => "Musepack",
-        CODEC_TYPE_ATRAC1 | CODEC_TYPE_ATRAC3 | CODEC_TYPE_ATRAC3PLUS | CODEC_TYPE_ATRAC9 => "ATRAC",
+        CODEC_TYPE_ATRAC1 | CODEC_TYPE_ATRAC3 | CODEC_TYPE_ATRAC3PLUS | CODEC_TYPE_ATRAC9 => {
+            "ATRAC"
+        }
         CODEC_TYPE_EAC3 => "E-AC-3",
         CODEC_TYPE_AC4 => "AC-4",
         CODEC_TYPE_DCA => "DTS",

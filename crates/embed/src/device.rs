@@ -48,7 +48,8 @@ fn coreml(builder: SessionBuilder, path: &Path) -> Result<SessionBuilder> {
     if !ort::ep::CoreML::is_available().unwrap_or(false) {
         return Err(unavailable(
             Device::CoreMl,
-            "the loaded ONNX Runtime has no CoreML provider (it ships in the macOS wheel only)".into(),
+            "the loaded ONNX Runtime has no CoreML provider (it ships in the macOS wheel only)"
+                .into(),
         ));
     }
     builder

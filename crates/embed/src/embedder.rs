@@ -105,7 +105,8 @@ impl Embedder {
 
     /// Whether the model directory has a text tower and tokenizer.
     pub fn has_text(&self) -> bool {
-        tower_path(&self.dir, "text", self.opts.variant).is_file() && self.dir.join("tokenizer.json").is_file()
+        tower_path(&self.dir, "text", self.opts.variant).is_file()
+            && self.dir.join("tokenizer.json").is_file()
     }
 
     /// The text tower, loaded on first use.
@@ -147,7 +148,12 @@ impl Embedder {
     }
 
     /// Embeds one file, window by window, `batch` windows per model call.
-    pub fn embed_file(&mut self, path: &Path, hop_s: Option<f64>, batch: usize) -> Result<EmbeddedFile> {
+    pub fn embed_file(
+        &mut self,
+        path: &Path,
+        hop_s: Option<f64>,
+        batch: usize,
+    ) -> Result<EmbeddedFile> {
         let hop = hop_s.unwrap_or_else(|| self.spec.window_seconds());
         let mut stream = WindowStream::open(path, &self.spec, hop)?;
         let mut times = Vec::new();
@@ -170,7 +176,9 @@ impl Embedder {
             }
         }
         if vectors.is_empty() {
-            return Err(EmbedError::NoAudio { path: path.to_path_buf() });
+            return Err(EmbedError::NoAudio {
+                path: path.to_path_buf(),
+            });
         }
         Ok(EmbeddedFile {
             path: path.to_path_buf(),

@@ -85,6 +85,9 @@ impl EmbedError {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        EmbedError::Io { path: path.into(), source }
+        EmbedError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

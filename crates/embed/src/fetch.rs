@@ -51,7 +51,10 @@ pub fn endpoint() -> String {
 
 /// The download address of one repository file.
 pub fn file_url(endpoint: &str, repo: &str, revision: &str, file: &str) -> String {
-    format!("{}/{repo}/resolve/{revision}/{file}", endpoint.trim_end_matches('/'))
+    format!(
+        "{}/{repo}/resolve/{revision}/{file}",
+        endpoint.trim_end_matches('/')
+    )
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -147,16 +150,26 @@ pub fn fetch_model_from(
                     fs::remove_file(&dest).map_err(|e| EmbedError::io(&dest, e))?;
                 }
                 _ => {
-                    let size = fs::metadata(&dest).map_err(|e| EmbedError::io(&dest, e))?.len();
-                    manifest.files.insert(file.clone(), ManifestEntry { size, sha256: have });
+                    let size = fs::metadata(&dest)
+                        .map_err(|e| EmbedError::io(&dest, e))?
+                        .len();
+                    manifest
+                        .files
+                        .insert(file.clone(), ManifestEntry { size, sha256: have });
                     continue;
                 }
             }
         }
         let (size, sha) = fetch_file(&url, &dest, expected.as_deref(), &mut |done, total| {
-            progress(Progress { file: &file, done, total })
+            progress(Progress {
+                file: &file,
+                done,
+                total,
+            })
         })?;
-        manifest.files.insert(file.clone(), ManifestEntry { size, sha256: sha });
+        manifest
+            .files
+            .insert(file.clone(), ManifestEntry { size, sha256: sha });
         write_manifest(&dir, &manifest)?;
     }
     write_manifest(&dir, &manifest)?;
@@ -182,7 +195,9 @@ pub fn fetch_file(
     for _ in 0..MAX_ATTEMPTS {
         match transfer(&agent, url, &part, progress) {
             Ok(Transfer::Complete) => {
-                let size = fs::metadata(&part).map_err(|e| EmbedError::io(&part, e))?.len();
+                let size = fs::metadata(&part)
+                    .map_err(|e| EmbedError::io(&part, e))?
+                    .len();
                 let have = sha256_file(&part)?;
                 if let Some(want) = sha256 {
                     if have != want {
@@ -247,42 +262,45 @@ fn transfer(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (start, total) = match status {
-        200 => (0, header("content-length").and_then(|v| v.parse::<u64>().ok())),
-        206 => {
-            // Content-Range: bytes START-END/TOTAL
-            let cr = header("content-range").unwrap_or_default();
-            let start = cr
-                .strip_prefix("bytes ")
-                .and_then(|r| r.split('-').next())
-                .and_then(|s| s.parse::<u64>().ok());
-            let total = cr.rsplit('/').next().and_then(|s| s.parse::<u64>().ok());
-            match start {
-                Some(s) if s == have => (s, total),
-                _ => {
-                    let _ = fs::remove_file(part);
-                    return Err(format!("server resumed at an unexpected offset ({cr})"));
+    let (start, total) =
+        match status {
+            200 => (
+                0,
+                header("content-length").and_then(|v| v.parse::<u64>().ok()),
+            ),
+            206 => {
+                // Content-Range: bytes START-END/TOTAL
+                let cr = header("content-range").unwrap_or_default();
+                let start = cr
+                    .strip_prefix("bytes ")
+                    .and_then(|r| r.split('-').next())
+                    .and_then(|s| s.parse::<u64>().ok());
+                let total = cr.rsplit('/').next().and_then(|s| s.parse::<u64>().ok());
+                match start {
+                    Some(s) if s == have => (s, total),
+                    _ => {
+                        let _ = fs::remove_file(part);
+                        return Err(format!("server resumed at an unexpected offset ({cr})"));
+                    }
                 }
             }
-        }
-        416 => {
-            // Our partial file is longer than the server's: start over.
-            let _ = fs::remove_file(part);
-            return Err("server rejected the resume range".into());
-        }
-        404 => {
-            return Ok(Transfer::Fatal(
-                "not found (HTTP 404): check the model name and revision, or use --model-dir PATH".into(),
-            ))
-        }
-        401 | 403 => {
-            return Ok(Transfer::Fatal(format!(
+            416 => {
+                // Our partial file is longer than the server's: start over.
+                let _ = fs::remove_file(part);
+                return Err("server rejected the resume range".into());
+            }
+            404 => return Ok(Transfer::Fatal(
+                "not found (HTTP 404): check the model name and revision, or use --model-dir PATH"
+                    .into(),
+            )),
+            401 | 403 => {
+                return Ok(Transfer::Fatal(format!(
                 "access denied (HTTP {status}); download the files by hand and use --model-dir PATH"
             )))
-        }
-        s if s >= 500 => return Err(format!("server error HTTP {s}")),
-        s => return Ok(Transfer::Fatal(format!("unexpected HTTP status {s}"))),
-    };
+            }
+            s if s >= 500 => return Err(format!("server error HTTP {s}")),
+            s => return Ok(Transfer::Fatal(format!("unexpected HTTP status {s}"))),
+        };
     let mut file = OpenOptions::new()
         .create(true)
         .write(true)
@@ -308,7 +326,8 @@ fn transfer(
         done += n as u64;
         progress(done, total);
     }
-    file.sync_all().map_err(|e| format!("{}: {e}", part.display()))?;
+    file.sync_all()
+        .map_err(|e| format!("{}: {e}", part.display()))?;
     match total {
         Some(t) if done != t => Err(format!("got {done} of {t} bytes")),
         _ => Ok(Transfer::Complete),

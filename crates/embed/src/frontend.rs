@@ -100,7 +100,9 @@ struct Tables {
 
 impl fmt::Debug for FrontEndSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FrontEndSpec").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("FrontEndSpec")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -163,22 +165,36 @@ fn d_padding() -> String {
 impl FrontEndSpec {
     /// Builds a front end from its parameters, checking them. `path` names the source of the parameters in errors.
     pub fn new(params: FrontEndParams, path: &Path) -> Result<Self> {
-        let bad = |message: String| Err(EmbedError::Config { path: path.to_path_buf(), message });
+        let bad = |message: String| {
+            Err(EmbedError::Config {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
         let p = &params;
         if !(1..=768_000).contains(&p.sample_rate) {
-            return bad(format!("sampling_rate {} is outside 1..=768000 Hz", p.sample_rate));
+            return bad(format!(
+                "sampling_rate {} is outside 1..=768000 Hz",
+                p.sample_rate
+            ));
         }
         if !(2..=65_536).contains(&p.n_fft) {
             return bad(format!("fft_window_size {} is outside 2..=65536", p.n_fft));
         }
         if p.hop_length == 0 || p.hop_length > p.window_samples {
-            return bad(format!("hop_length {} must be between 1 and the window length", p.hop_length));
+            return bad(format!(
+                "hop_length {} must be between 1 and the window length",
+                p.hop_length
+            ));
         }
         if !(1..=1024).contains(&p.n_mels) {
             return bad(format!("feature_size {} is outside 1..=1024", p.n_mels));
         }
         if !(p.f_min >= 0.0 && p.f_min < p.f_max && p.f_max.is_finite()) {
-            return bad(format!("need 0 <= frequency_min < frequency_max, got {} and {}", p.f_min, p.f_max));
+            return bad(format!(
+                "need 0 <= frequency_min < frequency_max, got {} and {}",
+                p.f_min, p.f_max
+            ));
         }
         // At most 10 minutes per window: a bound that keeps a wrong config from allocating gigabytes.
         if p.window_samples < p.n_fft || p.window_samples > 600 * p.sample_rate as usize {
@@ -188,7 +204,10 @@ impl FrontEndSpec {
             ));
         }
         let tables = Tables::new(p);
-        Ok(FrontEndSpec { params, tables: Arc::new(tables) })
+        Ok(FrontEndSpec {
+            params,
+            tables: Arc::new(tables),
+        })
     }
 
     /// Reads the front end of a CLAP checkpoint from its `preprocessor_config.json`.
@@ -199,11 +218,17 @@ impl FrontEndSpec {
     /// not read: `ClapFeatureExtractor` ignores them too.
     pub fn clap_from_preprocessor_config(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| EmbedError::io(path, e))?;
-        let cfg: ClapPreprocessorConfig = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
-            path: path.to_path_buf(),
-            message: format!("not a valid preprocessor_config.json: {e}"),
-        })?;
-        let bad = |message: String| Err(EmbedError::Config { path: path.to_path_buf(), message });
+        let cfg: ClapPreprocessorConfig =
+            serde_json::from_str(&text).map_err(|e| EmbedError::Config {
+                path: path.to_path_buf(),
+                message: format!("not a valid preprocessor_config.json: {e}"),
+            })?;
+        let bad = |message: String| {
+            Err(EmbedError::Config {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
         if let Some(kind) = &cfg.feature_extractor_type {
             if kind != "ClapFeatureExtractor" {
                 return bad(format!("feature_extractor_type {kind} is not ClapFeatureExtractor; avx reads CLAP front ends only"));
@@ -222,11 +247,18 @@ impl FrontEndSpec {
             "repeatpad" => Padding::RepeatPad,
             "repeat" => Padding::Repeat,
             "pad" => Padding::Pad,
-            other => return bad(format!("unknown padding mode {other:?}; expected repeatpad, repeat or pad")),
+            other => {
+                return bad(format!(
+                    "unknown padding mode {other:?}; expected repeatpad, repeat or pad"
+                ))
+            }
         };
         let window = cfg.max_length_s * cfg.sampling_rate as f64;
         if !(window.is_finite() && window >= 1.0 && window.fract() == 0.0 && window <= 1e9) {
-            return bad(format!("max_length_s {} does not give a whole number of samples", cfg.max_length_s));
+            return bad(format!(
+                "max_length_s {} does not give a whole number of samples",
+                cfg.max_length_s
+            ));
         }
         let params = FrontEndParams {
             sample_rate: cfg.sampling_rate,
@@ -257,7 +289,8 @@ impl FrontEndSpec {
             norm: MelNorm::Slaney,
             padding: Padding::RepeatPad,
         };
-        Self::new(params, Path::new("<built-in clap-htsat-unfused>")).expect("built-in parameters are valid")
+        Self::new(params, Path::new("<built-in clap-htsat-unfused>"))
+            .expect("built-in parameters are valid")
     }
 
     /// The parameters this front end was built from.
@@ -348,7 +381,15 @@ impl Tables {
                 0.5 + 0.5 * (std::f64::consts::PI * n / (m as f64 - 1.0)).cos()
             })
             .collect();
-        let dense = mel_filter_bank(p.n_fft / 2 + 1, p.n_mels, p.f_min, p.f_max, p.sample_rate, p.mel_scale, p.norm);
+        let dense = mel_filter_bank(
+            p.n_fft / 2 + 1,
+            p.n_mels,
+            p.f_min,
+            p.f_max,
+            p.sample_rate,
+            p.mel_scale,
+            p.norm,
+        );
         let filters = dense
             .into_iter()
             .map(|col| {
@@ -358,7 +399,11 @@ impl Tables {
             })
             .collect();
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(p.n_fft);
-        Tables { window, filters, fft }
+        Tables {
+            window,
+            filters,
+            fft,
+        }
     }
 
     fn log_mel(&self, samples: &[f32], p: &FrontEndParams, out: &mut Vec<f32>) {
@@ -386,14 +431,20 @@ impl Tables {
                     *d = samples[reflect(start + i as isize, len)] as f64 * w;
                 }
             }
-            self.fft.process_with_scratch(&mut frame, &mut spectrum, &mut scratch).expect("buffers sized by the plan");
+            self.fft
+                .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
+                .expect("buffers sized by the plan");
             for (pw, c) in power.iter_mut().zip(&spectrum) {
                 // The reference stores the STFT as complex64 before taking |X|² in f64.
                 let c = Complex::new(c.re as f32 as f64, c.im as f32 as f64);
                 *pw = c.re * c.re + c.im * c.im;
             }
             for (first, weights) in &self.filters {
-                let e: f64 = weights.iter().zip(&power[*first..]).map(|(w, x)| w * x).sum();
+                let e: f64 = weights
+                    .iter()
+                    .zip(&power[*first..])
+                    .map(|(w, x)| w * x)
+                    .sum();
                 out.push((10.0 * e.max(1e-10).log10()) as f32);
             }
         }
@@ -454,14 +505,27 @@ pub fn mel_filter_bank(
     let steps = n_mels + 1;
     let delta = (mel_max - mel_min) / steps as f64;
     let filter_freqs: Vec<f64> = (0..=steps)
-        .map(|i| if i == steps { mel_max } else { mel_min + i as f64 * delta })
+        .map(|i| {
+            if i == steps {
+                mel_max
+            } else {
+                mel_min + i as f64 * delta
+            }
+        })
         .map(|m| mel_to_hz(m, scale))
         .collect();
     // np.linspace(0, sample_rate // 2, n_bins)
     let nyq = (sample_rate / 2) as f64;
     let fft_step = nyq / (n_bins - 1) as f64;
-    let fft_freqs: Vec<f64> =
-        (0..n_bins).map(|i| if i == n_bins - 1 { nyq } else { i as f64 * fft_step }).collect();
+    let fft_freqs: Vec<f64> = (0..n_bins)
+        .map(|i| {
+            if i == n_bins - 1 {
+                nyq
+            } else {
+                i as f64 * fft_step
+            }
+        })
+        .collect();
     (0..n_mels)
         .map(|m| {
             let enorm = match norm {
@@ -472,7 +536,8 @@ pub fn mel_filter_bank(
                 .iter()
                 .map(|&f| {
                     let down = -(filter_freqs[m] - f) / (filter_freqs[m + 1] - filter_freqs[m]);
-                    let up = (filter_freqs[m + 2] - f) / (filter_freqs[m + 2] - filter_freqs[m + 1]);
+                    let up =
+                        (filter_freqs[m + 2] - f) / (filter_freqs[m + 2] - filter_freqs[m + 1]);
                     0f64.max(down.min(up)) * enorm
                 })
                 .collect()
@@ -498,9 +563,18 @@ mod tests {
     #[test]
     fn repeatpad_tiles_then_pads() {
         let clip = [1.0, 2.0, 3.0];
-        assert_eq!(pad_window(&clip, 8, Padding::RepeatPad), [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 0.0, 0.0]);
-        assert_eq!(pad_window(&clip, 8, Padding::Repeat), [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0]);
-        assert_eq!(pad_window(&clip, 5, Padding::Pad), [1.0, 2.0, 3.0, 0.0, 0.0]);
+        assert_eq!(
+            pad_window(&clip, 8, Padding::RepeatPad),
+            [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            pad_window(&clip, 8, Padding::Repeat),
+            [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0]
+        );
+        assert_eq!(
+            pad_window(&clip, 5, Padding::Pad),
+            [1.0, 2.0, 3.0, 0.0, 0.0]
+        );
         assert_eq!(pad_window(&[], 2, Padding::RepeatPad), [0.0, 0.0]);
     }
 
@@ -513,7 +587,8 @@ mod tests {
 
     #[test]
     fn config_fixture_equals_builtin() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/clap-htsat-unfused.preprocessor_config.json");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/clap-htsat-unfused.preprocessor_config.json");
         let spec = FrontEndSpec::clap_from_preprocessor_config(&path).unwrap();
         assert_eq!(spec, FrontEndSpec::clap_htsat_unfused());
     }

@@ -6,8 +6,8 @@
 //! ONNX Runtime ([`model`]). It never prints and knows nothing about indexes.
 
 pub mod decode;
-pub mod embedder;
 mod device;
+pub mod embedder;
 pub mod error;
 pub mod fetch;
 pub mod frontend;
@@ -19,10 +19,10 @@ pub mod resample;
 pub mod runtime;
 pub mod window;
 
+pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};
 pub use error::EmbedError;
 pub use frontend::FrontEndSpec;
 pub use window::{AudioInfo, Window, WindowStream};
-pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};
 
 /// Result type of this crate.
 pub type Result<T, E = EmbedError> = std::result::Result<T, E>;

@@ -63,7 +63,9 @@ impl std::str::FromStr for Variant {
             "fp32" => Ok(Variant::Fp32),
             "fp16" => Ok(Variant::Fp16),
             "int8" | "quantized" => Ok(Variant::Int8),
-            _ => Err(format!("unknown variant '{s}': expected fp32, fp16 or int8")),
+            _ => Err(format!(
+                "unknown variant '{s}': expected fp32, fp16 or int8"
+            )),
         }
     }
 }
@@ -102,7 +104,9 @@ impl std::str::FromStr for Device {
             "cuda" => Ok(Device::Cuda),
             "coreml" => Ok(Device::CoreMl),
             "auto" => Ok(Device::Auto),
-            _ => Err(format!("unknown device '{s}': expected cpu, cuda, coreml or auto")),
+            _ => Err(format!(
+                "unknown device '{s}': expected cpu, cuda, coreml or auto"
+            )),
         }
     }
 }
@@ -140,7 +144,11 @@ pub fn tower_path(dir: &Path, tower: &str, variant: Variant) -> PathBuf {
 fn model_err(path: &Path, e: impl std::fmt::Display) -> EmbedError {
     EmbedError::Model {
         path: path.to_path_buf(),
-        message: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
+        message: e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -179,7 +187,11 @@ pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Devi
 
 /// L2-normalises `v` in place. A zero vector stays zero.
 pub fn l2_normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|x| (*x as f64) * (*x as f64))
+        .sum::<f64>()
+        .sqrt();
     if norm > 0.0 {
         let inv = (1.0 / norm) as f32;
         v.iter_mut().for_each(|x| *x *= inv);
@@ -200,7 +212,10 @@ pub fn pool<V: AsRef<[f32]>>(windows: &[V]) -> Vec<f32> {
             *a += *x as f64 * inv;
         }
     }
-    let mut out: Vec<f32> = acc.iter().map(|a| (*a / windows.len() as f64) as f32).collect();
+    let mut out: Vec<f32> = acc
+        .iter()
+        .map(|a| (*a / windows.len() as f64) as f32)
+        .collect();
     l2_normalize(&mut out);
     out
 }
@@ -224,7 +239,10 @@ fn run_rows(
     inputs: Vec<(String, ort::value::DynValue)>,
     output: &str,
 ) -> Result<(usize, Vec<f32>)> {
-    let inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> = inputs
+    let inputs: Vec<(
+        std::borrow::Cow<'_, str>,
+        ort::session::SessionInputValue<'_>,
+    )> = inputs
         .into_iter()
         .map(|(n, v)| (std::borrow::Cow::Owned(n), v.into()))
         .collect();
@@ -237,7 +255,10 @@ fn run_rows(
         .map_err(|e| model_err(path, e))?;
     let dim = *shape.last().unwrap_or(&0) as usize;
     if dim == 0 || data.len() % dim != 0 {
-        return Err(model_err(path, format!("unexpected output shape {shape:?}")));
+        return Err(model_err(
+            path,
+            format!("unexpected output shape {shape:?}"),
+        ));
     }
     let mut data = data.to_vec();
     data.chunks_mut(dim).for_each(l2_normalize);
@@ -280,7 +301,11 @@ impl AudioEncoder {
 
     /// Opens the audio tower of a Xenova-layout model directory for `spec`'s windows.
     pub fn open_dir(dir: &Path, spec: &FrontEndSpec, opts: &SessionOptions) -> Result<Self> {
-        Self::open(&tower_path(dir, "audio", opts.variant), &spec.input_shape(), opts)
+        Self::open(
+            &tower_path(dir, "audio", opts.variant),
+            &spec.input_shape(),
+            opts,
+        )
     }
 
     /// The device the session runs on.
@@ -311,7 +336,12 @@ impl AudioEncoder {
         let tensor = Tensor::from_array((shape, data)).map_err(|e| model_err(&self.path, e))?;
         let output = self.output.clone();
         let input = self.input.clone();
-        run_rows(&mut self.session, &self.path.clone(), vec![(input, tensor.into_dyn())], &output)
+        run_rows(
+            &mut self.session,
+            &self.path.clone(),
+            vec![(input, tensor.into_dyn())],
+            &output,
+        )
     }
 }
 
@@ -329,15 +359,20 @@ pub struct TextEncoder {
 impl TextEncoder {
     /// Opens the text tower and `tokenizer.json` of a Xenova-layout model directory.
     pub fn open_dir(dir: &Path, opts: &SessionOptions) -> Result<Self> {
-        Self::open(&tower_path(dir, "text", opts.variant), &dir.join("tokenizer.json"), opts)
+        Self::open(
+            &tower_path(dir, "text", opts.variant),
+            &dir.join("tokenizer.json"),
+            opts,
+        )
     }
 
     /// Opens a text tower and a tokenizer file.
     pub fn open(model: &Path, tokenizer: &Path, opts: &SessionOptions) -> Result<Self> {
-        let mut tok = tokenizers::Tokenizer::from_file(tokenizer).map_err(|e| EmbedError::Config {
-            path: tokenizer.to_path_buf(),
-            message: format!("cannot read tokenizer: {e}"),
-        })?;
+        let mut tok =
+            tokenizers::Tokenizer::from_file(tokenizer).map_err(|e| EmbedError::Config {
+                path: tokenizer.to_path_buf(),
+                message: format!("cannot read tokenizer: {e}"),
+            })?;
         tok.with_truncation(Some(tokenizers::TruncationParams {
             max_length: MAX_TEXT_TOKENS,
             ..Default::default()
@@ -348,14 +383,21 @@ impl TextEncoder {
         })?;
         tok.with_padding(None);
         let (session, _) = open_session(model, opts)?;
-        let names: Vec<String> = session.inputs().iter().map(|i| i.name().to_string()).collect();
+        let names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
         let ids_input = names
             .iter()
             .find(|n| n.as_str() == "input_ids")
             .or_else(|| names.first())
             .cloned()
             .ok_or_else(|| model_err(model, "the text model declares no inputs"))?;
-        let mask_input = names.iter().find(|n| n.as_str() == "attention_mask").cloned();
+        let mask_input = names
+            .iter()
+            .find(|n| n.as_str() == "attention_mask")
+            .cloned();
         if let Some(other) = names
             .iter()
             .find(|n| **n != ids_input && Some(*n) != mask_input.as_ref())
@@ -435,7 +477,10 @@ mod tests {
     #[test]
     fn variant_and_device_parse() {
         assert_eq!("int8".parse::<Variant>().unwrap(), Variant::Int8);
-        assert_eq!("quantized".parse::<Variant>().unwrap().file_suffix(), "_quantized");
+        assert_eq!(
+            "quantized".parse::<Variant>().unwrap().file_suffix(),
+            "_quantized"
+        );
         assert!("fp8".parse::<Variant>().is_err());
         assert_eq!("auto".parse::<Device>().unwrap(), Device::Auto);
         assert!("tpu".parse::<Device>().is_err());

@@ -24,15 +24,26 @@ pub fn write_npy_f32(mut w: impl Write, shape: &[usize], data: &[f32]) -> io::Re
     let shape_text = match shape {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
     // magic (6) + version (2) + header length (2) + header, padded with spaces, ending in '\n', to a multiple of 64.
     let unpadded = MAGIC.len() + 2 + 2 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let header_len = u16::try_from(header.len())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "npy header too long for format 1.0"))?;
+    let header_len = u16::try_from(header.len()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "npy header too long for format 1.0",
+        )
+    })?;
     w.write_all(MAGIC)?;
     w.write_all(&[1, 0])?;
     w.write_all(&header_len.to_le_bytes())?;
@@ -107,14 +118,22 @@ pub fn read_npy_f32(mut r: impl Read) -> io::Result<(Vec<usize>, Vec<f32>)> {
     if bytes.len() != count * 4 {
         return Err(bad("file shorter than its shape"));
     }
-    let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let data = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     Ok((shape, data))
 }
 
 /// The text of `key`'s value in a Python dict literal as NumPy writes it (values: a quoted string, a bool, a tuple).
 fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let start = header.find(&format!("'{key}'")).or_else(|| header.find(&format!("\"{key}\"")))?;
-    let rest = header[start + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+    let start = header
+        .find(&format!("'{key}'"))
+        .or_else(|| header.find(&format!("\"{key}\"")))?;
+    let rest = header[start + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
     let end = if rest.starts_with('(') {
         rest.find(')')? + 1
     } else {

@@ -184,7 +184,11 @@ fn cancel_decoders(next: &AtomicUsize, n: usize) {
     next.store(n, Ordering::Relaxed);
 }
 
-fn emit_finished(files: &[PathBuf], partial: &mut HashMap<usize, Partial>, on_file: &mut dyn FnMut(FileOutcome)) {
+fn emit_finished(
+    files: &[PathBuf],
+    partial: &mut HashMap<usize, Partial>,
+    on_file: &mut dyn FnMut(FileOutcome),
+) {
     let done: Vec<usize> = partial
         .iter()
         .filter(|(_, p)| matches!(&p.expected, Some((_, n)) if p.vectors.len() == *n))
@@ -196,7 +200,9 @@ fn emit_finished(files: &[PathBuf], partial: &mut HashMap<usize, Partial>, on_fi
         if p.vectors.is_empty() {
             on_file(FileOutcome::Failed(
                 files[i].clone(),
-                EmbedError::NoAudio { path: files[i].clone() },
+                EmbedError::NoAudio {
+                    path: files[i].clone(),
+                },
             ));
             continue;
         }

@@ -104,7 +104,10 @@ impl KnownModel {
 
     /// The pinned sha256 of a repository file, if one is known.
     pub fn pinned_sha256(&self, file: &str) -> Option<&'static str> {
-        self.sha256.iter().find(|(f, _)| *f == file).map(|(_, h)| *h)
+        self.sha256
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map(|(_, h)| *h)
     }
 
     /// Where the model is kept under a cache root: `<root>/models/<name>/<revision>/`.

@@ -40,7 +40,9 @@ impl StreamResampler {
     /// A resampler from `in_rate` to `out_rate` Hz; both must be non-zero.
     pub fn new(in_rate: u32, out_rate: u32) -> Result<Self, String> {
         if in_rate == 0 || out_rate == 0 {
-            return Err(format!("cannot resample from {in_rate} Hz to {out_rate} Hz"));
+            return Err(format!(
+                "cannot resample from {in_rate} Hz to {out_rate} Hz"
+            ));
         }
         let (inner, out_buf, to_skip) = if in_rate == out_rate {
             (None, Vec::new(), 0)
@@ -54,8 +56,11 @@ impl StreamResampler {
             blocks += blocks % 2;
             let sub = blocks * block;
             let subs = CHUNK_IN.div_ceil(sub);
-            let r = FftFixedIn::<f32>::new(in_rate as usize, out_rate as usize, sub * subs, subs, 1)
-                .map_err(|e| format!("cannot resample from {in_rate} Hz to {out_rate} Hz: {e}"))?;
+            let r =
+                FftFixedIn::<f32>::new(in_rate as usize, out_rate as usize, sub * subs, subs, 1)
+                    .map_err(|e| {
+                        format!("cannot resample from {in_rate} Hz to {out_rate} Hz: {e}")
+                    })?;
             let out_buf = r.output_buffer_allocate(true);
             let delay = r.output_delay();
             (Some(r), out_buf, delay)
@@ -103,7 +108,13 @@ impl StreamResampler {
                     .process_into_buffer(&[&self.pending[..]], &mut self.out_buf, None)
                     .expect("buffers sized by the resampler");
                 self.pending.clear();
-                Self::emit(&self.out_buf[0][..produced], &mut self.to_skip, &mut self.emitted, u64::MAX, out);
+                Self::emit(
+                    &self.out_buf[0][..produced],
+                    &mut self.to_skip,
+                    &mut self.emitted,
+                    u64::MAX,
+                    out,
+                );
             }
         }
     }
@@ -122,18 +133,33 @@ impl StreamResampler {
             if self.emitted >= target {
                 break;
             }
-            let input: Option<&[&[f32]]> =
-                if first && !self.pending.is_empty() { Some(&[&self.pending[..]]) } else { None };
+            let input: Option<&[&[f32]]> = if first && !self.pending.is_empty() {
+                Some(&[&self.pending[..]])
+            } else {
+                None
+            };
             first = false;
             let (_, produced) = r
                 .process_partial_into_buffer(input, &mut self.out_buf, None)
                 .expect("buffers sized by the resampler");
-            Self::emit(&self.out_buf[0][..produced], &mut self.to_skip, &mut self.emitted, target, out);
+            Self::emit(
+                &self.out_buf[0][..produced],
+                &mut self.to_skip,
+                &mut self.emitted,
+                target,
+                out,
+            );
         }
         self.pending.clear();
     }
 
-    fn emit(produced: &[f32], to_skip: &mut usize, emitted: &mut u64, limit: u64, out: &mut Vec<f32>) {
+    fn emit(
+        produced: &[f32],
+        to_skip: &mut usize,
+        emitted: &mut u64,
+        limit: u64,
+        out: &mut Vec<f32>,
+    ) {
         let skip = (*to_skip).min(produced.len());
         *to_skip -= skip;
         let rest = &produced[skip..];
@@ -166,7 +192,13 @@ mod tests {
 
     #[test]
     fn lengths_are_rounded_ratio() {
-        for (i, o) in [(44_100, 48_000), (16_000, 48_000), (22_050, 48_000), (96_000, 48_000), (8_000, 48_000)] {
+        for (i, o) in [
+            (44_100, 48_000),
+            (16_000, 48_000),
+            (22_050, 48_000),
+            (96_000, 48_000),
+            (8_000, 48_000),
+        ] {
             for n in [1usize, 100, 4095, 4096, 4097, 44_100, 100_003] {
                 let out = run(i, o, &vec![0.1; n], 1000);
                 let want = ((n as f64 * o as f64 / i as f64) + 0.5).floor() as usize;
@@ -179,7 +211,9 @@ mod tests {
     fn output_is_time_aligned_and_chunking_independent() {
         // A 1 kHz sine at 44.1 kHz must come out as the same sine, same phase, at 48 kHz.
         let n = 44_100;
-        let input: Vec<f32> = (0..n).map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin() as f32).collect();
+        let input: Vec<f32> = (0..n)
+            .map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin() as f32)
+            .collect();
         let a = run(44_100, 48_000, &input, 4096);
         let b = run(44_100, 48_000, &input, 777);
         assert_eq!(a, b);
@@ -197,9 +231,17 @@ mod tests {
         let mut input = vec![0.0f32; 44_101];
         input[22_050] = 1.0;
         let out = run(44_101, 48_000, &input, 5000);
-        let peak = out.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let peak = out
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         let want = 22_050.0 * 48_000.0 / 44_101.0;
-        assert!((peak as f64 - want).abs() <= 0.5, "peak at {peak}, want {want}");
+        assert!(
+            (peak as f64 - want).abs() <= 0.5,
+            "peak at {peak}, want {want}"
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub const ORT_VERSION: &str = "1.31.1";
 pub const MIN_ORT_MINOR: u32 = ort::MINOR_VERSION;
 
 /// The command that installs the library where avx looks for it.
-pub const SETUP_HINT: &str = "run `scripts/setup-ort.sh` (or set ORT_DYLIB_PATH to a libonnxruntime 1.31)";
+pub const SETUP_HINT: &str =
+    "run `scripts/setup-ort.sh` (or set ORT_DYLIB_PATH to a libonnxruntime 1.31)";
 
 /// Where a loaded library came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +118,9 @@ pub fn init() -> Result<RuntimeInfo> {
 fn loaded() -> Result<&'static (RuntimeInfo, ort::environment::Environment)> {
     INIT.get_or_init(init_uncached)
         .as_ref()
-        .map_err(|message| EmbedError::Runtime { message: message.clone() })
+        .map_err(|message| EmbedError::Runtime {
+            message: message.clone(),
+        })
 }
 
 fn init_uncached() -> Loaded {
@@ -135,7 +138,10 @@ fn init_uncached() -> Loaded {
                 tried.push(format!("{} ({e})", path.display()));
             }
             Err(LoadFailure::Missing(e)) | Err(LoadFailure::Unusable(e)) => {
-                return Err(format!("cannot use ONNX Runtime at {}: {e}; {SETUP_HINT}", path.display()));
+                return Err(format!(
+                    "cannot use ONNX Runtime at {}: {e}; {SETUP_HINT}",
+                    path.display()
+                ));
             }
         }
     }

@@ -91,8 +91,13 @@ impl WindowStream {
         if !(hop_s.is_finite() && hop >= 1.0 && hop <= w as f64) {
             return Err(hop_error(&path, hop_s, spec));
         }
-        let resampler = StreamResampler::new(decoder.info().sample_rate, rate)
-            .map_err(|message| EmbedError::Decode { path: path.clone(), message })?;
+        let resampler =
+            StreamResampler::new(decoder.info().sample_rate, rate).map_err(|message| {
+                EmbedError::Decode {
+                    path: path.clone(),
+                    message,
+                }
+            })?;
         Ok(WindowStream {
             path,
             spec: spec.clone(),
@@ -147,7 +152,9 @@ impl WindowStream {
             if self.eof {
                 let n = buf_end;
                 if n == 0 {
-                    return Err(EmbedError::NoAudio { path: self.path.clone() });
+                    return Err(EmbedError::NoAudio {
+                        path: self.path.clone(),
+                    });
                 }
                 if self.last_end == n {
                     return Ok(None);
@@ -180,10 +187,15 @@ impl WindowStream {
         debug_assert!(start >= self.buf_start);
         let off = (start - self.buf_start) as usize;
         let mut features = Vec::new();
-        self.spec.features(&self.buf[off..off + len as usize], &mut features);
+        self.spec
+            .features(&self.buf[off..off + len as usize], &mut features);
         self.windows_emitted += 1;
         let rate = self.spec.sample_rate() as f64;
-        Window { start_s: start as f64 / rate, end_s: (start + len) as f64 / rate, features }
+        Window {
+            start_s: start as f64 / rate,
+            end_s: (start + len) as f64 / rate,
+            features,
+        }
     }
 
     /// Drops samples no future window can need: those before the next regular start and before the last `W`

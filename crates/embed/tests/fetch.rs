@@ -49,7 +49,9 @@ fn serve(server: Arc<Server>) -> String {
                 server.ranges.lock().unwrap().push(range.clone());
                 let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
                 let Some(body) = server.files.get(&path) else {
-                    let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
                     return;
                 };
                 let start: usize = range.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0);
@@ -62,7 +64,10 @@ fn serve(server: Arc<Server>) -> String {
                     let _ = stream.write_all(&body[start..]);
                     return;
                 }
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
                 let _ = stream.write_all(head.as_bytes());
                 let cut = {
                     let mut c = server.cut_once.lock().unwrap();
@@ -83,7 +88,9 @@ fn serve(server: Arc<Server>) -> String {
 }
 
 fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 fn sha(b: &[u8]) -> String {
@@ -107,12 +114,22 @@ fn interrupted_transfer_resumes_with_a_range_request() {
     let base = serve(s.clone());
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("f.bin");
-    let (size, digest) = fetch_file(&format!("{base}/f.bin"), &dest, Some(&sha(&body)), &mut no_progress()).unwrap();
+    let (size, digest) = fetch_file(
+        &format!("{base}/f.bin"),
+        &dest,
+        Some(&sha(&body)),
+        &mut no_progress(),
+    )
+    .unwrap();
     assert_eq!(size, body.len() as u64);
     assert_eq!(std::fs::read(&dest).unwrap(), body);
     assert_eq!(digest, sha(&body));
     let ranges = s.ranges.lock().unwrap().clone();
-    assert_eq!(ranges, vec![None, Some((body.len() / 2).to_string())], "second request resumes");
+    assert_eq!(
+        ranges,
+        vec![None, Some((body.len() / 2).to_string())],
+        "second request resumes"
+    );
     assert!(!dir.path().join("f.bin.part").exists());
 }
 
@@ -125,9 +142,18 @@ fn a_partial_file_from_an_earlier_run_is_resumed() {
     let base = serve(s.clone());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.bin.part"), &body[..40_000]).unwrap();
-    fetch_file(&format!("{base}/f.bin"), &dir.path().join("f.bin"), None, &mut no_progress()).unwrap();
+    fetch_file(
+        &format!("{base}/f.bin"),
+        &dir.path().join("f.bin"),
+        None,
+        &mut no_progress(),
+    )
+    .unwrap();
     assert_eq!(std::fs::read(dir.path().join("f.bin")).unwrap(), body);
-    assert_eq!(s.ranges.lock().unwrap().clone(), vec![Some("40000".to_string())]);
+    assert_eq!(
+        s.ranges.lock().unwrap().clone(),
+        vec![Some("40000".to_string())]
+    );
 }
 
 #[test]
@@ -138,7 +164,13 @@ fn wrong_hash_is_an_error_and_leaves_no_file() {
     let base = serve(Arc::new(s));
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("f.bin");
-    let err = fetch_file(&format!("{base}/f.bin"), &dest, Some(&"0".repeat(64)), &mut no_progress()).unwrap_err();
+    let err = fetch_file(
+        &format!("{base}/f.bin"),
+        &dest,
+        Some(&"0".repeat(64)),
+        &mut no_progress(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("sha256 mismatch"), "{err}");
     assert!(!dest.exists() && !dir.path().join("f.bin.part").exists());
 }
@@ -147,8 +179,17 @@ fn wrong_hash_is_an_error_and_leaves_no_file() {
 fn missing_file_says_how_to_use_a_local_directory() {
     let base = serve(Arc::new(Server::default()));
     let dir = tempfile::tempdir().unwrap();
-    let err = fetch_file(&format!("{base}/nope"), &dir.path().join("nope"), None, &mut no_progress()).unwrap_err();
-    assert!(err.to_string().contains("404") && err.to_string().contains("--model-dir"), "{err}");
+    let err = fetch_file(
+        &format!("{base}/nope"),
+        &dir.path().join("nope"),
+        None,
+        &mut no_progress(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("404") && err.to_string().contains("--model-dir"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -156,7 +197,13 @@ fn a_model_is_fetched_into_its_revision_directory_and_verified_later() {
     static SHA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let repo = "test/tiny-model";
     let rev = "abc123";
-    let files = ["config.json", "preprocessor_config.json", "tokenizer.json", "onnx/audio_model_quantized.onnx", "onnx/text_model_quantized.onnx"];
+    let files = [
+        "config.json",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "onnx/audio_model_quantized.onnx",
+        "onnx/text_model_quantized.onnx",
+    ];
     let mut s = Server::default();
     for (i, f) in files.iter().enumerate() {
         let body = bytes(5_000 + i * 1_000, i as u8);
@@ -167,8 +214,10 @@ fn a_model_is_fetched_into_its_revision_directory_and_verified_later() {
     }
     let s = Arc::new(s);
     let base = serve(s.clone());
-    let pinned: &'static [(&'static str, &'static str)] =
-        Box::leak(Box::new([("onnx/audio_model_quantized.onnx", SHA.get().unwrap().as_str())]));
+    let pinned: &'static [(&'static str, &'static str)] = Box::leak(Box::new([(
+        "onnx/audio_model_quantized.onnx",
+        SHA.get().unwrap().as_str(),
+    )]));
     let model = KnownModel {
         name: "tiny",
         repo,
@@ -187,8 +236,12 @@ fn a_model_is_fetched_into_its_revision_directory_and_verified_later() {
         assert!(dir.join(f).is_file(), "{f}");
     }
     assert!(model.is_present(root.path(), Variant::Int8));
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
-    assert_eq!(manifest["files"]["onnx/audio_model_quantized.onnx"]["sha256"], SHA.get().unwrap().as_str());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
+    assert_eq!(
+        manifest["files"]["onnx/audio_model_quantized.onnx"]["sha256"],
+        SHA.get().unwrap().as_str()
+    );
 
     // A second fetch downloads nothing; a damaged file is detected by its recorded hash and fetched again.
     let before = s.requests.load(Ordering::SeqCst);
@@ -197,13 +250,21 @@ fn a_model_is_fetched_into_its_revision_directory_and_verified_later() {
     std::fs::write(dir.join("tokenizer.json"), b"damaged").unwrap();
     fetch_model_from(&base, &model, Variant::Int8, root.path(), &mut |_| {}).unwrap();
     assert_eq!(s.requests.load(Ordering::SeqCst), before + 1);
-    assert_ne!(std::fs::read(dir.join("tokenizer.json")).unwrap(), b"damaged");
+    assert_ne!(
+        std::fs::read(dir.join("tokenizer.json")).unwrap(),
+        b"damaged"
+    );
 }
 
 #[test]
 fn urls_follow_the_hugging_face_resolve_form() {
     assert_eq!(
-        file_url("https://huggingface.co/", "Xenova/clap-htsat-unfused", "c28f288", "onnx/audio_model.onnx"),
+        file_url(
+            "https://huggingface.co/",
+            "Xenova/clap-htsat-unfused",
+            "c28f288",
+            "onnx/audio_model.onnx"
+        ),
         "https://huggingface.co/Xenova/clap-htsat-unfused/resolve/c28f288/onnx/audio_model.onnx"
     );
 }

@@ -73,10 +73,24 @@ fn read_golden(path: &Path) -> (Vec<usize>, Vec<f32>) {
 
 /// Index of the last mel bin whose upper filter edge is below `hz` (slaney scale, 64 bins, 50..14000 Hz).
 fn bins_below(hz: f64) -> usize {
-    let mel = |f: f64| if f >= 1000.0 { 15.0 + (f / 1000.0).ln() * 27.0 / 6.4f64.ln() } else { 3.0 * f / 200.0 };
-    let hz_of = |m: f64| if m >= 15.0 { 1000.0 * ((m - 15.0) * 6.4f64.ln() / 27.0).exp() } else { 200.0 * m / 3.0 };
+    let mel = |f: f64| {
+        if f >= 1000.0 {
+            15.0 + (f / 1000.0).ln() * 27.0 / 6.4f64.ln()
+        } else {
+            3.0 * f / 200.0
+        }
+    };
+    let hz_of = |m: f64| {
+        if m >= 15.0 {
+            1000.0 * ((m - 15.0) * 6.4f64.ln() / 27.0).exp()
+        } else {
+            200.0 * m / 3.0
+        }
+    };
     let (lo, hi) = (mel(50.0), mel(14_000.0));
-    (0..64).filter(|&m| hz_of(lo + (m + 2) as f64 * (hi - lo) / 65.0) < hz).count()
+    (0..64)
+        .filter(|&m| hz_of(lo + (m + 2) as f64 * (hi - lo) / 65.0) < hz)
+        .count()
 }
 
 #[test]
@@ -94,20 +108,35 @@ fn log_mel_matches_reference() {
             .collect::<Result<_, _>>()
             .unwrap_or_else(|err| panic!("{err}"));
         let times: Vec<(f64, f64)> = windows.iter().map(|w| (w.start_s, w.end_s)).collect();
-        assert_eq!(times.len(), e.windows.len(), "{name}: window count ({times:?} vs {:?})", e.windows);
+        assert_eq!(
+            times.len(),
+            e.windows.len(),
+            "{name}: window count ({times:?} vs {:?})",
+            e.windows
+        );
         for (got, want) in times.iter().zip(&e.windows) {
-            assert!((got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9, "{name}: {got:?} vs {want:?}");
+            assert!(
+                (got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9,
+                "{name}: {got:?} vs {want:?}"
+            );
         }
         if let Some(dir) = std::env::var_os("AVX_GOLDEN_DUMP") {
             // Debugging aid: write avx's features next to the goldens' names for comparison in NumPy.
-            let data: Vec<f32> = windows.iter().flat_map(|w| w.features.iter().copied()).collect();
+            let data: Vec<f32> = windows
+                .iter()
+                .flat_map(|w| w.features.iter().copied())
+                .collect();
             let out = File::create(Path::new(&dir).join(format!("{name}.npy"))).unwrap();
             avx_embed::npy::write_npy_f32(out, &[windows.len(), 1001, 64], &data).unwrap();
         }
         let (shape, golden) = read_golden(&e.golden);
         assert_eq!(shape, [e.windows.len(), 1001, 64], "{name}: golden shape");
         let low_rate = e.resampled && e.sample_rate < 44_100;
-        let passband = if low_rate { bins_below(0.9 * e.sample_rate as f64 / 2.0) } else { 64 };
+        let passband = if low_rate {
+            bins_below(0.9 * e.sample_rate as f64 / 2.0)
+        } else {
+            64
+        };
         let (mut max_all, mut max_pass) = (0.0f32, 0.0f32);
         for (w, win) in windows.iter().enumerate() {
             let reference = &golden[w * 1001 * 64..(w + 1) * 1001 * 64];
@@ -138,7 +167,11 @@ fn log_mel_matches_reference() {
             failures.push(format!("{name}: {max_pass} dB (limit {limit_pass}), all bins {max_all} dB (limit {limit_all})"));
         }
     }
-    assert!(failures.is_empty(), "beyond tolerance:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "beyond tolerance:\n{}",
+        failures.join("\n")
+    );
 }
 
 fn audio_dir() -> PathBuf {
@@ -146,8 +179,13 @@ fn audio_dir() -> PathBuf {
 }
 
 fn audio_files() -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(audio_dir()) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = dir.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    let Ok(dir) = std::fs::read_dir(audio_dir()) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = dir
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     files
 }
@@ -155,7 +193,11 @@ fn audio_files() -> Vec<PathBuf> {
 #[test]
 fn same_file_twice_is_bit_identical() {
     let spec = FrontEndSpec::clap_htsat_unfused();
-    for name in ["stereo48k_12p5s.flac", "mono16k_s16_11s.wav", "stereo44k_4s.mp3"] {
+    for name in [
+        "stereo48k_12p5s.flac",
+        "mono16k_s16_11s.wav",
+        "stereo44k_4s.mp3",
+    ] {
         let path = audio_dir().join(name);
         if !path.exists() {
             continue;
@@ -165,7 +207,11 @@ fn same_file_twice_is_bit_identical() {
                 .unwrap()
                 .map(|w| {
                     let w = w.unwrap();
-                    (w.start_s.to_bits(), w.end_s.to_bits(), w.features.iter().map(|v| v.to_bits()).collect())
+                    (
+                        w.start_s.to_bits(),
+                        w.end_s.to_bits(),
+                        w.features.iter().map(|v| v.to_bits()).collect(),
+                    )
                 })
                 .collect()
         };
@@ -192,16 +238,28 @@ fn every_test_file_decodes_with_sensible_info() {
             }
             continue;
         }
-        if !matches!(ext, "wav" | "flac" | "mp3" | "ogg" | "m4a" | "aac" | "aiff" | "aif") {
+        if !matches!(
+            ext,
+            "wav" | "flac" | "mp3" | "ogg" | "m4a" | "aac" | "aiff" | "aif"
+        ) {
             continue;
         }
         let mut stream = WindowStream::open(&path, &spec, 10.0).unwrap_or_else(|e| panic!("{e}"));
-        let windows: Vec<_> = stream.by_ref().collect::<Result<_, _>>().unwrap_or_else(|e| panic!("{e}"));
+        let windows: Vec<_> = stream
+            .by_ref()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
         let info = stream.info();
         // Names follow `<layout><rate>_..._<duration>s.<ext>`: check what they say.
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let secs: f64 =
-            stem.rsplit('_').next().unwrap().trim_end_matches('s').replace('p', ".").parse().unwrap();
+        let secs: f64 = stem
+            .rsplit('_')
+            .next()
+            .unwrap()
+            .trim_end_matches('s')
+            .replace('p', ".")
+            .parse()
+            .unwrap();
         let channels = if stem.starts_with("mono") {
             1
         } else if stem.starts_with("stereo") {
@@ -210,10 +268,21 @@ fn every_test_file_decodes_with_sensible_info() {
             6
         };
         assert_eq!(info.channels, channels, "{name}: channels");
-        let tol = if matches!(ext, "mp3" | "ogg" | "m4a" | "aac") { 0.06 } else { 1e-6 };
-        assert!((info.duration_s - secs).abs() <= tol, "{name}: duration {} vs {secs}", info.duration_s);
+        let tol = if matches!(ext, "mp3" | "ogg" | "m4a" | "aac") {
+            0.06
+        } else {
+            1e-6
+        };
+        assert!(
+            (info.duration_s - secs).abs() <= tol,
+            "{name}: duration {} vs {secs}",
+            info.duration_s
+        );
         assert_eq!(windows.len(), if secs <= 10.0 { 1 } else { 2 }, "{name}");
-        eprintln!("{name:26} {:>6} Hz {} ch {:>10} {:.4} s", info.sample_rate, info.channels, info.codec, info.duration_s);
+        eprintln!(
+            "{name:26} {:>6} Hz {} ch {:>10} {:.4} s",
+            info.sample_rate, info.channels, info.codec, info.duration_s
+        );
         seen += 1;
     }
     if audio_files().is_empty() {
@@ -228,7 +297,13 @@ fn hop_is_validated() {
     let spec = FrontEndSpec::clap_htsat_unfused();
     let path = audio_dir().join("mono48k_s16_3s.wav");
     for hop in [0.0, -1.0, 10.5, f64::NAN, f64::INFINITY] {
-        assert!(matches!(WindowStream::open(&path, &spec, hop), Err(EmbedError::Config { .. })), "hop {hop}");
+        assert!(
+            matches!(
+                WindowStream::open(&path, &spec, hop),
+                Err(EmbedError::Config { .. })
+            ),
+            "hop {hop}"
+        );
     }
 }
 
@@ -246,8 +321,17 @@ fn overlapping_hop_gives_the_documented_windows() {
         .unwrap();
     assert_eq!(times, [(0.0, 10.0), (1.0, 11.0), (2.0, 12.0), (2.5, 12.5)]);
     // And each window equals the features of the same slice computed directly.
-    let full: Vec<_> = WindowStream::open(&path, &spec, 2.5).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
-    let with_hop_1: Vec<_> = WindowStream::open(&path, &spec, 1.0).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    let full: Vec<_> = WindowStream::open(&path, &spec, 2.5)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let with_hop_1: Vec<_> = WindowStream::open(&path, &spec, 1.0)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
     assert_eq!(full[0].features, with_hop_1[0].features);
-    assert_eq!(full.last().unwrap().features, with_hop_1.last().unwrap().features);
+    assert_eq!(
+        full.last().unwrap().features,
+        with_hop_1.last().unwrap().features
+    );
 }

@@ -4,8 +4,8 @@
 //! The decoder converts any panic inside symphonia into a `Decode` error (defence in depth); this test also counts
 //! panics with a panic hook, so a panic that was caught still fails the test.
 
-use std::path::{Path, PathBuf};
 use std::cell::Cell;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use avx_embed::{EmbedError, FrontEndSpec, WindowStream};
@@ -38,14 +38,27 @@ fn run(path: &Path) -> Outcome {
     count_panics();
     let before = PANICS.with(Cell::get);
     let spec = FrontEndSpec::clap_htsat_unfused();
-    let result = WindowStream::open(path, &spec, 10.0).and_then(|s| s.collect::<Result<Vec<_>, _>>());
-    assert_eq!(PANICS.with(Cell::get), before, "{}: panicked (caught)", path.display());
+    let result =
+        WindowStream::open(path, &spec, 10.0).and_then(|s| s.collect::<Result<Vec<_>, _>>());
+    assert_eq!(
+        PANICS.with(Cell::get),
+        before,
+        "{}: panicked (caught)",
+        path.display()
+    );
     match result {
         Ok(w) => Outcome::Windows(w.len()),
         Err(e) => {
-            assert!(e.is_per_file(), "{}: not a per-file error: {e:?}", path.display());
+            assert!(
+                e.is_per_file(),
+                "{}: not a per-file error: {e:?}",
+                path.display()
+            );
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(e.to_string().contains(&name), "error does not name the file: {e}");
+            assert!(
+                e.to_string().contains(&name),
+                "error does not name the file: {e}"
+            );
             Outcome::Error(e)
         }
     }
@@ -125,27 +138,39 @@ fn aiff_rate(channels: u16, rate: f64, data: &[u8]) -> Vec<u8> {
 }
 
 fn tone_bytes(frames: usize, channels: usize) -> Vec<u8> {
-    (0..frames * channels).flat_map(|i| (((i as f64 * 0.05).sin() * 8000.0) as i16).to_le_bytes()).collect()
+    (0..frames * channels)
+        .flat_map(|i| (((i as f64 * 0.05).sin() * 8000.0) as i16).to_le_bytes())
+        .collect()
 }
 
 #[test]
 fn empty_file() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["empty.wav", "empty.mp3", "empty"] {
-        assert!(matches!(expect_error(&write(dir.path(), name, b"")), EmbedError::Decode { .. }));
+        assert!(matches!(
+            expect_error(&write(dir.path(), name, b"")),
+            EmbedError::Decode { .. }
+        ));
     }
 }
 
 #[test]
 fn missing_file_is_io() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(expect_error(&dir.path().join("absent.wav")), EmbedError::Io { .. }));
+    assert!(matches!(
+        expect_error(&dir.path().join("absent.wav")),
+        EmbedError::Io { .. }
+    ));
 }
 
 #[test]
 fn text_named_wav() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "notes.wav", b"This is a text file, not a WAV file.\nSecond line.\n");
+    let p = write(
+        dir.path(),
+        "notes.wav",
+        b"This is a text file, not a WAV file.\nSecond line.\n",
+    );
     assert!(matches!(expect_error(&p), EmbedError::Unsupported { .. }));
 }
 
@@ -157,12 +182,27 @@ fn header_claims() {
         ("aiff_rate_zero.aiff", aiff_rate(2, 0.0, &data)),
         ("aiff_rate_10mhz.aiff", aiff_rate(2, 10e6, &data)),
         ("aiff_zero_channels.aiff", aiff_rate(0, 44_100.0, &data)),
-        ("zero_channels.wav", wav(1, 0, 48_000, 16, data.len() as u32, &data)),
+        (
+            "zero_channels.wav",
+            wav(1, 0, 48_000, 16, data.len() as u32, &data),
+        ),
         ("rate_zero.wav", wav(1, 2, 0, 16, data.len() as u32, &data)),
-        ("rate_10mhz.wav", wav(1, 2, 10_000_000, 16, data.len() as u32, &data)),
-        ("bits_zero.wav", wav(1, 2, 48_000, 0, data.len() as u32, &data)),
-        ("channels_65535.wav", wav(1, 65_535, 48_000, 16, data.len() as u32, &data)),
-        ("format_tag_unknown.wav", wav(0x1234, 2, 48_000, 16, data.len() as u32, &data)),
+        (
+            "rate_10mhz.wav",
+            wav(1, 2, 10_000_000, 16, data.len() as u32, &data),
+        ),
+        (
+            "bits_zero.wav",
+            wav(1, 2, 48_000, 0, data.len() as u32, &data),
+        ),
+        (
+            "channels_65535.wav",
+            wav(1, 65_535, 48_000, 16, data.len() as u32, &data),
+        ),
+        (
+            "format_tag_unknown.wav",
+            wav(0x1234, 2, 48_000, 16, data.len() as u32, &data),
+        ),
     ];
     for (name, bytes) in cases {
         let e = expect_error(&write(dir.path(), name, &bytes));
@@ -176,7 +216,11 @@ fn header_claims_four_billion_frames() {
     // not be believed for allocation. Decoding what is there is acceptable, so is a typed error.
     let dir = tempfile::tempdir().unwrap();
     let data = tone_bytes(4800, 2);
-    let wav_path = write(dir.path(), "claims_2e32.wav", &wav(1, 2, 48_000, 16, u32::MAX, &data));
+    let wav_path = write(
+        dir.path(),
+        "claims_2e32.wav",
+        &wav(1, 2, 48_000, 16, u32::MAX, &data),
+    );
     let aiff_path = write(dir.path(), "claims_2e32.aiff", &aiff(2, u32::MAX, &data));
     for p in [wav_path, aiff_path] {
         match run(&p) {
@@ -187,7 +231,12 @@ fn header_claims_four_billion_frames() {
         let spec = FrontEndSpec::clap_htsat_unfused();
         if let Ok(mut s) = WindowStream::open(&p, &spec, 10.0) {
             while let Ok(Some(_)) = s.next_window() {}
-            assert!(s.info().duration_s < 1.0, "{}: duration {}", p.display(), s.info().duration_s);
+            assert!(
+                s.info().duration_s < 1.0,
+                "{}: duration {}",
+                p.display(),
+                s.info().duration_s
+            );
         }
     }
 }
@@ -208,7 +257,9 @@ fn truncated_real_files() {
     ];
     let dir = tempfile::tempdir().unwrap();
     for name in names {
-        let Ok(bytes) = std::fs::read(audio.join(name)) else { continue };
+        let Ok(bytes) = std::fs::read(audio.join(name)) else {
+            continue;
+        };
         for eighth in 0..8 {
             let cut = bytes.len() * eighth / 8;
             let p = write(dir.path(), &format!("cut{eighth}_{name}"), &bytes[..cut]);
@@ -232,18 +283,33 @@ fn random_bytes() {
         state ^= state << 17;
         state
     };
-    for (i, ext) in ["wav", "mp3", "flac", "ogg", "m4a", "bin", "aac", "aiff"].iter().enumerate() {
+    for (i, ext) in ["wav", "mp3", "flac", "ogg", "m4a", "bin", "aac", "aiff"]
+        .iter()
+        .enumerate()
+    {
         for size in [1usize, 16, 1000, 100_000] {
             let bytes: Vec<u8> = (0..size).map(|_| next() as u8).collect();
             let p = write(dir.path(), &format!("random{i}_{size}.{ext}"), &bytes);
             let outcome = run(&p);
-            assert!(matches!(outcome, Outcome::Error(_)), "{}: {outcome:?}", p.display());
+            assert!(
+                matches!(outcome, Outcome::Error(_)),
+                "{}: {outcome:?}",
+                p.display()
+            );
         }
     }
     // Real headers followed by random bytes: the decoders themselves get garbage.
     let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
-    for name in ["stereo48k_12p5s.flac", "stereo44k_4s.mp3", "stereo44k_4s.ogg", "stereo44k_aac_4s.m4a", "stereo44k_4s.aac"] {
-        let Ok(mut bytes) = std::fs::read(audio.join(name)) else { continue };
+    for name in [
+        "stereo48k_12p5s.flac",
+        "stereo44k_4s.mp3",
+        "stereo44k_4s.ogg",
+        "stereo44k_aac_4s.m4a",
+        "stereo44k_4s.aac",
+    ] {
+        let Ok(mut bytes) = std::fs::read(audio.join(name)) else {
+            continue;
+        };
         let keep = 256.min(bytes.len());
         for b in &mut bytes[keep..] {
             *b = next() as u8;

@@ -34,7 +34,11 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
 /// Asserts the parity bounds and returns (cosine, max abs diff).
 fn check(what: &str, got: &[f32], want: &[f32]) -> (f64, f32) {
     assert_eq!(got.len(), want.len(), "{what}: dimension");
-    let dot: f64 = got.iter().zip(want).map(|(a, b)| *a as f64 * *b as f64).sum();
+    let dot: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| *a as f64 * *b as f64)
+        .sum();
     let na: f64 = got.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = want.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
     let cos = dot / (na * nb);
@@ -63,10 +67,13 @@ fn read_mel(path: &Path) -> (Vec<usize>, Vec<f32>) {
 #[test]
 fn audio_tower_matches_pytorch_on_reference_mels() {
     let g = golden();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root().join("tests/golden/mel/manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/golden/mel/manifest.json")).unwrap(),
+    )
+    .unwrap();
     let spec = FrontEndSpec::clap_htsat_unfused();
-    let mut enc = AudioEncoder::open_dir(&tiny(), &spec, &SessionOptions::default()).expect("open audio tower");
+    let mut enc = AudioEncoder::open_dir(&tiny(), &spec, &SessionOptions::default())
+        .expect("open audio tower");
     let mut checked = 0;
     for item in g["audio"].as_array().unwrap() {
         let file = item["file"].as_str().unwrap();
@@ -87,7 +94,11 @@ fn audio_tower_matches_pytorch_on_reference_mels() {
             check(&format!("{file} window {i}"), got, &floats(want));
             got_windows.push(got.to_vec());
         }
-        check(&format!("{file} pooled"), &pool(&got_windows), &floats(&item["vector"]));
+        check(
+            &format!("{file} pooled"),
+            &pool(&got_windows),
+            &floats(&item["vector"]),
+        );
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} golden files checked");
@@ -114,9 +125,16 @@ fn end_to_end_matches_pytorch_on_48k_files() {
             .collect();
         assert_eq!(f.windows.len(), want_times.len(), "{file}: window count");
         for (a, b) in f.windows.iter().zip(&want_times) {
-            assert!((a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9, "{file}: window {a:?} vs {b:?}");
+            assert!(
+                (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9,
+                "{file}: window {a:?} vs {b:?}"
+            );
         }
-        check(&format!("{file} end to end"), &f.vector, &floats(&item["vector"]));
+        check(
+            &format!("{file} end to end"),
+            &f.vector,
+            &floats(&item["vector"]),
+        );
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} files checked");
@@ -124,15 +142,28 @@ fn end_to_end_matches_pytorch_on_48k_files() {
 
 fn check_text(model: &Path, expect_mask: bool) {
     let g = golden();
-    let mut enc =
-        TextEncoder::open(model, &tiny().join("tokenizer.json"), &SessionOptions::default()).expect("open text");
+    let mut enc = TextEncoder::open(
+        model,
+        &tiny().join("tokenizer.json"),
+        &SessionOptions::default(),
+    )
+    .expect("open text");
     assert_eq!(enc.has_attention_mask(), expect_mask);
     for item in g["text"].as_array().unwrap() {
         let text = item["text"].as_str().unwrap();
-        let ids: Vec<i64> = item["ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+        let ids: Vec<i64> = item["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
         assert_eq!(enc.tokenize(text).unwrap(), ids, "token ids of {text:?}");
         let v = enc.embed(text).expect("embed text");
-        check(&format!("text {text:?} (mask: {expect_mask})"), &v, &floats(&item["vector"]));
+        check(
+            &format!("text {text:?} (mask: {expect_mask})"),
+            &v,
+            &floats(&item["vector"]),
+        );
     }
 }
 
@@ -164,18 +195,33 @@ fn long_prompts_truncate_to_77_tokens() {
 #[test]
 fn missing_model_file_is_a_config_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let err = AudioEncoder::open_dir(dir.path(), &FrontEndSpec::clap_htsat_unfused(), &SessionOptions::default())
-        .unwrap_err();
+    let err = AudioEncoder::open_dir(
+        dir.path(),
+        &FrontEndSpec::clap_htsat_unfused(),
+        &SessionOptions::default(),
+    )
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("audio_model.onnx") && msg.contains("--model-dir"), "{msg}");
+    assert!(
+        msg.contains("audio_model.onnx") && msg.contains("--model-dir"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_text_file_posing_as_a_model_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("onnx")).unwrap();
-    std::fs::write(dir.path().join("onnx/audio_model.onnx"), b"this is not an onnx file").unwrap();
-    let err = AudioEncoder::open_dir(dir.path(), &FrontEndSpec::clap_htsat_unfused(), &SessionOptions::default())
-        .unwrap_err();
+    std::fs::write(
+        dir.path().join("onnx/audio_model.onnx"),
+        b"this is not an onnx file",
+    )
+    .unwrap();
+    let err = AudioEncoder::open_dir(
+        dir.path(),
+        &FrontEndSpec::clap_htsat_unfused(),
+        &SessionOptions::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("audio_model.onnx"), "{err}");
 }

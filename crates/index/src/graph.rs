@@ -173,7 +173,12 @@ impl GraphData {
                     if lvl == top && entry.is_none() {
                         entry = Some(node as u32);
                     }
-                    for (l, list) in p.get_neighborhood_id().into_iter().enumerate().take(lvl + 1) {
+                    for (l, list) in p
+                        .get_neighborhood_id()
+                        .into_iter()
+                        .enumerate()
+                        .take(lvl + 1)
+                    {
                         g.adj[l][node] = list.iter().map(|nb| nb.get_origin_id() as u32).collect();
                     }
                 }
@@ -367,7 +372,7 @@ impl GraphData {
 }
 
 fn pad8(v: &mut Vec<u8>) {
-    while v.len() % 8 != 0 {
+    while !v.len().is_multiple_of(8) {
         v.push(0);
     }
 }
@@ -572,7 +577,11 @@ impl GraphView {
     pub fn to_data(&self) -> GraphData {
         let n = self.points as usize;
         let adj = (0..self.layers.len())
-            .map(|l| (0..n as u32).map(|i| self.neighbours(l, i).to_vec()).collect())
+            .map(|l| {
+                (0..n as u32)
+                    .map(|i| self.neighbours(l, i).to_vec())
+                    .collect()
+            })
             .collect();
         GraphData {
             level: self.level,
@@ -630,7 +639,11 @@ impl GraphView {
                 }
             }
         }
-        if self.levels().iter().any(|&x| x as usize >= self.layers.len()) {
+        if self
+            .levels()
+            .iter()
+            .any(|&x| x as usize >= self.layers.len())
+        {
             out.push("node level above the top layer".to_string());
         }
         out

@@ -9,7 +9,9 @@ use crate::error::{IndexError, Result};
 use crate::exact::{scan, scan_range, Scored, TopK};
 use crate::graph::{self, Adjacency, GraphView};
 use crate::lock::WriterLock;
-use crate::meta::{bytes_path, path_bytes, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State};
+use crate::meta::{
+    bytes_path, path_bytes, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State,
+};
 use crate::vectors::{Level, RowMap};
 use crate::writer::Writer;
 
@@ -197,7 +199,9 @@ impl Index {
             match Index::assemble(dir, opts.clone(), loaded) {
                 Ok(ix) => return Ok(ix),
                 // A compaction or graph rebuild switched generations under us: read again.
-                Err(IndexError::Io { source, path }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(IndexError::Io { source, path })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
                     last = Some(IndexError::Io { source, path });
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
@@ -231,7 +235,10 @@ impl Index {
             by_id.insert(f.id, slot as u32);
             if let Some(r) = f.vector_row {
                 let o = owner[0].get_mut(r as usize).ok_or_else(|| {
-                    IndexError::corrupt(&manifest, format!("file {} points past the committed rows", f.id))
+                    IndexError::corrupt(
+                        &manifest,
+                        format!("file {} points past the committed rows", f.id),
+                    )
                 })?;
                 *o = slot as u32;
                 live[0] += 1;
@@ -240,7 +247,10 @@ impl Index {
                 let o = owner[1]
                     .get_mut(f.window_rows.start as usize..f.window_rows.end as usize)
                     .ok_or_else(|| {
-                        IndexError::corrupt(&manifest, format!("file {} points past the committed window rows", f.id))
+                        IndexError::corrupt(
+                            &manifest,
+                            format!("file {} points past the committed window rows", f.id),
+                        )
                     })?;
                 o.iter_mut().for_each(|x| *x = slot as u32);
                 live[1] += f.window_rows.end - f.window_rows.start;
@@ -263,10 +273,16 @@ impl Index {
                     || view.level != level
                     || g.rows_covered > ls.rows
                 {
-                    return Err(IndexError::corrupt(&gp, "graph file does not match the manifest"));
+                    return Err(IndexError::corrupt(
+                        &gp,
+                        "graph file does not match the manifest",
+                    ));
                 }
                 if view.rows().iter().any(|&r| r as u64 >= g.rows_covered) {
-                    return Err(IndexError::corrupt(&gp, "graph node points past its covered rows"));
+                    return Err(IndexError::corrupt(
+                        &gp,
+                        "graph node points past its covered rows",
+                    ));
                 }
                 graphs[level.code() as usize] = Some(view);
             }
@@ -308,7 +324,11 @@ impl Index {
     pub fn stats(&self) -> IndexStats {
         let mut s = IndexStats {
             files: self.files.len() as u64,
-            failed: self.files.iter().filter(|f| f.status == FileStatus::Failed).count() as u64,
+            failed: self
+                .files
+                .iter()
+                .filter(|f| f.status == FileStatus::Failed)
+                .count() as u64,
             commits: self.state.commits,
             live_rows: self.live,
             ..IndexStats::default()
@@ -448,7 +468,8 @@ impl Index {
             match &prefix {
                 None => true,
                 Some((range, p)) => {
-                    range.contains(&(slot as usize)) && self.files[slot as usize].path.starts_with(p)
+                    range.contains(&(slot as usize))
+                        && self.files[slot as usize].path.starts_with(p)
                 }
             }
         };

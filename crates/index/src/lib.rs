@@ -20,8 +20,8 @@ pub mod graph;
 mod index;
 mod lock;
 mod meta;
-mod verify;
 pub mod vectors;
+mod verify;
 mod writer;
 
 pub use crash::CRASH_ENV;
@@ -35,6 +35,4 @@ pub use index::{
 pub use meta::{FileStatus, IndexSettings, FORMAT_VERSION};
 pub use vectors::Level;
 pub use verify::{verify, Problem, VerifyReport};
-pub use writer::{
-    CommitReport, FileRecord, MaintenancePolicy, WindowRecord, Writer,
-};
+pub use writer::{CommitReport, FileRecord, MaintenancePolicy, WindowRecord, Writer};

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use bincode::Options;
 use redb::{
-    MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
 };
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
@@ -31,8 +32,7 @@ pub(crate) const PATHS: TableDefinition<&[u8], u64> = TableDefinition::new("path
 pub(crate) const HASHES: MultimapTableDefinition<u128, u64> =
     MultimapTableDefinition::new("hashes");
 /// (level code, first row) -> (row count, xxh3-64 of the rows' bytes)
-pub(crate) const BATCHES: TableDefinition<(u32, u64), (u64, u64)> =
-    TableDefinition::new("batches");
+pub(crate) const BATCHES: TableDefinition<(u32, u64), (u64, u64)> = TableDefinition::new("batches");
 
 pub(crate) const KEY_FORMAT: &str = "format";
 pub(crate) const KEY_SETTINGS: &str = "settings";
@@ -86,7 +86,11 @@ impl IndexSettings {
             ));
         }
         if stored.dim != self.dim {
-            return Err(mismatch("dimension", stored.dim.to_string(), self.dim.to_string()));
+            return Err(mismatch(
+                "dimension",
+                stored.dim.to_string(),
+                self.dim.to_string(),
+            ));
         }
         if stored.frontend != self.frontend {
             return Err(mismatch(
@@ -270,7 +274,8 @@ impl MetaPaths {
         let tmp = self.dir.join("meta.sum.tmp");
         {
             let mut f = fs::File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
-            f.write_all(&s.encode()).map_err(|e| IndexError::io(&tmp, e))?;
+            f.write_all(&s.encode())
+                .map_err(|e| IndexError::io(&tmp, e))?;
             f.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
         }
         fs::rename(&tmp, &self.sum).map_err(|e| IndexError::io(&self.sum, e))?;
@@ -329,7 +334,12 @@ impl MetaPaths {
                 Ok(Ok(db)) => return Ok(db),
                 Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {}
                 Ok(Err(e)) => return Err(db_error(&self.db, e)),
-                Err(_) => return Err(IndexError::corrupt(&self.db, "redb failed while opening the database")),
+                Err(_) => {
+                    return Err(IndexError::corrupt(
+                        &self.db,
+                        "redb failed while opening the database",
+                    ))
+                }
             }
             if start.elapsed() > BUSY_TIMEOUT {
                 return Err(IndexError::Busy {
@@ -454,7 +464,10 @@ fn read_all(db: &redb::ReadOnlyDatabase, path: &Path) -> Result<Loaded> {
     let mut files = Vec::with_capacity(files_t.len().unwrap_or(0) as usize);
     for item in files_t.iter().map_err(|e| db_error(path, e))? {
         let (k, v) = item.map_err(|e| db_error(path, e))?;
-        files.push((k.value(), decode::<FileEntry>(v.value(), path, "file record")?));
+        files.push((
+            k.value(),
+            decode::<FileEntry>(v.value(), path, "file record")?,
+        ));
     }
     Ok(Loaded {
         settings,

@@ -16,7 +16,9 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::error::{IndexError, Result};
 
 #[cfg(target_endian = "big")]
-compile_error!("avx_index maps little-endian f32 rows directly and supports little-endian targets only");
+compile_error!(
+    "avx_index maps little-endian f32 rows directly and supports little-endian targets only"
+);
 
 /// Magic number at offset 0 of every row file.
 pub const ROW_MAGIC: [u8; 8] = *b"AVXVECS\0";
@@ -113,11 +115,17 @@ impl RowHeader {
         if bytes.len() < HEADER_LEN {
             return Err(IndexError::corrupt(
                 path,
-                format!("file is {} bytes, shorter than its 64-byte header", bytes.len()),
+                format!(
+                    "file is {} bytes, shorter than its 64-byte header",
+                    bytes.len()
+                ),
             ));
         }
         if bytes[0..8] != ROW_MAGIC {
-            return Err(IndexError::corrupt(path, "bad magic number in row-file header"));
+            return Err(IndexError::corrupt(
+                path,
+                "bad magic number in row-file header",
+            ));
         }
         let version = u32_at(bytes, 8);
         if version > ROW_VERSION {
@@ -129,7 +137,10 @@ impl RowHeader {
         }
         let sum = u64_at(bytes, 56);
         if sum != xxh3_64(&bytes[0..56]) {
-            return Err(IndexError::corrupt(path, "row-file header checksum mismatch"));
+            return Err(IndexError::corrupt(
+                path,
+                "row-file header checksum mismatch",
+            ));
         }
         let dim = u32_at(bytes, 12);
         let stride = u32_at(bytes, 16);
@@ -144,7 +155,10 @@ impl RowHeader {
             || bytes[28..32] != [0; 4]
             || bytes[40..56] != [0; 16]
         {
-            return Err(IndexError::corrupt(path, "inconsistent row-file header fields"));
+            return Err(IndexError::corrupt(
+                path,
+                "inconsistent row-file header fields",
+            ));
         }
         Ok(RowHeader {
             version,
@@ -170,10 +184,7 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 /// Encodes rows (each `dim` floats) into their on-disk bytes, zero-padded to `stride`.
-pub fn encode_rows<'a>(
-    dim: u32,
-    rows: impl IntoIterator<Item = &'a [f32]>,
-) -> Vec<u8> {
+pub fn encode_rows<'a>(dim: u32, rows: impl IntoIterator<Item = &'a [f32]>) -> Vec<u8> {
     let stride = stride_for(dim) as usize;
     let mut out = Vec::new();
     for row in rows {
@@ -294,7 +305,10 @@ pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64, path: &Pat
         .map_err(|e| IndexError::io(path, e))?;
     f.read_exact(buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            IndexError::corrupt(path, format!("file shorter than {} bytes", offset + buf.len() as u64))
+            IndexError::corrupt(
+                path,
+                format!("file shorter than {} bytes", offset + buf.len() as u64),
+            )
         } else {
             IndexError::io(path, e)
         }
@@ -346,7 +360,10 @@ impl RowAppender {
             read_exact_at(&file, &mut head, 0, path)?;
             let found = RowHeader::decode(&head, path)?;
             if found.dim != header.dim || found.level != header.level {
-                return Err(IndexError::corrupt(path, "row-file header does not match the manifest"));
+                return Err(IndexError::corrupt(
+                    path,
+                    "row-file header does not match the manifest",
+                ));
             }
             let want = header.file_len(rows);
             if len < want {

@@ -12,9 +12,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::IndexError;
 use crate::graph::GraphView;
-use crate::meta::{
-    read_meta, FileEntry, FileStatus, MetaPaths, BATCHES, FILES, HASHES, PATHS,
-};
+use crate::meta::{read_meta, FileEntry, FileStatus, MetaPaths, BATCHES, FILES, HASHES, PATHS};
 use crate::vectors::{Level, RowHeader, RowMap, HEADER_LEN};
 
 /// One thing found wrong.
@@ -113,7 +111,8 @@ fn read_tables(db: &redb::ReadOnlyDatabase, path: &Path) -> Result<Tables, Strin
     }
     let f = tx.open_table(FILES).map_err(|e| s(&e))?;
     let raw_files = f.len().map_err(|e| s(&e))? as usize;
-    let _ = read_meta(&tx.open_table(crate::meta::META).map_err(|e| s(&e))?, path).map_err(|e| s(&e))?;
+    let _ = read_meta(&tx.open_table(crate::meta::META).map_err(|e| s(&e))?, path)
+        .map_err(|e| s(&e))?;
     Ok(Tables {
         batches,
         paths,
@@ -232,7 +231,10 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
                 }
                 Ok(h) => {
                     if h.generation != ls.generation {
-                        r.problem(&p, "header generation differs from the file name and manifest");
+                        r.problem(
+                            &p,
+                            "header generation differs from the file name and manifest",
+                        );
                     }
                     let want = h.file_len(ls.rows);
                     if len > want {
@@ -260,15 +262,27 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
                 Some(bytes) => {
                     r.bytes_checked += bytes.len() as u64;
                     if xxh3_64(bytes) != sum {
-                        r.problem(&p, format!("checksum mismatch in rows {first}..{}", first + n));
+                        r.problem(
+                            &p,
+                            format!("checksum mismatch in rows {first}..{}", first + n),
+                        );
                     }
                 }
-                None => r.problem(&p, format!("batch {first}..{} runs past the committed rows", first + n)),
+                None => r.problem(
+                    &p,
+                    format!("batch {first}..{} runs past the committed rows", first + n),
+                ),
             }
             next = first + n;
         }
         if next != ls.rows {
-            r.problem(&p, format!("row batches cover {next} rows, the manifest commits {}", ls.rows));
+            r.problem(
+                &p,
+                format!(
+                    "row batches cover {next} rows, the manifest commits {}",
+                    ls.rows
+                ),
+            );
         }
         if tables.batches.iter().any(|b| b.0 .0 > 1) {
             r.problem(&paths.db, "batch table names an unknown level");
@@ -282,10 +296,16 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
     for (id, e) in &loaded.files {
         let (id, e): (u64, &FileEntry) = (*id, e);
         if id >= state.next_file_id {
-            r.problem(&paths.db, format!("file {id} is not below next_file_id {}", state.next_file_id));
+            r.problem(
+                &paths.db,
+                format!("file {id} is not below next_file_id {}", state.next_file_id),
+            );
         }
         if want_paths.insert(e.path.clone(), id).is_some() {
-            r.problem(&paths.db, format!("two file records share the path of file {id}"));
+            r.problem(
+                &paths.db,
+                format!("two file records share the path of file {id}"),
+            );
         }
         if let Some(h) = e.content_hash {
             want_hashes.insert((h, id));
@@ -295,16 +315,25 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
         }
         let mut claim = |i: usize, row: u64, r: &mut VerifyReport| {
             if row >= state.levels[i].rows {
-                r.problem(&paths.db, format!("file {id} refers to row {row} past the committed rows of level {i}"));
+                r.problem(
+                    &paths.db,
+                    format!("file {id} refers to row {row} past the committed rows of level {i}"),
+                );
             } else if let Some(other) = owners[i].insert(row, id) {
-                r.problem(&paths.db, format!("row {row} of level {i} is claimed by files {other} and {id}"));
+                r.problem(
+                    &paths.db,
+                    format!("row {row} of level {i} is claimed by files {other} and {id}"),
+                );
             }
         };
         if let Some(row) = e.vector_row {
             claim(0, row, r);
         }
         if e.windows.len() as u64 > state.levels[1].rows {
-            r.problem(&paths.db, format!("file {id} has more windows than there are window rows"));
+            r.problem(
+                &paths.db,
+                format!("file {id} has more windows than there are window rows"),
+            );
         } else {
             for row in e.window_rows() {
                 claim(1, row, r);
@@ -312,7 +341,10 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
         }
         for &(s, t) in &e.windows {
             if !(s.is_finite() && t.is_finite() && s <= t) {
-                r.problem(&paths.db, format!("file {id} has a window with bad times {s}..{t}"));
+                r.problem(
+                    &paths.db,
+                    format!("file {id} has a window with bad times {s}..{t}"),
+                );
                 break;
             }
         }
@@ -323,7 +355,10 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
     }
     let got_hashes: BTreeSet<(u128, u64)> = tables.hashes.iter().copied().collect();
     if got_hashes != want_hashes {
-        r.problem(&paths.db, "content-hash table disagrees with the file records");
+        r.problem(
+            &paths.db,
+            "content-hash table disagrees with the file records",
+        );
     }
 
     // 5. Graphs.
@@ -367,7 +402,10 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
 
     // 6. Stray files.
     if let Ok(rd) = fs::read_dir(dir) {
-        let mut known: BTreeSet<String> = ["meta.redb", "meta.sum", "LOCK"].iter().map(|s| s.to_string()).collect();
+        let mut known: BTreeSet<String> = ["meta.redb", "meta.sum", "LOCK"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         for level in [Level::File, Level::Window] {
             let ls = state.level(level);
             known.insert(level.row_file_name(ls.generation));

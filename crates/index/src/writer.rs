@@ -16,8 +16,8 @@ use crate::index::EXACT_BELOW_ROWS;
 use crate::lock::WriterLock;
 use crate::meta::{
     db_error, dbe, encode, level_key, path_bytes, FileEntry, FileStatus, GraphRef, IndexSettings,
-    MetaPaths, State, BATCHES, FILES, FORMAT_VERSION, HASHES, KEY_FORMAT, KEY_SETTINGS,
-    KEY_STATE, META, PATHS,
+    MetaPaths, State, BATCHES, FILES, FORMAT_VERSION, HASHES, KEY_FORMAT, KEY_SETTINGS, KEY_STATE,
+    META, PATHS,
 };
 use crate::vectors::{encode_rows, stride_for, sync_dir, Level, RowAppender, RowHeader, RowMap};
 
@@ -266,7 +266,9 @@ impl Writer {
         if self.poisoned {
             return Err(IndexError::Invalid {
                 path: self.dir.clone(),
-                detail: "a previous commit failed; open a new writer (nothing uncommitted was kept)".into(),
+                detail:
+                    "a previous commit failed; open a new writer (nothing uncommitted was kept)"
+                        .into(),
             });
         }
         Ok(())
@@ -325,7 +327,10 @@ impl Writer {
         self.pending[0].extend(encode_rows(dim, [rec.vector.as_slice()]));
         self.pending_rows[0] += 1;
         let window_first_row = self.state.levels[1].rows + self.pending_rows[1];
-        self.pending[1].extend(encode_rows(dim, rec.windows.iter().map(|w| w.vector.as_slice())));
+        self.pending[1].extend(encode_rows(
+            dim,
+            rec.windows.iter().map(|w| w.vector.as_slice()),
+        ));
         self.pending_rows[1] += rec.windows.len() as u64;
         let e = FileEntry {
             path: key,
@@ -351,7 +356,13 @@ impl Writer {
     }
 
     /// Records that `path` could not be embedded, so that unchanged failures are not retried.
-    pub fn record_failure(&mut self, path: &Path, size: u64, mtime_ns: i64, error: &str) -> Result<u64> {
+    pub fn record_failure(
+        &mut self,
+        path: &Path,
+        size: u64,
+        mtime_ns: i64,
+        error: &str,
+    ) -> Result<u64> {
         self.check_usable()?;
         let key = path_bytes(path)?;
         let id = self.id_for(&key);
@@ -395,7 +406,13 @@ impl Writer {
     /// Moves a file's record to a new path without re-embedding (a renamed or moved file), with
     /// the size and modification time seen at the new path. A record already at `new_path` is
     /// replaced. Returns whether `old_path` was indexed.
-    pub fn relink(&mut self, old_path: &Path, new_path: &Path, size: u64, mtime_ns: i64) -> Result<bool> {
+    pub fn relink(
+        &mut self,
+        old_path: &Path,
+        new_path: &Path,
+        size: u64,
+        mtime_ns: i64,
+    ) -> Result<bool> {
         self.check_usable()?;
         let old_key = path_bytes(old_path)?;
         let new_key = path_bytes(new_path)?;
@@ -472,7 +489,12 @@ impl Writer {
             if self.pending_rows[i] > 0 {
                 let first = self.state.levels[i].rows;
                 self.appenders[i].append(&self.pending[i])?;
-                batches.push((i as u32, first, self.pending_rows[i], xxh3_64(&self.pending[i])));
+                batches.push((
+                    i as u32,
+                    first,
+                    self.pending_rows[i],
+                    xxh3_64(&self.pending[i]),
+                ));
             }
         }
         crash::point("rows-written");
@@ -501,7 +523,12 @@ impl Writer {
                 let old = files.remove(id).map_err(dbe(&db_path))?;
                 if let Some(old) = old {
                     let old: FileEntry = crate::meta::decode(old.value(), &db_path, "file record")?;
-                    if paths.get(old.path.as_slice()).map_err(dbe(&db_path))?.map(|v| v.value()) == Some(id) {
+                    if paths
+                        .get(old.path.as_slice())
+                        .map_err(dbe(&db_path))?
+                        .map(|v| v.value())
+                        == Some(id)
+                    {
                         paths.remove(old.path.as_slice()).map_err(dbe(&db_path))?;
                     }
                     if let Some(h) = old.content_hash {
@@ -517,8 +544,12 @@ impl Writer {
                 drop_keys(*id, &mut files)?;
             }
             for (id, entry) in &dirty {
-                files.insert(*id, encode(entry).as_slice()).map_err(dbe(&db_path))?;
-                paths.insert(entry.path.as_slice(), *id).map_err(dbe(&db_path))?;
+                files
+                    .insert(*id, encode(entry).as_slice())
+                    .map_err(dbe(&db_path))?;
+                paths
+                    .insert(entry.path.as_slice(), *id)
+                    .map_err(dbe(&db_path))?;
                 if let Some(h) = entry.content_hash {
                     hashes.insert(h, *id).map_err(dbe(&db_path))?;
                 }
@@ -528,7 +559,8 @@ impl Writer {
                 b.insert((level, first), (n, sum)).map_err(dbe(&db_path))?;
             }
             let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
-            meta.insert(KEY_STATE, encode(&st).as_slice()).map_err(dbe(&db_path))?;
+            meta.insert(KEY_STATE, encode(&st).as_slice())
+                .map_err(dbe(&db_path))?;
             Ok(())
         })?;
         report.rows_added = self.pending_rows;
@@ -626,7 +658,10 @@ impl Writer {
                     continue;
                 }
                 let bytes = maps[i].row_bytes(old_first, n).ok_or_else(|| {
-                    IndexError::corrupt(maps[i].path(), "file record points past the committed rows")
+                    IndexError::corrupt(
+                        maps[i].path(),
+                        "file record points past the committed rows",
+                    )
                 })?;
                 buf.extend_from_slice(bytes);
                 match level {
@@ -636,14 +671,24 @@ impl Writer {
                 next += n;
                 if buf.len() >= BATCH_BYTES {
                     out.append(&buf)?;
-                    new_batches.push((level_key(level), buf_first, buf.len() as u64 / stride, xxh3_64(&buf)));
+                    new_batches.push((
+                        level_key(level),
+                        buf_first,
+                        buf.len() as u64 / stride,
+                        xxh3_64(&buf),
+                    ));
                     buf_first = next;
                     buf.clear();
                 }
             }
             if !buf.is_empty() {
                 out.append(&buf)?;
-                new_batches.push((level_key(level), buf_first, buf.len() as u64 / stride, xxh3_64(&buf)));
+                new_batches.push((
+                    level_key(level),
+                    buf_first,
+                    buf.len() as u64 / stride,
+                    xxh3_64(&buf),
+                ));
             }
             out.sync()?;
             state.levels[i] = crate::meta::LevelState {
@@ -663,7 +708,9 @@ impl Writer {
         self.transact(|tx| {
             let mut files = tx.open_table(FILES).map_err(dbe(&db_path))?;
             for (id, entry) in entries {
-                files.insert(*id, encode(entry).as_slice()).map_err(dbe(&db_path))?;
+                files
+                    .insert(*id, encode(entry).as_slice())
+                    .map_err(dbe(&db_path))?;
             }
             let mut b = tx.open_table(BATCHES).map_err(dbe(&db_path))?;
             b.retain(|_, _| false).map_err(dbe(&db_path))?;
@@ -671,7 +718,8 @@ impl Writer {
                 b.insert((level, first), (n, sum)).map_err(dbe(&db_path))?;
             }
             let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
-            meta.insert(KEY_STATE, encode(&st).as_slice()).map_err(dbe(&db_path))?;
+            meta.insert(KEY_STATE, encode(&st).as_slice())
+                .map_err(dbe(&db_path))?;
             Ok(())
         })?;
         crash::point("compact-committed");
@@ -704,7 +752,11 @@ impl Writer {
         let map = self.map(level)?;
         let mut rows: Vec<u64> = match level {
             Level::File => self.entries.values().filter_map(|e| e.vector_row).collect(),
-            Level::Window => self.entries.values().flat_map(|e| e.window_rows()).collect(),
+            Level::Window => self
+                .entries
+                .values()
+                .flat_map(|e| e.window_rows())
+                .collect(),
         };
         rows.sort_unstable();
         let covered = self.state.levels[i].rows;
@@ -740,7 +792,8 @@ impl Writer {
         let st = state.clone();
         self.transact(|tx| {
             let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
-            meta.insert(KEY_STATE, encode(&st).as_slice()).map_err(dbe(&db_path))?;
+            meta.insert(KEY_STATE, encode(&st).as_slice())
+                .map_err(dbe(&db_path))?;
             Ok(())
         })?;
         crash::point("graph-committed");
@@ -785,8 +838,10 @@ fn initialise(dir: &Path, paths: &MetaPaths, settings: &IndexSettings) -> Result
         meta.insert(KEY_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())
             .map_err(dbe(&db_path))?;
         let json = serde_json::to_vec(settings).expect("settings serialize");
-        meta.insert(KEY_SETTINGS, json.as_slice()).map_err(dbe(&db_path))?;
-        meta.insert(KEY_STATE, encode(&state).as_slice()).map_err(dbe(&db_path))?;
+        meta.insert(KEY_SETTINGS, json.as_slice())
+            .map_err(dbe(&db_path))?;
+        meta.insert(KEY_STATE, encode(&state).as_slice())
+            .map_err(dbe(&db_path))?;
         tx.open_table(FILES).map_err(dbe(&db_path))?;
         tx.open_table(PATHS).map_err(dbe(&db_path))?;
         tx.open_multimap_table(HASHES).map_err(dbe(&db_path))?;
@@ -808,4 +863,3 @@ pub(crate) fn is_initialised(db: &redb::Database, path: &Path) -> Result<bool> {
         Err(e) => Err(db_error(path, e)),
     }
 }
-

@@ -20,13 +20,19 @@ fn pristine(dir: &Path) {
     let mut w = ix.writer().unwrap();
     for i in 0..40 {
         let wins = (0..3).map(|_| random_unit(&mut rng, DIM)).collect();
-        w.upsert(record(format!("/c/{i}.ogg"), random_unit(&mut rng, DIM), wins)).unwrap();
+        w.upsert(record(
+            format!("/c/{i}.ogg"),
+            random_unit(&mut rng, DIM),
+            wins,
+        ))
+        .unwrap();
         if i % 10 == 9 {
             w.commit().unwrap();
         }
     }
     w.remove(Path::new("/c/3.ogg")).unwrap();
-    w.record_failure(Path::new("/c/bad.ogg"), 1, 2, "boom").unwrap();
+    w.record_failure(Path::new("/c/bad.ogg"), 1, 2, "boom")
+        .unwrap();
     w.commit().unwrap();
     w.rebuild_graph(Level::File).unwrap();
     w.rebuild_graph(Level::Window).unwrap();
@@ -34,7 +40,10 @@ fn pristine(dir: &Path) {
 
 #[test]
 fn every_flipped_byte_is_reported_and_never_panics() {
-    let seed = std::env::var("AVX_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(4242u64);
+    let seed = std::env::var("AVX_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4242u64);
     eprintln!("corruption seed {seed}");
     let mut rng = Rng(seed);
     let base = tempfile::tempdir().unwrap();
@@ -71,15 +80,29 @@ fn every_flipped_byte_is_reported_and_never_panics() {
             bytes[at] ^= 1 + rng.below(255) as u8;
             std::fs::write(&p, &bytes).unwrap();
             let what = format!("{} byte {at}", name.to_string_lossy());
-            let report = catch_unwind(|| avx_index::verify(&case)).unwrap_or_else(|_| panic!("verify panicked: {what}"));
+            let report = catch_unwind(|| avx_index::verify(&case))
+                .unwrap_or_else(|_| panic!("verify panicked: {what}"));
             assert!(!report.is_ok(), "not reported: {what}");
             let opened = catch_unwind(AssertUnwindSafe(|| {
                 if let Ok(ix) = Index::open(&case, read_opts()) {
                     // Damage that open cannot see cheaply (row data) must still search safely.
                     let q = vec![0.25f32; DIM];
                     for level in [Level::File, Level::Window] {
-                        let _ = ix.search(&q, &SearchOptions { level, ..Default::default() });
-                        let _ = ix.search(&q, &SearchOptions { level, exact: true, ..Default::default() });
+                        let _ = ix.search(
+                            &q,
+                            &SearchOptions {
+                                level,
+                                ..Default::default()
+                            },
+                        );
+                        let _ = ix.search(
+                            &q,
+                            &SearchOptions {
+                                level,
+                                exact: true,
+                                ..Default::default()
+                            },
+                        );
                     }
                     let _ = ix.vectors(Level::Window).count();
                 }
@@ -105,7 +128,12 @@ fn truncated_and_missing_files_are_errors() {
             let p = case.join(name);
             if cut {
                 let len = std::fs::metadata(&p).unwrap().len();
-                std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(len - 7).unwrap();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .unwrap()
+                    .set_len(len - 7)
+                    .unwrap();
             } else {
                 std::fs::remove_file(&p).unwrap();
             }

@@ -21,8 +21,9 @@ const NO_MAINT_ENV: &str = "AVX_TEST_NO_MAINTENANCE";
 
 /// The operations of batch `b`: (path, Some(vector seed)) to upsert, (path, None) to remove.
 fn batch_ops(b: u64) -> Vec<(String, Option<u64>)> {
-    let mut ops: Vec<(String, Option<u64>)> =
-        (0..4).map(|i| (format!("/a/{b}-{i}.wav"), Some(b * 100 + i))).collect();
+    let mut ops: Vec<(String, Option<u64>)> = (0..4)
+        .map(|i| (format!("/a/{b}-{i}.wav"), Some(b * 100 + i)))
+        .collect();
     if b >= 2 {
         ops.push((format!("/a/{}-0.wav", b - 2), None));
         ops.push((format!("/a/{}-1.wav", b - 1), Some(b * 100 + 50)));
@@ -72,7 +73,9 @@ fn apply(w: &mut Writer, b: u64) {
 /// Child side: runs when the parent set `AVX_TEST_CRASH_DIR`; otherwise a no-op test.
 #[test]
 fn child_writer() {
-    let Ok(dir) = std::env::var(DIR_ENV) else { return };
+    let Ok(dir) = std::env::var(DIR_ENV) else {
+        return;
+    };
     let dir = PathBuf::from(dir);
     let ix = Index::open(&dir, write_opts(DIM as u32)).unwrap();
     let mut w = ix.writer().unwrap();
@@ -82,7 +85,11 @@ fn child_writer() {
         enabled: std::env::var(NO_MAINT_ENV).is_err(),
         ..MaintenancePolicy::default()
     });
-    let batches = if std::env::var(LOOP_ENV).is_ok() { 10_000 } else { BATCHES };
+    let batches = if std::env::var(LOOP_ENV).is_ok() {
+        10_000
+    } else {
+        BATCHES
+    };
     let start = observed_batches(&dir);
     for b in start..batches {
         apply(&mut w, b);
@@ -98,13 +105,22 @@ fn child_writer() {
 
 /// How many batches a (fresh or reopened) index holds, by the presence of their files.
 fn observed_batches(dir: &Path) -> u64 {
-    let Ok(ix) = Index::open(dir, read_opts()) else { return 0 };
+    let Ok(ix) = Index::open(dir, read_opts()) else {
+        return 0;
+    };
     (0..10_000)
-        .take_while(|b| ix.file_by_path(Path::new(&format!("/a/{b}-2.wav"))).is_some())
+        .take_while(|b| {
+            ix.file_by_path(Path::new(&format!("/a/{b}-2.wav")))
+                .is_some()
+        })
         .count() as u64
 }
 
-fn run_child(dir: &Path, crash: Option<&str>, looping: bool) -> (std::process::Child, std::process::ChildStdout) {
+fn run_child(
+    dir: &Path,
+    crash: Option<&str>,
+    looping: bool,
+) -> (std::process::Child, std::process::ChildStdout) {
     run_child_with(dir, crash, looping, true)
 }
 
@@ -166,12 +182,23 @@ fn check_after_crash(dir: &Path, k: u64, step: &str) -> u64 {
     drop(ix.writer().unwrap());
     let report = avx_index::verify(dir);
     assert!(report.is_ok(), "crash at {step}: {report:?}");
-    assert!(report.notes.is_empty(), "crash at {step}: leftovers {:?}", report.notes);
+    assert!(
+        report.notes.is_empty(),
+        "crash at {step}: leftovers {:?}",
+        report.notes
+    );
     // Resume: run the child again without a crash; it continues from the reopened state.
     let (mut child, out) = run_child(dir, None, false);
     let _ = committed_lines(out);
-    assert!(child.wait().unwrap().success(), "resume after crash at {step} failed");
-    assert_eq!(observed(dir), model(BATCHES), "after resuming from crash at {step}");
+    assert!(
+        child.wait().unwrap().success(),
+        "resume after crash at {step} failed"
+    );
+    assert_eq!(
+        observed(dir),
+        model(BATCHES),
+        "after resuming from crash at {step}"
+    );
     assert!(avx_index::verify(dir).is_ok());
     n
 }
@@ -228,7 +255,10 @@ fn crash_during_compaction_and_graph_build() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut child, out) = run_child(tmp.path(), Some(step), false);
         let k = committed_lines(out);
-        assert!(!child.wait().unwrap().success(), "child did not crash at {step}");
+        assert!(
+            !child.wait().unwrap().success(),
+            "child did not crash at {step}"
+        );
         // Maintenance runs inside `commit()` after the batch is durable, before its line is
         // printed: k or k + 1 batches are both correct (checked by `check_after_crash`).
         let n = check_after_crash(tmp.path(), k, step);
@@ -239,7 +269,10 @@ fn crash_during_compaction_and_graph_build() {
 #[cfg(unix)]
 #[test]
 fn sigkill_at_random_moments() {
-    let seed = std::env::var("AVX_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20240601u64);
+    let seed = std::env::var("AVX_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20240601u64);
     eprintln!("sigkill seed {seed}");
     let mut rng = Rng(seed);
     for round in 0..6 {
@@ -251,7 +284,10 @@ fn sigkill_at_random_moments() {
         child.wait().unwrap();
         let k = reader.join().unwrap();
         let n = observed_batches(tmp.path());
-        assert!(n == k || n == k + 1, "round {round}: reported {k}, found {n}");
+        assert!(
+            n == k || n == k + 1,
+            "round {round}: reported {k}, found {n}"
+        );
         // Loop batches past BATCHES follow the same ops, so the model applies.
         assert_eq!(observed(tmp.path()), model(n), "round {round}");
         let ix = Index::open(tmp.path(), write_opts(DIM as u32)).unwrap();

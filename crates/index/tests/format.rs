@@ -76,7 +76,9 @@ fn arb_graph() -> impl Strategy<Value = GraphData> {
                         if (levels[i] as usize) < l {
                             return Vec::new();
                         }
-                        (0..rng.below(6)).map(|_| rng.below(n as u64) as u32).collect()
+                        (0..rng.below(6))
+                            .map(|_| rng.below(n as u64) as u32)
+                            .collect()
                     })
                     .collect()
             })
@@ -109,7 +111,8 @@ fn newer_format_versions_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let ix = Index::open(tmp.path(), write_opts(8)).unwrap();
     let mut w = ix.writer().unwrap();
-    w.upsert(record("/a.wav", random_unit(&mut Rng(1), 8), vec![])).unwrap();
+    w.upsert(record("/a.wav", random_unit(&mut Rng(1), 8), vec![]))
+        .unwrap();
     w.commit().unwrap();
     w.rebuild_graph(Level::File).unwrap();
     drop(w);
@@ -119,11 +122,18 @@ fn newer_format_versions_are_named() {
         rewrite_header_version(&case.join(name), 7);
         let err = Index::open(&case, read_opts()).unwrap_err();
         match &err {
-            IndexError::NewerFormat { found: 7, supported: 1, path } => assert!(path.ends_with(name)),
+            IndexError::NewerFormat {
+                found: 7,
+                supported: 1,
+                path,
+            } => assert!(path.ends_with(name)),
             other => panic!("{name}: expected NewerFormat, got {other}"),
         }
         let msg = err.to_string();
-        assert!(msg.contains("version 7") && msg.contains("version 1"), "{msg}");
+        assert!(
+            msg.contains("version 7") && msg.contains("version 1"),
+            "{msg}"
+        );
         assert!(!avx_index::verify(&case).is_ok());
     }
     let graph = std::fs::read_dir(tmp.path())
@@ -134,7 +144,17 @@ fn newer_format_versions_are_named() {
     let mut b = std::fs::read(&graph).unwrap();
     b[8..12].copy_from_slice(&2u32.to_le_bytes());
     let err = GraphView::from_bytes(&b, false).unwrap_err();
-    assert!(matches!(err, IndexError::NewerFormat { found: 2, supported: 1, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            IndexError::NewerFormat {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 fn fixture_dir() -> PathBuf {
@@ -151,12 +171,24 @@ fn write_fixture(dir: &Path) {
     let mut w = ix.writer().unwrap();
     for i in 0..6u64 {
         let wins = (0..2).map(|j| fixture_vector(100 + i * 10 + j)).collect();
-        w.upsert(record(format!("/fixture/{i}.flac"), fixture_vector(i), wins)).unwrap();
+        w.upsert(record(
+            format!("/fixture/{i}.flac"),
+            fixture_vector(i),
+            wins,
+        ))
+        .unwrap();
     }
-    w.record_failure(Path::new("/fixture/broken.mp3"), 10, 20, "decode error").unwrap();
+    w.record_failure(Path::new("/fixture/broken.mp3"), 10, 20, "decode error")
+        .unwrap();
     w.commit().unwrap();
     w.remove(Path::new("/fixture/5.flac")).unwrap();
-    w.relink(Path::new("/fixture/4.flac"), Path::new("/fixture/moved.flac"), 1015, 7).unwrap();
+    w.relink(
+        Path::new("/fixture/4.flac"),
+        Path::new("/fixture/moved.flac"),
+        1015,
+        7,
+    )
+    .unwrap();
     w.commit().unwrap();
     w.rebuild_graph(Level::File).unwrap();
     w.rebuild_graph(Level::Window).unwrap();
@@ -177,7 +209,14 @@ fn opens_format_v1_fixture() {
     let paths: Vec<String> = ix.files().map(|f| f.path.display().to_string()).collect();
     assert_eq!(
         paths,
-        ["/fixture/0.flac", "/fixture/1.flac", "/fixture/2.flac", "/fixture/3.flac", "/fixture/broken.mp3", "/fixture/moved.flac"]
+        [
+            "/fixture/0.flac",
+            "/fixture/1.flac",
+            "/fixture/2.flac",
+            "/fixture/3.flac",
+            "/fixture/broken.mp3",
+            "/fixture/moved.flac"
+        ]
     );
     let moved = ix.file_by_path(Path::new("/fixture/moved.flac")).unwrap();
     assert_eq!(ix.file_vector(moved).unwrap(), fixture_vector(4).as_slice());
@@ -186,11 +225,25 @@ fn opens_format_v1_fixture() {
     assert_eq!(w.len(), 2);
     assert_eq!(w[1].0, (10.0, 20.0));
     assert_eq!(w[1].1, fixture_vector(141).as_slice());
-    let hits = ix.search(&fixture_vector(2), &SearchOptions { k: 2, ..Default::default() }).unwrap();
+    let hits = ix
+        .search(
+            &fixture_vector(2),
+            &SearchOptions {
+                k: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(hits[0].path, Path::new("/fixture/2.flac"));
     let st = ix.stats();
     assert_eq!(st.graph_points, [5, 10]);
-    assert_eq!(ix.file_by_path(Path::new("/fixture/broken.mp3")).unwrap().error.as_deref(), Some("decode error"));
+    assert_eq!(
+        ix.file_by_path(Path::new("/fixture/broken.mp3"))
+            .unwrap()
+            .error
+            .as_deref(),
+        Some("decode error")
+    );
     let r = avx_index::verify(&dir);
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(HEADER_LEN, 64);

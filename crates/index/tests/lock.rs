@@ -18,7 +18,10 @@ fn second_writer_gets_locked_with_pid() {
         other => panic!("expected Locked, got {other}"),
     }
     assert!(
-        err.to_string().starts_with(&format!("index is locked by process {}", std::process::id())),
+        err.to_string().starts_with(&format!(
+            "index is locked by process {}",
+            std::process::id()
+        )),
         "{err}"
     );
     // Readers are not blocked by the writer.
@@ -35,12 +38,22 @@ fn waiting_writer_gets_the_lock_when_released() {
     let dir = tmp.path().to_path_buf();
     let t = std::thread::spawn(move || {
         let start = Instant::now();
-        let ix = Index::open(&dir, OpenOptions { wait: true, ..write_opts(8) }).unwrap();
+        let ix = Index::open(
+            &dir,
+            OpenOptions {
+                wait: true,
+                ..write_opts(8)
+            },
+        )
+        .unwrap();
         let _w = ix.writer().unwrap();
         start.elapsed()
     });
     std::thread::sleep(Duration::from_millis(300));
     drop(w1);
     let waited = t.join().unwrap();
-    assert!(waited >= Duration::from_millis(250), "did not wait: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "did not wait: {waited:?}"
+    );
 }

@@ -8,7 +8,10 @@ use common::*;
 
 #[test]
 fn ann_recall_at_10_matches_exact() {
-    let seed = std::env::var("AVX_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(99u64);
+    let seed = std::env::var("AVX_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(99u64);
     eprintln!("recall seed {seed}");
     let dim = 32;
     // One graph build at the crossover, then a tail below the rebuild fraction (scanned exactly).
@@ -21,7 +24,8 @@ fn ann_recall_at_10_matches_exact() {
     let mut graph = None;
     for (i, chunk) in vs.chunks(EXACT_BELOW_ROWS as usize).enumerate() {
         for (j, v) in chunk.iter().enumerate() {
-            w.upsert(record(format!("/r/{i}/{j}.wav"), v.clone(), vec![])).unwrap();
+            w.upsert(record(format!("/r/{i}/{j}.wav"), v.clone(), vec![]))
+                .unwrap();
         }
         let rep = w.commit().unwrap();
         graph = graph.or(rep.graphs[0]);
@@ -37,15 +41,39 @@ fn ann_recall_at_10_matches_exact() {
     let queries: Vec<Vec<f32>> = (0..300)
         .map(|_| {
             let base = &vs[rng.below(n as u64) as usize];
-            normalise(base.iter().map(|x| x + 0.2 * rng.normal() / (dim as f32).sqrt()).collect())
+            normalise(
+                base.iter()
+                    .map(|x| x + 0.2 * rng.normal() / (dim as f32).sqrt())
+                    .collect(),
+            )
         })
         .collect();
     let mut found = 0usize;
     for q in &queries {
-        let exact = ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap();
-        let ann = ix.search(q, &SearchOptions { k: 10, ..Default::default() }).unwrap();
+        let exact = ix
+            .search(
+                q,
+                &SearchOptions {
+                    k: 10,
+                    exact: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let ann = ix
+            .search(
+                q,
+                &SearchOptions {
+                    k: 10,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(ann.len(), 10);
-        found += ann.iter().filter(|h| exact.iter().any(|e| e.row == h.row)).count();
+        found += ann
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.row == h.row))
+            .count();
     }
     let recall = found as f64 / (queries.len() * 10) as f64;
     eprintln!("recall@10 = {recall:.4} (seed {seed})");
@@ -53,7 +81,15 @@ fn ann_recall_at_10_matches_exact() {
 
     // A selective prefix filter still returns only matching files, k of them.
     let hits = ix
-        .search(&queries[0], &SearchOptions { k: 10, path_prefix: Some("/r/1".as_ref()), level: Level::File, ..Default::default() })
+        .search(
+            &queries[0],
+            &SearchOptions {
+                k: 10,
+                path_prefix: Some("/r/1".as_ref()),
+                level: Level::File,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(hits.len(), 10);
     assert!(hits.iter().all(|h| h.path.starts_with("/r/1")));

@@ -17,7 +17,8 @@ fn build(dir: &Path, n: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut w = ix.writer().unwrap();
     for (i, v) in vs.iter().enumerate() {
         let wins = (0..3).map(|_| random_unit(&mut rng, DIM)).collect();
-        w.upsert(record(format!("/music/a/{i:04}.flac"), v.clone(), wins)).unwrap();
+        w.upsert(record(format!("/music/a/{i:04}.flac"), v.clone(), wins))
+            .unwrap();
         if i % 16 == 15 {
             w.commit().unwrap();
         }
@@ -33,7 +34,15 @@ fn add_search_exact_finds_itself() {
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
     assert_eq!(ix.files().count(), 100);
     for (i, v) in vs.iter().enumerate().step_by(7) {
-        let hits = ix.search(v, &SearchOptions { k: 3, ..Default::default() }).unwrap();
+        let hits = ix
+            .search(
+                v,
+                &SearchOptions {
+                    k: 3,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(hits[0].path, PathBuf::from(format!("/music/a/{i:04}.flac")));
         assert!((hits[0].score - 1.0).abs() < 1e-5);
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
@@ -52,11 +61,21 @@ fn window_search_reports_times() {
     let tmp = tempfile::tempdir().unwrap();
     build(tmp.path(), 20, 2);
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
-    let f = ix.file_by_path(Path::new("/music/a/0007.flac")).unwrap().clone();
+    let f = ix
+        .file_by_path(Path::new("/music/a/0007.flac"))
+        .unwrap()
+        .clone();
     let wins = ix.window_vectors_of(&f);
     let (times, v) = wins[2];
     let hits = ix
-        .search(v, &SearchOptions { k: 1, level: Level::Window, ..Default::default() })
+        .search(
+            v,
+            &SearchOptions {
+                k: 1,
+                level: Level::Window,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(hits[0].file_id, f.id);
     assert_eq!(hits[0].window, Some(times));
@@ -74,9 +93,12 @@ fn remove_relink_replace_and_compact() {
     let mut w = ix.writer().unwrap();
     assert!(w.remove(Path::new("/music/a/0001.flac")).unwrap());
     assert!(!w.remove(Path::new("/music/nothing.flac")).unwrap());
-    assert!(w.relink(&moved_from, Path::new("/music/b/moved.flac"), old.size, 42).unwrap());
+    assert!(w
+        .relink(&moved_from, Path::new("/music/b/moved.flac"), old.size, 42)
+        .unwrap());
     // Replace 0002 with 0003's vector.
-    w.upsert(record("/music/a/0002.flac", vs[3].clone(), vec![])).unwrap();
+    w.upsert(record("/music/a/0002.flac", vs[3].clone(), vec![]))
+        .unwrap();
     w.commit().unwrap();
     drop(w);
 
@@ -84,11 +106,38 @@ fn remove_relink_replace_and_compact() {
     assert!(ix.file_by_path(Path::new("/music/a/0001.flac")).is_none());
     assert!(ix.file_by_path(&moved_from).is_none());
     let moved = ix.file_by_path(Path::new("/music/b/moved.flac")).unwrap();
-    assert_eq!((moved.id, moved.mtime_ns, moved.vector_row), (old.id, 42, old.vector_row));
-    assert_eq!(ix.find_by_hash(old.content_hash.unwrap())[0].path, PathBuf::from("/music/b/moved.flac"));
-    let hits = ix.search(&vs[1], &SearchOptions { k: 40, exact: true, ..Default::default() }).unwrap();
-    assert!(hits.iter().all(|h| h.path != Path::new("/music/a/0001.flac")), "tombstone returned");
-    let hits = ix.search(&vs[5], &SearchOptions { k: 1, ..Default::default() }).unwrap();
+    assert_eq!(
+        (moved.id, moved.mtime_ns, moved.vector_row),
+        (old.id, 42, old.vector_row)
+    );
+    assert_eq!(
+        ix.find_by_hash(old.content_hash.unwrap())[0].path,
+        PathBuf::from("/music/b/moved.flac")
+    );
+    let hits = ix
+        .search(
+            &vs[1],
+            &SearchOptions {
+                k: 40,
+                exact: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(
+        hits.iter()
+            .all(|h| h.path != Path::new("/music/a/0001.flac")),
+        "tombstone returned"
+    );
+    let hits = ix
+        .search(
+            &vs[5],
+            &SearchOptions {
+                k: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(hits[0].path, PathBuf::from("/music/b/moved.flac"));
     let st = ix.stats();
     assert_eq!(st.files, 39);
@@ -103,9 +152,19 @@ fn remove_relink_replace_and_compact() {
     let st = ix.stats();
     assert_eq!(st.rows, st.live_rows);
     assert_eq!(st.rows[0], 39);
-    let hits = ix.search(&vs[5], &SearchOptions { k: 1, ..Default::default() }).unwrap();
+    let hits = ix
+        .search(
+            &vs[5],
+            &SearchOptions {
+                k: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(hits[0].path, PathBuf::from("/music/b/moved.flac"));
-    let v2 = ix.file_vector(ix.file_by_path(Path::new("/music/a/0002.flac")).unwrap()).unwrap();
+    let v2 = ix
+        .file_vector(ix.file_by_path(Path::new("/music/a/0002.flac")).unwrap())
+        .unwrap();
     assert_eq!(v2, vs[3].as_slice());
     let r = ix.verify();
     assert!(r.is_ok() && r.notes.is_empty(), "{r:?}");
@@ -120,7 +179,8 @@ fn automatic_compaction_past_dead_fraction() {
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
     let mut w = ix.writer().unwrap();
     for i in 0..60 {
-        w.remove(Path::new(&format!("/music/a/{i:04}.flac"))).unwrap();
+        w.remove(Path::new(&format!("/music/a/{i:04}.flac")))
+            .unwrap();
     }
     let rep = w.commit().unwrap();
     assert!(rep.compacted, "60/200 dead rows is past 25 %");
@@ -136,11 +196,16 @@ fn incremental_lookups_and_failures() {
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
     let f = ix.file_by_path(Path::new("/music/a/0003.flac")).unwrap();
     assert_eq!(f.status, FileStatus::Ok);
-    assert_eq!((f.sample_rate, f.channels, f.codec.as_str()), (48_000, 2, "flac"));
+    assert_eq!(
+        (f.sample_rate, f.channels, f.codec.as_str()),
+        (48_000, 2, "flac")
+    );
     let mut w = ix.writer().unwrap();
-    w.record_failure(Path::new("/music/bad.mp3"), 12, 34, "unsupported codec").unwrap();
+    w.record_failure(Path::new("/music/bad.mp3"), 12, 34, "unsupported codec")
+        .unwrap();
     // A previously good file that now fails loses its vectors.
-    w.record_failure(Path::new("/music/a/0004.flac"), 12, 34, "truncated").unwrap();
+    w.record_failure(Path::new("/music/a/0004.flac"), 12, 34, "truncated")
+        .unwrap();
     w.commit().unwrap();
     drop(w);
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
@@ -163,21 +228,52 @@ fn prefix_and_exclude_filters() {
     let q = random_unit(&mut rng, DIM);
     for (i, dir) in ["/m/ab", "/m/a", "/m/a/b", "/m/b"].iter().enumerate() {
         for j in 0..5 {
-            let v = normalise(q.iter().map(|x| x + 0.05 * (i * 5 + j) as f32 * rng.normal()).collect());
-            w.upsert(record(format!("{dir}/{j}.wav"), v, vec![])).unwrap();
+            let v = normalise(
+                q.iter()
+                    .map(|x| x + 0.05 * (i * 5 + j) as f32 * rng.normal())
+                    .collect(),
+            );
+            w.upsert(record(format!("{dir}/{j}.wav"), v, vec![]))
+                .unwrap();
         }
     }
     w.commit().unwrap();
     drop(w);
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
     let hits = ix
-        .search(&q, &SearchOptions { k: 100, path_prefix: Some(Path::new("/m/a")), ..Default::default() })
+        .search(
+            &q,
+            &SearchOptions {
+                k: 100,
+                path_prefix: Some(Path::new("/m/a")),
+                ..Default::default()
+            },
+        )
         .unwrap();
-    assert_eq!(hits.len(), 10, "component-wise prefix: /m/a and /m/a/b, not /m/ab");
+    assert_eq!(
+        hits.len(),
+        10,
+        "component-wise prefix: /m/a and /m/a/b, not /m/ab"
+    );
     assert!(hits.iter().all(|h| h.path.starts_with("/m/a")));
-    let top = ix.search(&q, &SearchOptions { k: 1, ..Default::default() }).unwrap();
+    let top = ix
+        .search(
+            &q,
+            &SearchOptions {
+                k: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let hits = ix
-        .search(&q, &SearchOptions { k: 1, exclude_path: Some(&top[0].path), ..Default::default() })
+        .search(
+            &q,
+            &SearchOptions {
+                k: 1,
+                exclude_path: Some(&top[0].path),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_ne!(hits[0].path, top[0].path);
 }
@@ -188,23 +284,48 @@ fn settings_mismatch_and_bad_vectors() {
     build(tmp.path(), 5, 7);
     let mut other = settings(DIM as u32);
     other.model = "another-model".into();
-    let err = Index::open(tmp.path(), OpenOptions { settings: Some(other), ..Default::default() }).unwrap_err();
+    let err = Index::open(
+        tmp.path(),
+        OpenOptions {
+            settings: Some(other),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, IndexError::ModelMismatch { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("re-index") && msg.contains("--index") && msg.contains("another-model"), "{msg}");
+    assert!(
+        msg.contains("re-index") && msg.contains("--index") && msg.contains("another-model"),
+        "{msg}"
+    );
     let err = Index::open(tmp.path(), write_opts(32)).unwrap_err();
     assert!(matches!(err, IndexError::ModelMismatch { .. }));
 
     let ix = Index::open(tmp.path(), write_opts(DIM as u32)).unwrap();
     let mut w = ix.writer().unwrap();
-    let e = w.upsert(record("/x.wav", vec![0.0; 3], vec![])).unwrap_err();
-    assert!(matches!(e, IndexError::DimensionMismatch { found: 3, expected: 16, .. }));
+    let e = w
+        .upsert(record("/x.wav", vec![0.0; 3], vec![]))
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        IndexError::DimensionMismatch {
+            found: 3,
+            expected: 16,
+            ..
+        }
+    ));
     let mut nan = vec![0.0; DIM];
     nan[0] = f32::NAN;
-    assert!(matches!(w.upsert(record("/x.wav", nan, vec![])).unwrap_err(), IndexError::NonFinite { .. }));
+    assert!(matches!(
+        w.upsert(record("/x.wav", nan, vec![])).unwrap_err(),
+        IndexError::NonFinite { .. }
+    ));
     assert!(ix.search(&[1.0], &SearchOptions::default()).is_err());
     let missing = tmp.path().join("nope");
-    assert!(matches!(Index::open(&missing, read_opts()).unwrap_err(), IndexError::NotFound { .. }));
+    assert!(matches!(
+        Index::open(&missing, read_opts()).unwrap_err(),
+        IndexError::NotFound { .. }
+    ));
 }
 
 #[cfg(unix)]
@@ -217,7 +338,8 @@ fn non_utf8_paths_are_stored_losslessly() {
     let mut w = ix.writer().unwrap();
     let p = PathBuf::from(OsStr::from_bytes(b"/m/caf\xe9.wav"));
     let mut rng = Rng(8);
-    w.upsert(record(p.clone(), random_unit(&mut rng, DIM), vec![])).unwrap();
+    w.upsert(record(p.clone(), random_unit(&mut rng, DIM), vec![]))
+        .unwrap();
     w.commit().unwrap();
     drop(w);
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
@@ -232,7 +354,8 @@ fn readers_see_last_commit_during_writes() {
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
     let mut w = ix.writer().unwrap();
     let mut rng = Rng(10);
-    w.upsert(record("/new/1.wav", random_unit(&mut rng, DIM), vec![])).unwrap();
+    w.upsert(record("/new/1.wav", random_unit(&mut rng, DIM), vec![]))
+        .unwrap();
     // Uncommitted: a new reader does not see it.
     let r1 = Index::open(tmp.path(), read_opts()).unwrap();
     assert_eq!(r1.files().count(), 30);
@@ -240,7 +363,12 @@ fn readers_see_last_commit_during_writes() {
     let mut r2 = Index::open(tmp.path(), read_opts()).unwrap();
     assert_eq!(r2.files().count(), 31);
     // Old snapshot still works.
-    assert_eq!(r1.search(&random_unit(&mut rng, DIM), &SearchOptions::default()).unwrap().len(), 10);
+    assert_eq!(
+        r1.search(&random_unit(&mut rng, DIM), &SearchOptions::default())
+            .unwrap()
+            .len(),
+        10
+    );
     // Readers open and search concurrently with a stream of commits.
     let dir = tmp.path().to_path_buf();
     let reader = std::thread::spawn(move || {
@@ -255,7 +383,12 @@ fn readers_see_last_commit_during_writes() {
         seen
     });
     for i in 0..20 {
-        w.upsert(record(format!("/new/x{i}.wav"), random_unit(&mut rng, DIM), vec![])).unwrap();
+        w.upsert(record(
+            format!("/new/x{i}.wav"),
+            random_unit(&mut rng, DIM),
+            vec![],
+        ))
+        .unwrap();
         w.commit().unwrap();
     }
     let seen = reader.join().unwrap();
@@ -276,7 +409,8 @@ fn graph_search_and_tail() {
     assert_eq!(rep.still_unreachable, 0, "{rep:?}");
     let mut rng = Rng(12);
     let extra = random_unit(&mut rng, DIM);
-    w.upsert(record("/tail/one.wav", extra.clone(), vec![])).unwrap();
+    w.upsert(record("/tail/one.wav", extra.clone(), vec![]))
+        .unwrap();
     w.remove(Path::new("/music/a/0000.flac")).unwrap();
     w.commit().unwrap();
     drop(w);

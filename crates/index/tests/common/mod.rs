@@ -63,7 +63,13 @@ pub fn random_unit(rng: &mut Rng, dim: usize) -> Vec<f32> {
 }
 
 /// `n` unit vectors around `clusters` random centres (spread `spread`).
-pub fn clustered(rng: &mut Rng, n: usize, dim: usize, clusters: usize, spread: f32) -> Vec<Vec<f32>> {
+pub fn clustered(
+    rng: &mut Rng,
+    n: usize,
+    dim: usize,
+    clusters: usize,
+    spread: f32,
+) -> Vec<Vec<f32>> {
     let centres: Vec<Vec<f32>> = (0..clusters).map(|_| random_unit(rng, dim)).collect();
     (0..n)
         .map(|_| {
