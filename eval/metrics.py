@@ -2,11 +2,12 @@
 import numpy as np
 
 
-def loo_from_rankings(labels, rankings):
+def loo_from_rankings(labels, rankings, ap_at=None):
     """Leave-one-out retrieval figures from, for each query i, its ranked neighbour indices (i itself excluded).
 
-    1-NN accuracy, mean precision@5 and @10, and mean average precision over the whole ranking (a query whose class
-    has no other member is skipped for mAP; relevant items missing from a truncated ranking count as not retrieved).
+    1-NN accuracy, mean precision@5 and @10, and mean average precision (a query whose class has no other member is
+    skipped for mAP). With `ap_at=k`, AP@k: precision at each relevant hit within the top k, divided by
+    min(relevant, k); without it, AP over the whole ranking given.
     """
     labels = np.asarray(labels)
     n = len(labels)
@@ -19,8 +20,10 @@ def loo_from_rankings(labels, rankings):
         p5.append(rel[:5].sum() / 5)
         p10.append(rel[:10].sum() / 10)
         if n_rel > 0:
-            hits = np.cumsum(rel)
-            aps.append(float((rel * hits / np.arange(1, len(rel) + 1)).sum() / n_rel))
+            r_k = rel if ap_at is None else rel[:ap_at]
+            hits = np.cumsum(r_k)
+            denom = n_rel if ap_at is None else min(n_rel, ap_at)
+            aps.append(float((r_k * hits / np.arange(1, len(r_k) + 1)).sum() / denom))
     return {"n": n, "1nn": float(np.mean(nn1)), "p@5": float(np.mean(p5)), "p@10": float(np.mean(p10)),
             "map": float(np.mean(aps))}
 

@@ -13,15 +13,23 @@ use avx_embed::decode::Decoder;
 use avx_embed::{FrontEndSpec, WindowStream};
 use libfuzzer_sys::fuzz_target;
 
-const HINTS: [&str; 9] = ["in.wav", "in.mp3", "in.flac", "in.ogg", "in.m4a", "in.aac", "in.aiff", "in.caf", "in"];
+const HINTS: [&str; 9] = [
+    "in.wav", "in.mp3", "in.flac", "in.ogg", "in.m4a", "in.aac", "in.aiff", "in.caf", "in",
+];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, bytes)) = data.split_first() else { return };
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
     let name = Path::new(HINTS[pick as usize % HINTS.len()]);
-    let Ok(decoder) = Decoder::from_bytes(name, bytes.to_vec()) else { return };
+    let Ok(decoder) = Decoder::from_bytes(name, bytes.to_vec()) else {
+        return;
+    };
     // Bound the work per input: at most a few windows (a 2 s window keeps the mel cheap).
     let spec = FrontEndSpec::clap_htsat_unfused();
-    let Ok(stream) = WindowStream::from_decoder(decoder, &spec, spec.window_seconds()) else { return };
+    let Ok(stream) = WindowStream::from_decoder(decoder, &spec, spec.window_seconds()) else {
+        return;
+    };
     for w in stream.take(3) {
         match w {
             Ok(w) => assert_eq!(w.features.len(), 1001 * 64),

@@ -98,6 +98,19 @@ impl Ctx {
             .clone()
             .or_else(|| stored.map(str::to_string))
             .unwrap_or_else(|| registry::DEFAULT_MODEL.to_string());
+        if let Some(local) = registry::find_local(&name) {
+            let root = runtime::cache_dir();
+            if !local.is_present(&root, self.variant) {
+                if self.variant != Variant::Fp32 {
+                    bail!("model '{name}' exists only in fp32: drop --variant {}", self.variant.name());
+                }
+                bail!("model '{name}' is not installed. {}", local.how_to_obtain(&root));
+            }
+            return Ok(ModelChoice {
+                name,
+                dir: local.local_dir(&root),
+            });
+        }
         let Some(known) = registry::find(&name) else {
             bail!(
                 "unknown model '{name}': see `avx model list`, or use --model-dir PATH for a local model directory"

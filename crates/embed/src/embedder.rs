@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::family::{read_avx_model, ModelFrontEnd, ModelInputs, AVX_MODEL_JSON};
 use crate::frontend::FrontEndSpec;
 use crate::model::{pool, tower_path, AudioEncoder, Device, SessionOptions, TextEncoder};
-use crate::window::{AudioInfo, WindowStream};
+use crate::window::AudioInfo;
 use crate::{EmbedError, Result};
 
 /// Version of everything between the file and the vector that is not the model itself: decoding, resampling,
@@ -41,16 +42,22 @@ pub struct Fingerprint {
     pub dim: usize,
 }
 
-/// Reads the front end a model directory asks for.
-pub fn load_spec(dir: &Path) -> Result<FrontEndSpec> {
+/// Reads the front end a model directory asks for: an avx-layout directory's `avx-model.json` (aiSFX: written
+/// by `models/aisfx/export.py`) first, else a Hugging Face/Xenova directory's `preprocessor_config.json` (CLAP).
+pub fn load_spec(dir: &Path) -> Result<ModelFrontEnd> {
+    let avx = dir.join(AVX_MODEL_JSON);
+    if avx.is_file() {
+        return Ok(read_avx_model(&avx)?.frontend);
+    }
     let pre = dir.join("preprocessor_config.json");
     if pre.is_file() {
-        return FrontEndSpec::clap_from_preprocessor_config(&pre);
+        return FrontEndSpec::clap_from_preprocessor_config(&pre).map(ModelFrontEnd::from);
     }
     Err(EmbedError::Config {
         path: dir.to_path_buf(),
-        message: "not a model directory: no preprocessor_config.json (expected the Hugging Face/Xenova layout; \
-                  fetch one with `avx model fetch` or see `avx model list`)"
+        message: "not a model directory: no preprocessor_config.json (Hugging Face/Xenova layout, CLAP: fetch one \
+                  with `avx model fetch`) and no avx-model.json (avx layout, aiSFX: make one with \
+                  models/aisfx/export.py); see `avx model list`"
             .into(),
     })
 }
@@ -60,7 +67,7 @@ pub fn load_spec(dir: &Path) -> Result<FrontEndSpec> {
 pub struct Embedder {
     name: String,
     dir: PathBuf,
-    spec: FrontEndSpec,
+    spec: ModelFrontEnd,
     opts: SessionOptions,
     audio: AudioEncoder,
     text: Option<TextEncoder>,
@@ -71,7 +78,7 @@ impl Embedder {
     /// Loads the front end and audio tower of the model in `dir`, naming it `name`.
     pub fn open(name: &str, dir: &Path, opts: SessionOptions) -> Result<Self> {
         let spec = load_spec(dir)?;
-        let audio = AudioEncoder::open_dir(dir, &spec, &opts)?;
+        let audio = AudioEncoder::open(&tower_path(dir, "audio", opts.variant), &spec.input_shape(), &opts)?;
         Ok(Embedder {
             name: name.to_string(),
             dir: dir.to_path_buf(),
@@ -94,7 +101,7 @@ impl Embedder {
     }
 
     /// The model's front end.
-    pub fn spec(&self) -> &FrontEndSpec {
+    pub fn spec(&self) -> &ModelFrontEnd {
         &self.spec
     }
 
@@ -154,8 +161,8 @@ impl Embedder {
         hop_s: Option<f64>,
         batch: usize,
     ) -> Result<EmbeddedFile> {
-        let hop = hop_s.unwrap_or_else(|| self.spec.window_seconds());
-        let mut stream = WindowStream::open(path, &self.spec, hop)?;
+        let hop = hop_s.unwrap_or_else(|| self.spec.default_hop_seconds());
+        let mut stream = ModelInputs::open(path, &self.spec, hop)?;
         let mut times = Vec::new();
         let mut vectors = Vec::new();
         let mut pending = Vec::new();
@@ -205,7 +212,7 @@ impl Embedder {
         Ok(Fingerprint {
             model: self.name.clone(),
             audio_sha256: crate::fetch::sha256_file(self.audio.path())?,
-            frontend: format!("{:?}", self.spec),
+            frontend: self.spec.describe(),
             pipeline_version: PIPELINE_VERSION,
             dim: self.dim()?,
         })

@@ -5,10 +5,12 @@
 //! windows and computes the model's front end ([`frontend`], [`window`]), and runs the model's towers through
 //! ONNX Runtime ([`model`]). It never prints and knows nothing about indexes.
 
+pub mod blocks;
 pub mod decode;
 mod device;
 pub mod embedder;
 pub mod error;
+pub mod family;
 pub mod fetch;
 pub mod frontend;
 pub mod model;
@@ -21,6 +23,7 @@ pub mod window;
 
 pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};
 pub use error::EmbedError;
+pub use family::{ModelFrontEnd, ModelInputs};
 pub use frontend::FrontEndSpec;
 pub use window::{AudioInfo, Window, WindowStream};
 

@@ -13,13 +13,15 @@ use std::sync::mpsc;
 
 use crate::embedder::{EmbeddedFile, Embedder};
 use crate::model::pool;
-use crate::window::{AudioInfo, WindowStream};
+use crate::family::{ModelFrontEnd, ModelInputs};
+use crate::window::AudioInfo;
 use crate::{EmbedError, Result};
 
 /// How the pipeline runs.
 #[derive(Debug, Clone)]
 pub struct PipelineOptions {
-    /// Seconds between window starts in long files (None: one window length, no overlap).
+    /// Seconds between window starts in long files (None: the front end's default: one window length for CLAP,
+    /// half a block for aiSFX).
     pub hop_s: Option<f64>,
     /// Windows per model call.
     pub batch: usize,
@@ -84,7 +86,7 @@ pub fn embed_files(
     on_file: &mut dyn FnMut(FileOutcome),
 ) -> Result<()> {
     let spec = embedder.spec().clone();
-    let hop = opts.hop_s.unwrap_or_else(|| spec.window_seconds());
+    let hop = opts.hop_s.unwrap_or_else(|| spec.default_hop_seconds());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(opts.queue.max(1));
     std::thread::scope(|scope| -> Result<()> {
@@ -220,11 +222,11 @@ fn emit_finished(
 fn decode_one(
     file: usize,
     path: &std::path::Path,
-    spec: &crate::frontend::FrontEndSpec,
+    spec: &ModelFrontEnd,
     hop: f64,
     tx: &mpsc::SyncSender<Msg>,
 ) -> std::result::Result<(), ()> {
-    let mut stream = match WindowStream::open(path, spec, hop) {
+    let mut stream = match ModelInputs::open(path, spec, hop) {
         Ok(s) => s,
         Err(error) => return tx.send(Msg::Failed { file, error }).map_err(|_| ()),
     };

@@ -80,6 +80,72 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
     },
 ];
 
+/// A model avx knows by name but cannot download: its files are made or copied locally (see `obtain`) into
+/// `<root>/models/<name>/<version>/`, in the avx layout (`avx-model.json`, `onnx/audio_model.onnx`).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalModel {
+    /// The name used with `--model`.
+    pub name: &'static str,
+    /// The version, also the directory under `<root>/models/<name>/`.
+    pub version: &'static str,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Whether the model has a text tower.
+    pub has_text: bool,
+    /// Approximate size in MB (fp32; no other variant exists).
+    pub size_mb: u32,
+    /// sha256 of `onnx/audio_model.onnx` as the export script makes it.
+    pub audio_sha256: &'static str,
+    /// One line for `avx model list`.
+    pub summary: &'static str,
+    /// How to obtain it; `{dir}` stands for the directory avx looks in.
+    pub obtain: &'static str,
+}
+
+/// Models avx knows by name but cannot download.
+pub const LOCAL_MODELS: &[LocalModel] = &[LocalModel {
+    name: "aisfx",
+    version: "0.1.2",
+    dim: 512,
+    has_text: false,
+    size_mb: 19,
+    audio_sha256: "6001df17c9788c7ef9629b404c999eb6cae5f3c4f8f9830eba39b7d53a5de0bc",
+    summary: "aiSFX sound-effects embeddings (Ma and Lerch, ISMIR 2022; CC BY 4.0), audio only",
+    obtain: "aiSFX is not downloaded by avx: it is exported from the PyPI package `aisfx` 0.1.2. From a clone of \
+             avx, with Python 3: `python3 -m venv venv && venv/bin/pip install torch onnx numpy && venv/bin/pip \
+             install --no-deps aisfx==0.1.2 && venv/bin/python models/aisfx/export.py --out {dir}`; or copy an \
+             existing aiSFX model directory (avx-model.json, onnx/audio_model.onnx) to {dir}, or point --model-dir \
+             at one",
+}];
+
+/// Looks a model that cannot be downloaded up by name.
+pub fn find_local(name: &str) -> Option<&'static LocalModel> {
+    LOCAL_MODELS.iter().find(|m| m.name == name)
+}
+
+impl LocalModel {
+    /// The files of the model directory.
+    pub fn files(&self) -> [&'static str; 2] {
+        ["avx-model.json", "onnx/audio_model.onnx"]
+    }
+
+    /// Where the model is kept under a cache root: `<root>/models/<name>/<version>/`.
+    pub fn local_dir(&self, root: &Path) -> PathBuf {
+        root.join("models").join(self.name).join(self.version)
+    }
+
+    /// Whether the model's files are under `root` (only fp32 exists).
+    pub fn is_present(&self, root: &Path, variant: Variant) -> bool {
+        let dir = self.local_dir(root);
+        variant == Variant::Fp32 && self.files().iter().all(|f| dir.join(f).is_file())
+    }
+
+    /// How to obtain the model into `root`.
+    pub fn how_to_obtain(&self, root: &Path) -> String {
+        self.obtain.replace("{dir}", &self.local_dir(root).to_string_lossy())
+    }
+}
+
 /// Looks a model up by name.
 pub fn find(name: &str) -> Option<&'static KnownModel> {
     KNOWN_MODELS.iter().find(|m| m.name == name)
@@ -152,6 +218,17 @@ mod tests {
         assert!(files.contains(&"onnx/audio_model_quantized.onnx".to_string()));
         assert!(files.contains(&"onnx/text_model_quantized.onnx".to_string()));
         assert!(files.contains(&"tokenizer.json".to_string()));
+    }
+
+    #[test]
+    fn aisfx_is_known_locally_not_downloadable() {
+        let m = find_local("aisfx").unwrap();
+        assert!(find("aisfx").is_none());
+        assert!(!m.has_text);
+        let root = Path::new("/r");
+        assert_eq!(m.local_dir(root), Path::new("/r/models/aisfx/0.1.2"));
+        assert!(m.how_to_obtain(root).contains("models/aisfx/export.py --out /r/models/aisfx/0.1.2"));
+        assert!(!m.is_present(root, Variant::Fp32));
     }
 
     #[test]

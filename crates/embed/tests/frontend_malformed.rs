@@ -318,3 +318,24 @@ fn random_bytes() {
         eprintln!("garbled {name}: {outcome:?}");
     }
 }
+
+/// Regression: found by `fuzz/fuzz_targets/decode_mel.rs` (artifact `crash-8df47346…`). symphonia 0.5.5's ADTS
+/// reader panics (`step_by(0)` in its duration estimate, `adts.rs:303`) on this input; the decoder's
+/// `catch_unwind` must turn that into a `Decode` error naming the file.
+#[test]
+fn symphonia_adts_panic_becomes_decode_error() {
+    let mut bytes = vec![0x0a];
+    bytes.extend_from_slice(&[0; 31]);
+    bytes.extend_from_slice(&[0xff, 0xf1, 0x46, 0x4f]);
+    bytes.extend_from_slice(&[0; 17]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "fuzz_adts.aac", &bytes[1..]);
+    let spec = FrontEndSpec::clap_htsat_unfused();
+    let r = WindowStream::open(&p, &spec, 10.0).and_then(|s| s.collect::<Result<Vec<_>, _>>());
+    match r {
+        Err(e @ EmbedError::Decode { .. }) | Err(e @ EmbedError::Unsupported { .. }) => {
+            assert!(e.to_string().contains("fuzz_adts.aac"), "{e}")
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+}

@@ -35,6 +35,12 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
     )?;
     let labels: Vec<Vec<(String, f32)>> = if args.label {
         let mut emb = ctx.embedder_for_index(&index)?;
+        if !emb.has_text() {
+            anyhow::bail!(
+                "model '{}' is audio-only: it has no text tower, so --label cannot name clusters; run without --label",
+                emb.name()
+            );
+        }
         let mut words = Vec::with_capacity(VOCABULARY.len());
         for w in VOCABULARY {
             words.push((w.to_string(), emb.embed_text(&format!("This is a sound of {w}."))?));

@@ -1,12 +1,12 @@
 //! `avx debug mel FILE --out PATH.npy`: the exact model input of a file, for external checks.
 //!
-//! Writes float32 `[windows, frames, mels]` (NumPy `.npy`, little-endian, C order) and prints one line per
+//! Writes float32 `[windows, frames, mels]` (CLAP `[windows, 1001, 64]`, aiSFX `[blocks, 100, 96]`) (NumPy `.npy`, little-endian, C order) and prints one line per
 //! window: `index<TAB>start_s<TAB>end_s`. Stable: external parity checks rely on it.
 
 use std::io::BufWriter;
 
 use anyhow::{Context as _, Result};
-use avx_embed::{FrontEndSpec, WindowStream};
+use avx_embed::{FrontEndSpec, ModelFrontEnd, ModelInputs};
 
 use crate::cli::DebugCommand;
 use crate::context::Ctx;
@@ -21,12 +21,12 @@ pub fn run(ctx: &Ctx, cmd: DebugCommand) -> Result<Outcome> {
             let spec = match ctx.model_choice(None) {
                 Ok(choice) => avx_embed::embedder::load_spec(&choice.dir)?,
                 Err(_) if ctx.global.model_dir.is_none() && ctx.global.model.is_none() => {
-                    FrontEndSpec::clap_htsat_unfused()
+                    ModelFrontEnd::from(FrontEndSpec::clap_htsat_unfused())
                 }
                 Err(e) => return Err(e),
             };
-            let hop = hop.unwrap_or_else(|| spec.window_seconds());
-            let mut stream = WindowStream::open(&file, &spec, hop)?;
+            let hop = hop.unwrap_or_else(|| spec.default_hop_seconds());
+            let mut stream = ModelInputs::open(&file, &spec, hop)?;
             let mut data = Vec::new();
             let mut times = Vec::new();
             while let Some(w) = stream.next_window()? {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
-use avx_index::{FileRecord, FileStatus, Index, OpenOptions, WindowRecord};
+use avx_index::{FileRecord, FileStatus, Index, MaintenancePolicy, OpenOptions, WindowRecord};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::json;
 
@@ -142,7 +142,7 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         None
     };
     let mut emb = ctx.embedder(stored.as_deref())?;
-    let hop = args.hop.unwrap_or_else(|| emb.spec().window_seconds());
+    let hop = args.hop.unwrap_or_else(|| emb.spec().default_hop_seconds());
     let mut settings = ctx.settings_for(&mut emb)?;
     settings.frontend = format!("{} hop={hop}", settings.frontend);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create index directory {}", dir.display()))?;
@@ -156,6 +156,12 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
     )?;
     let mut writer = index.writer()?;
     index.refresh()?; // the state as of the lock
+    // Bulk load: batches commit without maintenance; compaction and graph builds run once, at the end.
+    let policy = *writer.policy();
+    writer.set_policy(MaintenancePolicy {
+        enabled: false,
+        ..policy
+    });
 
     let chatty = ctx.chatty();
     let mut warn = |m: String| {
@@ -352,6 +358,13 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         }
     }
     writer.commit().context("final commit failed; earlier batches are kept")?;
+    writer.set_policy(policy);
+    if !interrupted {
+        if ctx.progress_visible() && !files.is_empty() {
+            eprintln!("avx: updating the search graph ...");
+        }
+        writer.commit().context("index maintenance (compaction, graph build) failed; all vectors are committed")?;
+    }
     pipeline.context("the model failed; files finished before the failure are committed")?;
 
     report(ctx, &summary, started.elapsed(), interrupted)?;

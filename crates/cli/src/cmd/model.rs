@@ -38,6 +38,28 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                     ))?;
                 }
             }
+            for m in registry::LOCAL_MODELS {
+                let present = m.is_present(&root, ctx.variant);
+                if ctx.global.json {
+                    out.json(&json!({
+                        "type": "model", "name": m.name, "repo": null, "revision": m.version,
+                        "revision_pinned": true, "dim": m.dim, "text": m.has_text,
+                        "variant": "fp32", "size_mb": m.size_mb, "present": present,
+                        "dir": m.local_dir(&root).to_string_lossy(), "downloadable": false,
+                    }))?;
+                } else {
+                    out.line(format!(
+                        "{:<30} {:>4}  {:>5} MB  {:<7}  {:<5}  {} (not downloadable: see `avx model fetch {}`)",
+                        m.name,
+                        m.dim,
+                        m.size_mb,
+                        if present { "yes" } else { "no" },
+                        if m.has_text { "yes" } else { "no" },
+                        m.summary,
+                        m.name
+                    ))?;
+                }
+            }
             if !ctx.global.json {
                 out.line(format!(
                     "sizes are for --variant {}; models are kept in {}",
@@ -50,6 +72,19 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
             let name = name
                 .or_else(|| ctx.global.model.clone())
                 .unwrap_or_else(|| registry::DEFAULT_MODEL.to_string());
+            if let Some(local) = registry::find_local(&name) {
+                if !local.is_present(&root, avx_embed::model::Variant::Fp32) {
+                    anyhow::bail!("{}", local.how_to_obtain(&root));
+                }
+                let dir = local.local_dir(&root);
+                if ctx.global.json {
+                    out.json(&json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}))?;
+                } else {
+                    out.line(dir.to_string_lossy())?;
+                }
+                out.flush()?;
+                return Ok(Outcome::Found);
+            }
             let Some(m) = registry::find(&name) else {
                 anyhow::bail!("unknown model '{name}': see `avx model list`");
             };

@@ -41,6 +41,13 @@ pub fn search(ctx: &Ctx, args: SearchArgs) -> Result<Outcome> {
         bail!("the search text is empty");
     }
     let mut emb = ctx.embedder_for_index(&index)?;
+    if !emb.has_text() {
+        bail!(
+            "model '{}' (the model of this index) is audio-only: it has no text tower, so it cannot search by words; \
+             use `avx similar FILE` to search by sound, or index with a CLAP model (`avx model list`) for text",
+            emb.name()
+        );
+    }
     let vector = emb.embed_text(&text).context("cannot embed the query text")?;
     run_query(ctx, &index, &vector, &args.results, None)
 }

@@ -28,7 +28,8 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> Result<Outcome> {
     let mut emb = ctx.embedder(None)?;
     if !emb.has_text() {
         bail!(
-            "model '{}' has no text tower, so it cannot tag by words; use a CLAP model (`avx model list`)",
+            "model '{}' is audio-only: it has no text tower, so it cannot tag by words; use a CLAP model \
+             (`avx model list`), or `avx similar FILE` to find sounds by sound",
             emb.name()
         );
     }

@@ -1,0 +1,63 @@
+//! aiSFX: avx's vectors against the aisfx package's own Python pipeline (librosa 0.11 front end + the real
+//! ONNX), on three committed test files (one at 44.1 kHz, two resampled). Goldens: `tests/golden/aisfx/reference.json`
+//! (made by `tests/golden/make_aisfx_golden.py`).
+//!
+//! The model itself is not in this repository: the test uses `../shared/models/aisfx/aisfx_embedding.onnx` (beside
+//! the clone) when it exists, and is skipped with a note otherwise. When the file exists, parity must hold.
+
+use std::path::{Path, PathBuf};
+
+use avx_embed::blocks::BlockSpec;
+use avx_embed::embedder::load_spec;
+use avx_embed::model::SessionOptions;
+use avx_embed::{Embedder, ModelFrontEnd};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn fixture_front_end_is_the_builtin_aisfx() {
+    let spec = load_spec(&root().join("tests/fixtures/aisfx")).unwrap();
+    assert_eq!(spec, ModelFrontEnd::Blocks(BlockSpec::aisfx()));
+    assert_eq!(spec.input_shape(), vec![100, 96]);
+    assert!((spec.default_hop_seconds() - 50.0 * 1024.0 / 44100.0).abs() < 1e-12);
+    assert!((spec.window_seconds() - 100.0 * 1024.0 / 44100.0).abs() < 1e-12);
+}
+
+#[test]
+fn aisfx_matches_python_reference() {
+    let onnx = root().join("../shared/models/aisfx/aisfx_embedding.onnx");
+    if !onnx.is_file() {
+        eprintln!("note: {} not found: aiSFX parity test skipped", onnx.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("onnx")).unwrap();
+    std::fs::copy(root().join("tests/fixtures/aisfx/avx-model.json"), dir.path().join("avx-model.json")).unwrap();
+    std::fs::copy(&onnx, dir.path().join("onnx/audio_model.onnx")).unwrap();
+    let mut emb = Embedder::open("aisfx", dir.path(), SessionOptions { threads: 1, ..Default::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!emb.has_text());
+    let golden: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("tests/golden/aisfx/reference.json")).unwrap()).unwrap();
+    for f in golden["files"].as_array().unwrap() {
+        let name = f["file"].as_str().unwrap();
+        let want: Vec<f32> = f["vector"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let got = emb.embed_file(&root().join("tests/data/audio").join(name), None, 8).unwrap();
+        assert_eq!(got.windows.len() as u64, f["blocks"].as_u64().unwrap(), "{name}: block count");
+        let (s0, e0) = got.windows[0];
+        assert_eq!(s0, 0.0);
+        assert!(e0 <= got.info.duration_s + 1e-9 && e0 > 0.0, "{name}: first block ends at {e0}");
+        let c = cosine(&got.vector, &want);
+        eprintln!("{name}: cosine {c:.6}");
+        assert!(c >= 0.999, "{name}: cosine {c} to the Python reference is below 0.999");
+    }
+}
