@@ -138,13 +138,12 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
-    let windows = (SECONDS * 48_000) / spec.window_samples();
-
     let mut g = c.benchmark_group("decode_resample_mel_44k1_stereo_60s");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(windows as u64));
     for (name, path) in &files {
-        assert_eq!(windows_of(path, &spec), windows);
+        // 6 windows, or 7 when an encoder's padding makes the file a little longer than 60 s.
+        let windows = windows_of(path, &spec);
+        g.throughput(Throughput::Elements(windows as u64));
         g.bench_function(*name, |b| b.iter(|| windows_of(path, &spec)));
     }
     g.finish();

@@ -102,9 +102,15 @@ impl Ctx {
             let root = runtime::cache_dir();
             if !local.is_present(&root, self.variant) {
                 if self.variant != Variant::Fp32 {
-                    bail!("model '{name}' exists only in fp32: drop --variant {}", self.variant.name());
+                    bail!(
+                        "model '{name}' exists only in fp32: drop --variant {}",
+                        self.variant.name()
+                    );
                 }
-                bail!("model '{name}' is not installed. {}", local.how_to_obtain(&root));
+                bail!(
+                    "model '{name}' is not installed. {}",
+                    local.how_to_obtain(&root)
+                );
             }
             return Ok(ModelChoice {
                 name,
@@ -167,7 +173,8 @@ impl Ctx {
                 dir.display()
             );
         }
-        Index::open(&dir, OpenOptions::default()).with_context(|| format!("cannot open index {}", dir.display()))
+        Index::open(&dir, OpenOptions::default())
+            .with_context(|| format!("cannot open index {}", dir.display()))
     }
 
     /// Loads the model an index was built with, checking that it is the same model.

@@ -175,7 +175,9 @@ struct Tables {
 
 impl std::fmt::Debug for BlockSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockSpec").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("BlockSpec")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -188,53 +190,96 @@ impl PartialEq for BlockSpec {
 impl BlockSpec {
     /// Builds a block front end from its parameters, checking them; `path` names their source in errors.
     pub fn new(params: BlockParams, path: &Path) -> Result<Self> {
-        let bad = |message: String| Err(EmbedError::Config { path: path.to_path_buf(), message });
+        let bad = |message: String| {
+            Err(EmbedError::Config {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
         let p = &params;
         if !(1..=768_000).contains(&p.sample_rate) {
-            return bad(format!("sample_rate {} is outside 1..=768000 Hz", p.sample_rate));
+            return bad(format!(
+                "sample_rate {} is outside 1..=768000 Hz",
+                p.sample_rate
+            ));
         }
         if !(2..=65_536).contains(&p.n_fft) || p.hop_length == 0 || p.hop_length > p.n_fft {
-            return bad(format!("need 2 <= n_fft <= 65536 and 1 <= hop_length <= n_fft, got {} and {}", p.n_fft, p.hop_length));
+            return bad(format!(
+                "need 2 <= n_fft <= 65536 and 1 <= hop_length <= n_fft, got {} and {}",
+                p.n_fft, p.hop_length
+            ));
         }
         if !(1..=1024).contains(&p.n_mels) {
             return bad(format!("n_mels {} is outside 1..=1024", p.n_mels));
         }
         if !(p.f_min >= 0.0 && p.f_min < p.f_max && p.f_max <= p.sample_rate as f64 / 2.0) {
-            return bad(format!("need 0 <= f_min < f_max <= sample_rate / 2, got {} and {}", p.f_min, p.f_max));
+            return bad(format!(
+                "need 0 <= f_min < f_max <= sample_rate / 2, got {} and {}",
+                p.f_min, p.f_max
+            ));
         }
-        if !(1..=100_000).contains(&p.block_frames) || p.hop_frames == 0 || p.hop_frames > p.block_frames {
+        if !(1..=100_000).contains(&p.block_frames)
+            || p.hop_frames == 0
+            || p.hop_frames > p.block_frames
+        {
             return bad(format!(
                 "need 1 <= hop_frames <= frames <= 100000 for blocks, got {} and {}",
                 p.hop_frames, p.block_frames
             ));
         }
-        let Compression::Log10Affine { scale, offset, divisor } = p.compression;
-        if !(scale > 0.0 && offset > 0.0 && divisor != 0.0 && scale.is_finite() && offset.is_finite() && divisor.is_finite()) {
-            return bad("compression log10_affine needs scale > 0, offset > 0 and a non-zero divisor".into());
+        let Compression::Log10Affine {
+            scale,
+            offset,
+            divisor,
+        } = p.compression;
+        if !(scale > 0.0
+            && offset > 0.0
+            && divisor != 0.0
+            && scale.is_finite()
+            && offset.is_finite()
+            && divisor.is_finite())
+        {
+            return bad(
+                "compression log10_affine needs scale > 0, offset > 0 and a non-zero divisor"
+                    .into(),
+            );
         }
         let tables = Tables::new(p);
-        Ok(BlockSpec { params, tables: Arc::new(tables) })
+        Ok(BlockSpec {
+            params,
+            tables: Arc::new(tables),
+        })
     }
 
     /// Reads the `frontend` object of an `avx-model.json` (`path` names the file in errors).
     pub fn from_json(value: &serde_json::Value, path: &Path) -> Result<Self> {
-        let bad = |message: String| EmbedError::Config { path: path.to_path_buf(), message };
+        let bad = |message: String| EmbedError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
         let j: FrontendJson = serde_json::from_value(value.clone())
             .map_err(|e| bad(format!("invalid \"frontend\" object: {e}")))?;
         let pick = |what: &str, got: &str, options: &[&str]| -> Result<usize> {
             options.iter().position(|o| *o == got).ok_or_else(|| {
-                bad(format!("frontend {what} {got:?} is not supported; expected one of {options:?}"))
+                bad(format!(
+                    "frontend {what} {got:?} is not supported; expected one of {options:?}"
+                ))
             })
         };
         let level = [Level::None, Level::Peak][pick("level", &j.level, &["none", "peak"])?];
         pick("window", &j.window, &["hann"])?;
         if j.power != 2.0 {
-            return Err(bad(format!("frontend power {} is not supported; expected 2.0", j.power)));
+            return Err(bad(format!(
+                "frontend power {} is not supported; expected 2.0",
+                j.power
+            )));
         }
-        let center_pad = [CenterPad::Constant, CenterPad::Reflect][pick("center_pad", &j.center_pad, &["constant", "reflect"])?];
-        let mel_scale = [MelScale::Htk, MelScale::Slaney][pick("mel_scale", &j.mel_scale, &["htk", "slaney"])?];
-        let mel_norm =
-            [FilterNorm::None, FilterNorm::Slaney, FilterNorm::L1][pick("mel_norm", &j.mel_norm, &["none", "slaney", "l1"])?];
+        let center_pad = [CenterPad::Constant, CenterPad::Reflect]
+            [pick("center_pad", &j.center_pad, &["constant", "reflect"])?];
+        let mel_scale =
+            [MelScale::Htk, MelScale::Slaney][pick("mel_scale", &j.mel_scale, &["htk", "slaney"])?];
+        let mel_norm = [FilterNorm::None, FilterNorm::Slaney, FilterNorm::L1]
+            [pick("mel_norm", &j.mel_norm, &["none", "slaney", "l1"])?];
         pick("compression type", &j.compression.kind, &["log10_affine"])?;
         pick("blocks.last_partial", &j.blocks.last_partial, &["drop"])?;
         pick("blocks.short", &j.blocks.short, &["zero_pad"])?;
@@ -273,7 +318,11 @@ impl BlockSpec {
             f_max: 22_050.0,
             mel_scale: MelScale::Htk,
             mel_norm: FilterNorm::L1,
-            compression: Compression::Log10Affine { scale: 10_000.0, offset: 1.0, divisor: 9.457798957824707 },
+            compression: Compression::Log10Affine {
+                scale: 10_000.0,
+                offset: 1.0,
+                divisor: 9.457798957824707,
+            },
             block_frames: 100,
             hop_frames: 50,
         };
@@ -304,7 +353,8 @@ impl BlockSpec {
     /// `None` if that is not between 1 and `block_frames`.
     pub fn hop_frames_for(&self, hop_s: f64) -> Option<usize> {
         let f = (hop_s * self.params.sample_rate as f64 / self.params.hop_length as f64).round();
-        (hop_s.is_finite() && f >= 1.0 && f <= self.params.block_frames as f64).then_some(f as usize)
+        (hop_s.is_finite() && f >= 1.0 && f <= self.params.block_frames as f64)
+            .then_some(f as usize)
     }
 
     /// The log-mel frames of a whole (already level-normalised) signal, time-major `[frames, n_mels]`.
@@ -327,7 +377,15 @@ impl Tables {
             FilterNorm::Slaney => MelNorm::Slaney,
             FilterNorm::None | FilterNorm::L1 => MelNorm::None,
         };
-        let mut dense = mel_filter_bank(p.n_fft / 2 + 1, p.n_mels, p.f_min, p.f_max, p.sample_rate, p.mel_scale, norm);
+        let mut dense = mel_filter_bank(
+            p.n_fft / 2 + 1,
+            p.n_mels,
+            p.f_min,
+            p.f_max,
+            p.sample_rate,
+            p.mel_scale,
+            norm,
+        );
         if p.mel_norm == FilterNorm::L1 {
             for col in &mut dense {
                 let sum: f64 = col.iter().map(|v| v.abs()).sum();
@@ -345,7 +403,11 @@ impl Tables {
             })
             .collect();
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(p.n_fft);
-        Tables { window, filters, fft }
+        Tables {
+            window,
+            filters,
+            fft,
+        }
     }
 }
 
@@ -388,7 +450,9 @@ impl Framer {
 
     fn push(&mut self, samples: &[f32]) {
         let g = self.gain;
-        if self.spec.params.center_pad == CenterPad::Reflect && self.head.len() < self.spec.params.n_fft + 1 {
+        if self.spec.params.center_pad == CenterPad::Reflect
+            && self.head.len() < self.spec.params.n_fft + 1
+        {
             let take = (self.spec.params.n_fft + 1 - self.head.len()).min(samples.len());
             self.head.extend(samples[..take].iter().map(|s| s * g));
         }
@@ -435,9 +499,17 @@ impl Framer {
             let (re, im) = (c.re as f32 as f64, c.im as f32 as f64);
             *pw = re * re + im * im;
         }
-        let Compression::Log10Affine { scale, offset, divisor } = p.compression;
+        let Compression::Log10Affine {
+            scale,
+            offset,
+            divisor,
+        } = p.compression;
         for (first, weights) in &self.spec.tables.filters {
-            let e: f64 = weights.iter().zip(&self.power[*first..]).map(|(w, x)| w * x).sum();
+            let e: f64 = weights
+                .iter()
+                .zip(&self.power[*first..])
+                .map(|(w, x)| w * x)
+                .sum();
             out.push(((e * scale + offset).log10() / divisor) as f32);
         }
         self.next += 1;
@@ -497,7 +569,10 @@ pub struct BlockStream {
 
 impl std::fmt::Debug for BlockStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockStream").field("path", &self.path).field("blocks", &self.blocks).finish_non_exhaustive()
+        f.debug_struct("BlockStream")
+            .field("path", &self.path)
+            .field("blocks", &self.blocks)
+            .finish_non_exhaustive()
     }
 }
 
@@ -505,20 +580,27 @@ impl BlockStream {
     /// Opens `path` for blocks every `hop_s` seconds (rounded to whole frames; callers default to
     /// [`BlockSpec::hop_seconds`]). Runs the first pass (decoding for the peak) before returning.
     pub fn open(path: &Path, spec: &BlockSpec, hop_s: f64) -> Result<Self> {
-        let hop_frames = spec.hop_frames_for(hop_s).ok_or_else(|| EmbedError::Config {
-            path: path.to_path_buf(),
-            message: format!(
-                "block hop of {hop_s} s must be between one frame ({} s) and one block ({} s)",
-                spec.params.hop_length as f64 / spec.params.sample_rate as f64,
-                spec.block_seconds()
-            ),
-        })?;
+        let hop_frames = spec
+            .hop_frames_for(hop_s)
+            .ok_or_else(|| EmbedError::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "block hop of {hop_s} s must be between one frame ({} s) and one block ({} s)",
+                    spec.params.hop_length as f64 / spec.params.sample_rate as f64,
+                    spec.block_seconds()
+                ),
+            })?;
         let rate = spec.params.sample_rate;
         let cap = (BUFFER_SECONDS * rate as f64) as usize;
         // First pass: length and peak, keeping the samples while they fit.
         let mut decoder = Decoder::open(path)?;
-        let mut resampler = StreamResampler::new(decoder.info().sample_rate, rate)
-            .map_err(|message| EmbedError::Decode { path: path.to_path_buf(), message })?;
+        let mut resampler =
+            StreamResampler::new(decoder.info().sample_rate, rate).map_err(|message| {
+                EmbedError::Decode {
+                    path: path.to_path_buf(),
+                    message,
+                }
+            })?;
         let mut held: Option<Vec<f32>> = Some(Vec::new());
         let mut chunk_out = Vec::new();
         let (mut n, mut peak) = (0u64, 0f32);
@@ -548,7 +630,9 @@ impl BlockStream {
             }
         }
         if n == 0 {
-            return Err(EmbedError::NoAudio { path: path.to_path_buf() });
+            return Err(EmbedError::NoAudio {
+                path: path.to_path_buf(),
+            });
         }
         let info = decoder.info().clone();
         let gain = match spec.params.level {
@@ -559,15 +643,23 @@ impl BlockStream {
             Some(h) => Source::Memory(Some(h)),
             None => {
                 let d = Decoder::open(path)?;
-                let r = StreamResampler::new(d.info().sample_rate, rate)
-                    .map_err(|message| EmbedError::Decode { path: path.to_path_buf(), message })?;
+                let r = StreamResampler::new(d.info().sample_rate, rate).map_err(|message| {
+                    EmbedError::Decode {
+                        path: path.to_path_buf(),
+                        message,
+                    }
+                })?;
                 Source::Decode(Box::new(d), r)
             }
         };
         let framer = Framer::new(spec, n, gain);
         let frames = framer.frames;
         let (bf, hf) = (spec.params.block_frames as u64, hop_frames as u64);
-        let blocks = if frames < bf { 1 } else { (frames - bf) / hf + 1 };
+        let blocks = if frames < bf {
+            1
+        } else {
+            (frames - bf) / hf + 1
+        };
         Ok(BlockStream {
             path: path.to_path_buf(),
             spec: spec.clone(),
@@ -631,12 +723,18 @@ impl BlockStream {
         let end_s = (start_s + self.spec.block_seconds()).min(self.info.duration_s.max(start_s));
         self.next_block += 1;
         // Drop frames before the next block.
-        let next_first = (self.next_block * self.hop_frames as u64).min(self.rows_start + (self.rows.len() / m) as u64);
+        let next_first = (self.next_block * self.hop_frames as u64)
+            .min(self.rows_start + (self.rows.len() / m) as u64);
         if next_first > self.rows_start {
-            self.rows.drain(..((next_first - self.rows_start) as usize) * m);
+            self.rows
+                .drain(..((next_first - self.rows_start) as usize) * m);
             self.rows_start = next_first;
         }
-        Ok(Window { start_s, end_s, features })
+        Ok(Window {
+            start_s,
+            end_s,
+            features,
+        })
     }
 
     /// Gives the framer more samples.

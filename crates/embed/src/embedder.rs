@@ -78,7 +78,11 @@ impl Embedder {
     /// Loads the front end and audio tower of the model in `dir`, naming it `name`.
     pub fn open(name: &str, dir: &Path, opts: SessionOptions) -> Result<Self> {
         let spec = load_spec(dir)?;
-        let audio = AudioEncoder::open(&tower_path(dir, "audio", opts.variant), &spec.input_shape(), &opts)?;
+        let audio = AudioEncoder::open(
+            &tower_path(dir, "audio", opts.variant),
+            &spec.input_shape(),
+            &opts,
+        )?;
         Ok(Embedder {
             name: name.to_string(),
             dir: dir.to_path_buf(),

@@ -54,29 +54,52 @@ pub struct AvxModelInfo {
 /// Reads a model directory's `avx-model.json`.
 pub fn read_avx_model(path: &Path) -> Result<AvxModelInfo> {
     let text = std::fs::read_to_string(path).map_err(|e| EmbedError::io(path, e))?;
-    let bad = |message: String| EmbedError::Config { path: path.to_path_buf(), message };
+    let bad = |message: String| EmbedError::Config {
+        path: path.to_path_buf(),
+        message,
+    };
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not a valid avx-model.json: {e}")))?;
     if v.get("format").and_then(|f| f.as_str()) != Some("avx-model") {
-        return Err(bad("not an avx-model.json: \"format\" is not \"avx-model\"".into()));
+        return Err(bad(
+            "not an avx-model.json: \"format\" is not \"avx-model\"".into(),
+        ));
     }
     match v.get("format_version").and_then(|f| f.as_u64()) {
         Some(1) => {}
-        other => return Err(bad(format!("avx-model.json format_version {other:?} is not supported (expected 1)"))),
+        other => {
+            return Err(bad(format!(
+                "avx-model.json format_version {other:?} is not supported (expected 1)"
+            )))
+        }
     }
-    let family = v.get("family").and_then(|f| f.as_str()).unwrap_or("").to_string();
-    let fe = v.get("frontend").ok_or_else(|| bad("avx-model.json has no \"frontend\" object".into()))?;
+    let family = v
+        .get("family")
+        .and_then(|f| f.as_str())
+        .unwrap_or("")
+        .to_string();
+    let fe = v
+        .get("frontend")
+        .ok_or_else(|| bad("avx-model.json has no \"frontend\" object".into()))?;
     // Every avx-layout front end so far is a block front end; `frontend.kind` would select another.
     match fe.get("kind").and_then(|k| k.as_str()) {
         None | Some("blocks") => {}
-        Some(k) => return Err(bad(format!("front end kind {k:?} is not supported (expected \"blocks\")"))),
+        Some(k) => {
+            return Err(bad(format!(
+                "front end kind {k:?} is not supported (expected \"blocks\")"
+            )))
+        }
     }
     let mut fe = fe.clone();
     if let Some(o) = fe.as_object_mut() {
         o.remove("kind");
     }
     let frontend = ModelFrontEnd::Blocks(BlockSpec::from_json(&fe, path)?);
-    Ok(AvxModelInfo { family, text: v.get("text").and_then(|t| t.as_bool()).unwrap_or(false), frontend })
+    Ok(AvxModelInfo {
+        family,
+        text: v.get("text").and_then(|t| t.as_bool()).unwrap_or(false),
+        frontend,
+    })
 }
 
 impl ModelFrontEnd {

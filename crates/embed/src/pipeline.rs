@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use crate::embedder::{EmbeddedFile, Embedder};
-use crate::model::pool;
 use crate::family::{ModelFrontEnd, ModelInputs};
+use crate::model::pool;
 use crate::window::AudioInfo;
 use crate::{EmbedError, Result};
 

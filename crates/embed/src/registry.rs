@@ -142,7 +142,8 @@ impl LocalModel {
 
     /// How to obtain the model into `root`.
     pub fn how_to_obtain(&self, root: &Path) -> String {
-        self.obtain.replace("{dir}", &self.local_dir(root).to_string_lossy())
+        self.obtain
+            .replace("{dir}", &self.local_dir(root).to_string_lossy())
     }
 }
 
@@ -227,7 +228,9 @@ mod tests {
         assert!(!m.has_text);
         let root = Path::new("/r");
         assert_eq!(m.local_dir(root), Path::new("/r/models/aisfx/0.1.2"));
-        assert!(m.how_to_obtain(root).contains("models/aisfx/export.py --out /r/models/aisfx/0.1.2"));
+        assert!(m
+            .how_to_obtain(root)
+            .contains("models/aisfx/export.py --out /r/models/aisfx/0.1.2"));
         assert!(!m.is_present(root, Variant::Fp32));
     }
 

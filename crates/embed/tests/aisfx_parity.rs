@@ -36,28 +36,61 @@ fn fixture_front_end_is_the_builtin_aisfx() {
 fn aisfx_matches_python_reference() {
     let onnx = root().join("../shared/models/aisfx/aisfx_embedding.onnx");
     if !onnx.is_file() {
-        eprintln!("note: {} not found: aiSFX parity test skipped", onnx.display());
+        eprintln!(
+            "note: {} not found: aiSFX parity test skipped",
+            onnx.display()
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("onnx")).unwrap();
-    std::fs::copy(root().join("tests/fixtures/aisfx/avx-model.json"), dir.path().join("avx-model.json")).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/aisfx/avx-model.json"),
+        dir.path().join("avx-model.json"),
+    )
+    .unwrap();
     std::fs::copy(&onnx, dir.path().join("onnx/audio_model.onnx")).unwrap();
-    let mut emb = Embedder::open("aisfx", dir.path(), SessionOptions { threads: 1, ..Default::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut emb = Embedder::open(
+        "aisfx",
+        dir.path(),
+        SessionOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(!emb.has_text());
-    let golden: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root().join("tests/golden/aisfx/reference.json")).unwrap()).unwrap();
+    let golden: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/golden/aisfx/reference.json")).unwrap(),
+    )
+    .unwrap();
     for f in golden["files"].as_array().unwrap() {
         let name = f["file"].as_str().unwrap();
-        let want: Vec<f32> = f["vector"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-        let got = emb.embed_file(&root().join("tests/data/audio").join(name), None, 8).unwrap();
-        assert_eq!(got.windows.len() as u64, f["blocks"].as_u64().unwrap(), "{name}: block count");
+        let want: Vec<f32> = f["vector"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let got = emb
+            .embed_file(&root().join("tests/data/audio").join(name), None, 8)
+            .unwrap();
+        assert_eq!(
+            got.windows.len() as u64,
+            f["blocks"].as_u64().unwrap(),
+            "{name}: block count"
+        );
         let (s0, e0) = got.windows[0];
         assert_eq!(s0, 0.0);
-        assert!(e0 <= got.info.duration_s + 1e-9 && e0 > 0.0, "{name}: first block ends at {e0}");
+        assert!(
+            e0 <= got.info.duration_s + 1e-9 && e0 > 0.0,
+            "{name}: first block ends at {e0}"
+        );
         let c = cosine(&got.vector, &want);
         eprintln!("{name}: cosine {c:.6}");
-        assert!(c >= 0.999, "{name}: cosine {c} to the Python reference is below 0.999");
+        assert!(
+            c >= 0.999,
+            "{name}: cosine {c} to the Python reference is below 0.999"
+        );
     }
 }

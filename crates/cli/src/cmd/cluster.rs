@@ -21,7 +21,10 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
         bail!("no indexed files to cluster");
     }
     if args.k == 0 || args.k > refs.len() {
-        bail!("-k must be between 1 and the number of files ({})", refs.len());
+        bail!(
+            "-k must be between 1 and the number of files ({})",
+            refs.len()
+        );
     }
     let result = kmeans(
         &data,
@@ -43,7 +46,10 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
         }
         let mut words = Vec::with_capacity(VOCABULARY.len());
         for w in VOCABULARY {
-            words.push((w.to_string(), emb.embed_text(&format!("This is a sound of {w}."))?));
+            words.push((
+                w.to_string(),
+                emb.embed_text(&format!("This is a sound of {w}."))?,
+            ));
         }
         (0..result.k())
             .map(|j| {
@@ -85,18 +91,33 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
             } else {
                 format!(
                     "  [{}]",
-                    labels[j].iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>().join(", ")
+                    labels[j]
+                        .iter()
+                        .map(|(w, _)| w.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
-            out.line(format!("cluster {} ({} files){label}", j + 1, result.sizes[j]))?;
+            out.line(format!(
+                "cluster {} ({} files){label}",
+                j + 1,
+                result.sizes[j]
+            ))?;
             out.line(format!("  exemplar  {}", path_of(exemplar)))?;
             let mut sorted = members.clone();
             sorted.sort_by(|a, b| result.similarity[*b].total_cmp(&result.similarity[*a]));
             for m in sorted.iter().take(args.show) {
-                out.line(format!("  {:.3}     {}", result.similarity[*m], path_of(*m)))?;
+                out.line(format!(
+                    "  {:.3}     {}",
+                    result.similarity[*m],
+                    path_of(*m)
+                ))?;
             }
             if sorted.len() > args.show {
-                out.line(format!("  ... and {} more (--show N or --json for all)", sorted.len() - args.show))?;
+                out.line(format!(
+                    "  ... and {} more (--show N or --json for all)",
+                    sorted.len() - args.show
+                ))?;
             }
         }
     }

@@ -36,14 +36,17 @@ pub fn run(ctx: &Ctx, cmd: DebugCommand) -> Result<Outcome> {
             let shape = spec.input_shape();
             let (frames, mels) = (shape[shape.len() - 2], shape[shape.len() - 1]);
             let w = BufWriter::new(
-                std::fs::File::create(&out).with_context(|| format!("cannot write {}", out.display()))?,
+                std::fs::File::create(&out)
+                    .with_context(|| format!("cannot write {}", out.display()))?,
             );
             avx_embed::npy::write_npy_f32(w, &[times.len(), frames, mels], &data)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             let mut o = Out::new();
             for (i, (s, e)) in times.iter().enumerate() {
                 if ctx.global.json {
-                    o.json(&serde_json::json!({"type": "window", "index": i, "start": s, "end": e}))?;
+                    o.json(
+                        &serde_json::json!({"type": "window", "index": i, "start": s, "end": e}),
+                    )?;
                 } else {
                     o.line(format!("{i}\t{s:.6}\t{e:.6}"))?;
                 }

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
-use avx_index::{FileRecord, FileStatus, Index, MaintenancePolicy, OpenOptions, WindowRecord};
+use avx_embed::Embedder;
+use avx_index::{
+    FileRecord, FileStatus, Index, IndexSettings, MaintenancePolicy, OpenOptions, WindowRecord,
+};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::json;
 
@@ -21,8 +24,8 @@ use crate::Outcome;
 /// File name extensions avx looks at when walking a directory. Formats avx cannot decode (Opus, WMA) are listed
 /// so that they are reported as unsupported rather than silently ignored.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "wave", "aif", "aiff", "aifc", "flac", "mp3", "mp2", "m4a", "mp4", "aac", "adts", "alac", "caf",
-    "ogg", "oga", "mka", "opus", "wma", "webm",
+    "wav", "wave", "aif", "aiff", "aifc", "flac", "mp3", "mp2", "m4a", "mp4", "aac", "adts",
+    "alac", "caf", "ogg", "oga", "mka", "opus", "wma", "webm",
 ];
 
 /// Commit after this many embedded files, or this much time, whichever first. `AVX_COMMIT_FILES` overrides the
@@ -136,27 +139,42 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         }
     }
     let dir = ctx.index_dir();
-    let stored = if dir.join("meta.redb").exists() {
-        Some(ctx.open_index()?.settings().model.clone())
-    } else {
-        None
+    // The model is loaded only when something needs embedding: re-indexing an unchanged library, removals and
+    // relinks need no model (and so cost no model load).
+    let load_model = |stored: Option<&str>| -> Result<(Embedder, IndexSettings, f64)> {
+        let mut emb = ctx.embedder(stored)?;
+        let hop = args.hop.unwrap_or_else(|| emb.spec().default_hop_seconds());
+        let mut settings = ctx.settings_for(&mut emb)?;
+        settings.frontend = format!("{} hop={hop}", settings.frontend);
+        Ok((emb, settings, hop))
     };
-    let mut emb = ctx.embedder(stored.as_deref())?;
-    let hop = args.hop.unwrap_or_else(|| emb.spec().default_hop_seconds());
-    let mut settings = ctx.settings_for(&mut emb)?;
-    settings.frontend = format!("{} hop={hop}", settings.frontend);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create index directory {}", dir.display()))?;
-    let mut index = Index::open(
-        &dir,
-        OpenOptions {
-            write: true,
-            wait: args.wait,
-            settings: Some(settings),
-        },
-    )?;
+    let mut model = None;
+    let mut index = if dir.join("meta.redb").exists() {
+        Index::open(
+            &dir,
+            OpenOptions {
+                write: true,
+                wait: args.wait,
+                settings: None,
+            },
+        )?
+    } else {
+        let (emb, settings, hop) = load_model(None)?;
+        model = Some((emb, hop));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create index directory {}", dir.display()))?;
+        Index::open(
+            &dir,
+            OpenOptions {
+                write: true,
+                wait: args.wait,
+                settings: Some(settings),
+            },
+        )?
+    };
     let mut writer = index.writer()?;
     index.refresh()?; // the state as of the lock
-    // Bulk load: batches commit without maintenance; compaction and graph builds run once, at the end.
+                      // Bulk load: batches commit without maintenance; compaction and graph builds run once, at the end.
     let policy = *writer.policy();
     writer.set_policy(MaintenancePolicy {
         enabled: false,
@@ -207,7 +225,11 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
     // Indexed files under these roots that are gone.
     let missing: Vec<(PathBuf, Option<u128>)> = index
         .files()
-        .filter(|f| roots.iter().any(|r| f.path.starts_with(r)) && !seen.contains(&f.path) && !f.path.exists())
+        .filter(|f| {
+            roots.iter().any(|r| f.path.starts_with(r))
+                && !seen.contains(&f.path)
+                && !f.path.exists()
+        })
         .map(|f| (f.path.clone(), f.content_hash))
         .collect();
 
@@ -258,11 +280,27 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         });
     }
 
+    if model.is_none() && !todo.is_empty() {
+        let stored = index.settings().clone();
+        let (emb, settings, hop) = load_model(Some(&stored.model))?;
+        if settings != stored {
+            anyhow::bail!(
+                "the index {} was built with other settings (model {}, {}); these files would be embedded with \
+                 model {} ({}): re-index into a new --index, or use the same model and --hop",
+                dir.display(),
+                stored.model,
+                stored.frontend,
+                settings.model,
+                settings.frontend
+            );
+        }
+        model = Some((emb, hop));
+    }
     let stats: HashMap<PathBuf, Stat> = todo.iter().cloned().collect();
     let files: Vec<PathBuf> = todo.into_iter().map(|(p, _)| p).collect();
     let bar = progress_bar(ctx, files.len() as u64);
     let opts = PipelineOptions {
-        hop_s: Some(hop),
+        hop_s: model.as_ref().map(|m| m.1),
         batch: 4,
         decoders: (ctx.threads / 2).max(1),
         queue: 32,
@@ -286,7 +324,8 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
                     let st = stats[&f.path];
                     let hash = match hashes.get(&f.path) {
                         Some(h) => *h,
-                        None => content_hash(&f.path).with_context(|| format!("{}: cannot read", f.path.display()))?,
+                        None => content_hash(&f.path)
+                            .with_context(|| format!("{}: cannot read", f.path.display()))?,
                     };
                     summary.seconds_of_audio += f.info.duration_s;
                     summary.windows += f.windows.len() as u64;
@@ -342,12 +381,17 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
             write_error = Some(e);
         }
     };
-    let pipeline = embed_files(&mut emb, &files, &opts, &cancel, &mut on_file);
+    let pipeline = match model.as_mut() {
+        Some((emb, _)) => embed_files(emb, &files, &opts, &cancel, &mut on_file),
+        None => Ok(()),
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     if let Some(e) = write_error {
-        return Err(e.context("writing the index failed; everything committed before this point is kept"));
+        return Err(
+            e.context("writing the index failed; everything committed before this point is kept")
+        );
     }
     let interrupted = cancel.load(Ordering::SeqCst);
     if !interrupted {
@@ -357,13 +401,17 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
             }
         }
     }
-    writer.commit().context("final commit failed; earlier batches are kept")?;
+    writer
+        .commit()
+        .context("final commit failed; earlier batches are kept")?;
     writer.set_policy(policy);
     if !interrupted {
         if ctx.progress_visible() && !files.is_empty() {
             eprintln!("avx: updating the search graph ...");
         }
-        writer.commit().context("index maintenance (compaction, graph build) failed; all vectors are committed")?;
+        writer.commit().context(
+            "index maintenance (compaction, graph build) failed; all vectors are committed",
+        )?;
     }
     pipeline.context("the model failed; files finished before the failure are committed")?;
 
@@ -419,7 +467,10 @@ fn report(ctx: &Ctx, s: &Summary, took: Duration, interrupted: bool) -> Result<(
         s.unchanged,
         s.failed.len(),
         if s.skipped_failed > 0 {
-            format!(" ({} earlier failures skipped; --retry-failed tries them again)", s.skipped_failed)
+            format!(
+                " ({} earlier failures skipped; --retry-failed tries them again)",
+                s.skipped_failed
+            )
         } else {
             String::new()
         }

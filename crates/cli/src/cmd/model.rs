@@ -15,7 +15,10 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
     match cmd {
         ModelCommand::List => {
             if !ctx.global.json {
-                out.line(format!("{:<30} {:>4}  {:>8}  {:<7}  {:<5}  about", "name", "dim", "size", "present", "text"))?;
+                out.line(format!(
+                    "{:<30} {:>4}  {:>8}  {:<7}  {:<5}  about",
+                    "name", "dim", "size", "present", "text"
+                ))?;
             }
             for m in registry::KNOWN_MODELS {
                 let present = m.is_present(&root, ctx.variant);
@@ -106,7 +109,9 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                 )
             })?;
             if ctx.global.json {
-                out.json(&json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}))?;
+                out.json(
+                    &json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}),
+                )?;
             } else {
                 out.line(dir.to_string_lossy())?;
             }

@@ -48,7 +48,9 @@ pub fn search(ctx: &Ctx, args: SearchArgs) -> Result<Outcome> {
             emb.name()
         );
     }
-    let vector = emb.embed_text(&text).context("cannot embed the query text")?;
+    let vector = emb
+        .embed_text(&text)
+        .context("cannot embed the query text")?;
     run_query(ctx, &index, &vector, &args.results, None)
 }
 
@@ -71,7 +73,11 @@ fn run_query(
         vector,
         &SearchOptions {
             k: args.k,
-            level: if args.segments { Level::Window } else { Level::File },
+            level: if args.segments {
+                Level::Window
+            } else {
+                Level::File
+            },
             exact: args.exact,
             ef: None,
             path_prefix: within.as_deref(),

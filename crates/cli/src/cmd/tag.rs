@@ -77,5 +77,9 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> Result<Outcome> {
         }
     }
     out.flush()?;
-    Ok(if failed { Outcome::PartialFailure } else { Outcome::Found })
+    Ok(if failed {
+        Outcome::PartialFailure
+    } else {
+        Outcome::Found
+    })
 }
