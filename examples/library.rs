@@ -64,7 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .windows
                 .iter()
                 .zip(&e.window_vectors)
-                .map(|((s, t), v)| WindowRecord { start_s: *s as f32, end_s: *t as f32, vector: v.clone() })
+                .map(|((s, t), v)| WindowRecord {
+                    start_s: *s as f32,
+                    end_s: *t as f32,
+                    vector: v.clone(),
+                })
                 .collect(),
             vector: e.vector,
         })?;
@@ -76,7 +80,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. Nearest neighbours of the first file.
     let first = files[0].canonicalize()?;
     let query = embedder.embed_file(&first, None, 4)?.vector;
-    let hits = index.search(&query, &SearchOptions { k: 5, exclude_path: Some(&first), ..Default::default() })?;
+    let hits = index.search(
+        &query,
+        &SearchOptions {
+            k: 5,
+            exclude_path: Some(&first),
+            ..Default::default()
+        },
+    )?;
     println!("nearest to {}:", first.display());
     for h in hits {
         println!("  {:.3}  {}", h.score, h.path.display());

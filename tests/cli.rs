@@ -81,13 +81,17 @@ impl Env {
 /// A deterministic test signal: a sum of sines plus seeded noise, with a decay envelope.
 fn signal(seed: u64, seconds: f64, rate: u32) -> Vec<f32> {
     let n = (seconds * rate as f64) as usize;
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let f1 = 80.0 + (seed % 17) as f32 * 97.0;
     let f2 = 300.0 + (seed % 11) as f32 * 411.0;
     let noise_amp = 0.05 + (seed % 5) as f32 * 0.08;
     (0..n)
         .map(|i| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let noise = ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5;
             let t = i as f32 / rate as f32;
             let env = (-t * (1.0 + (seed % 3) as f32)).exp() * 0.7 + 0.3;
@@ -142,7 +146,9 @@ fn version_and_help() {
     let env = Env::new();
     assert!(env.ok(&["--version"], 0).starts_with("avx "));
     let help = env.ok(&["--help"], 0);
-    for c in ["index", "similar", "search", "dupes", "cluster", "tag", "export", "verify", "model"] {
+    for c in [
+        "index", "similar", "search", "dupes", "cluster", "tag", "export", "verify", "model",
+    ] {
         assert!(help.contains(c), "help lists {c}");
     }
 }
@@ -158,11 +164,16 @@ fn every_command_and_output_format() {
     // similar: the query file is left out of its own results; all formats.
     let hits = env.json(&["similar", s(&files[0]), "-k", "3"], 0);
     assert_eq!(hits.len(), 3);
-    assert!(hits.iter().all(|h| h["type"] == "hit" && h["path"] != s(&files[0].canonicalize().unwrap())));
+    assert!(hits
+        .iter()
+        .all(|h| h["type"] == "hit" && h["path"] != s(&files[0].canonicalize().unwrap())));
     assert_eq!(hits[0]["rank"], 1);
     let table = env.ok(&["similar", s(&files[0]), "-k", "2"], 0);
     assert!(table.lines().next().unwrap().contains("score"), "{table}");
-    let paths = env.ok(&["similar", s(&files[0]), "-k", "2", "--format", "paths"], 0);
+    let paths = env.ok(
+        &["similar", s(&files[0]), "-k", "2", "--format", "paths"],
+        0,
+    );
     assert_eq!(paths.lines().count(), 2);
     assert!(paths.lines().all(|l| Path::new(l).is_file()));
     let m3u = env.ok(&["similar", s(&files[0]), "-k", "2", "--format", "m3u"], 0);
@@ -171,19 +182,40 @@ fn every_command_and_output_format() {
     assert_eq!(exact.len(), 5);
     // Nothing under an empty directory: exit code 1.
     std::fs::create_dir_all(env.dir.path().join("empty")).unwrap();
-    env.ok(&["similar", s(&files[0]), "--in", s(&env.dir.path().join("empty"))], 1);
+    env.ok(
+        &[
+            "similar",
+            s(&files[0]),
+            "--in",
+            s(&env.dir.path().join("empty")),
+        ],
+        1,
+    );
 
     // search, tag (text tower)
     let hits = env.json(&["search", "a dog barking", "-k", "2"], 0);
     assert_eq!(hits.len(), 2);
-    let tags = env.json(&["tag", s(&files[1]), "--labels", "kick,snare,rain", "--top", "2"], 0);
+    let tags = env.json(
+        &[
+            "tag",
+            s(&files[1]),
+            "--labels",
+            "kick,snare,rain",
+            "--top",
+            "2",
+        ],
+        0,
+    );
     assert_eq!(tags[0]["tags"].as_array().unwrap().len(), 2);
 
     // cluster: every file in exactly one cluster, deterministic for a seed.
     let c1 = env.json(&["cluster", "-k", "2", "--seed", "7"], 0);
     let c2 = env.json(&["cluster", "-k", "2", "--seed", "7"], 0);
     assert_eq!(c1, c2);
-    let members: usize = c1.iter().map(|c| c["members"].as_array().unwrap().len()).sum();
+    let members: usize = c1
+        .iter()
+        .map(|c| c["members"].as_array().unwrap().len())
+        .sum();
     assert_eq!(members, 6);
     let labelled = env.json(&["cluster", "-k", "2", "--label"], 0);
     assert_eq!(labelled[0]["labels"].as_array().unwrap().len(), 3);
@@ -195,7 +227,16 @@ fn every_command_and_output_format() {
 
     // export: three formats
     let out = env.dir.path().join("out");
-    env.ok(&["export", "--format", "audiovector", s(&out.join("av")), "--segments"], 0);
+    env.ok(
+        &[
+            "export",
+            "--format",
+            "audiovector",
+            s(&out.join("av")),
+            "--segments",
+        ],
+        0,
+    );
     let one: Value =
         serde_json::from_slice(&std::fs::read(out.join("av/sound_00.wav.json")).unwrap()).unwrap();
     assert_eq!(one["filename"], "sound_00.wav");
@@ -204,12 +245,20 @@ fn every_command_and_output_format() {
     assert!(one["duration"].as_f64().unwrap() > 0.9);
     assert!(!one["windows"].as_array().unwrap().is_empty());
     env.ok(&["export", "--format", "jsonl", s(&out.join("j"))], 0);
-    assert_eq!(std::fs::read_to_string(out.join("j/embeddings.jsonl")).unwrap().lines().count(), 6);
+    assert_eq!(
+        std::fs::read_to_string(out.join("j/embeddings.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        6
+    );
     env.ok(&["export", "--format", "npy", s(&out.join("n"))], 0);
     let (shape, _) =
-        avx_embed::npy::read_npy_f32(std::fs::File::open(out.join("n/vectors.npy")).unwrap()).unwrap();
+        avx_embed::npy::read_npy_f32(std::fs::File::open(out.join("n/vectors.npy")).unwrap())
+            .unwrap();
     assert_eq!(shape, vec![6, 512]);
-    let ids: Value = serde_json::from_slice(&std::fs::read(out.join("n/ids.json")).unwrap()).unwrap();
+    let ids: Value =
+        serde_json::from_slice(&std::fs::read(out.join("n/ids.json")).unwrap()).unwrap();
     assert_eq!(ids["ids"].as_array().unwrap().len(), 6);
 
     // embed (file, segments, text), debug mel
@@ -237,9 +286,17 @@ fn incremental_reindex_adds_modifies_deletes_and_relinks() {
     env.summary(&["index", s(&env.lib())], 0);
     // unchanged
     let sum = env.summary(&["index", s(&env.lib())], 0);
-    assert_eq!((sum["new"].as_u64(), sum["unchanged"].as_u64()), (Some(0), Some(5)), "{sum}");
+    assert_eq!(
+        (sum["new"].as_u64(), sum["unchanged"].as_u64()),
+        (Some(0), Some(5)),
+        "{sum}"
+    );
     // add one, modify one, delete one, rename one
-    write_wav(&env.lib().join("added.wav"), &signal(99, 1.5, 48_000), 48_000);
+    write_wav(
+        &env.lib().join("added.wav"),
+        &signal(99, 1.5, 48_000),
+        48_000,
+    );
     write_wav(&files[1], &signal(77, 2.5, 48_000), 48_000);
     std::fs::remove_file(&files[2]).unwrap();
     let renamed = env.lib().join("sub/renamed.wav");
@@ -256,7 +313,10 @@ fn incremental_reindex_adds_modifies_deletes_and_relinks() {
     // The renamed file is found under its new path, with its old vector: it is its own best match.
     let hits = env.json(&["similar", s(&renamed), "-k", "5"], 0);
     let paths: Vec<&str> = hits.iter().map(|h| h["path"].as_str().unwrap()).collect();
-    assert!(!paths.contains(&s(&files[2])), "deleted file still returned: {paths:?}");
+    assert!(
+        !paths.contains(&s(&files[2])),
+        "deleted file still returned: {paths:?}"
+    );
     env.ok(&["verify"], 0);
 }
 
@@ -264,7 +324,11 @@ fn incremental_reindex_adds_modifies_deletes_and_relinks() {
 fn bad_files_are_reported_and_good_ones_stay_searchable() {
     let env = Env::new();
     let files = make_library(&env, 3);
-    std::fs::write(env.lib().join("notes.wav"), b"this is a text file, not audio").unwrap();
+    std::fs::write(
+        env.lib().join("notes.wav"),
+        b"this is a text file, not audio",
+    )
+    .unwrap();
     let mut junk = vec![0u8; 4096];
     let mut x = 12345u32;
     for b in junk.iter_mut() {
@@ -272,12 +336,18 @@ fn bad_files_are_reported_and_good_ones_stay_searchable() {
         *b = (x >> 16) as u8;
     }
     std::fs::write(env.lib().join("random.flac"), &junk).unwrap();
-    std::fs::copy(repo().join("tests/data/audio/stereo48k_4s.opus"), env.lib().join("voice.opus")).unwrap();
+    std::fs::copy(
+        repo().join("tests/data/audio/stereo48k_4s.opus"),
+        env.lib().join("voice.opus"),
+    )
+    .unwrap();
     let lines = env.json(&["index", s(&env.lib())], 2);
     let failures: Vec<&Value> = lines.iter().filter(|l| l["type"] == "failure").collect();
     assert_eq!(failures.len(), 3, "{lines:?}");
-    assert!(failures.iter().any(|f| f["path"].as_str().unwrap().ends_with("voice.opus")
-        && f["error"].as_str().unwrap().contains("unsupported")));
+    assert!(failures
+        .iter()
+        .any(|f| f["path"].as_str().unwrap().ends_with("voice.opus")
+            && f["error"].as_str().unwrap().contains("unsupported")));
     let summary = lines.iter().find(|l| l["type"] == "summary").unwrap();
     assert_eq!(summary["new"], 6);
     assert_eq!(env.json(&["similar", s(&files[0]), "-k", "5"], 0).len(), 2);
@@ -304,7 +374,9 @@ fn killed_index_run_resumes() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let out = env.run(&["--json", "info"]);
-        let files = serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["files"].as_u64());
+        let files = serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["files"].as_u64());
         if files.is_some_and(|n| n > 0) || std::time::Instant::now() > deadline {
             break;
         }
@@ -314,16 +386,25 @@ fn killed_index_run_resumes() {
     child.wait().unwrap();
     env.ok(&["verify"], 0);
     let sum = env.summary(&["index", s(&env.lib())], 0);
-    let (new, unchanged) = (sum["new"].as_u64().unwrap(), sum["unchanged"].as_u64().unwrap());
+    let (new, unchanged) = (
+        sum["new"].as_u64().unwrap(),
+        sum["unchanged"].as_u64().unwrap(),
+    );
     assert_eq!(new + unchanged, 40, "{sum}");
-    assert!(unchanged >= 3 && new >= 1, "the kill should land mid-run and keep committed batches: {sum}");
+    assert!(
+        unchanged >= 3 && new >= 1,
+        "the kill should land mid-run and keep committed batches: {sum}"
+    );
     assert_eq!(env.json(&["info"], 0)[0]["files"], 40);
     env.ok(&["verify"], 0);
 }
 
 /// A long file: background noise with `insert` copied in at `at_s` seconds.
 fn long_with(bg_seed: u64, seconds: f64, insert: &[f32], at_s: f64, rate: u32) -> Vec<f32> {
-    let mut v: Vec<f32> = signal(bg_seed, seconds, rate).iter().map(|x| x * 0.3).collect();
+    let mut v: Vec<f32> = signal(bg_seed, seconds, rate)
+        .iter()
+        .map(|x| x * 0.3)
+        .collect();
     let at = (at_s * rate as f64) as usize;
     v[at..at + insert.len()].copy_from_slice(insert);
     v
@@ -335,15 +416,25 @@ fn segments_find_a_planted_sound_within_one_hop() {
     let rate = 48_000;
     let planted = signal(4242, 10.0, rate);
     let at = 37.0;
-    write_wav(&env.lib().join("long.wav"), &long_with(3, 90.0, &planted, at, rate), rate);
+    write_wav(
+        &env.lib().join("long.wav"),
+        &long_with(3, 90.0, &planted, at, rate),
+        rate,
+    );
     make_library(&env, 3);
     let query = env.dir.path().join("query.wav");
     write_wav(&query, &planted, rate);
     env.summary(&["index", s(&env.lib()), "--hop", "2"], 0);
     let hits = env.json(&["similar", s(&query), "--segments", "-k", "1"], 0);
     let start = hits[0]["start"].as_f64().unwrap();
-    assert!(hits[0]["path"].as_str().unwrap().ends_with("long.wav"), "{hits:?}");
-    assert!((start - at).abs() <= 2.0, "planted at {at} s, found at {start} s");
+    assert!(
+        hits[0]["path"].as_str().unwrap().ends_with("long.wav"),
+        "{hits:?}"
+    );
+    assert!(
+        (start - at).abs() <= 2.0,
+        "planted at {at} s, found at {start} s"
+    );
 }
 
 #[test]
@@ -362,11 +453,18 @@ fn dupes_find_a_reencode_and_a_jingle_planted_in_three_files() {
     env.summary(&["index", s(&env.lib())], 0);
     let groups = env.json(&["dupes"], 0); // the default threshold, 0.97
     assert_eq!(groups.len(), 1, "{groups:?}");
-    let names: Vec<&str> =
-        groups[0]["members"].as_array().unwrap().iter().map(|m| m["path"].as_str().unwrap()).collect();
+    let names: Vec<&str> = groups[0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 3, "{names:?}");
     for n in ["hit.wav", "hit_copy.wav", "hit_shifted.wav"] {
-        assert!(names.iter().any(|p| p.ends_with(&format!("/{n}"))), "{n} missing from {names:?}");
+        assert!(
+            names.iter().any(|p| p.ends_with(&format!("/{n}"))),
+            "{n} missing from {names:?}"
+        );
     }
 
     // Segment-level: the same 10 s jingle at window-aligned offsets in three long files.
@@ -380,7 +478,17 @@ fn dupes_find_a_reencode_and_a_jingle_planted_in_three_files() {
         );
     }
     env.summary(&["index", s(&env.dir.path().join("radio"))], 0);
-    let groups = env.json(&["dupes", "--segments", "--threshold", "0.99", "--in", s(&env.dir.path().join("radio"))], 0);
+    let groups = env.json(
+        &[
+            "dupes",
+            "--segments",
+            "--threshold",
+            "0.99",
+            "--in",
+            s(&env.dir.path().join("radio")),
+        ],
+        0,
+    );
     // Windows of one stationary background also group together; the jingle is the one group spanning files.
     let spanning: Vec<&Value> = groups
         .iter()
@@ -395,7 +503,10 @@ fn dupes_find_a_reencode_and_a_jingle_planted_in_three_files() {
     for m in members {
         let p = m["path"].as_str().unwrap();
         let i: usize = p[p.len() - 5..p.len() - 4].parse().unwrap();
-        assert!((m["start"].as_f64().unwrap() - offsets[i]).abs() < 0.01, "{m}");
+        assert!(
+            (m["start"].as_f64().unwrap() - offsets[i]).abs() < 0.01,
+            "{m}"
+        );
     }
 }
 
@@ -413,8 +524,16 @@ fn closed_pipe_exits_quietly() {
         .unwrap();
     drop(child.stdout.take()); // the reader goes away before avx writes
     let out = child.wait_with_output().unwrap();
-    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{:?}", out.status);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{:?}",
+        out.status
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -432,5 +551,8 @@ fn missing_index_and_model_errors_say_what_to_do() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("avx model fetch") && err.contains("--model-dir"), "{err}");
+    assert!(
+        err.contains("avx model fetch") && err.contains("--model-dir"),
+        "{err}"
+    );
 }

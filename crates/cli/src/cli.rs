@@ -205,7 +205,11 @@ pub struct TagArgs {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
     /// Prompt template; {} is replaced by the label
-    #[arg(long, default_value = "This is a sound of {}.", value_name = "TEMPLATE")]
+    #[arg(
+        long,
+        default_value = "This is a sound of {}.",
+        value_name = "TEMPLATE"
+    )]
     pub template: String,
 }
 

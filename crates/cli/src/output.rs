@@ -62,7 +62,12 @@ pub struct HitRow<'a> {
 }
 
 /// Prints a result list in the chosen format.
-pub fn print_hits(out: &mut Out, rows: &[HitRow<'_>], format: ListFormat, json: bool) -> io::Result<()> {
+pub fn print_hits(
+    out: &mut Out,
+    rows: &[HitRow<'_>],
+    format: ListFormat,
+    json: bool,
+) -> io::Result<()> {
     if json {
         for r in rows {
             let mut v = json!({
@@ -89,7 +94,11 @@ pub fn print_hits(out: &mut Out, rows: &[HitRow<'_>], format: ListFormat, json: 
         ListFormat::M3u => {
             out.line("#EXTM3U")?;
             for r in rows {
-                let title = r.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                let title = r
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
                 out.line(format!("#EXTINF:{},{title}", r.duration_s.round() as i64))?;
                 if let Some((s, e)) = r.window {
                     out.line(format!("#EXTVLCOPT:start-time={s:.2}"))?;
@@ -101,9 +110,15 @@ pub fn print_hits(out: &mut Out, rows: &[HitRow<'_>], format: ListFormat, json: 
         ListFormat::Table => {
             let segments = rows.iter().any(|r| r.window.is_some());
             if segments {
-                out.line(format!("{:>4}  {:>6}  {:>15}  {:>8}  path", "rank", "score", "offset", "duration"))?;
+                out.line(format!(
+                    "{:>4}  {:>6}  {:>15}  {:>8}  path",
+                    "rank", "score", "offset", "duration"
+                ))?;
             } else {
-                out.line(format!("{:>4}  {:>6}  {:>8}  path", "rank", "score", "duration"))?;
+                out.line(format!(
+                    "{:>4}  {:>6}  {:>8}  path",
+                    "rank", "score", "duration"
+                ))?;
             }
             for r in rows {
                 let path = r.path.to_string_lossy();

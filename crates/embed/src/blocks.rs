@@ -11,7 +11,7 @@
 //! 1. decode, down-mix to mono, resample to `sample_rate`;
 //! 2. `level: "peak"`: divide every sample by the file's max |x| (a silent file is left alone);
 //! 3. centred STFT: `n_fft / 2` samples of padding on both sides (`center_pad`: `constant` = zeros, as librosa
-//!    >= 0.10; `reflect` as librosa 0.9), periodic Hann window of `n_fft`, a frame every `hop_length` samples, so
+//!    0.10 and later; `reflect` as librosa 0.9), periodic Hann window of `n_fft`, a frame every `hop_length` samples, so
 //!    `1 + N / hop_length` frames for `N` samples; computed in f64, rounded to complex64 as librosa stores it;
 //! 4. power spectrum, mel filter bank (`mel_scale`, `f_min`..`f_max`, `mel_norm`: `l1` = each filter scaled to
 //!    unit sum, librosa's `norm=1.0`);
@@ -548,7 +548,7 @@ enum Source {
     /// The whole resampled file, held from the first pass.
     Memory(Option<Vec<f32>>),
     /// A second decode of a long file.
-    Decode(Box<Decoder>, StreamResampler),
+    Decode(Box<(Decoder, StreamResampler)>),
 }
 
 /// A file's model-input blocks, in order; see the module documentation.
@@ -649,7 +649,7 @@ impl BlockStream {
                         message,
                     }
                 })?;
-                Source::Decode(Box::new(d), r)
+                Source::Decode(Box::new((d, r)))
             }
         };
         let framer = Framer::new(spec, n, gain);
@@ -747,7 +747,8 @@ impl BlockStream {
                 })?;
                 self.framer.push(&h);
             }
-            Source::Decode(d, r) => {
+            Source::Decode(dr) => {
+                let (d, r) = &mut **dr;
                 let mut out = Vec::new();
                 match d.next_chunk()? {
                     Some(chunk) => r.push(chunk, &mut out),

@@ -157,17 +157,21 @@ impl ModelFrontEnd {
 #[derive(Debug)]
 pub enum ModelInputs {
     /// CLAP windows.
-    Windows(WindowStream),
+    Windows(Box<WindowStream>),
     /// aiSFX blocks.
-    Blocks(BlockStream),
+    Blocks(Box<BlockStream>),
 }
 
 impl ModelInputs {
     /// Opens `path` for the inputs of `fe`, one every `hop_s` seconds.
     pub fn open(path: &Path, fe: &ModelFrontEnd, hop_s: f64) -> Result<Self> {
         Ok(match fe {
-            ModelFrontEnd::Windows(s) => ModelInputs::Windows(WindowStream::open(path, s, hop_s)?),
-            ModelFrontEnd::Blocks(s) => ModelInputs::Blocks(BlockStream::open(path, s, hop_s)?),
+            ModelFrontEnd::Windows(s) => {
+                ModelInputs::Windows(Box::new(WindowStream::open(path, s, hop_s)?))
+            }
+            ModelFrontEnd::Blocks(s) => {
+                ModelInputs::Blocks(Box::new(BlockStream::open(path, s, hop_s)?))
+            }
         })
     }
 

@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
             .unwrap_or_default()
     };
     let mut out = Out::new();
-    for j in 0..result.k() {
+    for (j, label) in labels.iter().enumerate() {
         let members = result.members(j);
         let exemplar = result.exemplars[j];
         if ctx.global.json {
@@ -82,16 +82,16 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
                 "cluster": j + 1,
                 "size": result.sizes[j],
                 "exemplar": path_of(exemplar),
-                "labels": labels[j].iter().map(|(w, s)| json!({"label": w, "score": s})).collect::<Vec<_>>(),
+                "labels": label.iter().map(|(w, s)| json!({"label": w, "score": s})).collect::<Vec<_>>(),
                 "members": members.iter().map(|m| json!({"path": path_of(*m), "similarity": result.similarity[*m]})).collect::<Vec<_>>(),
             }))?;
         } else {
-            let label = if labels[j].is_empty() {
+            let label_text = if label.is_empty() {
                 String::new()
             } else {
                 format!(
                     "  [{}]",
-                    labels[j]
+                    label
                         .iter()
                         .map(|(w, _)| w.as_str())
                         .collect::<Vec<_>>()
@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
                 )
             };
             out.line(format!(
-                "cluster {} ({} files){label}",
+                "cluster {} ({} files){label_text}",
                 j + 1,
                 result.sizes[j]
             ))?;

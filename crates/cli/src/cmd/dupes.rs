@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
-use avx_index::analysis::{duplicate_groups_filtered, DupesConfig, DupesFilter, ExactNeighbours, Neighbours};
+use avx_index::analysis::{
+    duplicate_groups_filtered, DupesConfig, DupesFilter, ExactNeighbours, Neighbours,
+};
 use avx_index::{Index, Level, SearchOptions, VectorRef};
 use serde_json::json;
 
@@ -46,12 +48,18 @@ impl Neighbours for IndexNeighbours<'_> {
 }
 
 /// Gathers a level's live vectors (optionally under a directory) into one row-major matrix.
-pub fn gather(index: &Index, level: Level, within: Option<&std::path::Path>) -> (Vec<VectorRef>, Vec<f32>) {
+pub fn gather(
+    index: &Index,
+    level: Level,
+    within: Option<&std::path::Path>,
+) -> (Vec<VectorRef>, Vec<f32>) {
     let mut refs = Vec::new();
     let mut data = Vec::new();
     for (r, v) in index.vectors(level) {
         if let Some(w) = within {
-            let inside = index.file_by_id(r.file_id).is_some_and(|f| f.path.starts_with(w));
+            let inside = index
+                .file_by_id(r.file_id)
+                .is_some_and(|f| f.path.starts_with(w));
             if !inside {
                 continue;
             }
@@ -70,7 +78,11 @@ pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
         anyhow::bail!("--threshold must be between 0 and 1");
     }
     let index = ctx.open_index()?;
-    let level = if args.segments { Level::Window } else { Level::File };
+    let level = if args.segments {
+        Level::Window
+    } else {
+        Level::File
+    };
     let within = args.within.as_deref().map(absolute).transpose()?;
     let (refs, data) = gather(&index, level, within.as_deref());
     let dim = index.settings().dim as usize;

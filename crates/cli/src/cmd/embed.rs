@@ -13,7 +13,10 @@ use crate::output::Out;
 use crate::Outcome;
 
 fn values(v: &[f32]) -> String {
-    v.iter().map(|x| format!("{x:.7}")).collect::<Vec<_>>().join(" ")
+    v.iter()
+        .map(|x| format!("{x:.7}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn run(ctx: &Ctx, args: EmbedArgs) -> Result<Outcome> {
@@ -22,7 +25,9 @@ pub fn run(ctx: &Ctx, args: EmbedArgs) -> Result<Outcome> {
     if let Some(text) = &args.text {
         let v = emb.embed_text(text)?;
         if ctx.global.json {
-            out.json(&json!({"type": "text_embedding", "text": text, "model": emb.name(), "vector": v}))?;
+            out.json(
+                &json!({"type": "text_embedding", "text": text, "model": emb.name(), "vector": v}),
+            )?;
         } else {
             out.line(format!("{text}\t{}", values(&v)))?;
         }
@@ -64,5 +69,9 @@ pub fn run(ctx: &Ctx, args: EmbedArgs) -> Result<Outcome> {
         }
     }
     out.flush()?;
-    Ok(if failed { Outcome::PartialFailure } else { Outcome::Found })
+    Ok(if failed {
+        Outcome::PartialFailure
+    } else {
+        Outcome::Found
+    })
 }

@@ -48,7 +48,8 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
         }
         o
     };
-    let out_is_file = args.format == ExportFormat::Jsonl && args.out.extension().is_some_and(|e| e == "jsonl");
+    let out_is_file =
+        args.format == ExportFormat::Jsonl && args.out.extension().is_some_and(|e| e == "jsonl");
     let dir = if out_is_file {
         args.out.parent().map(PathBuf::from).unwrap_or_default()
     } else {
@@ -61,20 +62,34 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
         ExportFormat::Audiovector => {
             let mut used = HashSet::new();
             for f in &files {
-                let base = f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let base = f
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let mut name = format!("{base}.json");
                 if !used.insert(name.clone()) {
                     name = format!("{base}.{}.json", f.id);
                     used.insert(name.clone());
                 }
                 let path = dir.join(&name);
-                let w = BufWriter::new(fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?);
+                let w = BufWriter::new(
+                    fs::File::create(&path)
+                        .with_context(|| format!("cannot write {}", path.display()))?,
+                );
                 serde_json::to_writer_pretty(w, &object(f))?;
             }
         }
         ExportFormat::Jsonl => {
-            let path = if out_is_file { args.out.clone() } else { dir.join("embeddings.jsonl") };
-            let mut w = BufWriter::new(fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?);
+            let path = if out_is_file {
+                args.out.clone()
+            } else {
+                dir.join("embeddings.jsonl")
+            };
+            let mut w = BufWriter::new(
+                fs::File::create(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            );
             for f in &files {
                 serde_json::to_writer(&mut w, &object(f))?;
                 w.write_all(b"\n")?;
@@ -89,15 +104,25 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
                 ids.push(json!({"path": f.path.to_string_lossy(), "duration": f.duration_s}));
             }
             let npy = dir.join("vectors.npy");
-            let w = BufWriter::new(fs::File::create(&npy).with_context(|| format!("cannot write {}", npy.display()))?);
+            let w = BufWriter::new(
+                fs::File::create(&npy)
+                    .with_context(|| format!("cannot write {}", npy.display()))?,
+            );
             avx_embed::npy::write_npy_f32(w, &[files.len(), dim as usize], &data)?;
             let idp = dir.join("ids.json");
-            fs::write(&idp, serde_json::to_vec_pretty(&json!({"model": model, "dim": dim, "ids": ids}))?)
-                .with_context(|| format!("cannot write {}", idp.display()))?;
+            fs::write(
+                &idp,
+                serde_json::to_vec_pretty(&json!({"model": model, "dim": dim, "ids": ids}))?,
+            )
+            .with_context(|| format!("cannot write {}", idp.display()))?;
         }
     }
     if ctx.chatty() {
         eprintln!("exported {} files to {}", files.len(), args.out.display());
     }
-    Ok(if files.is_empty() { Outcome::NothingFound } else { Outcome::Found })
+    Ok(if files.is_empty() {
+        Outcome::NothingFound
+    } else {
+        Outcome::Found
+    })
 }

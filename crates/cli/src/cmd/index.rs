@@ -115,7 +115,7 @@ fn walk(args: &IndexArgs, warn: &mut dyn FnMut(String)) -> Result<(Vec<PathBuf>,
                     }
                 };
                 let path = entry.path();
-                if !entry.file_type().is_file() && !(args.follow_links && path.is_file()) {
+                if !(entry.file_type().is_file() || args.follow_links && path.is_file()) {
                     continue;
                 }
                 let rel = path.strip_prefix(&root).unwrap_or(path);
@@ -134,7 +134,7 @@ fn walk(args: &IndexArgs, warn: &mut dyn FnMut(String)) -> Result<(Vec<PathBuf>,
 
 pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
     if let Some(h) = args.hop {
-        if !(h > 0.0) {
+        if h.is_nan() || h <= 0.0 {
             anyhow::bail!("--hop must be a positive number of seconds");
         }
     }

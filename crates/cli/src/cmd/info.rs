@@ -36,7 +36,12 @@ fn roots<'a>(paths: impl Iterator<Item = &'a Path>) -> Vec<(PathBuf, u64)> {
 
 fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -44,7 +49,10 @@ pub fn info(ctx: &Ctx) -> Result<Outcome> {
     let index = ctx.open_index()?;
     let s = index.stats();
     let settings = index.settings();
-    let ok: Vec<_> = index.files().filter(|f| f.status == FileStatus::Ok).collect();
+    let ok: Vec<_> = index
+        .files()
+        .filter(|f| f.status == FileStatus::Ok)
+        .collect();
     let hours = ok.iter().map(|f| f.duration_s).sum::<f64>() / 3600.0;
     let roots = roots(ok.iter().map(|f| f.path.as_path()));
     let bytes = dir_size(index.dir());
@@ -67,9 +75,15 @@ pub fn info(ctx: &Ctx) -> Result<Outcome> {
         }))?;
     } else {
         out.line(format!("index     {}", index.dir().display()))?;
-        out.line(format!("model     {} ({} dimensions, pipeline v{})", settings.model, settings.dim, settings.pipeline_version))?;
+        out.line(format!(
+            "model     {} ({} dimensions, pipeline v{})",
+            settings.model, settings.dim, settings.pipeline_version
+        ))?;
         out.line(format!("files     {} ({} failed)", ok.len(), s.failed))?;
-        out.line(format!("audio     {hours:.2} hours in {} windows", s.live_rows[1]))?;
+        out.line(format!(
+            "audio     {hours:.2} hours in {} windows",
+            s.live_rows[1]
+        ))?;
         out.line(format!(
             "graph     {} file points, {} window points ({} + {} rows scanned exactly)",
             s.graph_points[0], s.graph_points[1], s.tail_rows[0], s.tail_rows[1]
@@ -89,7 +103,9 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Out::new();
     if ctx.global.json {
         for p in &report.problems {
-            out.json(&json!({"type": "problem", "path": p.path.to_string_lossy(), "what": p.what}))?;
+            out.json(
+                &json!({"type": "problem", "path": p.path.to_string_lossy(), "what": p.what}),
+            )?;
         }
         out.json(&json!({
             "type": "verify", "ok": report.is_ok(), "problems": report.problems.len(),
@@ -112,13 +128,19 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
             report.bytes_checked as f64 / 1e6
         ))?;
         if !report.is_ok() {
-            out.line("the index is damaged: re-index into a new --index (the audio files are untouched)")?;
+            out.line(
+                "the index is damaged: re-index into a new --index (the audio files are untouched)",
+            )?;
         }
     }
     out.flush()?;
     if report.is_ok() {
         Ok(Outcome::Found)
     } else {
-        anyhow::bail!("{} problem(s) found in {}", report.problems.len(), dir.display())
+        anyhow::bail!(
+            "{} problem(s) found in {}",
+            report.problems.len(),
+            dir.display()
+        )
     }
 }
