@@ -160,9 +160,10 @@ pub struct SearchArgs {
 
 #[derive(Debug, Args)]
 pub struct DupesArgs {
-    /// Cosine similarity at or above which two items are duplicates
-    #[arg(long, default_value_t = 0.97, value_name = "SCORE")]
-    pub threshold: f32,
+    /// Cosine similarity at or above which two items are duplicates (default: 0.97 for CLAP models, 0.985 for
+    /// aiSFX, chosen from the measurements in eval/README.md)
+    #[arg(long, value_name = "SCORE")]
+    pub threshold: Option<f32>,
     /// Only files under this directory
     #[arg(long = "in", value_name = "DIR")]
     pub within: Option<PathBuf>,
