@@ -565,6 +565,11 @@ fn an_unavailable_device_is_an_error_and_auto_reports_its_choice() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("device 'cuda' is not available"), "{err}");
     let out = env.run(&["--device", "auto", "embed", "--text", "rain"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("device auto: using"));
 }

@@ -394,14 +394,7 @@ impl Tables {
                 }
             }
         }
-        let filters = dense
-            .into_iter()
-            .map(|col| {
-                let first = col.iter().position(|&v| v != 0.0).unwrap_or(0);
-                let last = col.iter().rposition(|&v| v != 0.0).map_or(0, |l| l + 1);
-                (first, col[first..last.max(first)].to_vec())
-            })
-            .collect();
+        let filters = crate::frontend::sparse_filters(dense);
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(p.n_fft);
         Tables {
             window,

@@ -370,6 +370,18 @@ fn pad_window(clip: &[f32], w: usize, padding: Padding) -> Vec<f32> {
     out
 }
 
+/// Mel filters stored as (first non-zero bin, the non-zero run): the filter bank is mostly zeros.
+pub(crate) fn sparse_filters(dense: Vec<Vec<f64>>) -> Vec<(usize, Vec<f64>)> {
+    dense
+        .into_iter()
+        .map(|col| {
+            let first = col.iter().position(|&v| v != 0.0).unwrap_or(0);
+            let last = col.iter().rposition(|&v| v != 0.0).map_or(0, |l| l + 1);
+            (first, col[first..last.max(first)].to_vec())
+        })
+        .collect()
+}
+
 impl Tables {
     fn new(p: &FrontEndParams) -> Tables {
         // numpy.hanning(M) = 0.5 + 0.5 * cos(pi * n / (M - 1)) for n = 1-M, 3-M, .., M-1; periodic: M = n_fft + 1,
@@ -390,14 +402,7 @@ impl Tables {
             p.mel_scale,
             p.norm,
         );
-        let filters = dense
-            .into_iter()
-            .map(|col| {
-                let first = col.iter().position(|&v| v != 0.0).unwrap_or(0);
-                let last = col.iter().rposition(|&v| v != 0.0).map_or(0, |l| l + 1);
-                (first, col[first..last.max(first)].to_vec())
-            })
-            .collect();
+        let filters = sparse_filters(dense);
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(p.n_fft);
         Tables {
             window,
