@@ -573,3 +573,16 @@ fn an_unavailable_device_is_an_error_and_auto_reports_its_choice() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("device auto: using"));
 }
+
+#[test]
+fn a_forced_graph_serves_approximate_search_on_a_small_index() {
+    let env = Env::new();
+    let files = make_library(&env, 12);
+    env.summary(&["index", s(&env.lib()), "--graph"], 0);
+    let info = env.json(&["info"], 0);
+    assert_eq!(info[0]["graph_points"][0], 12, "{info:?}");
+    let approx = env.json(&["similar", s(&files[0]), "-k", "11", "--approximate"], 0);
+    let exact = env.json(&["similar", s(&files[0]), "-k", "11", "--exact"], 0);
+    let paths = |v: &[Value]| v.iter().map(|h| h["path"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(paths(&approx), paths(&exact), "a 12-point graph must return every point");
+}

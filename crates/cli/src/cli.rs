@@ -119,6 +119,9 @@ pub struct IndexArgs {
     /// Wait for another process's indexing to finish instead of failing
     #[arg(long)]
     pub wait: bool,
+    /// Build the HNSW graphs even below 20,000 vectors, where an exact scan is faster (for --approximate)
+    #[arg(long)]
+    pub graph: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -133,8 +136,11 @@ pub struct ResultArgs {
     #[arg(long = "in", value_name = "DIR")]
     pub within: Option<PathBuf>,
     /// Exact (brute-force) search instead of the HNSW graph
-    #[arg(long)]
+    #[arg(long, conflicts_with = "approximate")]
     pub exact: bool,
+    /// Search the HNSW graph whenever the index has one, even where an exact scan would be used (small indexes)
+    #[arg(long)]
+    pub approximate: bool,
     /// Output format for the result list
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,

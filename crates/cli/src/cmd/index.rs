@@ -175,7 +175,10 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
     let mut writer = index.writer()?;
     index.refresh()?; // the state as of the lock
                       // Bulk load: batches commit without maintenance; compaction and graph builds run once, at the end.
-    let policy = *writer.policy();
+    let mut policy = *writer.policy();
+    if args.graph {
+        policy.graph_min_rows = 1;
+    }
     writer.set_policy(MaintenancePolicy {
         enabled: false,
         ..policy

@@ -82,6 +82,11 @@ fn run_query(
             ef: None,
             path_prefix: within.as_deref(),
             exclude_path: exclude,
+            exact_below_rows: if args.approximate {
+                0
+            } else {
+                SearchOptions::default().exact_below_rows
+            },
             ..Default::default()
         },
     )?;
