@@ -126,7 +126,7 @@ def reference(paths, out, work):
 
 def index(avx, paths_root):
     if not os.path.exists(os.path.join(avx.index, "meta.redb")):
-        r = avx("index", paths_root)
+        r = avx("index", "--graph", paths_root)  # approximate search on: build the graph at any size
         return jsonl(r.stdout)
     return []
 
@@ -156,7 +156,7 @@ def avx_rankings(avx, paths):
     pos = {p: i for i, p in enumerate(paths)}
     ranks = []
     for p in paths:
-        hits = [h for h in jsonl(avx("similar", p, "-k", "11").stdout) if h.get("type") == "hit"]
+        hits = [h for h in jsonl(avx("similar", p, "-k", "11", "--approximate").stdout) if h.get("type") == "hit"]
         ranks.append([pos[h["path"]] for h in hits if h["path"] in pos and h["path"] != p])
     return ranks
 
