@@ -583,6 +583,14 @@ fn a_forced_graph_serves_approximate_search_on_a_small_index() {
     assert_eq!(info[0]["graph_points"][0], 12, "{info:?}");
     let approx = env.json(&["similar", s(&files[0]), "-k", "11", "--approximate"], 0);
     let exact = env.json(&["similar", s(&files[0]), "-k", "11", "--exact"], 0);
-    let paths = |v: &[Value]| v.iter().map(|h| h["path"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-    assert_eq!(paths(&approx), paths(&exact), "a 12-point graph must return every point");
+    let paths = |v: &[Value]| {
+        v.iter()
+            .map(|h| h["path"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        paths(&approx),
+        paths(&exact),
+        "a 12-point graph must return every point"
+    );
 }

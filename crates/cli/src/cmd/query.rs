@@ -87,7 +87,6 @@ fn run_query(
             } else {
                 SearchOptions::default().exact_below_rows
             },
-            ..Default::default()
         },
     )?;
     let rows: Vec<HitRow<'_>> = hits
