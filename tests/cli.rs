@@ -594,3 +594,50 @@ fn a_forced_graph_serves_approximate_search_on_a_small_index() {
         "a 12-point graph must return every point"
     );
 }
+
+#[test]
+fn ctrl_c_commits_finished_files_and_the_next_run_continues() {
+    let env = Env::new();
+    make_library(&env, 40);
+    let child = env
+        .cmd()
+        .env("AVX_COMMIT_FILES", "3")
+        .args(["--quiet", "index", s(&env.lib())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let out = env.run(&["--json", "info"]);
+        let files = serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["files"].as_u64());
+        if files.is_some_and(|n| n > 0) || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(0) {
+        // The run finished before the signal arrived: nothing to continue.
+        assert_eq!(env.json(&["info"], 0)[0]["files"], 40);
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    env.ok(&["verify"], 0);
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    assert_eq!(
+        sum["new"].as_u64().unwrap() + sum["unchanged"].as_u64().unwrap(),
+        40,
+        "{sum}"
+    );
+    assert!(sum["unchanged"].as_u64().unwrap() >= 3, "{sum}");
+}
