@@ -218,12 +218,19 @@ pub fn fetch_file(
             Err(msg) => last_err = msg,
         }
     }
+    let kept = if part.exists() {
+        format!(
+            "; the partial file {} is kept and the next `avx model fetch` resumes it",
+            part.display()
+        )
+    } else {
+        String::new()
+    };
     Err(fetch_error(
         url,
         format!(
-            "download interrupted {MAX_ATTEMPTS} times ({last_err}); the partial file {} is kept and the next \
-             `avx model fetch` resumes it. Offline? Download the files elsewhere and use --model-dir PATH",
-            part.display()
+            "download failed {MAX_ATTEMPTS} times ({last_err}){kept}. Offline? Download the files elsewhere \
+             and use --model-dir PATH"
         ),
     ))
 }
