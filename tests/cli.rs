@@ -127,6 +127,21 @@ fn write_wav(path: &Path, samples: &[f32], rate: u32) {
     std::fs::write(path, b).unwrap();
 }
 
+/// Polls `avx info` until a reader sees the first committed file (or two minutes pass).
+fn wait_for_first_commit(env: &Env) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let out = env.run(&["--json", "info"]);
+        let files = serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["files"].as_u64());
+        if files.is_some_and(|n| n > 0) || std::time::Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn make_library(env: &Env, n: u64) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
@@ -371,17 +386,7 @@ fn killed_index_run_resumes() {
         .spawn()
         .unwrap();
     // Kill (SIGKILL) as soon as a reader sees the first commit: mid-run, between or during batches.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let out = env.run(&["--json", "info"]);
-        let files = serde_json::from_slice::<Value>(&out.stdout)
-            .ok()
-            .and_then(|v| v["files"].as_u64());
-        if files.is_some_and(|n| n > 0) || std::time::Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_first_commit(&env);
     child.kill().unwrap();
     child.wait().unwrap();
     env.ok(&["verify"], 0);
@@ -607,17 +612,7 @@ fn ctrl_c_commits_finished_files_and_the_next_run_continues() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let out = env.run(&["--json", "info"]);
-        let files = serde_json::from_slice::<Value>(&out.stdout)
-            .ok()
-            .and_then(|v| v["files"].as_u64());
-        if files.is_some_and(|n| n > 0) || std::time::Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_first_commit(&env);
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -44,6 +44,34 @@ const SUM_LEN: usize = 64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const CACHE_BYTES: usize = 64 << 20;
 
+/// Exponential back-off (1 ms doubling to 50 ms) while another process holds `meta.redb`, giving up with
+/// [`IndexError::Busy`] after [`BUSY_TIMEOUT`].
+struct Backoff {
+    start: Instant,
+    pause: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            start: Instant::now(),
+            pause: Duration::from_millis(1),
+        }
+    }
+
+    fn wait(&mut self, db: &Path) -> Result<()> {
+        if self.start.elapsed() > BUSY_TIMEOUT {
+            return Err(IndexError::Busy {
+                path: db.to_path_buf(),
+                waited_ms: self.start.elapsed().as_millis() as u64,
+            });
+        }
+        std::thread::sleep(self.pause);
+        self.pause = (self.pause * 2).min(Duration::from_millis(50));
+        Ok(())
+    }
+}
+
 /// Index-wide settings: which model and pipeline produced the vectors. An index refuses to be
 /// written or searched with vectors from different settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,8 +346,7 @@ impl MetaPaths {
     /// Opens the database for writing, waiting while readers hold it. Runs under `catch_unwind`:
     /// redb may panic on a damaged file, and that must be an error.
     pub fn open_write(&self, create: bool) -> Result<redb::Database> {
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
+        let mut backoff = Backoff::new();
         loop {
             let mut b = redb::Builder::new();
             b.set_cache_size(CACHE_BYTES);
@@ -341,14 +368,7 @@ impl MetaPaths {
                     ))
                 }
             }
-            if start.elapsed() > BUSY_TIMEOUT {
-                return Err(IndexError::Busy {
-                    path: self.db.clone(),
-                    waited_ms: start.elapsed().as_millis() as u64,
-                });
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
+            backoff.wait(&self.db)?;
         }
     }
 
@@ -357,8 +377,7 @@ impl MetaPaths {
     /// `repair` is called when the database needs crash recovery (a writer died inside a commit)
     /// and may run it if no writer holds the lock; it returns whether it did.
     pub fn load(&self, repair: &dyn Fn() -> Result<bool>) -> Result<Loaded> {
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
+        let mut backoff = Backoff::new();
         let mut mismatches = 0;
         loop {
             let side = self.read_sidecar()?;
@@ -402,9 +421,8 @@ impl MetaPaths {
                     }
                     Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {}
                     Ok(Err(redb::DatabaseError::RepairAborted)) => {
-                        if !repair()? {
-                            // A live writer holds the lock and will have repaired the file.
-                        }
+                        // When a live writer holds the lock, `repair` does nothing: the writer repairs.
+                        repair()?;
                     }
                     Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
                         if e.kind() == std::io::ErrorKind::NotFound =>
@@ -422,14 +440,7 @@ impl MetaPaths {
                     }
                 }
             }
-            if start.elapsed() > BUSY_TIMEOUT {
-                return Err(IndexError::Busy {
-                    path: self.db.clone(),
-                    waited_ms: start.elapsed().as_millis() as u64,
-                });
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
+            backoff.wait(&self.db)?;
         }
     }
 }
