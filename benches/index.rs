@@ -6,7 +6,10 @@
 //!
 //! * `AVX_BENCH_N` (default 10000), `AVX_BENCH_DIM` (512), `AVX_BENCH_QUERIES` (1000);
 //! * `AVX_BENCH_DIR`: keep the index there and reuse it on the next run (for 1M vectors);
-//! * `AVX_BENCH_REPORT_ONLY=1`: print the figures and skip the criterion groups.
+//! * `AVX_BENCH_REPORT_ONLY=1`: print the figures and skip the criterion groups;
+//! * `AVX_BENCH_EXPORT=DIR`: also write the vectors and queries there as raw little-endian f32
+//!   (`vectors.f32`, `queries.f32`) for `benches/hnswlib_compare.py`, which times `hnswlib` and a
+//!   NumPy brute-force scan on the same data.
 //!
 //! Vectors are clustered synthetic unit vectors (seeded): 1000 centres, noise 0.6/sqrt(dim) per
 //! component, queries are stored vectors perturbed by the same noise.
@@ -150,6 +153,29 @@ fn build(dir: &Path, data: &Data, n: u64) {
     );
 }
 
+/// Writes the bench's vectors and queries as raw little-endian f32 for `benches/hnswlib_compare.py`.
+fn export(out: &Path, data: &Data, n: u64, queries: u64) {
+    use std::io::Write;
+    std::fs::create_dir_all(out).unwrap();
+    let write = |name: &str, rows: &mut dyn Iterator<Item = Vec<f32>>| {
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(out.join(name)).unwrap());
+        for v in rows {
+            for x in v {
+                f.write_all(&x.to_le_bytes()).unwrap();
+            }
+        }
+        f.flush().unwrap();
+    };
+    write("vectors.f32", &mut (0..n).map(|i| data.vector(i)));
+    write("queries.f32", &mut (0..queries).map(|i| data.query(i, n)));
+    println!(
+        "exported {n} vectors and {queries} queries of dimension {} to {}",
+        data.dim,
+        out.display()
+    );
+}
+
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort_unstable();
     v[((v.len() - 1) as f64 * p).round() as usize]
@@ -185,7 +211,7 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
         }
         let ex50 = percentile(&mut exact_t, 0.5);
         println!("exact scan (1 thread): p50 {:.2} ms over {n} rows", ex50.as_secs_f64() * 1e3);
-        for ef in [32usize, 64, 96, 128, 200] {
+        for ef in [32usize, 64, 96, 128, 200, 400, 800] {
             let mut lat = Vec::new();
             let mut found = 0;
             for (i, q) in qs.iter().enumerate() {
@@ -282,6 +308,9 @@ fn main() {
         return;
     }
     build(&dir, &data, n);
+    if let Ok(out) = std::env::var("AVX_BENCH_EXPORT") {
+        export(Path::new(&out), &data, n, queries);
+    }
     // Figures in a fresh process, so that RSS is that of an opened index only.
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .env("AVX_BENCH_OPEN_ONLY", "1")

@@ -14,13 +14,15 @@ use std::io::{Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use symphonia::core::audio::{AudioBufferRef, SampleBuffer, SignalSpec};
+use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal, SignalSpec};
 use symphonia::core::codecs::{self, CodecType, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::conv::IntoSample;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
+use symphonia::core::sample::Sample;
 
 use crate::window::AudioInfo;
 use crate::{EmbedError, Result};
@@ -41,7 +43,6 @@ pub struct Decoder {
     decoder: Box<dyn codecs::Decoder>,
     track_id: u32,
     info: AudioInfo,
-    sample_buf: Option<SampleBuffer<f32>>,
     mono: Vec<f32>,
     decoded_frames: u64,
     skipped_packets: u64,
@@ -175,7 +176,6 @@ impl Decoder {
             decoder,
             track_id,
             info,
-            sample_buf: None,
             mono: Vec::new(),
             decoded_frames: 0,
             skipped_packets: 0,
@@ -263,7 +263,7 @@ impl Decoder {
                     }
                     let spec = *buf.spec();
                     check_spec(&self.path, &spec, self.info.sample_rate)?;
-                    let mono = downmix(&mut self.sample_buf, buf, &mut self.mono);
+                    let mono = downmix(buf, &mut self.mono);
                     self.decoded_frames += mono as u64;
                     if self.info.channels == 0 {
                         self.info.channels = spec.channels.count() as u16;
@@ -382,36 +382,52 @@ fn check_spec(path: &Path, spec: &SignalSpec, rate: u32) -> Result<()> {
     Ok(())
 }
 
-/// Interleaves `buf` into `sample_buf` and averages its channels into `mono`; returns the frame count.
-fn downmix(
-    sample_buf: &mut Option<SampleBuffer<f32>>,
-    buf: AudioBufferRef<'_>,
-    mono: &mut Vec<f32>,
-) -> usize {
-    let spec = *buf.spec();
-    let frames = buf.frames();
-    let needs_new = match sample_buf {
-        Some(sb) => sb.capacity() < frames * spec.channels.count(),
-        None => true,
-    };
-    if needs_new {
-        *sample_buf = Some(SampleBuffer::new(buf.capacity().max(frames) as u64, spec));
+/// Averages the channels of `buf` into `mono` (cleared first), reading its planes directly; returns the frame count.
+///
+/// Samples are converted to f32 as symphonia's `SampleBuffer<f32>` converts them, then summed in f64 in channel
+/// order and rounded once: exact for integer PCM, like the reference's float64 mean.
+fn downmix(buf: AudioBufferRef<'_>, mono: &mut Vec<f32>) -> usize {
+    match buf {
+        AudioBufferRef::U8(b) => downmix_planes(&b, mono),
+        AudioBufferRef::U16(b) => downmix_planes(&b, mono),
+        AudioBufferRef::U24(b) => downmix_planes(&b, mono),
+        AudioBufferRef::U32(b) => downmix_planes(&b, mono),
+        AudioBufferRef::S8(b) => downmix_planes(&b, mono),
+        AudioBufferRef::S16(b) => downmix_planes(&b, mono),
+        AudioBufferRef::S24(b) => downmix_planes(&b, mono),
+        AudioBufferRef::S32(b) => downmix_planes(&b, mono),
+        AudioBufferRef::F32(b) => downmix_planes(&b, mono),
+        AudioBufferRef::F64(b) => downmix_planes(&b, mono),
     }
-    let sb = sample_buf.as_mut().expect("just set");
-    sb.copy_interleaved_ref(buf);
-    let ch = spec.channels.count();
-    let samples = &sb.samples()[..frames * ch];
+}
+
+fn downmix_planes<S>(buf: &AudioBuffer<S>, mono: &mut Vec<f32>) -> usize
+where
+    S: Sample + IntoSample<f32>,
+{
+    let frames = buf.frames();
+    let planes = buf.planes();
+    let planes = planes.planes();
     mono.clear();
-    if ch == 1 {
-        mono.extend_from_slice(samples);
-    } else {
-        // Summed in f64 and rounded once: exact for integer PCM, like the reference's float64 mean.
-        let n = ch as f64;
-        mono.extend(
-            samples
-                .chunks_exact(ch)
-                .map(|f| (f.iter().map(|&v| v as f64).sum::<f64>() / n) as f32),
-        );
+    match planes {
+        [] => {}
+        [only] => mono.extend(only[..frames].iter().map(|&s| s.into_sample())),
+        [l, r] => mono.extend(l[..frames].iter().zip(&r[..frames]).map(|(&l, &r)| {
+            let l: f32 = l.into_sample();
+            let r: f32 = r.into_sample();
+            ((l as f64 + r as f64) / 2.0) as f32
+        })),
+        _ => {
+            let mut sum = vec![0f64; frames];
+            for plane in planes {
+                for (acc, &s) in sum.iter_mut().zip(&plane[..frames]) {
+                    let s: f32 = s.into_sample();
+                    *acc += s as f64;
+                }
+            }
+            let n = planes.len() as f64;
+            mono.extend(sum.iter().map(|&v| (v / n) as f32));
+        }
     }
     frames
 }
