@@ -4,14 +4,15 @@
 //! `cargo bench -p avx-index --bench index` runs with small defaults (10k x 512) in a few
 //! minutes. Environment:
 //!
-//! * `AVX_BENCH_N` (default 10000), `AVX_BENCH_DIM` (512), `AVX_BENCH_QUERIES` (1000);
+//! * `AVX_BENCH_N` (default 10000), `AVX_BENCH_DIM` (512), `AVX_BENCH_QUERIES` (1000),
+//!   `AVX_BENCH_CENTRES` (1000: 1M vectors have 1000 per cluster, as do 100k with 100 centres);
 //! * `AVX_BENCH_DIR`: keep the index there and reuse it on the next run (for 1M vectors);
 //! * `AVX_BENCH_REPORT_ONLY=1`: print the figures and skip the criterion groups;
-//! * `AVX_BENCH_EXPORT=DIR`: also write the vectors and queries there as raw little-endian f32
+//! * `AVX_BENCH_EXPORT=DIR`: first write the vectors and queries there as raw little-endian f32
 //!   (`vectors.f32`, `queries.f32`) for `benches/hnswlib_compare.py`, which times `hnswlib` and a
 //!   NumPy brute-force scan on the same data.
 //!
-//! Vectors are clustered synthetic unit vectors (seeded): 1000 centres, noise 0.6/sqrt(dim) per
+//! Vectors are clustered synthetic unit vectors (seeded): 1000 centres by default, noise 0.6/sqrt(dim) per
 //! component, queries are stored vectors perturbed by the same noise.
 
 use std::path::{Path, PathBuf};
@@ -158,8 +159,7 @@ fn export(out: &Path, data: &Data, n: u64, queries: u64) {
     use std::io::Write;
     std::fs::create_dir_all(out).unwrap();
     let write = |name: &str, rows: &mut dyn Iterator<Item = Vec<f32>>| {
-        let mut f =
-            std::io::BufWriter::new(std::fs::File::create(out.join(name)).unwrap());
+        let mut f = std::io::BufWriter::new(std::fs::File::create(out.join(name)).unwrap());
         for v in rows {
             for x in v {
                 f.write_all(&x.to_le_bytes()).unwrap();
@@ -186,10 +186,19 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
     let ix = Index::open(dir, OpenOptions::default()).unwrap();
     let open = t.elapsed();
     let rss = rss_kib();
+    let mut again: Vec<Duration> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            drop(Index::open(dir, OpenOptions::default()).unwrap());
+            t.elapsed()
+        })
+        .collect();
     let vec_bytes = n * data.dim as u64 * 4;
     println!(
-        "open: {:.1} ms; RSS after open {:.1} MiB ({:.2}x the {:.1} MiB of vectors); size on disk {:.1} MiB",
+        "open: {:.1} ms (then the median of five more: {:.1} ms); RSS after the first open {:.1} MiB \
+         ({:.2}x the {:.1} MiB of vectors); size on disk {:.1} MiB",
         open.as_secs_f64() * 1e3,
+        percentile(&mut again, 0.5).as_secs_f64() * 1e3,
         rss as f64 / 1024.0,
         rss as f64 * 1024.0 / vec_bytes as f64,
         vec_bytes as f64 / (1 << 20) as f64,
@@ -201,7 +210,7 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
         .build()
         .unwrap();
     one.install(|| {
-        let exact_n = queries.min(if n > 200_000 { 50 } else { 200 });
+        let exact_n = queries.min(200);
         let mut exact_t = Vec::new();
         let mut truth = Vec::new();
         for q in &qs[..exact_n as usize] {
@@ -240,7 +249,7 @@ fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
     let dim = env("AVX_BENCH_DIM", 512);
     let queries = env("AVX_BENCH_QUERIES", 1000) as u64;
     let mut r = Rng(7);
-    let centres = (0..1000)
+    let centres = (0..env("AVX_BENCH_CENTRES", 1000))
         .map(|_| unit((0..dim).map(|_| r.normal()).collect()))
         .collect();
     let data = Data {
@@ -307,10 +316,10 @@ fn main() {
         report(&dir, &data, n, queries);
         return;
     }
-    build(&dir, &data, n);
     if let Ok(out) = std::env::var("AVX_BENCH_EXPORT") {
         export(Path::new(&out), &data, n, queries);
     }
+    build(&dir, &data, n);
     // Figures in a fresh process, so that RSS is that of an opened index only.
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .env("AVX_BENCH_OPEN_ONLY", "1")

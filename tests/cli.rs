@@ -598,6 +598,28 @@ fn a_forced_graph_serves_approximate_search_on_a_small_index() {
         paths(&exact),
         "a 12-point graph must return every point"
     );
+    // A beam narrower than k is widened to k; any beam finds every point of so small a graph.
+    let narrow = env.json(
+        &[
+            "similar",
+            s(&files[0]),
+            "-k",
+            "11",
+            "--approximate",
+            "--ef",
+            "1",
+        ],
+        0,
+    );
+    assert_eq!(paths(&narrow), paths(&exact));
+    let out = env.run(&["similar", s(&files[0]), "--ef", "0"]);
+    assert_eq!(out.status.code(), Some(2), "--ef 0 is a usage error");
+    let out = env.run(&["similar", s(&files[0]), "--exact", "--ef", "50"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--ef with --exact is a usage error"
+    );
 }
 
 #[test]

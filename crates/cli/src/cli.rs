@@ -141,6 +141,9 @@ pub struct ResultArgs {
     /// Search the HNSW graph whenever the index has one, even where an exact scan would be used (small indexes)
     #[arg(long)]
     pub approximate: bool,
+    /// Beam width of a graph search (default 96): wider finds more of the true nearest neighbours, slower
+    #[arg(long, value_name = "N", conflicts_with = "exact", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub ef: Option<u32>,
     /// Output format for the result list
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,

@@ -10,7 +10,7 @@ use crate::exact::{scan, scan_range, Scored, TopK};
 use crate::graph::{self, Adjacency, GraphView};
 use crate::lock::WriterLock;
 use crate::meta::{
-    bytes_path, path_bytes, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State,
+    into_path, path_bytes, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State,
 };
 use crate::vectors::{Level, RowMap};
 use crate::writer::Writer;
@@ -63,7 +63,7 @@ impl FileMeta {
         let window_rows = e.window_rows();
         FileMeta {
             id,
-            path: bytes_path(&e.path),
+            path: into_path(e.path),
             size: e.size,
             mtime_ns: e.mtime_ns,
             content_hash: e.content_hash,
@@ -159,7 +159,8 @@ pub struct Index {
     state: State,
     /// Sorted by path bytes.
     files: Vec<FileMeta>,
-    by_id: HashMap<u64, u32>,
+    /// (file id, slot in `files`), sorted by id.
+    by_id: Vec<(u64, u32)>,
     owner: [Vec<u32>; 2],
     live: [u64; 2],
     maps: [Option<RowMap>; 2],
@@ -223,16 +224,17 @@ impl Index {
             .into_iter()
             .map(|(id, e)| FileMeta::from_entry(id, e))
             .collect();
-        files.sort_by_cached_key(|f| key(&f.path));
+        // Path order, as `key` orders paths (bytes on Unix), without a key allocation per file.
+        files.sort_unstable_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
         let mut owner = [
             vec![DEAD; state.levels[0].rows as usize],
             vec![DEAD; state.levels[1].rows as usize],
         ];
-        let mut by_id = HashMap::with_capacity(files.len());
+        let mut by_id = Vec::with_capacity(files.len());
         let mut live = [0u64; 2];
         let manifest = dir.join("meta.redb");
         for (slot, f) in files.iter().enumerate() {
-            by_id.insert(f.id, slot as u32);
+            by_id.push((f.id, slot as u32));
             if let Some(r) = f.vector_row {
                 let o = owner[0].get_mut(r as usize).ok_or_else(|| {
                     IndexError::corrupt(
@@ -256,6 +258,7 @@ impl Index {
                 live[1] += f.window_rows.end - f.window_rows.start;
             }
         }
+        by_id.sort_unstable();
         let mut maps = [None, None];
         let mut graphs = [None, None];
         for level in [Level::File, Level::Window] {
@@ -359,8 +362,13 @@ impl Index {
             .map(|i| &self.files[i])
     }
 
+    fn slot_of(&self, id: u64) -> Option<u32> {
+        let i = self.by_id.binary_search_by_key(&id, |&(id, _)| id).ok()?;
+        Some(self.by_id[i].1)
+    }
+
     pub fn file_by_id(&self, id: u64) -> Option<&FileMeta> {
-        self.by_id.get(&id).map(|&s| &self.files[s as usize])
+        self.slot_of(id).map(|s| &self.files[s as usize])
     }
 
     /// Files with this content hash (moved or copied files).
@@ -453,7 +461,7 @@ impl Index {
         let excluded = opts
             .exclude_path
             .and_then(|p| self.file_by_path(p))
-            .map(|f| self.by_id[&f.id]);
+            .and_then(|f| self.slot_of(f.id));
         // Slots allowed by the prefix filter, as a contiguous range of the path-sorted files.
         let prefix: Option<(Range<usize>, &Path)> = opts.path_prefix.map(|p| {
             let k = key(p);

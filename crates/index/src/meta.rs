@@ -549,16 +549,16 @@ pub(crate) fn path_bytes(p: &Path) -> Result<Vec<u8>> {
     }
 }
 
-/// The inverse of [`path_bytes`].
-pub(crate) fn bytes_path(b: &[u8]) -> PathBuf {
+/// The inverse of [`path_bytes`], without a copy on Unix.
+pub(crate) fn into_path(b: Vec<u8>) -> PathBuf {
     #[cfg(unix)]
     {
-        use std::os::unix::ffi::OsStrExt;
-        PathBuf::from(std::ffi::OsStr::from_bytes(b))
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(std::ffi::OsString::from_vec(b))
     }
     #[cfg(not(unix))]
     {
-        PathBuf::from(String::from_utf8_lossy(b).into_owned())
+        PathBuf::from(String::from_utf8_lossy(&b).into_owned())
     }
 }
 

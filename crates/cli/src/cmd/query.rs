@@ -79,7 +79,7 @@ fn run_query(
                 Level::File
             },
             exact: args.exact,
-            ef: None,
+            ef: args.ef.map(|ef| ef as usize),
             path_prefix: within.as_deref(),
             exclude_path: exclude,
             exact_below_rows: if args.approximate {
