@@ -599,18 +599,10 @@ fn a_forced_graph_serves_approximate_search_on_a_small_index() {
         "a 12-point graph must return every point"
     );
     // A beam narrower than k is widened to k; any beam finds every point of so small a graph.
-    let narrow = env.json(
-        &[
-            "similar",
-            s(&files[0]),
-            "-k",
-            "11",
-            "--approximate",
-            "--ef",
-            "1",
-        ],
-        0,
-    );
+    let narrow_beam = ["--approximate", "--ef", "1"];
+    let mut args = vec!["similar", s(&files[0]), "-k", "11"];
+    args.extend(narrow_beam);
+    let narrow = env.json(&args, 0);
     assert_eq!(paths(&narrow), paths(&exact));
     let out = env.run(&["similar", s(&files[0]), "--ef", "0"]);
     assert_eq!(out.status.code(), Some(2), "--ef 0 is a usage error");
