@@ -264,8 +264,9 @@ impl Index {
             .map(|(id, e)| FileMeta::from_entry(id, e))
             .collect();
         // Path order, as `key` orders paths (bytes on Unix), without a key allocation per file. Ids
-        // are given in the order files are first indexed, which is walk order, so the records are
-        // often sorted already; otherwise both cores share the sort (a quarter of a 1M-file open).
+        // are given in the order files are first indexed (`avx index` sorts them), so the records
+        // are often in order already; otherwise both cores share the sort (a quarter of a 1M-file
+        // open when the ids are shuffled).
         if !files.is_sorted_by(|a, b| a.path.as_os_str() <= b.path.as_os_str()) {
             files.par_sort_unstable_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
         }
