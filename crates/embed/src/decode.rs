@@ -308,43 +308,39 @@ fn precheck(path: &Path, head: &[u8]) -> Result<()> {
     };
     let u16le = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]) as u64;
     let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
-    let u32be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64;
     if head.len() >= 12 && matches!(&head[..4], b"RIFF" | b"RF64") && &head[8..12] == b"WAVE" {
-        let mut pos = 12usize;
-        while pos + 8 <= head.len() {
-            let size = u32le(&head[pos + 4..]) as usize;
-            if &head[pos..pos + 4] == b"fmt " {
-                if size >= 16 && pos + 8 + 16 <= head.len() {
-                    let f = &head[pos + 8..];
-                    return check(u16le(&f[2..]), u32le(&f[4..]) as f64);
-                }
-                return Ok(());
-            }
-            pos = match pos.checked_add(8 + size + (size & 1)) {
-                Some(p) => p,
-                None => return Ok(()),
-            };
+        if let Some(f) = chunk_body(head, b"fmt ", false, 16) {
+            return check(u16le(&f[2..]), u32le(&f[4..]) as f64);
         }
     } else if head.len() >= 12 && &head[..4] == b"FORM" && matches!(&head[8..12], b"AIFF" | b"AIFC")
     {
-        let mut pos = 12usize;
-        while pos + 8 <= head.len() {
-            let size = u32be(&head[pos + 4..]) as usize;
-            if &head[pos..pos + 4] == b"COMM" {
-                if size >= 18 && pos + 8 + 18 <= head.len() {
-                    let c = &head[pos + 8..];
-                    let channels = u16::from_be_bytes([c[0], c[1]]) as u64;
-                    return check(channels, extended_to_f64(&c[8..18]));
-                }
-                return Ok(());
-            }
-            pos = match pos.checked_add(8 + size + (size & 1)) {
-                Some(p) => p,
-                None => return Ok(()),
-            };
+        if let Some(c) = chunk_body(head, b"COMM", true, 18) {
+            let channels = u16::from_be_bytes([c[0], c[1]]) as u64;
+            return check(channels, extended_to_f64(&c[8..18]));
         }
     }
     Ok(())
+}
+
+/// The body (to the end of `head`) of the first chunk `id` in the RIFF or IFF chunk list that starts at byte 12,
+/// when that chunk claims at least `min` bytes and they lie inside `head`. Chunk sizes are little-endian in RIFF,
+/// big-endian in IFF; odd-sized chunks are padded to even. `None` when the chunk is missing, short, or beyond
+/// `head` (symphonia then reads it).
+fn chunk_body<'a>(head: &'a [u8], id: &[u8; 4], big_endian: bool, min: usize) -> Option<&'a [u8]> {
+    let mut pos = 12usize;
+    while pos + 8 <= head.len() {
+        let raw = [head[pos + 4], head[pos + 5], head[pos + 6], head[pos + 7]];
+        let size = if big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        } as usize;
+        if &head[pos..pos + 4] == id {
+            return (size >= min && pos + 8 + min <= head.len()).then(|| &head[pos + 8..]);
+        }
+        pos = pos.checked_add(8 + size + (size & 1))?;
+    }
+    None
 }
 
 /// An 80-bit IEEE 754 extended-precision big-endian float (AIFF's sample rate) as f64.
