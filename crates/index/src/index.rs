@@ -174,17 +174,6 @@ pub(crate) fn key(p: &Path) -> Vec<u8> {
     path_bytes(p).unwrap_or_else(|_| p.to_string_lossy().as_bytes().to_vec())
 }
 
-/// The record side of [`Index::open`].
-struct Records {
-    files: Vec<FileMeta>,
-    by_id: Vec<(u64, u32)>,
-    owner: [Vec<u32>; 2],
-    live: [u64; 2],
-}
-
-/// The data-file side of [`Index::open`]: row maps and graphs, per level.
-type DataFiles = ([Option<RowMap>; 2], [Option<GraphView>; 2]);
-
 impl Index {
     /// Opens the index in `dir` (creating it when `opts.write` and it is missing).
     ///
@@ -233,32 +222,6 @@ impl Index {
             state,
             files,
         } = loaded;
-        // In sequence: run beside each other, the parallel sort and the graph checksums compete for
-        // the same cores and memory bandwidth, and the open was slower (1M files, 2 cores).
-        let Records {
-            files,
-            by_id,
-            owner,
-            live,
-        } = Self::arrange(dir, &state, files)?;
-        let (maps, graphs) = Self::open_data(dir, &settings, &state)?;
-        Ok(Index {
-            dir: dir.to_path_buf(),
-            opts,
-            settings,
-            state,
-            files,
-            by_id,
-            owner,
-            live,
-            maps,
-            graphs,
-            by_hash: OnceLock::new(),
-        })
-    }
-
-    /// Sorts the file records by path and derives the id table, row owners and live counts.
-    fn arrange(dir: &Path, state: &State, files: Vec<(u64, FileEntry)>) -> Result<Records> {
         let mut files: Vec<FileMeta> = files
             .into_iter()
             .map(|(id, e)| FileMeta::from_entry(id, e))
@@ -303,16 +266,6 @@ impl Index {
             }
         }
         by_id.sort_unstable();
-        Ok(Records {
-            files,
-            by_id,
-            owner,
-            live,
-        })
-    }
-
-    /// Maps the row files and opens the graphs, checking each graph against the manifest.
-    fn open_data(dir: &Path, settings: &IndexSettings, state: &State) -> Result<DataFiles> {
         let mut maps = [None, None];
         let mut graphs = [None, None];
         for level in [Level::File, Level::Window] {
@@ -344,7 +297,19 @@ impl Index {
                 graphs[level.code() as usize] = Some(view);
             }
         }
-        Ok((maps, graphs))
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            opts,
+            settings,
+            state,
+            files,
+            by_id,
+            owner,
+            live,
+            maps,
+            graphs,
+            by_hash: OnceLock::new(),
+        })
     }
 
     /// Re-reads the last commit (after a [`Writer::commit`], or to follow another process).
