@@ -159,10 +159,11 @@ pub struct Index {
     opts: OpenOptions,
     settings: IndexSettings,
     state: State,
-    /// Sorted by path bytes.
+    /// In id order: a file's slot is found by binary search on its id.
     files: Vec<FileMeta>,
-    /// (file id, slot in `files`), sorted by id.
-    by_id: Vec<(u64, u32)>,
+    /// Slots in `files` in path order (as [`key`] orders paths), sorted on first use: one-off
+    /// searches without a path filter never pay for the sort.
+    by_path: OnceLock<Vec<u32>>,
     owner: [Vec<u32>; 2],
     live: [u64; 2],
     maps: [Option<RowMap>; 2],
@@ -177,8 +178,9 @@ pub(crate) fn key(p: &Path) -> Vec<u8> {
 impl Index {
     /// Opens the index in `dir` (creating it when `opts.write` and it is missing).
     ///
-    /// Cheap: reads the manifest (checked against the checksum sealed at the last commit), the
-    /// row-file headers and the graph files; `verify` checks everything else.
+    /// Reads the manifest (checked against the checksum sealed at the last commit) with every
+    /// file record, the row-file headers and the graph files; `verify` checks everything else.
+    /// Nothing is sorted: path order is built on first use (see [`Index::files`]).
     pub fn open(dir: impl AsRef<Path>, opts: OpenOptions) -> Result<Index> {
         let dir = dir.as_ref();
         if opts.write {
@@ -195,7 +197,7 @@ impl Index {
         let paths = MetaPaths::new(dir);
         let mut last = None;
         for _ in 0..8 {
-            let loaded = paths.load(&|| repair_if_unlocked(dir))?;
+            let loaded = paths.load_map(&|| repair_if_unlocked(dir), &FileMeta::from_entry)?;
             if let Some(s) = &opts.settings {
                 s.check_against(&loaded.settings, dir)?;
             }
@@ -216,32 +218,23 @@ impl Index {
         }))
     }
 
-    fn assemble(dir: &Path, opts: OpenOptions, loaded: Loaded) -> Result<Index> {
+    fn assemble(dir: &Path, opts: OpenOptions, loaded: Loaded<FileMeta>) -> Result<Index> {
         let Loaded {
             settings,
             state,
-            files,
+            mut files,
         } = loaded;
-        let mut files: Vec<FileMeta> = files
-            .into_iter()
-            .map(|(id, e)| FileMeta::from_entry(id, e))
-            .collect();
-        // Path order, as `key` orders paths (bytes on Unix), without a key allocation per file. Ids
-        // are given in the order files are first indexed (`avx index` sorts them), so the records
-        // are often in order already; otherwise both cores share the sort (a quarter of a 1M-file
-        // open when the ids are shuffled).
-        if !files.is_sorted_by(|a, b| a.path.as_os_str() <= b.path.as_os_str()) {
-            files.par_sort_unstable_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+        // The manifest lists records by id (its key); `slot_of` relies on that order.
+        if !files.is_sorted_by_key(|f| f.id) {
+            files.sort_unstable_by_key(|f| f.id);
         }
         let mut owner = [
             vec![DEAD; state.levels[0].rows as usize],
             vec![DEAD; state.levels[1].rows as usize],
         ];
-        let mut by_id = Vec::with_capacity(files.len());
         let mut live = [0u64; 2];
         let manifest = dir.join("meta.redb");
         for (slot, f) in files.iter().enumerate() {
-            by_id.push((f.id, slot as u32));
             if let Some(r) = f.vector_row {
                 let o = owner[0].get_mut(r as usize).ok_or_else(|| {
                     IndexError::corrupt(
@@ -265,7 +258,6 @@ impl Index {
                 live[1] += f.window_rows.end - f.window_rows.start;
             }
         }
-        by_id.sort_unstable();
         let mut maps = [None, None];
         let mut graphs = [None, None];
         for level in [Level::File, Level::Window] {
@@ -303,7 +295,7 @@ impl Index {
             settings,
             state,
             files,
-            by_id,
+            by_path: OnceLock::new(),
             owner,
             live,
             maps,
@@ -356,22 +348,50 @@ impl Index {
         s
     }
 
-    /// Every file record (embedded and failed), in path order.
+    /// Every file record (embedded and failed), in path order. The first call (of this, of
+    /// [`Index::file_by_path`] or of a search with a path filter) sorts the paths.
     pub fn files(&self) -> impl Iterator<Item = &FileMeta> + '_ {
+        self.path_order().iter().map(|&s| &self.files[s as usize])
+    }
+
+    /// Every file record in id order, without sorting anything.
+    pub fn files_by_id(&self) -> impl Iterator<Item = &FileMeta> + '_ {
         self.files.iter()
     }
 
+    /// Slots of `files` in path order, sorted on first use. Ids are given in the order files are
+    /// first indexed (`avx index` sorts them), so the records are often in order already;
+    /// otherwise both cores share the sort.
+    fn path_order(&self) -> &[u32] {
+        self.by_path.get_or_init(|| {
+            let files = &self.files;
+            let path = |s: &u32| files[*s as usize].path.as_os_str();
+            let mut order: Vec<u32> = (0..files.len() as u32).collect();
+            if !order.is_sorted_by(|a, b| path(a) <= path(b)) {
+                order.par_sort_unstable_by(|a, b| path(a).cmp(path(b)));
+            }
+            order
+        })
+    }
+
     pub fn file_by_path(&self, path: &Path) -> Option<&FileMeta> {
-        let k = key(path);
-        self.files
-            .binary_search_by(|f| key(&f.path).cmp(&k))
+        let order = self.path_order();
+        order
+            .binary_search_by(|&s| {
+                self.files[s as usize]
+                    .path
+                    .as_os_str()
+                    .cmp(path.as_os_str())
+            })
             .ok()
-            .map(|i| &self.files[i])
+            .map(|i| &self.files[order[i] as usize])
     }
 
     fn slot_of(&self, id: u64) -> Option<u32> {
-        let i = self.by_id.binary_search_by_key(&id, |&(id, _)| id).ok()?;
-        Some(self.by_id[i].1)
+        self.files
+            .binary_search_by_key(&id, |f| f.id)
+            .ok()
+            .map(|i| i as u32)
     }
 
     pub fn file_by_id(&self, id: u64) -> Option<&FileMeta> {
@@ -465,42 +485,37 @@ impl Index {
         };
         let li = level.code() as usize;
         let owner = &self.owner[li];
-        let excluded = opts
-            .exclude_path
-            .and_then(|p| self.file_by_path(p))
-            .and_then(|f| self.slot_of(f.id));
-        // Slots allowed by the prefix filter, as a contiguous range of the path-sorted files.
-        let prefix: Option<(Range<usize>, &Path)> = opts.path_prefix.map(|p| {
+        // Files under the prefix filter, as the slots of a contiguous range of path order (a
+        // byte-prefix match, narrowed by `Path::starts_with` below).
+        let prefix: Option<&[u32]> = opts.path_prefix.map(|p| {
             let k = key(p);
-            let lo = self.files.partition_point(|f| key(&f.path) < k);
-            let hi = lo + self.files[lo..].partition_point(|f| key(&f.path).starts_with(&k));
-            (lo..hi, p)
+            let order = self.path_order();
+            let path = |s: &u32| key(&self.files[*s as usize].path);
+            let lo = order.partition_point(|s| path(s) < k);
+            let hi = lo + order[lo..].partition_point(|s| path(s).starts_with(&k));
+            &order[lo..hi]
         });
         let slot_ok = |slot: u32| -> bool {
-            if slot == DEAD || Some(slot) == excluded {
+            let Some(f) = self.files.get(slot as usize) else {
                 return false;
-            }
-            match &prefix {
-                None => true,
-                Some((range, p)) => {
-                    range.contains(&(slot as usize))
-                        && self.files[slot as usize].path.starts_with(p)
-                }
-            }
+            };
+            opts.exclude_path
+                .is_none_or(|p| f.path.as_os_str() != p.as_os_str())
+                && opts.path_prefix.is_none_or(|p| f.path.starts_with(p))
         };
         let keep = |row: u64| owner.get(row as usize).is_some_and(|&s| slot_ok(s));
         let row_of = |r: u64| map.row(r);
         let k = opts.k;
 
-        let exact_rows = |prefix_range: Option<&Range<usize>>| -> Vec<Scored> {
-            match prefix_range {
-                Some(range) => {
+        let exact_rows = |prefix_slots: Option<&[u32]>| -> Vec<Scored> {
+            match prefix_slots {
+                Some(slots) => {
                     let mut ids = Vec::new();
-                    for slot in range.clone() {
-                        if !slot_ok(slot as u32) {
+                    for &slot in slots {
+                        if !slot_ok(slot) {
                             continue;
                         }
-                        let f = &self.files[slot];
+                        let f = &self.files[slot as usize];
                         match level {
                             Level::File => ids.extend(f.vector_row),
                             Level::Window => ids.extend(f.window_rows.clone()),
@@ -514,8 +529,9 @@ impl Index {
 
         let selected: u64 = match &prefix {
             None => self.live[li],
-            Some((range, _)) => self.files[range.clone()]
+            Some(slots) => slots
                 .iter()
+                .map(|&s| &self.files[s as usize])
                 .map(|f| match level {
                     Level::File => f.vector_row.is_some() as u64,
                     Level::Window => f.window_rows.end - f.window_rows.start,
@@ -535,7 +551,7 @@ impl Index {
                 let vec_of = |node: u32| map.row(g.row(node).unwrap_or(0));
                 loop {
                     if ef > MAX_EF {
-                        break exact_rows(prefix.as_ref().map(|p| &p.0));
+                        break exact_rows(prefix);
                     }
                     let mut top = TopK::new(k);
                     for c in graph::search(g, query, ef, &vec_of) {
@@ -555,7 +571,7 @@ impl Index {
                     ef *= 4;
                 }
             }
-            _ => exact_rows(prefix.as_ref().map(|p| &p.0)),
+            _ => exact_rows(prefix),
         };
         Ok(scored
             .into_iter()

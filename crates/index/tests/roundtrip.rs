@@ -237,45 +237,64 @@ fn prefix_and_exclude_filters() {
                 .unwrap();
         }
     }
+    w.rebuild_graph(Level::File).unwrap();
     w.commit().unwrap();
     drop(w);
     let ix = Index::open(tmp.path(), read_opts()).unwrap();
-    let hits = ix
-        .search(
-            &q,
-            &SearchOptions {
-                k: 100,
-                path_prefix: Some(Path::new("/m/a")),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(
-        hits.len(),
-        10,
-        "component-wise prefix: /m/a and /m/a/b, not /m/ab"
-    );
-    assert!(hits.iter().all(|h| h.path.starts_with("/m/a")));
-    let top = ix
-        .search(
-            &q,
-            &SearchOptions {
-                k: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let hits = ix
-        .search(
-            &q,
-            &SearchOptions {
-                k: 1,
-                exclude_path: Some(&top[0].path),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert_ne!(hits[0].path, top[0].path);
+    assert_eq!(ix.stats().graph_points[0], 20);
+    // Ids follow insertion order ("/m/ab" first), which is not path order ("/m/a/..." first).
+    let by_id: Vec<&Path> = ix.files_by_id().map(|f| f.path.as_path()).collect();
+    assert!(by_id[0].starts_with("/m/ab"));
+    let listed: Vec<&Path> = ix.files().map(|f| f.path.as_path()).collect();
+    assert_eq!(listed.len(), 20);
+    assert!(listed.windows(2).all(|p| p[0] < p[1]), "{listed:?}");
+    for p in &by_id {
+        assert_eq!(ix.file_by_path(p).unwrap().path, *p);
+    }
+    assert!(ix.file_by_path(Path::new("/m/a")).is_none());
+    // Scanned exactly (20 rows are below the crossover), then through the graph.
+    for exact_below_rows in [u64::MAX, 0] {
+        let hits = ix
+            .search(
+                &q,
+                &SearchOptions {
+                    k: 100,
+                    path_prefix: Some(Path::new("/m/a")),
+                    exact_below_rows,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            hits.len(),
+            10,
+            "component-wise prefix: /m/a and /m/a/b, not /m/ab"
+        );
+        assert!(hits.iter().all(|h| h.path.starts_with("/m/a")));
+        let top = ix
+            .search(
+                &q,
+                &SearchOptions {
+                    k: 1,
+                    exact_below_rows,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let hits = ix
+            .search(
+                &q,
+                &SearchOptions {
+                    k: 19,
+                    exclude_path: Some(&top[0].path),
+                    exact_below_rows,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(hits.len(), 19);
+        assert!(hits.iter().all(|h| h.path != top[0].path));
+    }
 }
 
 #[test]
