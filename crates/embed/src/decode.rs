@@ -76,7 +76,7 @@ impl Decoder {
         (&file)
             .seek(SeekFrom::Start(0))
             .map_err(|e| EmbedError::io(path, e))?;
-        Self::from_source(path, Box::new(file))
+        Self::from_source(path, Box::new(file), known_magic(&head))
     }
 
     /// Decodes in-memory `bytes`; `name` stands for the file in errors and its extension is a hint to the probe.
@@ -84,11 +84,15 @@ impl Decoder {
         if bytes.is_empty() {
             return Err(decode_err(name, "the file is empty"));
         }
-        precheck(name, &bytes[..bytes.len().min(HEAD_LEN)])?;
-        Self::from_source(name, Box::new(std::io::Cursor::new(bytes)))
+        let head = &bytes[..bytes.len().min(HEAD_LEN)];
+        precheck(name, head)?;
+        let known = known_magic(head);
+        Self::from_source(name, Box::new(std::io::Cursor::new(bytes)), known)
     }
 
-    fn from_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Self> {
+    /// `known`: the file starts like a container avx reads ([`known_magic`]), so running out of bytes while probing
+    /// means it was cut short rather than that it is in another format.
+    fn from_source(path: &Path, source: Box<dyn MediaSource>, known: bool) -> Result<Self> {
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -104,16 +108,25 @@ impl Decoder {
             symphonia::default::get_probe().format(&hint, mss, &opts, &MetadataOptions::default())
         }))
         .map_err(|_| decode_err(path, "the container reader panicked on malformed data"))?
-        .map_err(|e| match e {
-            SymError::Unsupported(_) => EmbedError::Unsupported {
+        .map_err(|e| {
+            let unrecognised = || EmbedError::Unsupported {
                 path: path.to_path_buf(),
                 what: "unrecognised container format (expected WAV, AIFF, FLAC, MP3, MP4/M4A, AAC, OGG, MKV/WebM or CAF)"
                     .into(),
-            },
-            SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                decode_err(path, "the file ends before its header does")
+            };
+            match e {
+                SymError::Unsupported(_) => unrecognised(),
+                // The probe scans the whole file for a known header: reaching the end means either a known
+                // container cut short or no known container at all (random bytes, WMA, ...).
+                SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    if known {
+                        decode_err(path, "the file ends before its header does")
+                    } else {
+                        unrecognised()
+                    }
+                }
+                other => sym_err(path, other),
             }
-            other => sym_err(path, other),
         })?;
         let format = probed.format;
         let track = format
@@ -290,6 +303,26 @@ impl Decoder {
 /// Checks the format fields of WAV and AIFF headers found in `head` before symphonia reads them: symphonia 0.5
 /// panics on a sample rate of 0 (`TimeBase::new`), and a channel count or rate that no real file has is refused
 /// here with a clear message. Other formats, and headers beyond `head`, are left to symphonia.
+/// Whether `head` starts with the signature of a container avx reads: RIFF/RF64 (WAV), FORM (AIFF), `fLaC`,
+/// `OggS`, an ID3 tag or an MPEG audio/ADTS frame sync (MP3, AAC), `ftyp` (MP4/M4A), EBML (MKV/WebM), `caff`.
+fn known_magic(head: &[u8]) -> bool {
+    let at = |i: usize, m: &[u8]| head.get(i..i + m.len()) == Some(m);
+    [
+        &b"RIFF"[..],
+        b"RF64",
+        b"FORM",
+        b"fLaC",
+        b"OggS",
+        b"ID3",
+        b"caff",
+        &[0x1A, 0x45, 0xDF, 0xA3],
+    ]
+    .iter()
+    .any(|m| at(0, m))
+        || at(4, b"ftyp")
+        || matches!(head, [0xFF, b, ..] if b & 0xE0 == 0xE0)
+}
+
 fn precheck(path: &Path, head: &[u8]) -> Result<()> {
     let check = |channels: u64, rate: f64| -> Result<()> {
         if channels == 0 || channels > MAX_CHANNELS as u64 {

@@ -174,6 +174,45 @@ fn text_named_wav() {
     assert!(matches!(expect_error(&p), EmbedError::Unsupported { .. }));
 }
 
+/// Bytes that no reader recognises are an unsupported format, however far the probe reads; a recognised
+/// container cut inside its header is a decode error that says so.
+#[test]
+fn unknown_formats_and_cut_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    };
+    // An ASF (WMA) header object GUID, then noise; and 100 kB of noise that starts with no known signature.
+    let mut asf = vec![
+        0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE,
+        0x6C,
+    ];
+    asf.extend(noise(50_000));
+    let mut random = noise(100_000);
+    random[..4].copy_from_slice(&[0, 0, 0, 0]);
+    for (name, bytes) in [("song.wma", asf), ("noise.mp3", random)] {
+        let e = expect_error(&write(dir.path(), name, &bytes));
+        assert!(matches!(e, EmbedError::Unsupported { .. }), "{name}: {e}");
+    }
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
+    for (name, keep) in [("stereo44k_4s.ogg", 20), ("stereo48k_12p5s.flac", 30)] {
+        let bytes = std::fs::read(audio.join(name)).unwrap();
+        let e = expect_error(&write(dir.path(), &format!("cut_{name}"), &bytes[..keep]));
+        assert!(
+            matches!(&e, EmbedError::Decode { message, .. } if message.contains("ends before its header")),
+            "{name} cut to {keep} bytes: {e}"
+        );
+    }
+}
+
 #[test]
 fn header_claims() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +360,8 @@ fn random_bytes() {
 
 /// Regression: found by `fuzz/fuzz_targets/decode_mel.rs` (artifact `crash-8df47346…`). symphonia 0.5.5's ADTS
 /// reader panics (`step_by(0)` in its duration estimate, `adts.rs:303`) on this input; the decoder's
-/// `catch_unwind` must turn that into a `Decode` error naming the file.
+/// `catch_unwind` must turn that into a `Decode` error naming the file. With overflow checks off (release builds)
+/// the reader does not panic and finds no audio instead, which is also a per-file error naming the file.
 #[test]
 fn symphonia_adts_panic_becomes_decode_error() {
     let mut bytes = vec![0x0a];
@@ -333,7 +373,9 @@ fn symphonia_adts_panic_becomes_decode_error() {
     let spec = FrontEndSpec::clap_htsat_unfused();
     let r = WindowStream::open(&p, &spec, 10.0).and_then(|s| s.collect::<Result<Vec<_>, _>>());
     match r {
-        Err(e @ EmbedError::Decode { .. }) | Err(e @ EmbedError::Unsupported { .. }) => {
+        Err(e @ EmbedError::Decode { .. })
+        | Err(e @ EmbedError::Unsupported { .. })
+        | Err(e @ EmbedError::NoAudio { .. }) => {
             assert!(e.to_string().contains("fuzz_adts.aac"), "{e}")
         }
         other => panic!("expected a decode error, got {other:?}"),

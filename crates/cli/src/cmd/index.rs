@@ -200,7 +200,10 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         let st = match stat(path) {
             Ok(s) => s,
             Err(e) => {
-                summary.failed.push((path.clone(), e.to_string()));
+                // Every failure message names its file, as the embedder's errors do.
+                summary
+                    .failed
+                    .push((path.clone(), format!("{}: {e}", path.display())));
                 continue;
             }
         };
@@ -478,8 +481,8 @@ fn report(ctx: &Ctx, s: &Summary, took: Duration, interrupted: bool) -> Result<(
             String::new()
         }
     );
-    for (p, e) in &s.failed {
-        eprintln!("  failed: {}: {e}", p.display());
+    for (_, e) in &s.failed {
+        eprintln!("  failed: {e}");
     }
     Ok(())
 }
