@@ -1,5 +1,6 @@
 //! [`Index`]: a read-only, in-memory snapshot of the last commit, with mapped vectors and graphs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -11,9 +12,7 @@ use crate::error::{IndexError, Result};
 use crate::exact::{scan, scan_range, Scored, TopK};
 use crate::graph::{self, Adjacency, GraphView};
 use crate::lock::WriterLock;
-use crate::meta::{
-    into_path, path_bytes, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State,
-};
+use crate::meta::{into_path, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State};
 use crate::vectors::{Level, RowMap};
 use crate::writer::Writer;
 
@@ -171,8 +170,21 @@ pub struct Index {
     by_hash: OnceLock<HashMap<u128, Vec<u32>>>,
 }
 
-pub(crate) fn key(p: &Path) -> Vec<u8> {
-    path_bytes(p).unwrap_or_else(|_| p.to_string_lossy().as_bytes().to_vec())
+/// A path's bytes in the order path order uses (`OsStr` order: bytes on Unix, UTF-8 elsewhere),
+/// without a copy on Unix.
+fn key(p: &Path) -> Cow<'_, [u8]> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Cow::Borrowed(p.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        match p.to_string_lossy() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }
+    }
 }
 
 impl Index {
@@ -487,21 +499,24 @@ impl Index {
         let owner = &self.owner[li];
         // Files under the prefix filter, as the slots of a contiguous range of path order (a
         // byte-prefix match, narrowed by `Path::starts_with` below).
-        let prefix: Option<&[u32]> = opts.path_prefix.map(|p| {
-            let k = key(p);
+        let prefix_key = opts.path_prefix.map(|p| (p, key(p)));
+        let prefix: Option<&[u32]> = prefix_key.as_ref().map(|(_, k)| {
             let order = self.path_order();
             let path = |s: &u32| key(&self.files[*s as usize].path);
-            let lo = order.partition_point(|s| path(s) < k);
-            let hi = lo + order[lo..].partition_point(|s| path(s).starts_with(&k));
+            let lo = order.partition_point(|s| path(s) < *k);
+            let hi = lo + order[lo..].partition_point(|s| path(s).starts_with(k));
             &order[lo..hi]
         });
         let slot_ok = |slot: u32| -> bool {
             let Some(f) = self.files.get(slot as usize) else {
                 return false;
             };
+            // The byte prefix first: it rejects most candidates of a selective filter cheaply.
             opts.exclude_path
                 .is_none_or(|p| f.path.as_os_str() != p.as_os_str())
-                && opts.path_prefix.is_none_or(|p| f.path.starts_with(p))
+                && prefix_key
+                    .as_ref()
+                    .is_none_or(|(p, k)| key(&f.path).starts_with(k) && f.path.starts_with(p))
         };
         let keep = |row: u64| owner.get(row as usize).is_some_and(|&s| slot_ok(s));
         let row_of = |r: u64| map.row(r);
