@@ -300,9 +300,6 @@ impl Decoder {
     }
 }
 
-/// Checks the format fields of WAV and AIFF headers found in `head` before symphonia reads them: symphonia 0.5
-/// panics on a sample rate of 0 (`TimeBase::new`), and a channel count or rate that no real file has is refused
-/// here with a clear message. Other formats, and headers beyond `head`, are left to symphonia.
 /// Whether `head` starts with the signature of a container avx reads: RIFF/RF64 (WAV), FORM (AIFF), `fLaC`,
 /// `OggS`, an ID3 tag or an MPEG audio/ADTS frame sync (MP3, AAC), `ftyp` (MP4/M4A), EBML (MKV/WebM), `caff`.
 fn known_magic(head: &[u8]) -> bool {
@@ -323,6 +320,9 @@ fn known_magic(head: &[u8]) -> bool {
         || matches!(head, [0xFF, b, ..] if b & 0xE0 == 0xE0)
 }
 
+/// Checks the format fields of WAV and AIFF headers found in `head` before symphonia reads them: symphonia 0.5
+/// panics on a sample rate of 0 (`TimeBase::new`), and a channel count or rate that no real file has is refused
+/// here with a clear message. Other formats, and headers beyond `head`, are left to symphonia.
 fn precheck(path: &Path, head: &[u8]) -> Result<()> {
     let check = |channels: u64, rate: f64| -> Result<()> {
         if channels == 0 || channels > MAX_CHANNELS as u64 {
