@@ -45,8 +45,9 @@ const SUM_LEN: usize = 64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const CACHE_BYTES: usize = 64 << 20;
 /// redb page cache of the read-only open in [`MetaPaths::load`]: none. That open reads every record
-/// once and is closed, so a cache only adds insertion and eviction work (1M files on 2 cores: the
-/// whole `Index::open` took 740 ms without it, 850 ms with 64 MiB).
+/// once and is closed, so a cache only adds insertion and eviction work (1M files on 2 cores, when
+/// the records were still read on one core: the whole `Index::open` took 740 ms without it, 850 ms
+/// with 64 MiB).
 const LOAD_CACHE_BYTES: usize = 0;
 
 /// Exponential back-off (1 ms doubling to 50 ms) while another process holds `meta.redb`, giving up with
@@ -507,6 +508,7 @@ fn read_all<T: Send>(
         }
         Ok(out)
     };
+    // The low half has room for both, so that appending the high half does not reallocate.
     let (low, high) = rayon::join(
         || half((Bound::Unbounded, Bound::Excluded(mid)), n),
         || half((Bound::Included(mid), Bound::Unbounded), n / 2),
