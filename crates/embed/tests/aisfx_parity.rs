@@ -2,8 +2,7 @@
 //! ONNX), on three committed test files (one at 44.1 kHz, two resampled). Goldens: `tests/golden/aisfx/reference.json`
 //! (made by `tests/golden/make_aisfx_golden.py`).
 //!
-//! The model itself is not in this repository: the test uses `../shared/models/aisfx/aisfx_embedding.onnx` (beside
-//! the clone) when it exists, and is skipped with a note otherwise. When the file exists, parity must hold.
+//! The model is committed in `models/aisfx/` (CC BY 4.0, see its NOTICE); a missing model is a failure.
 
 use std::path::{Path, PathBuf};
 
@@ -34,25 +33,15 @@ fn fixture_front_end_is_the_builtin_aisfx() {
 
 #[test]
 fn aisfx_matches_python_reference() {
-    let onnx = root().join("../shared/models/aisfx/aisfx_embedding.onnx");
-    if !onnx.is_file() {
-        eprintln!(
-            "note: {} not found: aiSFX parity test skipped",
-            onnx.display()
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("onnx")).unwrap();
-    std::fs::copy(
-        root().join("tests/fixtures/aisfx/avx-model.json"),
-        dir.path().join("avx-model.json"),
-    )
-    .unwrap();
-    std::fs::copy(&onnx, dir.path().join("onnx/audio_model.onnx")).unwrap();
+    let dir = root().join("models/aisfx");
+    assert!(
+        dir.join("onnx/audio_model.onnx").is_file(),
+        "{}/onnx/audio_model.onnx is missing: it is committed in the repository (restore it with `git checkout -- models/aisfx`)",
+        dir.display()
+    );
     let mut emb = Embedder::open(
         "aisfx",
-        dir.path(),
+        &dir,
         SessionOptions {
             threads: 1,
             ..Default::default()
