@@ -20,7 +20,7 @@
 //! The zero matters: it changes how CLAP's `repeatpad` tiles a short file and how many frames aiSFX sees, so avx
 //! reproduces it ([`output_len`]). Equal rates pass samples through untouched, bit for bit.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Most filter phases tabulated; ratios needing more interpolate between phases.
 pub const MAX_PHASES: u64 = 4096;
@@ -67,7 +67,32 @@ struct Filter {
     table: Vec<f32>,
 }
 
+/// Filters built so far, by `(in_rate, out_rate)`: a library has few distinct rates, and building a filter costs
+/// up to tens of milliseconds.
+static FILTERS: Mutex<Vec<FilterEntry>> = Mutex::new(Vec::new());
+
+/// `(in_rate, out_rate)` and its filter.
+type FilterEntry = ((u32, u32), Arc<Filter>);
+
 impl Filter {
+    /// The filter for `in_rate -> out_rate`, built once per process.
+    fn shared(in_rate: u32, out_rate: u32) -> Arc<Filter> {
+        let key = (in_rate, out_rate);
+        if let Ok(cache) = FILTERS.lock() {
+            if let Some((_, f)) = cache.iter().find(|(k, _)| *k == key) {
+                return f.clone();
+            }
+        }
+        let f = Arc::new(Filter::new(in_rate, out_rate));
+        if let Ok(mut cache) = FILTERS.lock() {
+            if cache.len() >= 64 {
+                cache.remove(0);
+            }
+            cache.push((key, f.clone()));
+        }
+        f
+    }
+
     fn new(in_rate: u32, out_rate: u32) -> Filter {
         let g = gcd(in_rate as u64, out_rate as u64);
         let (up, down) = (out_rate as u64 / g, in_rate as u64 / g);
@@ -185,7 +210,7 @@ impl StreamResampler {
                 "cannot resample from {in_rate} Hz to {out_rate} Hz"
             ));
         }
-        let filter = (in_rate != out_rate).then(|| Arc::new(Filter::new(in_rate, out_rate)));
+        let filter = (in_rate != out_rate).then(|| Filter::shared(in_rate, out_rate));
         let mut buf = Vec::new();
         if let Some(f) = &filter {
             buf.resize(f.half, 0.0); // zeros before the signal
