@@ -55,7 +55,8 @@ pub struct Decoder {
     decoded_frames: u64,
     skipped_packets: u64,
     done: bool,
-    /// The container's gapless trim (MP4 only; symphonia trims MP3 and Vorbis itself).
+    /// The container's gapless trim: MP4's edit list or iTunSMPB, a Vorbis stream's last granule (symphonia trims
+    /// MP3 and the start of Vorbis itself).
     trim: mp4_gapless::Trim,
     /// Frames the codec produced before trimming.
     raw_frames: u64,
