@@ -73,13 +73,15 @@ fn snr_db(got: &[f32], want: &[f32], lag: i64) -> f64 {
     10.0 * (sig / err).log10()
 }
 
-fn check_aligned(source: &[f32], names: &[&str]) {
+/// Each of `names` fits `source` best at lag 0 (by 3 dB against shifts of 1 to 1024 samples), with SNR above
+/// `min_snr` dB.
+fn check_aligned(source: &[f32], names: &[&str], min_snr: f64) {
     for &name in names {
         let got = decode(name);
         let at = |lag| snr_db(&got, source, lag);
         let aligned = at(0);
         eprintln!("{name}: SNR {aligned:.1} dB against the reference at lag 0");
-        assert!(aligned > 15.0, "{name}: SNR {aligned} dB at lag 0");
+        assert!(aligned > min_snr, "{name}: SNR {aligned} dB at lag 0");
         for lag in [-1024, -529, -158, -1, 1, 158, 529, 1024] {
             assert!(
                 at(lag) < aligned - 3.0,
@@ -100,6 +102,7 @@ fn trimmed_files_line_up_with_their_source() {
             "stereo44k_4s.mp3",
             "stereo44k_4s.ogg",
         ],
+        15.0,
     );
     // The short files' lossless source is not committed: the MP3 (LAME's gapless header) stands for it. The
     // one-page Vorbis stream must lose its padding at the end, not at the start.
@@ -107,5 +110,6 @@ fn trimmed_files_line_up_with_their_source() {
     check_aligned(
         &reference,
         &["short/stereo44k_0p5s.ogg", "short/stereo44k_aac_0p5s.m4a"],
+        10.0,
     );
 }
