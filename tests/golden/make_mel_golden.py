@@ -17,7 +17,8 @@ MP3, and the short one-shots in SHORT (tests/data/audio/short/, Vorbis and MP3 m
   4. writes tests/golden/mel/<stem>_<ext>.npy.gz  (gzip'd .npy, float32 '<f4', C order,
      shape [windows, 1001, 64]) and tests/golden/mel/manifest.json.
 
-Run from anywhere:  python tests/golden/make_mel_golden.py
+Run from anywhere:  python tests/golden/make_mel_golden.py   (refuses other versions than PINNED unless
+given --any-version)
 """
 import gzip
 import io
@@ -134,9 +135,10 @@ def librosa_crosscheck(win):
 
 def main():
     from importlib.metadata import version
-    for pkg, want in PINNED.items():
-        if version(pkg) != want:
-            print(f"warning: {pkg} {version(pkg)} installed, the goldens were made with {want}", file=sys.stderr)
+    wrong = [f"{p} {version(p)} (want {w})" for p, w in PINNED.items() if version(p) != w]
+    if wrong and "--any-version" not in sys.argv:
+        sys.exit("installed versions differ from the pinned ones: " + ", ".join(wrong)
+                 + "; install the pinned versions (see the top of this file) or pass --any-version")
     print(f"python {platform.python_version()}  numpy {np.__version__}  transformers {transformers.__version__}"
           f"  librosa {librosa.__version__}  soundfile {sf.__version__} (libsndfile {sf.__libsndfile_version__})"
           f"  soxr {soxr.__version__}  scipy {__import__('scipy').__version__}")
