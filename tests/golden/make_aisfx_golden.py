@@ -28,11 +28,15 @@ import argparse
 import importlib.util
 import json
 import os
+import sys
 
 import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUDIO = os.path.join(ROOT, "tests", "data", "audio")
+
+PINNED = {"aisfx": "0.1.2", "librosa": "0.11.0", "numpy": "2.4.6", "soundfile": "0.14.0", "soxr": "1.1.0",
+          "onnxruntime": "1.31.1"}
 
 # (file under tests/data/audio, what it tests)
 FILES = [
@@ -78,6 +82,7 @@ def pool(emb):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnx", default=os.path.join(ROOT, "models", "aisfx", "onnx", "audio_model.onnx"))
+    ap.add_argument("--any-version", action="store_true", help="run with other package versions than PINNED")
     a = ap.parse_args()
     import librosa
     import onnxruntime as ort
@@ -87,7 +92,11 @@ def main():
 
     pre = load_module("aisfx_preprocessing", "preprocessing.py")
     spg = load_module("aisfx_spectrogram_librosa", os.path.join("spectrogram", "spectrogram_librosa.py"))
-    versions = {p: version(p) for p in ["aisfx", "librosa", "numpy", "soundfile", "soxr", "onnxruntime"]}
+    versions = {p: version(p) for p in PINNED}
+    wrong = [f"{p} {versions[p]} (want {w})" for p, w in PINNED.items() if versions[p] != w]
+    if wrong and not a.any_version:
+        sys.exit("installed versions differ from the pinned ones: " + ", ".join(wrong)
+                 + "; install them (see the top of this file) or pass --any-version")
     print(versions, "libsndfile", sf.__libsndfile_version__)
     sess = ort.InferenceSession(a.onnx, providers=["CPUExecutionProvider"])
     out = {"made_by": "tests/golden/make_aisfx_golden.py", "versions": versions, "files": []}
