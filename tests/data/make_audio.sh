@@ -78,4 +78,37 @@ src="$out/stereo44k_s24_4s.wav"
 # 11. Known-unsupported format: Opus in Ogg.
 "${FF[@]}" -i "$src" -ar 48000 -c:a libopus -b:a 64k "${BITEXACT[@]}" "$out/stereo48k_4s.opus"
 
-ls -l "$out"
+# 12. Short one-shots and odd rates (issue 12), in tests/data/audio/short/: a noise burst with a fast decay over
+#     two tones, the kind of sound a sound-effects library is full of. Lengths are in samples where they matter:
+#     aiSFX's frame count is 1 + N // 1024 at 44.1 kHz (100 frames: N = 101376; 101 frames: N = 102400).
+short="$out/short"
+mkdir -p "$short"
+oneshot() { # rate channels samples file [sox output options...]
+    local rate=$1 ch=$2 n=$3 file=$4
+    shift 4
+    case $file in /*) ;; *) file="$short/$file" ;; esac
+    "${SOX[@]}" -r "$rate" -c "$ch" -n -b 16 -e signed-integer "$@" "$file" \
+        synth "${n}s" whitenoise synth "${n}s" sine mix 700 synth "${n}s" sine mix 3100 \
+        fade q 0 "${n}s" "$((n * 9 / 10))s" norm -3
+}
+oneshot 44100 1 1 mono44k_1smp.wav
+oneshot 44100 1 441 mono44k_10ms.wav
+oneshot 44100 2 3087 stereo44k_70ms.wav
+oneshot 44100 1 22050 mono44k_0p5s.wav
+oneshot 44100 1 101376 mono44k_100frames.wav
+oneshot 44100 1 102400 mono44k_101frames.wav
+oneshot 48000 1 1 mono48k_1smp.wav
+oneshot 48000 1 3360 mono48k_70ms.wav
+oneshot 8000 1 4000 mono8k_0p5s.wav
+oneshot 11025 1 2426 mono11k_0p22s.wav
+oneshot 16000 1 4800 mono16k_0p3s.wav
+oneshot 22050 1 1985 mono22k_90ms.wav
+oneshot 32000 2 16000 stereo32k_0p5s.wav
+oneshot 96000 2 24000 stereo96k_0p25s.wav
+oneshot 44100 2 22050 "$tmp/stereo44k_0p5s.wav"
+"${FF[@]}" -i "$tmp/stereo44k_0p5s.wav" -c:a libvorbis -q:a 4 "${BITEXACT[@]}" "$short/stereo44k_0p5s.ogg"
+# AAC in MP4 with ffmpeg's edit list (1024 priming samples); decodes to exactly 22050 samples once trimmed.
+"${FF[@]}" -i "$tmp/stereo44k_0p5s.wav" -c:a aac -profile:a aac_low -b:a 128k "${BITEXACT[@]}" "$short/stereo44k_aac_0p5s.m4a"
+"${FF[@]}" -i "$tmp/stereo44k_0p5s.wav" -c:a libmp3lame -b:a 128k "${BITEXACT[@]}" "$short/stereo44k_0p5s.mp3"
+
+ls -l "$out" "$short"

@@ -1,28 +1,24 @@
 #!/usr/bin/env python3
 """Reference (golden) log-mel spectrograms for avx's audio front end.
 
-For every losslessly readable test file in tests/data/audio/ (WAV, FLAC, AIFF) plus one
-MP3 (marked "lossy": true), this script:
+For every losslessly readable test file in tests/data/audio/ (WAV, FLAC, AIFF) plus the
+MP3, and the short one-shots in SHORT (tests/data/audio/short/, Vorbis and MP3 marked
+"lossy": true), this script:
 
-  1. loads the audio as mono float32 at 48 kHz
-       - 48 kHz files: soundfile.read (float64), mono = mean of channels, cast to float32
-       - other rates:  librosa.load(path, sr=None, mono=True) (native rate, mean of
-                       channels), then soxr.resample(y, sr, 48000, quality="HQ") -- the
-                       same soxr_hq resampler librosa.load(sr=48000) uses, but WITHOUT
-                       librosa's length fix-up: librosa pads to ceil(N * float(48000/sr)),
-                       which for 22050 Hz x 110250 samples is ceil(240000.00000000003) =
-                       240001, i.e. one spurious trailing zero; that changes repeatpad's
-                       tile count (480000 // 240001 = 1 instead of 2). soxr itself
-                       returns round(N * 48000 / sr) samples. The script asserts that
-                       the soxr output equals librosa.load(sr=48000)'s on the common
-                       prefix, bit for bit.
+  1. loads the audio as users of CLAP do (LAION's get_audio_embedding_from_filelist, the
+     Hugging Face examples): librosa.load(path, sr=48000) -- libsndfile, mean of channels
+     in float32, soxr HQ, and librosa's length rule: ceil(N * float(48000 / sr)) samples
+     (fix_length pads soxr's round(N * 48000 / sr) samples with zeros; for 44.1 and
+     22.05 kHz that is often one trailing zero, which changes repeatpad's tiling of short
+     files: 480000 // 240001 = 1 tile instead of 2). avx reproduces that count.
   2. cuts it into 10 s windows with avx's deterministic rule (see `windows()` below)
   3. feeds each window separately to transformers.ClapFeatureExtractor configured
      exactly as laion/clap-htsat-unfused's preprocessor_config.json
   4. writes tests/golden/mel/<stem>_<ext>.npy.gz  (gzip'd .npy, float32 '<f4', C order,
      shape [windows, 1001, 64]) and tests/golden/mel/manifest.json.
 
-Run from anywhere:  python tests/golden/make_mel_golden.py
+Run from anywhere:  python tests/golden/make_mel_golden.py   (refuses other versions than PINNED unless
+given --any-version)
 """
 import gzip
 import io
@@ -36,7 +32,12 @@ import soundfile as sf
 import librosa
 import soxr
 import transformers
-from transformers import ClapFeatureExtractor
+# Versions used for the committed goldens (pip install numpy==2.4.6 scipy==1.17.1 librosa==0.11.0
+# soundfile==0.14.0 soxr==1.1.0 transformers==5.24.0; torch is not needed): checked below.
+PINNED = {"numpy": "2.4.6", "librosa": "0.11.0", "soundfile": "0.14.0", "soxr": "1.1.0", "transformers": "5.24.0"}
+# Imported from its module: the top-level name is a placeholder that demands PyTorch, which the extractor only
+# needs for the "fusion" truncation (not used here: every window has at most 480000 samples).
+from transformers.models.clap.feature_extraction_clap import ClapFeatureExtractor
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUDIO_DIR = os.path.join(ROOT, "tests", "data", "audio")
@@ -47,7 +48,19 @@ W = 480000  # window length in samples (10 s)
 H = 480000  # hop in samples (default: no overlap)
 
 LOSSLESS_EXT = {".wav", ".flac", ".aiff", ".aif"}
-LOSSY_INCLUDED = {".mp3"}  # included with "lossy": true (decoder-dependent; looser tolerance)
+LOSSY_INCLUDED = {".mp3", ".ogg"}  # included with "lossy": true (decoder-dependent; looser tolerance)
+# Short one-shots (issue 12): lengths from one sample up, 8 to 96 kHz, stereo, Vorbis, MP3. Kept to a few so
+# that the goldens stay small (a 10 s window is about 200 kB gzip'd whatever the file's length).
+SHORT = [
+    "short/mono44k_1smp.wav",
+    "short/stereo44k_70ms.wav",
+    "short/mono44k_0p5s.wav",
+    "short/stereo44k_0p5s.ogg",
+    "short/mono48k_70ms.wav",
+    "short/mono22k_90ms.wav",
+    "short/mono8k_0p5s.wav",
+    "short/stereo96k_0p25s.wav",
+]
 
 # laion/clap-htsat-unfused preprocessor_config.json, written out explicitly.
 EXTRACTOR_KW = dict(
@@ -86,20 +99,12 @@ def windows(n, w=W, h=H):
 
 
 def load_mono_48k(path):
-    ext = os.path.splitext(path)[1].lower()
-    if ext in LOSSLESS_EXT and sf.info(path).samplerate == SR:
-        data, sr = sf.read(path, dtype="float64", always_2d=True)
-        y = data.mean(axis=1).astype(np.float32)
-        return y, sr, False
-    y_native, orig_sr = librosa.load(path, sr=None, mono=True)
-    if orig_sr == SR:
-        return y_native.astype(np.float32), orig_sr, False
-    y = soxr.resample(y_native, orig_sr, SR, quality="HQ").astype(np.float32)
-    y_lr, _ = librosa.load(path, sr=SR, mono=True)  # res_type="soxr_hq"
-    m = min(len(y), len(y_lr))
-    assert np.array_equal(y[:m], y_lr[:m]), path
-    assert len(y_lr) - len(y) in (0, 1) and not np.any(y_lr[m:]), (len(y), len(y_lr))
-    return y, orig_sr, True
+    orig_sr = sf.info(path).samplerate
+    y, _ = librosa.load(path, sr=SR, mono=True)  # res_type="soxr_hq"
+    n = sf.info(path).frames
+    if orig_sr != SR:
+        assert len(y) == int(np.ceil(n * (float(SR) / orig_sr))), (path, len(y))
+    return y.astype(np.float32), orig_sr, orig_sr != SR
 
 
 def npy_gz_bytes(arr):
@@ -129,13 +134,18 @@ def librosa_crosscheck(win):
 
 
 def main():
+    from importlib.metadata import version
+    wrong = [f"{p} {version(p)} (want {w})" for p, w in PINNED.items() if version(p) != w]
+    if wrong and "--any-version" not in sys.argv:
+        sys.exit("installed versions differ from the pinned ones: " + ", ".join(wrong)
+                 + "; install the pinned versions (see the top of this file) or pass --any-version")
     print(f"python {platform.python_version()}  numpy {np.__version__}  transformers {transformers.__version__}"
           f"  librosa {librosa.__version__}  soundfile {sf.__version__} (libsndfile {sf.__libsndfile_version__})"
           f"  soxr {soxr.__version__}  scipy {__import__('scipy').__version__}")
     fe = ClapFeatureExtractor(**EXTRACTOR_KW)
     os.makedirs(OUT_DIR, exist_ok=True)
     manifest = []
-    names = sorted(os.listdir(AUDIO_DIR))
+    names = sorted(n for n in os.listdir(AUDIO_DIR) if os.path.isfile(os.path.join(AUDIO_DIR, n))) + SHORT
     for name in names:
         ext = os.path.splitext(name)[1].lower()
         if ext not in LOSSLESS_EXT and ext not in LOSSY_INCLUDED:
@@ -152,7 +162,7 @@ def main():
             feats.append(f[0, 0].astype(np.float32))
             xdiff = max(xdiff, float(np.abs(librosa_crosscheck(win) - f[0, 0]).max()))
         mel = np.stack(feats, axis=0)
-        stem, _ = os.path.splitext(name)
+        stem, _ = os.path.splitext(name.replace("/", "_"))
         gname = f"{stem}_{ext[1:]}.npy.gz"
         with open(os.path.join(OUT_DIR, gname), "wb") as fh:
             fh.write(npy_gz_bytes(mel))
@@ -164,8 +174,8 @@ def main():
             "resampled": bool(resampled),
             "lossy": ext in LOSSY_INCLUDED,
             "num_samples_48k": int(len(y)),
-            "resampler": "soxr HQ (python-soxr %s), output length round(N*48000/sr)" % soxr.__version__
-            if resampled else None,
+            "resampler": "librosa.load(sr=48000): soxr HQ (python-soxr %s), length ceil(N*float(48000/sr))"
+            % soxr.__version__ if resampled else None,
             "windows": [[s / SR, (e if len(y) <= W else s + W) / SR] for s, e in wins],
         }
         manifest.append(entry)

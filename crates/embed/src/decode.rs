@@ -4,6 +4,11 @@
 //! track is decoded packet by packet and each packet is down-mixed to mono by averaging its channels (summed in
 //! f64 and divided by the channel count, then rounded to f32).
 //!
+//! Encoder delay and padding are trimmed as the reference decoders trim them: MP3 (LAME/Xing header) and Ogg
+//! Vorbis (granule positions) by symphonia's gapless mode, completed by the last Ogg page's granule position
+//! ([`ogg_length`]: symphonia misses it on one-page streams), and MP4/M4A (edit list, `iTunSMPB`) by avx
+//! ([`mp4_gapless`]), since symphonia 0.5.5 does not apply them.
+//!
 //! Errors follow symphonia's player: a packet that fails to decode is skipped (its samples are lost), but a file
 //! that yields no samples at all is an error, and so is a long run of bad packets. Header values are checked before
 //! anything is sized by them (sample rate 1 Hz..=768 kHz, 1..=32 channels); a claimed frame count is only used to
@@ -27,6 +32,9 @@ use symphonia::core::sample::Sample;
 use crate::window::AudioInfo;
 use crate::{EmbedError, Result};
 
+pub mod mp4_gapless;
+pub mod ogg_length;
+
 /// Highest sample rate accepted from a file header.
 pub const MAX_SAMPLE_RATE: u32 = 768_000;
 /// Most channels accepted from a file header.
@@ -47,6 +55,11 @@ pub struct Decoder {
     decoded_frames: u64,
     skipped_packets: u64,
     done: bool,
+    /// The container's gapless trim: MP4's edit list or iTunSMPB, a Vorbis stream's last granule (symphonia trims
+    /// MP3 and the start of Vorbis itself).
+    trim: mp4_gapless::Trim,
+    /// Frames the codec produced before trimming.
+    raw_frames: u64,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -76,7 +89,7 @@ impl Decoder {
         (&file)
             .seek(SeekFrom::Start(0))
             .map_err(|e| EmbedError::io(path, e))?;
-        Self::from_source(path, Box::new(file), known_magic(&head))
+        Self::from_source(path, Box::new(file), &head)
     }
 
     /// Decodes in-memory `bytes`; `name` stands for the file in errors and its extension is a hint to the probe.
@@ -86,13 +99,33 @@ impl Decoder {
         }
         let head = &bytes[..bytes.len().min(HEAD_LEN)];
         precheck(name, head)?;
-        let known = known_magic(head);
-        Self::from_source(name, Box::new(std::io::Cursor::new(bytes)), known)
+        let head = head.to_vec();
+        Self::from_source(name, Box::new(std::io::Cursor::new(bytes)), &head)
     }
 
-    /// `known`: the file starts like a container avx reads ([`known_magic`]), so running out of bytes while probing
-    /// means it was cut short rather than that it is in another format.
-    fn from_source(path: &Path, source: Box<dyn MediaSource>, known: bool) -> Result<Self> {
+    /// `head`: the file's first bytes. When they are those of a container avx reads ([`known_magic`]), running
+    /// out of bytes while probing means the file was cut short rather than that it is in another format.
+    fn from_source(path: &Path, mut source: Box<dyn MediaSource>, head: &[u8]) -> Result<Self> {
+        let known = known_magic(head);
+        let declared = if head.get(4..8) == Some(b"ftyp") {
+            let d = mp4_gapless::read(&mut source);
+            source
+                .seek(SeekFrom::Start(0))
+                .map_err(|e| EmbedError::io(path, e))?;
+            d
+        } else {
+            None
+        };
+        let ogg_end = match ogg_length::first_serial(head) {
+            Some(serial) => {
+                let g = ogg_length::last_granule(&mut source, serial);
+                source
+                    .seek(SeekFrom::Start(0))
+                    .map_err(|e| EmbedError::io(path, e))?;
+                g
+            }
+            None => None,
+        };
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -174,8 +207,25 @@ impl Decoder {
             },
             other => sym_err(path, other),
         })?;
+        let mut trim = declared.map_or(
+            mp4_gapless::Trim {
+                skip: 0,
+                frames: None,
+            },
+            |d| d.at_rate(sample_rate),
+        );
+        if params.codec == codecs::CODEC_TYPE_VORBIS {
+            // symphonia has removed the start delay; the stream ends at the last granule position.
+            if let Some(end) = ogg_end.filter(|&g| g > params.start_ts) {
+                trim.frames = Some(end - params.start_ts);
+            }
+        }
         // A frame count of 2^32 or more from a header is not believed for the estimate either.
-        let frames = params.n_frames.filter(|&n| n < 1 << 40).unwrap_or(0);
+        let frames = trim
+            .frames
+            .or(params.n_frames)
+            .filter(|&n| n < 1 << 40)
+            .unwrap_or(0);
         let info = AudioInfo {
             duration_s: frames as f64 / sample_rate as f64,
             sample_rate,
@@ -193,6 +243,8 @@ impl Decoder {
             decoded_frames: 0,
             skipped_packets: 0,
             done: false,
+            trim,
+            raw_frames: 0,
         })
     }
 
@@ -276,7 +328,27 @@ impl Decoder {
                     }
                     let spec = *buf.spec();
                     check_spec(&self.path, &spec, self.info.sample_rate)?;
-                    let mono = downmix(buf, &mut self.mono);
+                    let n = downmix(buf, &mut self.mono) as u64;
+                    let start = self.raw_frames;
+                    self.raw_frames += n;
+                    // Keep the part of raw frames [start, start + n) inside the container's trim.
+                    let lo = self.trim.skip.saturating_sub(start).min(n);
+                    let hi = self.trim.frames.map_or(n, |f| {
+                        self.trim
+                            .skip
+                            .saturating_add(f)
+                            .saturating_sub(start)
+                            .min(n)
+                    });
+                    if lo >= hi {
+                        if hi < n {
+                            return Ok(false); // past the declared end: the rest is padding
+                        }
+                        continue; // priming
+                    }
+                    self.mono.truncate(hi as usize);
+                    self.mono.drain(..lo as usize);
+                    let mono = self.mono.len();
                     self.decoded_frames += mono as u64;
                     if self.info.channels == 0 {
                         self.info.channels = spec.channels.count() as u16;

@@ -10,7 +10,10 @@ use crate::{EmbedError, Result};
 
 /// Version of everything between the file and the vector that is not the model itself: decoding, resampling,
 /// windowing, front end and pooling. An index refuses vectors made by another pipeline version.
-pub const PIPELINE_VERSION: u32 = 1;
+///
+/// 2: issue 12's parity fixes (librosa's resampled length, a resampler with soxr HQ's response, MP4 and Vorbis
+/// gapless trimming) change the vectors of resampled and lossy files.
+pub const PIPELINE_VERSION: u32 = 2;
 
 /// One embedded file.
 #[derive(Debug, Clone)]

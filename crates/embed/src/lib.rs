@@ -1,7 +1,7 @@
 //! avx-embed: audio in, vectors out.
 //!
 //! The crate answers one question: "here is audio (or text), give me the reference model's vectors".
-//! It decodes files with symphonia ([`decode`]), resamples with rubato ([`resample`]), cuts deterministic
+//! It decodes files with symphonia ([`decode`]), resamples with soxr HQ's filter ([`resample`]), cuts deterministic
 //! windows and computes the model's front end ([`frontend`], [`window`]), and runs the model's towers through
 //! ONNX Runtime ([`model`]). It never prints and knows nothing about indexes.
 

@@ -1,17 +1,18 @@
 //! The front end against the reference: `tests/golden/mel/manifest.json`, made by
-//! `tests/golden/make_mel_golden.py` (transformers' `ClapFeatureExtractor` with laion/clap-htsat-unfused's
-//! parameters; soxr HQ, i.e. `librosa.load(sr=48000)`, for other rates).
+//! `tests/golden/make_mel_golden.py` (`librosa.load(path, sr=48000)` then transformers' `ClapFeatureExtractor` with
+//! laion/clap-htsat-unfused's parameters, as users run CLAP), on files of 1 sample to 12.5 s at 8 to 96 kHz.
 //!
-//! Tolerances, as max |avx - reference| in dB over every bin whose reference value is above -100 dB (measured on
-//! the committed files, 2026-11-26, in brackets):
-//! - 48 kHz lossless input (decoding is exact, no resampling): [`TOL_EXACT`], 0.01 dB [0: bit-identical];
-//! - 44.1 kHz lossless input, resampled (rubato's FFT resampler against soxr HQ): [`TOL_RESAMPLED_44K`], 0.2 dB
-//!   [0.157 dB, only in the first and last frames of the clip and in bins near -99 dB; elsewhere below 0.05 dB];
-//! - lower rates (8, 16, 22.05 kHz): [`TOL_RESAMPLED_LOW`], 0.75 dB [0.13, 0.51, 0.60 dB] on mel bins whose upper
-//!   edge is below 90 % of the source's Nyquist frequency. Bins above that are not compared: they hold only the
-//!   two resamplers' different anti-imaging stopbands (soxr's is steeper; up to 36 dB apart near -90 dB);
-//! - lossy input (symphonia's MP3 decoder against libsndfile/mpg123, then resampled): [`TOL_LOSSY`], 0.5 dB
-//!   [0.150 dB].
+//! Tolerances, as max |avx - reference| in dB over every bin whose reference value is above -100 dB, per class of
+//! input (README's "Reference parity" table states the measured figures):
+//! - 48 kHz lossless input (decoding is exact, no resampling): [`TOL_EXACT`];
+//! - lossless input at 44.1 kHz or more, resampled (avx's soxr-HQ-like filter against soxr HQ): [`TOL_RESAMPLED`],
+//!   every bin, short files included (their length follows librosa's `ceil(N * 48000 / sr)` rule exactly, so
+//!   `repeatpad` tiles them the same way);
+//! - lossless input below 44.1 kHz, resampled: [`TOL_RESAMPLED_LOW`] on mel bins whose upper edge is below 0.9 of
+//!   the source's Nyquist frequency. Above it a source at that rate has no content; the bins hold what the two
+//!   resamplers' transition bands let through at the signal's edges (first frame, repeatpad's joins), which differs
+//!   by up to a few dB (printed as "all bins");
+//! - lossy input (symphonia's MP3 and Vorbis decoders against libsndfile's), resampled: [`TOL_LOSSY`].
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -21,12 +22,12 @@ use avx_embed::{EmbedError, FrontEndSpec, WindowStream};
 
 /// 48 kHz lossless input.
 const TOL_EXACT: f32 = 0.01;
-/// 44.1 kHz (and higher-rate) lossless input, resampled: every bin.
-const TOL_RESAMPLED_44K: f32 = 0.2;
-/// Lower-rate lossless input, resampled: bins below 0.9 x the source's Nyquist frequency.
-const TOL_RESAMPLED_LOW: f32 = 0.75;
+/// Lossless input at 44.1 kHz or more, resampled: every bin.
+const TOL_RESAMPLED: f32 = 0.12;
+/// Lossless input below 44.1 kHz, resampled: bins below 0.9 x the source's Nyquist frequency.
+const TOL_RESAMPLED_LOW: f32 = 0.6;
 /// Lossy input decoded by a different decoder.
-const TOL_LOSSY: f32 = 0.5;
+const TOL_LOSSY: f32 = 0.15;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -41,29 +42,32 @@ struct Entry {
     windows: Vec<(f64, f64)>,
 }
 
-fn manifest() -> Option<Vec<Entry>> {
+fn manifest() -> Vec<Entry> {
     let path = root().join("tests/golden/mel/manifest.json");
-    let text = std::fs::read_to_string(&path).ok()?;
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; it is committed (restore it with `git checkout -- tests/golden/mel`)",
+            path.display()
+        )
+    });
     let v: serde_json::Value = serde_json::from_str(&text).expect("manifest is JSON");
-    Some(
-        v.as_array()
-            .expect("manifest is a list")
-            .iter()
-            .map(|e| Entry {
-                file: root().join(e["file"].as_str().unwrap()),
-                golden: root().join(e["golden"].as_str().unwrap()),
-                sample_rate: e["sample_rate"].as_u64().unwrap() as u32,
-                resampled: e["resampled"].as_bool().unwrap(),
-                lossy: e["lossy"].as_bool().unwrap_or(false),
-                windows: e["windows"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|w| (w[0].as_f64().unwrap(), w[1].as_f64().unwrap()))
-                    .collect(),
-            })
-            .collect(),
-    )
+    v.as_array()
+        .expect("manifest is a list")
+        .iter()
+        .map(|e| Entry {
+            file: root().join(e["file"].as_str().unwrap()),
+            golden: root().join(e["golden"].as_str().unwrap()),
+            sample_rate: e["sample_rate"].as_u64().unwrap() as u32,
+            resampled: e["resampled"].as_bool().unwrap(),
+            lossy: e["lossy"].as_bool().unwrap_or(false),
+            windows: e["windows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| (w[0].as_f64().unwrap(), w[1].as_f64().unwrap()))
+                .collect(),
+        })
+        .collect()
 }
 
 fn read_golden(path: &Path) -> (Vec<usize>, Vec<f32>) {
@@ -95,10 +99,12 @@ fn bins_below(hz: f64) -> usize {
 
 #[test]
 fn log_mel_matches_reference() {
-    let Some(entries) = manifest() else {
-        eprintln!("no tests/golden/mel/manifest.json: skipped");
-        return;
-    };
+    let entries = manifest();
+    assert!(
+        entries.len() >= 20,
+        "manifest lists {} files",
+        entries.len()
+    );
     let spec = FrontEndSpec::clap_htsat_unfused();
     let mut failures = Vec::new();
     for e in &entries {
@@ -131,6 +137,8 @@ fn log_mel_matches_reference() {
         }
         let (shape, golden) = read_golden(&e.golden);
         assert_eq!(shape, [e.windows.len(), 1001, 64], "{name}: golden shape");
+        // Below 44.1 kHz, bins above 0.9 x the source's Nyquist frequency hold only what the two resamplers'
+        // transition bands let through at the signal's edges: reported, not compared.
         let low_rate = e.resampled && e.sample_rate < 44_100;
         let passband = if low_rate {
             bins_below(0.9 * e.sample_rate as f64 / 2.0)
@@ -150,21 +158,21 @@ fn log_mel_matches_reference() {
                 }
             }
         }
-        let (limit_pass, limit_all) = if e.lossy {
-            (TOL_LOSSY, TOL_LOSSY)
+        let limit = if e.lossy {
+            TOL_LOSSY
         } else if low_rate {
-            (TOL_RESAMPLED_LOW, f32::INFINITY)
+            TOL_RESAMPLED_LOW
         } else if e.resampled {
-            (TOL_RESAMPLED_44K, TOL_RESAMPLED_44K)
+            TOL_RESAMPLED
         } else {
-            (TOL_EXACT, TOL_EXACT)
+            TOL_EXACT
         };
         eprintln!(
-            "{name:26} resampled={:5} lossy={:5} max diff {max_all:.3e} dB (bins < 0.9 Nyquist [{passband}]: {max_pass:.3e} dB)",
-            e.resampled, e.lossy
+            "{name:26} {:>5} Hz resampled={:5} lossy={:5} max diff {max_pass:.3e} dB (bins < 0.9 Nyquist [{passband}]; all bins {max_all:.3e} dB)",
+            e.sample_rate, e.resampled, e.lossy
         );
-        if max_pass > limit_pass || max_all > limit_all {
-            failures.push(format!("{name}: {max_pass} dB (limit {limit_pass}), all bins {max_all} dB (limit {limit_all})"));
+        if max_pass > limit {
+            failures.push(format!("{name}: {max_pass} dB (limit {limit})"));
         }
     }
     assert!(
