@@ -9,6 +9,8 @@
 # directory), with password (scram-sha-256) authentication for user `postgres`. When run as root, it runs as the
 # system user `avxpg` (created here if missing), because initdb refuses to run as root. A watcher stops the
 # server and deletes its data directory when OWNER_PID (the test process) exits, however it exits.
+# For speed the server runs with fsync, synchronous_commit and full_page_writes off, unless AVX_PG_DURABLE=1
+# (benchmarks set it, so that their figures are those of a durable server).
 set -euo pipefail
 
 VERSION=18.6.3
@@ -78,10 +80,13 @@ start() {
         --auth-local=trust --auth-host=scram-sha-256 --no-sync -E UTF8 --locale=C >"$data/initdb.log" 2>&1 ||
         die "initdb failed: $(tail -n 5 "$data/initdb.log")"
     rm -f "$data/pwfile"
+    local fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    if [[ "${AVX_PG_DURABLE:-0}" == 1 ]]; then
+        fast=""
+    fi
     as_server "$BIN/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $data/db -c fsync=off -c synchronous_commit=off \
-            -c full_page_writes=off -c max_wal_size=2GB -c maintenance_work_mem=256MB \
-            -c max_parallel_maintenance_workers=1" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $data/db $fast -c max_wal_size=2GB \
+            -c maintenance_work_mem=512MB -c max_parallel_maintenance_workers=1" \
         start >/dev/null 2>&1 || die "the server did not start: $(tail -n 5 "$data/server.log" 2>/dev/null)"
     # Stop and delete when the owner exits.
     (
