@@ -7,7 +7,9 @@ mod pg_server;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use avx_index::{FileRecord, Index, IndexSettings, Level, OpenOptions, SearchOptions, WindowRecord};
+use avx_index::{
+    FileRecord, Index, IndexSettings, Level, OpenOptions, SearchOptions, WindowRecord,
+};
 use avx_pg::{push, Db, DbQuery, PushOptions, PushReport, Target};
 use pg_server::server;
 
@@ -173,7 +175,10 @@ fn expected(index: &Index, segments: bool) -> Table {
 fn row_versions(table: &str) -> Vec<(String, String)> {
     server()
         .client()
-        .query(&format!("SELECT path, xmin::text FROM {table} ORDER BY path"), &[])
+        .query(
+            &format!("SELECT path, xmin::text FROM {table} ORDER BY path"),
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -205,7 +210,10 @@ fn first_push_then_add_modify_move_delete_is_synced_exactly_and_a_second_push_wr
     // Unchanged: nothing written, not even a new row version.
     let before = row_versions("sync_test");
     let r = push_ok(&index, &o);
-    assert_eq!((r.upserted, r.deleted, r.unchanged, r.windows), (0, 0, 30, 0));
+    assert_eq!(
+        (r.upserted, r.deleted, r.unchanged, r.windows),
+        (0, 0, 30, 0)
+    );
     assert_eq!(row_versions("sync_test"), before);
 
     // Add two, modify one (new vector and windows), move one (same content, new path), delete one.
@@ -226,9 +234,14 @@ fn first_push_then_add_modify_move_delete_is_synced_exactly_and_a_second_push_wr
     let after = row_versions("sync_test");
     let unchanged: Vec<_> = before
         .iter()
-        .filter(|(p, _)| !p.ends_with("f04.wav") && !p.ends_with("f05.wav") && !p.ends_with("f06.wav"))
+        .filter(|(p, _)| {
+            !p.ends_with("f04.wav") && !p.ends_with("f05.wav") && !p.ends_with("f06.wav")
+        })
         .collect();
-    assert!(unchanged.iter().all(|row| after.contains(row)), "untouched files were rewritten");
+    assert!(
+        unchanged.iter().all(|row| after.contains(row)),
+        "untouched files were rewritten"
+    );
 }
 
 #[test]
@@ -251,7 +264,10 @@ fn another_model_or_dimension_is_refused_naming_both() {
     let e = push(&target(), &b, &opts("refuse_test", false), &mut |_| {})
         .unwrap_err()
         .to_string();
-    assert!(e.contains("model model-a") && e.contains("model model-b"), "{e}");
+    assert!(
+        e.contains("model model-a") && e.contains("model model-b"),
+        "{e}"
+    );
     let mut other_dim = settings("model-a", 12);
     other_dim.model_hashes = a.settings().model_hashes.clone();
     let c = write(
@@ -263,7 +279,10 @@ fn another_model_or_dimension_is_refused_naming_both() {
     let e = push(&target(), &c, &opts("refuse_test", false), &mut |_| {})
         .unwrap_err()
         .to_string();
-    assert!(e.contains("dimension 8") && e.contains("dimension 12"), "{e}");
+    assert!(
+        e.contains("dimension 8") && e.contains("dimension 12"),
+        "{e}"
+    );
     // Nothing of the refused indexes was written.
     assert_eq!(table_contents("refuse_test").len(), 1);
 }
@@ -278,7 +297,10 @@ fn a_wrong_password_is_an_error_that_does_not_show_it() {
         Ok(_) => panic!("the server accepted a wrong password"),
         Err(e) => e.to_string(),
     };
-    assert!(e.contains("cannot connect to postgres://postgres@127.0.0.1"), "{e}");
+    assert!(
+        e.contains("cannot connect to postgres://postgres@127.0.0.1"),
+        "{e}"
+    );
     assert!(!e.contains("Wr0ngSecret"), "{e}");
 }
 
@@ -302,15 +324,32 @@ fn database_top_10_matches_the_local_exact_scan() {
             r
         })
         .collect();
-    let index = write(&dir.path().join("i"), &settings("recall", dim as u32), recs, &[]);
-    push_ok(&index, &PushOptions { batch_files: 1000, ..opts("recall_test", false) });
+    let index = write(
+        &dir.path().join("i"),
+        &settings("recall", dim as u32),
+        recs,
+        &[],
+    );
+    push_ok(
+        &index,
+        &PushOptions {
+            batch_files: 1000,
+            ..opts("recall_test", false)
+        },
+    );
     let mut db = Db::open(&target(), "recall_test").unwrap();
     assert_eq!(db.settings(), index.settings());
     let queries = 100;
     let mut found = 0;
     for q in 0..queries {
         let v = rng.unit(dim);
-        let v = normalise(centres[q % 40].iter().zip(&v).map(|(c, n)| c + 0.7 * n).collect());
+        let v = normalise(
+            centres[q % 40]
+                .iter()
+                .zip(&v)
+                .map(|(c, n)| c + 0.7 * n)
+                .collect(),
+        );
         let exact = index
             .search(
                 &v,
@@ -342,7 +381,10 @@ fn database_top_10_matches_the_local_exact_scan() {
         assert!((hits[0].score - exact[0].score).abs() < 1e-4 || hits[0].path != exact[0].path);
     }
     let recall = found as f64 / (queries * 10) as f64;
-    assert!(recall >= 0.99, "recall@10 {recall} < 0.99 with the default ef_search");
+    assert!(
+        recall >= 0.99,
+        "recall@10 {recall} < 0.99 with the default ef_search"
+    );
 }
 
 #[test]
@@ -350,7 +392,14 @@ fn window_search_and_filters() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(4);
     let recs: Vec<FileRecord> = (0..12)
-        .map(|i| record(&PathBuf::from(format!("/lib/{}/{i}.wav", i % 2)), &mut rng, 8, 2))
+        .map(|i| {
+            record(
+                &PathBuf::from(format!("/lib/{}/{i}.wav", i % 2)),
+                &mut rng,
+                8,
+                2,
+            )
+        })
         .collect();
     let probe = recs[3].windows[1].vector.clone();
     let index = write(&dir.path().join("i"), &settings("w", 8), recs, &[]);
@@ -385,6 +434,9 @@ fn window_search_and_filters() {
         })
         .unwrap();
     assert!(excl.iter().all(|h| h.path != Path::new("/lib/1/3.wav")));
-    assert_eq!(db.vectors(true, Some(Path::new("/lib/1"))).unwrap().len(), 12);
+    assert_eq!(
+        db.vectors(true, Some(Path::new("/lib/1"))).unwrap().len(),
+        12
+    );
     assert_eq!(db.vectors(false, None).unwrap().len(), 12);
 }

@@ -55,7 +55,10 @@ pub fn server() -> &'static Server {
 impl Server {
     /// URL with the password in it.
     pub fn url(&self) -> String {
-        format!("postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
+            self.port
+        )
     }
 
     /// URL without a password (for PGPASSWORD / .pgpass tests).

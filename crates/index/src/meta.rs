@@ -110,7 +110,8 @@ impl IndexSettings {
     /// The first setting in which `self` differs from `other`, as (`self`'s value, `other`'s value), each named
     /// (e.g. "dimension 512"); `None` when they are equal.
     pub fn difference(&self, other: &IndexSettings) -> Option<(String, String)> {
-        let named = |what: &str, a: String, b: String| Some((format!("{what} {a}"), format!("{what} {b}")));
+        let named =
+            |what: &str, a: String, b: String| Some((format!("{what} {a}"), format!("{what} {b}")));
         if self.model != other.model {
             return named("model", self.model.clone(), other.model.clone());
         }

@@ -71,11 +71,15 @@ mod tests {
 
     #[test]
     fn every_path_is_in_exactly_one_shard_and_the_split_is_stable() {
-        let paths: Vec<String> = (0..300).map(|i| format!("/lib/dir{}/f{i}.wav", i % 7)).collect();
+        let paths: Vec<String> = (0..300)
+            .map(|i| format!("/lib/dir{}/f{i}.wav", i % 7))
+            .collect();
         let shards: Vec<Shard> = (1..=3).map(|i| Shard::new(i, 3).unwrap()).collect();
         let mut sizes = [0; 3];
         for p in &paths {
-            let owners: Vec<usize> = (0..3).filter(|&s| shards[s].contains(Path::new(p))).collect();
+            let owners: Vec<usize> = (0..3)
+                .filter(|&s| shards[s].contains(Path::new(p)))
+                .collect();
             assert_eq!(owners.len(), 1, "{p}");
             sizes[owners[0]] += 1;
         }

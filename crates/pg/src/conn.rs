@@ -66,7 +66,8 @@ impl Target {
             config.user(&user);
         }
         if config.get_dbname().is_none() {
-            let db = env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("").to_string());
+            let db =
+                env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("").to_string());
             config.dbname(&db);
         }
         if !url.contains("sslmode") {
@@ -107,10 +108,12 @@ impl Target {
 
     /// Connects (without TLS: `sslmode=require` is refused by the connection with an error).
     pub fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(|source| PgError::Connect {
-            target: self.shown.clone(),
-            source,
-        })
+        self.config
+            .connect(NoTls)
+            .map_err(|source| PgError::Connect {
+                target: self.shown.clone(),
+                source,
+            })
     }
 }
 
@@ -161,7 +164,12 @@ fn pgpass_lookup(file: &Path, host: &str, port: u16, db: &str, user: &str) -> Op
         }
         let want = [host, port.as_str(), db, user];
         let host_ok = |f: &str| f == "*" || f == host || (f == "localhost" && host == "127.0.0.1");
-        if host_ok(&fields[0]) && fields[1..4].iter().zip(&want[1..]).all(|(f, w)| f == "*" || f == w) {
+        if host_ok(&fields[0])
+            && fields[1..4]
+                .iter()
+                .zip(&want[1..])
+                .all(|(f, w)| f == "*" || f == w)
+        {
             return Some(fields[4].clone());
         }
     }
@@ -191,8 +199,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(url: &str, vars: &[(&str, &str)]) -> Result<Target> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Target::parse_with(url, &|k| map.get(k).cloned())
     }
 
@@ -210,7 +220,12 @@ mod tests {
     fn libpq_defaults_come_from_the_environment() {
         let t = parse(
             "postgres://",
-            &[("PGHOST", "h"), ("PGPORT", "7000"), ("PGUSER", "u"), ("PGPASSWORD", "pw")],
+            &[
+                ("PGHOST", "h"),
+                ("PGPORT", "7000"),
+                ("PGUSER", "u"),
+                ("PGPASSWORD", "pw"),
+            ],
         )
         .unwrap();
         assert_eq!(t.to_string(), "postgres://u@h:7000/u");

@@ -154,7 +154,10 @@ pub fn push(
 
     let mut stored: HashMap<String, (i64, String)> = HashMap::new();
     for row in client
-        .query(&format!("SELECT path, sync_key, source FROM {}", n.files), &[])
+        .query(
+            &format!("SELECT path, sync_key, source FROM {}", n.files),
+            &[],
+        )
         .map_err(query_error(&t, "cannot read the table's sync keys"))?
     {
         stored.insert(row.get(0), (row.get(1), row.get(2)));
@@ -243,6 +246,7 @@ pub fn push(
 
     report.hnsw_build[0] = schema::ensure_hnsw(
         &mut client,
+        &n,
         &n.files,
         &t,
         opts.hnsw_m,
@@ -251,6 +255,7 @@ pub fn push(
     if opts.segments {
         report.hnsw_build[1] = schema::ensure_hnsw(
             &mut client,
+            &n,
             &n.windows,
             &t,
             opts.hnsw_m,
@@ -260,7 +265,8 @@ pub fn push(
     Ok(report)
 }
 
-const FILE_COLUMNS: &str = "path, root, content_hash, size, mtime_ns, duration_s, sample_rate, channels, codec, \
+const FILE_COLUMNS: &str =
+    "path, root, content_hash, size, mtime_ns, duration_s, sample_rate, channels, codec, \
                             model, source, sync_key, embedding";
 
 /// One batch inside its transaction: stage by binary COPY, upsert, replace the batch's windows. Returns the
@@ -359,12 +365,12 @@ fn upload_batch(
         return Ok(0);
     }
     let sink = tx
-        .copy_in("COPY avx_stage_windows (path, start_s, end_s, embedding) FROM STDIN (FORMAT binary)")
+        .copy_in(
+            "COPY avx_stage_windows (path, start_s, end_s, embedding) FROM STDIN (FORMAT binary)",
+        )
         .map_err(query_error(t, "cannot start COPY"))?;
-    let mut w = BinaryCopyInWriter::new(
-        sink,
-        &[Type::TEXT, Type::FLOAT4, Type::FLOAT4, vector_type],
-    );
+    let mut w =
+        BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::FLOAT4, Type::FLOAT4, vector_type]);
     let mut written = 0u64;
     for r in batch {
         for ((s, e), v) in &r.windows {

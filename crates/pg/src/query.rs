@@ -85,10 +85,11 @@ impl Db {
         let t = target.to_string();
         let names = Names::new(table)?;
         let mut client = target.connect()?;
-        let settings = schema::read_settings(&mut client, &names, &t)?.ok_or_else(|| PgError::NoTable {
-            target: t.clone(),
-            table: table.to_string(),
-        })?;
+        let settings =
+            schema::read_settings(&mut client, &names, &t)?.ok_or_else(|| PgError::NoTable {
+                target: t.clone(),
+                table: table.to_string(),
+            })?;
         let has_windows = schema::exists(&mut client, &names.windows, &t)?;
         Ok(Db {
             client,
@@ -142,7 +143,8 @@ impl Db {
         }
         tx.batch_execute(&settings)
             .map_err(query_error(&t, "cannot set the search parameters"))?;
-        let filter = "($2::text IS NULL OR starts_with(f.path, $2)) AND ($3::text IS NULL OR f.path <> $3)";
+        let filter =
+            "($2::text IS NULL OR starts_with(f.path, $2)) AND ($3::text IS NULL OR f.path <> $3)";
         let sql = if q.segments {
             format!(
                 "SELECT f.path, f.duration_s, (w.embedding <=> $1)::float8 AS d, w.start_s, w.end_s \

@@ -208,7 +208,8 @@ pub(crate) fn ensure_tables(
         ))
         .map_err(query_error(target, "cannot create the windows table"))?;
     }
-    tx.commit().map_err(query_error(target, "cannot commit the schema"))
+    tx.commit()
+        .map_err(query_error(target, "cannot commit the schema"))
 }
 
 /// Whether a relation exists.
@@ -224,9 +225,11 @@ pub(crate) fn exists(
     Ok(r.is_some())
 }
 
-/// Builds the HNSW index of `table` when it has none; returns the build time when it built one.
+/// Builds the HNSW index of `table` when it has none (under the schema lock, so that concurrent pushes build it
+/// once); returns the build time when it built one.
 pub(crate) fn ensure_hnsw(
     client: &mut Client,
+    n: &Names,
     table: &str,
     target: &str,
     m: u32,
@@ -236,12 +239,20 @@ pub(crate) fn ensure_hnsw(
     if exists(client, &name, target)? {
         return Ok(None);
     }
+    let mut tx = client
+        .transaction()
+        .map_err(query_error(target, "cannot begin"))?;
+    lock(&mut tx, n, target)?;
+    if exists(&mut tx, &name, target)? {
+        return Ok(None);
+    }
     let t = Instant::now();
-    client
-        .batch_execute(&format!(
-            "CREATE INDEX IF NOT EXISTS {name} ON {table} USING hnsw (embedding vector_cosine_ops) \
-             WITH (m = {m}, ef_construction = {ef_construction})"
-        ))
-        .map_err(query_error(target, "cannot build the HNSW index"))?;
+    tx.batch_execute(&format!(
+        "CREATE INDEX {name} ON {table} USING hnsw (embedding vector_cosine_ops) \
+         WITH (m = {m}, ef_construction = {ef_construction})"
+    ))
+    .map_err(query_error(target, "cannot build the HNSW index"))?;
+    tx.commit()
+        .map_err(query_error(target, "cannot commit the HNSW index"))?;
     Ok(Some(t.elapsed()))
 }
