@@ -6,10 +6,10 @@
 #
 #   benches/shard.sh [LIBRARY_DIR] [RUNS]      (default: tests/data/audio and examples/audio, 3 runs)
 #
-# Needs a release build (cargo build --release -p avx-cli).
+# Uses target/release/avx (cargo build --release -p avx-cli), or the binary in AVX_BIN.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-avx="$root/target/release/avx"
+avx="${AVX_BIN:-$root/target/release/avx}"
 runs="${2:-3}"
 libs=("${1:-$root/tests/data/audio}")
 [[ $# -ge 1 ]] || libs+=("$root/examples/audio")

@@ -94,7 +94,7 @@ pub fn merge(
                 }
             }
             done += 1;
-            if done % COMMIT_EVERY == 0 {
+            if done.is_multiple_of(COMMIT_EVERY) {
                 w.commit()?;
                 progress(done, total);
             }
