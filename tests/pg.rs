@@ -206,6 +206,18 @@ fn first_push_then_add_modify_move_delete_is_synced_exactly_and_a_second_push_wr
     assert_eq!(r.windows, 30); // 0 + 1 + 2 windows, ten times
     assert!(r.hnsw_build[0].is_some() && r.hnsw_build[1].is_some());
     assert_eq!(table_contents("sync_test"), expected(&index, true));
+    let storage: i8 = server()
+        .client()
+        .query_one(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = 'sync_test'::regclass AND attname = 'embedding'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        storage as u8, b'p',
+        "vectors are stored inline (STORAGE PLAIN)"
+    );
 
     // Unchanged: nothing written, not even a new row version.
     let before = row_versions("sync_test");

@@ -6,9 +6,11 @@
 //! (by default the index directory) whose file is no longer in the index. A second push of an unchanged index
 //! therefore writes nothing.
 //!
-//! Changed files go in batches: binary `COPY` into temporary staging tables, then one `INSERT ... ON CONFLICT
-//! (path) DO UPDATE` (and the batch's windows replaced), one transaction per batch. A push killed at any point
-//! leaves whole batches committed and nothing else; the next push sees the missing keys and completes it.
+//! Files go in batches, one transaction each. Files the table lacks are sent by binary `COPY` straight into
+//! it; changed files by binary `COPY` into a temporary staging table, then one `INSERT ... ON CONFLICT (path)
+//! DO UPDATE` (and their windows replaced). A push killed at any point leaves whole batches committed and
+//! nothing else; the next push sees the missing keys and completes it. (Two pushes adding the same new path at
+//! the same moment make the later batch fail on the unique path; running it again upserts.)
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -46,6 +48,8 @@ pub struct PushOptions {
     pub roots: Vec<PathBuf>,
     /// Files per batch (one `COPY` and one upsert each).
     pub batch_files: usize,
+    /// Build the HNSW indexes when missing (a bulk load from several machines may build once, at the end).
+    pub build_hnsw: bool,
 }
 
 impl PushOptions {
@@ -59,6 +63,7 @@ impl PushOptions {
             source: source.into(),
             roots: Vec::new(),
             batch_files: 5_000,
+            build_hnsw: true,
         }
     }
 }
@@ -165,7 +170,9 @@ pub fn push(
 
     let mut report = PushReport::default();
     let mut local: HashSet<String> = HashSet::new();
-    let mut todo: Vec<Row<'_>> = Vec::new();
+    // Files the table does not have go straight into it by COPY; changed ones through staging and an upsert.
+    let mut fresh: Vec<Row<'_>> = Vec::new();
+    let mut changed: Vec<Row<'_>> = Vec::new();
     for f in index.files() {
         let Some(vector) = index.file_vector(f) else {
             continue; // failed files have no vector
@@ -185,10 +192,10 @@ pub fn push(
         };
         row.key = sync_key(&row, &fp, opts.segments);
         local.insert(row.path.clone());
-        if stored.get(&row.path).is_some_and(|(k, _)| *k == row.key) {
-            report.unchanged += 1;
-        } else {
-            todo.push(row);
+        match stored.get(&row.path) {
+            Some((k, _)) if *k == row.key => report.unchanged += 1,
+            Some(_) => changed.push(row),
+            None => fresh.push(row),
         }
     }
 
@@ -219,17 +226,30 @@ pub fn push(
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_millis);
     let started = Instant::now();
-    let total = todo.len() as u64;
+    let total = (fresh.len() + changed.len()) as u64;
+    schema::create_staging(&mut client, &t, settings.dim)?;
     let mut done = 0u64;
     progress(PushProgress {
         files_done: 0,
         files_total: total,
     });
-    for batch in todo.chunks(opts.batch_files.max(1)) {
+    let size = opts.batch_files.max(1);
+    let batches = fresh
+        .chunks(size)
+        .map(|b| (b, true))
+        .chain(changed.chunks(size).map(|b| (b, false)));
+    for (batch, new) in batches {
         let mut tx = client
             .transaction()
             .map_err(query_error(&t, "cannot begin a batch"))?;
-        report.windows += upload_batch(&mut tx, &n, &t, batch, &fp, opts, windows_table)?;
+        let ctx = BatchCtx {
+            n: &n,
+            t: &t,
+            fp: &fp,
+            opts,
+            windows_table,
+        };
+        report.windows += upload_batch(&mut tx, &ctx, batch, new)?;
         tx.commit()
             .map_err(query_error(&t, "cannot commit a batch"))?;
         done += batch.len() as u64;
@@ -244,6 +264,9 @@ pub fn push(
     }
     report.upload = started.elapsed();
 
+    if !opts.build_hnsw {
+        return Ok(report);
+    }
     report.hnsw_build[0] = schema::ensure_hnsw(
         &mut client,
         &n,
@@ -269,31 +292,40 @@ const FILE_COLUMNS: &str =
     "path, root, content_hash, size, mtime_ns, duration_s, sample_rate, channels, codec, \
                             model, source, sync_key, embedding";
 
-/// One batch inside its transaction: stage by binary COPY, upsert, replace the batch's windows. Returns the
-/// number of window rows written.
+/// What every batch of one push shares.
+struct BatchCtx<'a> {
+    n: &'a Names,
+    t: &'a str,
+    fp: &'a str,
+    opts: &'a PushOptions,
+    windows_table: bool,
+}
+
+/// One batch inside its transaction. Files the table lacks (`new`) are copied straight into it; changed ones
+/// are copied into the staging table and upserted, and their old windows deleted. Then the batch's windows
+/// are staged and inserted. Returns the number of window rows written.
 fn upload_batch(
     tx: &mut Transaction<'_>,
-    n: &Names,
-    t: &str,
+    c: &BatchCtx<'_>,
     batch: &[Row<'_>],
-    fp: &str,
-    opts: &PushOptions,
-    windows_table: bool,
+    new: bool,
 ) -> Result<u64> {
-    let dim = batch.first().map_or(0, |r| r.vector.len());
-    tx.batch_execute(&format!(
-        "CREATE TEMP TABLE IF NOT EXISTS avx_stage_files (path text, root text, content_hash text, size bigint,
-            mtime_ns bigint, duration_s double precision, sample_rate integer, channels smallint, codec text,
-            model text, source text, sync_key bigint, embedding vector({dim})) ON COMMIT DELETE ROWS;
-         CREATE TEMP TABLE IF NOT EXISTS avx_stage_windows (path text, start_s real, end_s real,
-            embedding vector({dim})) ON COMMIT DELETE ROWS"
-    ))
-    .map_err(query_error(t, "cannot create the staging tables"))?;
+    let BatchCtx {
+        n,
+        t,
+        fp,
+        opts,
+        windows_table,
+    } = *c;
     let vector_type = vector_type(tx, t)?;
-
+    let into = if new {
+        n.files.as_str()
+    } else {
+        "avx_stage_files"
+    };
     let sink = tx
         .copy_in(&format!(
-            "COPY avx_stage_files ({FILE_COLUMNS}) FROM STDIN (FORMAT binary)"
+            "COPY {into} ({FILE_COLUMNS}) FROM STDIN (FORMAT binary)"
         ))
         .map_err(query_error(t, "cannot start COPY"))?;
     let types = [
@@ -339,29 +371,30 @@ fn upload_batch(
     }
     w.finish().map_err(query_error(t, "cannot finish COPY"))?;
 
-    let updates = FILE_COLUMNS
-        .split(", ")
-        .filter(|c| *c != "path")
-        .map(|c| format!("{c} = EXCLUDED.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    tx.batch_execute(&format!(
-        "INSERT INTO {files} ({FILE_COLUMNS}) SELECT {FILE_COLUMNS} FROM avx_stage_files \
-         ON CONFLICT (path) DO UPDATE SET {updates}",
-        files = n.files
-    ))
-    .map_err(query_error(t, "cannot upsert a batch"))?;
-
-    if !windows_table {
-        return Ok(0);
+    if !new {
+        let updates = FILE_COLUMNS
+            .split(", ")
+            .filter(|c| *c != "path")
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tx.batch_execute(&format!(
+            "INSERT INTO {files} ({FILE_COLUMNS}) SELECT {FILE_COLUMNS} FROM avx_stage_files \
+             ON CONFLICT (path) DO UPDATE SET {updates}",
+            files = n.files
+        ))
+        .map_err(query_error(t, "cannot upsert a batch"))?;
+        if windows_table {
+            tx.batch_execute(&format!(
+                "DELETE FROM {windows} w USING avx_stage_files s, {files} f \
+                 WHERE f.path = s.path AND w.file_id = f.id",
+                files = n.files,
+                windows = n.windows
+            ))
+            .map_err(query_error(t, "cannot delete replaced windows"))?;
+        }
     }
-    tx.batch_execute(&format!(
-        "DELETE FROM {windows} w USING avx_stage_files s, {files} f WHERE f.path = s.path AND w.file_id = f.id",
-        files = n.files,
-        windows = n.windows
-    ))
-    .map_err(query_error(t, "cannot delete replaced windows"))?;
-    if !opts.segments {
+    if !windows_table || !opts.segments {
         return Ok(0);
     }
     let sink = tx

@@ -173,6 +173,17 @@ pub(crate) fn ensure_tables(
         }
     }
     let dim = settings.dim;
+    // Storage is set once, when a table is made (ALTER TABLE would lock readers out on every push).
+    let plain_files = if exists(&mut tx, &n.files, target)? {
+        String::new()
+    } else {
+        plain_storage(&n.files, dim)
+    };
+    let plain_windows = if exists(&mut tx, &n.windows, target)? {
+        String::new()
+    } else {
+        plain_storage(&n.windows, dim)
+    };
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {files} (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -189,8 +200,9 @@ pub(crate) fn ensure_tables(
             source text NOT NULL,
             sync_key bigint NOT NULL,
             embedding vector({dim}) NOT NULL
-        )",
-        files = n.files
+        ); {plain}",
+        files = n.files,
+        plain = plain_files
     ))
     .map_err(query_error(target, "cannot create the files table"))?;
     if segments {
@@ -202,14 +214,45 @@ pub(crate) fn ensure_tables(
                 end_s real NOT NULL,
                 embedding vector({dim}) NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS {windows}_file_id ON {windows} (file_id)",
+            CREATE INDEX IF NOT EXISTS {windows}_file_id ON {windows} (file_id); {plain}",
             files = n.files,
-            windows = n.windows
+            windows = n.windows,
+            plain = plain_windows
         ))
         .map_err(query_error(target, "cannot create the windows table"))?;
     }
     tx.commit()
         .map_err(query_error(target, "cannot commit the schema"))
+}
+
+/// Vectors up to this dimension are stored inline (`STORAGE PLAIN`): a 512-d vector is 2,056 bytes, just over
+/// PostgreSQL's 2 kB TOAST threshold, and compressing and moving it out of line slows loads, index builds and
+/// searches for nothing (float data does not compress).
+const PLAIN_UP_TO_DIM: u32 = 1_900;
+
+fn plain_storage(table: &str, dim: u32) -> String {
+    if dim <= PLAIN_UP_TO_DIM {
+        format!("ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN;")
+    } else {
+        String::new()
+    }
+}
+
+/// The session's staging tables of changed files and of windows (emptied at each commit).
+pub(crate) fn create_staging(client: &mut Client, target: &str, dim: u32) -> Result<()> {
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS avx_stage_files (path text, root text, content_hash text,
+                size bigint, mtime_ns bigint, duration_s double precision, sample_rate integer,
+                channels smallint, codec text, model text, source text, sync_key bigint,
+                embedding vector({dim})) ON COMMIT DELETE ROWS;
+             CREATE TEMP TABLE IF NOT EXISTS avx_stage_windows (path text, start_s real, end_s real,
+                embedding vector({dim})) ON COMMIT DELETE ROWS;
+             {} {}",
+            plain_storage("avx_stage_files", dim),
+            plain_storage("avx_stage_windows", dim)
+        ))
+        .map_err(query_error(target, "cannot create the staging tables"))
 }
 
 /// Whether a relation exists.
