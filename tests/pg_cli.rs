@@ -34,14 +34,7 @@ impl Env {
             std::fs::create_dir_all(&sub).unwrap();
             std::fs::copy(&p, sub.join(p.file_name().unwrap())).unwrap();
         }
-        let first = lib
-            .join("d0")
-            .read_dir()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let first = first_file(&lib.join("d0"));
         let copy = lib.join(format!(
             "copy_of_{}",
             first.file_name().unwrap().to_string_lossy()
@@ -84,6 +77,11 @@ impl Env {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+}
+
+/// The first entry of a directory.
+fn first_file(dir: &Path) -> PathBuf {
+    dir.read_dir().unwrap().next().unwrap().unwrap().path()
 }
 
 fn s(p: &Path) -> &str {
@@ -137,15 +135,7 @@ fn db_queries_print_what_local_queries_print() {
         0,
     );
     let db = ["--db", url.as_str(), "--table", "cli_q"];
-    let probe = env
-        .lib()
-        .join("d1")
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let probe = first_file(&env.lib().join("d1"));
     for args in [
         vec!["similar", s(&probe), "-k", "5"],
         vec!["similar", s(&probe), "-k", "5", "--segments"],

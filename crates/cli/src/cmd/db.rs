@@ -8,7 +8,7 @@ use avx_pg::{Db, DbQuery, Target};
 
 use crate::cli::{DbArgs, DupesArgs, ResultArgs, SearchArgs, SimilarArgs};
 use crate::context::{absolute, Ctx};
-use crate::output::{print_hits, HitRow, Out};
+use crate::output::{print_result_list, HitRow};
 use crate::Outcome;
 
 fn open(args: &DbArgs, url: &str) -> Result<Db> {
@@ -72,11 +72,10 @@ fn run(
             window: h.window,
         })
         .collect();
-    print_hits(&mut Out::new(), &rows, args.format, ctx.global.json)?;
-    Ok(if rows.is_empty() {
-        Outcome::NothingFound
-    } else {
+    Ok(if print_result_list(&rows, args.format, ctx.global.json)? {
         Outcome::Found
+    } else {
+        Outcome::NothingFound
     })
 }
 

@@ -5,7 +5,7 @@ use avx_index::{Index, Level, SearchOptions};
 
 use crate::cli::{ResultArgs, SearchArgs, SimilarArgs};
 use crate::context::{absolute, Ctx};
-use crate::output::{print_hits, HitRow, Out};
+use crate::output::{print_result_list, HitRow};
 use crate::Outcome;
 
 pub fn similar(ctx: &Ctx, args: SimilarArgs) -> Result<Outcome> {
@@ -109,10 +109,9 @@ fn run_query(
             window: h.window,
         })
         .collect();
-    print_hits(&mut Out::new(), &rows, args.format, ctx.global.json)?;
-    Ok(if rows.is_empty() {
-        Outcome::NothingFound
-    } else {
+    Ok(if print_result_list(&rows, args.format, ctx.global.json)? {
         Outcome::Found
+    } else {
+        Outcome::NothingFound
     })
 }
