@@ -65,6 +65,10 @@ pub enum Command {
     Tag(TagArgs),
     /// Write the stored vectors to files
     Export(ExportArgs),
+    /// Push the index into a PostgreSQL/pgvector table (incremental: only what changed)
+    Push(PushArgs),
+    /// Merge indexes (e.g. the shards of `avx index --shard`) into one
+    Merge(MergeArgs),
     /// What is indexed: roots, files, hours, model, sizes
     Info,
     /// Check every checksum and cross-reference of the index
@@ -122,6 +126,22 @@ pub struct IndexArgs {
     /// Build the HNSW graphs even below 20,000 vectors, where an exact scan is faster (for --approximate)
     #[arg(long)]
     pub graph: bool,
+    /// Index only shard I of N (1 <= I <= N): the files whose path hash falls in it (README "Splitting the work"),
+    /// so that N machines over one mount each index a disjoint part
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<avx_index::Shard>,
+}
+
+/// Where `--db` queries go.
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// Query this PostgreSQL/pgvector database (filled by `avx push`) instead of the local index, e.g.
+    /// postgres://USER@HOST:5432/DB (password from PGPASSWORD or ~/.pgpass)
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// The table of --db and of `avx push`
+    #[arg(long, default_value = avx_pg::DEFAULT_TABLE, value_name = "NAME")]
+    pub table: String,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -156,6 +176,8 @@ pub struct SimilarArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub results: ResultArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +187,8 @@ pub struct SearchArgs {
     pub text: Vec<String>,
     #[command(flatten)]
     pub results: ResultArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +206,8 @@ pub struct DupesArgs {
     /// Candidate neighbours examined per item
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub candidates: usize,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +274,46 @@ pub struct ExportArgs {
     /// Only files under this directory
     #[arg(long = "in", value_name = "DIR")]
     pub within: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The database, e.g. postgres://USER@HOST:5432/DB?sslmode=disable (libpq conventions: the password from
+    /// PGPASSWORD or ~/.pgpass; never printed)
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Table to create or update (also TABLE_windows and TABLE_avx)
+    #[arg(long, default_value = avx_pg::DEFAULT_TABLE, value_name = "NAME")]
+    pub table: String,
+    /// Also push every 10-second window's vector (for `--db --segments` queries)
+    #[arg(long)]
+    pub segments: bool,
+    /// HNSW graph degree of the database's index (pgvector `m`)
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub hnsw_m: u32,
+    /// HNSW build beam width of the database's index (pgvector `ef_construction`)
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub hnsw_ef_construction: u32,
+    /// Name of this push's rows: a push deletes only its own rows of removed files (default: host name and
+    /// index directory; give each shard's machine its own)
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// A library root for the table's `root` column (repeatable; default: each path's first two components)
+    #[arg(long = "root", value_name = "DIR")]
+    pub roots: Vec<PathBuf>,
+    /// Files per COPY batch and transaction
+    #[arg(long, default_value_t = 5000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The merged index (created; an existing one must have the same model)
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// The indexes to merge (same model, front end and dimension)
+    #[arg(value_name = "IDX", required = true)]
+    pub inputs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

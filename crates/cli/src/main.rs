@@ -71,6 +71,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Cluster(a) => cmd::cluster::run(&ctx, a),
         Command::Tag(a) => cmd::tag::run(&ctx, a),
         Command::Export(a) => cmd::export::run(&ctx, a),
+        Command::Push(a) => cmd::push::run(&ctx, a),
+        Command::Merge(a) => cmd::push::merge(&ctx, a),
         Command::Info => cmd::info::info(&ctx),
         Command::Verify => cmd::info::verify(&ctx),
         Command::Model(c) => cmd::model::run(&ctx, c),

@@ -61,6 +61,12 @@ pub struct HitRow<'a> {
     pub window: Option<(f32, f32)>,
 }
 
+/// Prints a result list (`print_hits`) and says whether it had results, for the exit code.
+pub fn print_result_list(rows: &[HitRow<'_>], format: ListFormat, json: bool) -> io::Result<bool> {
+    print_hits(&mut Out::new(), rows, format, json)?;
+    Ok(!rows.is_empty())
+}
+
 /// Prints a result list in the chosen format.
 pub fn print_hits(
     out: &mut Out,

@@ -7,6 +7,7 @@
 //!
 //! * [`Index`]: a read-only snapshot of the last commit; lookups, search, iteration, verify.
 //! * [`Writer`]: the single writer (holds `LOCK`); upsert, remove, relink, commit, compact.
+//! * [`merge`]: several indexes with the same settings into one; [`Shard`]: the `--shard I/N` split.
 //!
 //! All vectors are expected to be L2-normalised by the caller; scores are dot products (cosine).
 
@@ -19,7 +20,9 @@ mod exact;
 pub mod graph;
 mod index;
 mod lock;
+mod merge;
 mod meta;
+pub mod shard;
 pub mod vectors;
 mod verify;
 mod writer;
@@ -32,7 +35,9 @@ pub use index::{
     FileMeta, Hit, Index, IndexStats, OpenOptions, SearchOptions, VectorRef, DEFAULT_EF,
     EXACT_BELOW_ROWS,
 };
+pub use merge::{merge, MergeReport};
 pub use meta::{FileStatus, IndexSettings, FORMAT_VERSION};
+pub use shard::Shard;
 pub use vectors::Level;
 pub use verify::{verify, Problem, VerifyReport};
 pub use writer::{CommitReport, FileRecord, MaintenancePolicy, WindowRecord, Writer};

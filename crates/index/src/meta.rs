@@ -97,43 +97,49 @@ pub struct IndexSettings {
 impl IndexSettings {
     /// Compares with the settings an index was built with; `Err` names what differs.
     pub(crate) fn check_against(&self, stored: &IndexSettings, dir: &Path) -> Result<()> {
-        let mismatch = |what: &str, found: String, expected: String| IndexError::ModelMismatch {
-            path: dir.to_path_buf(),
-            found: format!("{what} {found}"),
-            expected: format!("{what} {expected}"),
-        };
-        if stored.model != self.model {
-            return Err(mismatch("model", stored.model.clone(), self.model.clone()));
+        match stored.difference(self) {
+            Some((found, expected)) => Err(IndexError::ModelMismatch {
+                path: dir.to_path_buf(),
+                found,
+                expected,
+            }),
+            None => Ok(()),
         }
-        if stored.model_hashes != self.model_hashes {
-            return Err(mismatch(
+    }
+
+    /// The first setting in which `self` differs from `other`, as (`self`'s value, `other`'s value), each named
+    /// (e.g. "dimension 512"); `None` when they are equal.
+    pub fn difference(&self, other: &IndexSettings) -> Option<(String, String)> {
+        let named =
+            |what: &str, a: String, b: String| Some((format!("{what} {a}"), format!("{what} {b}")));
+        if self.model != other.model {
+            return named("model", self.model.clone(), other.model.clone());
+        }
+        if self.model_hashes != other.model_hashes {
+            return named(
                 "model files",
-                format!("{:?}", stored.model_hashes),
                 format!("{:?}", self.model_hashes),
-            ));
+                format!("{:?}", other.model_hashes),
+            );
         }
-        if stored.pipeline_version != self.pipeline_version {
-            return Err(mismatch(
+        if self.pipeline_version != other.pipeline_version {
+            return named(
                 "pipeline version",
-                stored.pipeline_version.to_string(),
                 self.pipeline_version.to_string(),
-            ));
+                other.pipeline_version.to_string(),
+            );
         }
-        if stored.dim != self.dim {
-            return Err(mismatch(
-                "dimension",
-                stored.dim.to_string(),
-                self.dim.to_string(),
-            ));
+        if self.dim != other.dim {
+            return named("dimension", self.dim.to_string(), other.dim.to_string());
         }
-        if stored.frontend != self.frontend {
-            return Err(mismatch(
+        if self.frontend != other.frontend {
+            return named(
                 "front-end parameters",
-                stored.frontend.clone(),
                 self.frontend.clone(),
-            ));
+                other.frontend.clone(),
+            );
         }
-        Ok(())
+        None
     }
 }
 

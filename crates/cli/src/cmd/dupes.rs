@@ -53,13 +53,10 @@ fn default_threshold(frontend: &str) -> f32 {
 }
 
 pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
-    let index = ctx.open_index()?;
-    let threshold = args
-        .threshold
-        .unwrap_or_else(|| default_threshold(&index.settings().frontend));
-    if !(0.0..=1.0).contains(&threshold) {
-        anyhow::bail!("--threshold must be between 0 and 1");
+    if let Some(url) = args.db.db.clone() {
+        return crate::cmd::db::dupes(ctx, args, &url);
     }
+    let index = ctx.open_index()?;
     let level = if args.segments {
         Level::Window
     } else {
@@ -67,14 +64,52 @@ pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
     };
     let within = args.within.as_deref().map(absolute).transpose()?;
     let (refs, data) = gather(&index, level, within.as_deref());
+    let items: Vec<Item> = refs
+        .iter()
+        .map(|r| Item {
+            file: r.file_id,
+            path: index
+                .file_by_id(r.file_id)
+                .map(|f| f.path.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            window: r.window,
+        })
+        .collect();
     let dim = index.settings().dim as usize;
+    find_and_print(ctx, &args, &index.settings().frontend, &items, &data, dim)
+}
+
+/// One vector of the duplicate search: its file (any id unique per file), path and window.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub file: u64,
+    pub path: String,
+    pub window: Option<(f32, f32)>,
+}
+
+/// Finds the groups among `items` (row-major vectors in `data`) and prints them; shared by the local index and
+/// `--db`. `frontend` (the settings' front-end description) picks the default threshold.
+pub fn find_and_print(
+    ctx: &Ctx,
+    args: &DupesArgs,
+    frontend: &str,
+    items: &[Item],
+    data: &[f32],
+    dim: usize,
+) -> Result<Outcome> {
+    let threshold = args
+        .threshold
+        .unwrap_or_else(|| default_threshold(frontend));
+    if !(0.0..=1.0).contains(&threshold) {
+        anyhow::bail!("--threshold must be between 0 and 1");
+    }
     let cfg = DupesConfig {
         threshold,
         k: args.candidates.max(1),
     };
     let same_item = |a: usize, b: usize| {
-        let (ra, rb) = (&refs[a], &refs[b]);
-        ra.file_id == rb.file_id
+        let (ra, rb) = (&items[a], &items[b]);
+        ra.file == rb.file
             && match (ra.window, rb.window) {
                 (Some((s1, e1)), Some((s2, e2))) => s1 < e2 && s2 < e1, // overlapping windows of one file
                 _ => true,
@@ -90,14 +125,14 @@ pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
             None
         },
     };
-    let groups = if refs.len() < EXACT_CANDIDATES_BELOW {
-        let exact = ExactNeighbours::new(&data, dim)?;
-        duplicate_groups_filtered(&data, dim, &exact, &cfg, &filter)?
+    let groups = if items.len() < EXACT_CANDIDATES_BELOW {
+        let exact = ExactNeighbours::new(data, dim)?;
+        duplicate_groups_filtered(data, dim, &exact, &cfg, &filter)?
     } else {
         // An inverted-file ANN (k-means buckets, multi-probe) over the gathered vectors: at 100k x 512 it finds
         // candidates for every vector in seconds, where one HNSW query per vector would take minutes here.
-        let buckets = BucketNeighbours::build(&data, dim, 0)?;
-        duplicate_groups_filtered(&data, dim, &buckets, &cfg, &filter)?
+        let buckets = BucketNeighbours::build(data, dim, 0)?;
+        duplicate_groups_filtered(data, dim, &buckets, &cfg, &filter)?
     };
 
     let mut out = Out::new();
@@ -106,12 +141,8 @@ pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
             .members
             .iter()
             .map(|(pos, score)| {
-                let r = &refs[*pos];
-                let path = index
-                    .file_by_id(r.file_id)
-                    .map(|f| f.path.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                (path, *score, r.window)
+                let r = &items[*pos];
+                (r.path.clone(), *score, r.window)
             })
             .collect();
         if ctx.global.json {

@@ -96,7 +96,7 @@ fn excludes(globs: &[String]) -> Result<GlobSet> {
     Ok(b.build()?)
 }
 
-/// Every audio file under the roots, sorted, with the roots themselves (canonical).
+/// Every audio file under the roots (of `--shard` only, when given), sorted, with the roots themselves (canonical).
 fn walk(args: &IndexArgs, warn: &mut dyn FnMut(String)) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let ex = excludes(&args.exclude)?;
     let mut roots = Vec::new();
@@ -126,6 +126,9 @@ fn walk(args: &IndexArgs, warn: &mut dyn FnMut(String)) -> Result<(Vec<PathBuf>,
             }
         }
         roots.push(root);
+    }
+    if let Some(shard) = args.shard {
+        found.retain(|p| shard.contains(p));
     }
     found.sort();
     found.dedup();

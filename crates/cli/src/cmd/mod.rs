@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod completions;
+pub mod db;
 pub mod debug;
 pub mod dupes;
 pub mod embed;
@@ -9,5 +10,6 @@ pub mod export;
 pub mod index;
 pub mod info;
 pub mod model;
+pub mod push;
 pub mod query;
 pub mod tag;

@@ -5,10 +5,13 @@ use avx_index::{Index, Level, SearchOptions};
 
 use crate::cli::{ResultArgs, SearchArgs, SimilarArgs};
 use crate::context::{absolute, Ctx};
-use crate::output::{print_hits, HitRow, Out};
+use crate::output::{print_result_list, HitRow};
 use crate::Outcome;
 
 pub fn similar(ctx: &Ctx, args: SimilarArgs) -> Result<Outcome> {
+    if let Some(url) = args.db.db.clone() {
+        return crate::cmd::db::similar(ctx, args, &url);
+    }
     let index = ctx.open_index()?;
     let query = absolute(&args.file)?;
     // An indexed, unchanged query file needs no model: its stored vector is the one avx would compute.
@@ -35,12 +38,21 @@ pub fn similar(ctx: &Ctx, args: SimilarArgs) -> Result<Outcome> {
 }
 
 pub fn search(ctx: &Ctx, args: SearchArgs) -> Result<Outcome> {
+    if let Some(url) = args.db.db.clone() {
+        return crate::cmd::db::search(ctx, args, &url);
+    }
     let index = ctx.open_index()?;
-    let text = args.text.join(" ");
+    let mut emb = ctx.embedder_for_index(&index)?;
+    let vector = text_vector(&mut emb, &args.text)?;
+    run_query(ctx, &index, &vector, &args.results, None)
+}
+
+/// The query vector of a search text (words joined by spaces); an audio-only model is an error.
+pub fn text_vector(emb: &mut avx_embed::Embedder, words: &[String]) -> Result<Vec<f32>> {
+    let text = words.join(" ");
     if text.trim().is_empty() {
         bail!("the search text is empty");
     }
-    let mut emb = ctx.embedder_for_index(&index)?;
     if !emb.has_text() {
         bail!(
             "model '{}' (the model of this index) is audio-only: it has no text tower, so it cannot search by words; \
@@ -48,10 +60,7 @@ pub fn search(ctx: &Ctx, args: SearchArgs) -> Result<Outcome> {
             emb.name()
         );
     }
-    let vector = emb
-        .embed_text(&text)
-        .context("cannot embed the query text")?;
-    run_query(ctx, &index, &vector, &args.results, None)
+    emb.embed_text(&text).context("cannot embed the query text")
 }
 
 fn run_query(
@@ -100,10 +109,9 @@ fn run_query(
             window: h.window,
         })
         .collect();
-    print_hits(&mut Out::new(), &rows, args.format, ctx.global.json)?;
-    Ok(if rows.is_empty() {
-        Outcome::NothingFound
-    } else {
+    Ok(if print_result_list(&rows, args.format, ctx.global.json)? {
         Outcome::Found
+    } else {
+        Outcome::NothingFound
     })
 }

@@ -1,0 +1,104 @@
+//! `--db URL` on `avx similar`, `avx search` and `avx dupes`: the same queries against a table filled by
+//! `avx push` (`avx_pg::Db`), printed by the same functions as the local ones. The query's embedding still runs
+//! here, with the table's model.
+
+use anyhow::{bail, Context as _, Result};
+use avx_embed::Embedder;
+use avx_pg::{Db, DbQuery, Target};
+
+use crate::cli::{DbArgs, DupesArgs, ResultArgs, SearchArgs, SimilarArgs};
+use crate::context::{absolute, Ctx};
+use crate::output::{print_result_list, HitRow};
+use crate::Outcome;
+
+fn open(args: &DbArgs, url: &str) -> Result<Db> {
+    let target = Target::parse(url)?;
+    Ok(Db::open(&target, &args.table)?)
+}
+
+/// The table's model, loaded here; a different model is an error naming both.
+fn embedder(ctx: &Ctx, db: &Db, table: &str) -> Result<Embedder> {
+    let stored = db.settings().model.clone();
+    let emb = ctx.embedder(Some(&stored))?;
+    if emb.name() != stored {
+        bail!(
+            "table {table} holds vectors of model '{stored}', not '{}': use --model {stored}",
+            emb.name()
+        );
+    }
+    Ok(emb)
+}
+
+pub fn similar(ctx: &Ctx, args: SimilarArgs, url: &str) -> Result<Outcome> {
+    let mut db = open(&args.db, url)?;
+    let query = absolute(&args.file)?;
+    let mut emb = embedder(ctx, &db, &args.db.table)?;
+    let vector = emb.embed_file(&query, None, 4)?.vector;
+    run(ctx, &mut db, &vector, &args.results, Some(&query))
+}
+
+pub fn search(ctx: &Ctx, args: SearchArgs, url: &str) -> Result<Outcome> {
+    let mut db = open(&args.db, url)?;
+    let mut emb = embedder(ctx, &db, &args.db.table)?;
+    let vector = crate::cmd::query::text_vector(&mut emb, &args.text)?;
+    run(ctx, &mut db, &vector, &args.results, None)
+}
+
+fn run(
+    ctx: &Ctx,
+    db: &mut Db,
+    vector: &[f32],
+    args: &ResultArgs,
+    exclude: Option<&std::path::Path>,
+) -> Result<Outcome> {
+    let within = args.within.as_deref().map(absolute).transpose()?;
+    let hits = db.search(&DbQuery {
+        vector,
+        k: args.k,
+        segments: args.segments,
+        exact: args.exact,
+        ef_search: args.ef,
+        within: within.as_deref(),
+        exclude,
+    })?;
+    let rows: Vec<HitRow<'_>> = hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| HitRow {
+            rank: i + 1,
+            score: h.score,
+            path: &h.path,
+            duration_s: h.duration_s,
+            window: h.window,
+        })
+        .collect();
+    Ok(if print_result_list(&rows, args.format, ctx.global.json)? {
+        Outcome::Found
+    } else {
+        Outcome::NothingFound
+    })
+}
+
+pub fn dupes(ctx: &Ctx, args: DupesArgs, url: &str) -> Result<Outcome> {
+    let mut db = open(&args.db, url)?;
+    let within = args.within.as_deref().map(absolute).transpose()?;
+    let vectors = db
+        .vectors(args.segments, within.as_deref())
+        .context("cannot read the table's vectors")?;
+    let dim = db.settings().dim as usize;
+    let mut items = Vec::with_capacity(vectors.len());
+    let mut data = Vec::with_capacity(vectors.len() * dim);
+    let mut file = 0u64;
+    for (i, v) in vectors.iter().enumerate() {
+        if i > 0 && vectors[i - 1].path != v.path {
+            file += 1;
+        }
+        items.push(crate::cmd::dupes::Item {
+            file,
+            path: v.path.to_string_lossy().into_owned(),
+            window: v.window,
+        });
+        data.extend_from_slice(&v.vector);
+    }
+    crate::cmd::dupes::find_and_print(ctx, &args, &db.settings().frontend, &items, &data, dim)
+}
