@@ -95,10 +95,10 @@ fn bins_below(hz: f64) -> usize {
 
 #[test]
 fn log_mel_matches_reference() {
-    let Some(entries) = manifest() else {
-        eprintln!("no tests/golden/mel/manifest.json: skipped");
-        return;
-    };
+    let entries = manifest().expect(
+        "tests/golden/mel/manifest.json is missing: restore it from git (`git checkout -- tests/golden`) or \
+         regenerate it as tests/golden/README.md says",
+    );
     let spec = FrontEndSpec::clap_htsat_unfused();
     let mut failures = Vec::new();
     for e in &entries {
@@ -285,11 +285,10 @@ fn every_test_file_decodes_with_sensible_info() {
         );
         seen += 1;
     }
-    if audio_files().is_empty() {
-        eprintln!("no tests/data/audio: skipped");
-    } else {
-        assert!(seen >= 10, "only {seen} files decoded");
-    }
+    assert!(
+        seen >= 10,
+        "only {seen} files decoded: tests/data/audio must hold the committed test audio (git checkout -- tests/data)"
+    );
 }
 
 #[test]
@@ -311,9 +310,11 @@ fn hop_is_validated() {
 fn overlapping_hop_gives_the_documented_windows() {
     let spec = FrontEndSpec::clap_htsat_unfused();
     let path = audio_dir().join("stereo48k_12p5s.flac");
-    if !path.exists() {
-        return;
-    }
+    assert!(
+        path.is_file(),
+        "{} is missing: restore it (git checkout -- tests/data)",
+        path.display()
+    );
     let times: Vec<(f64, f64)> = WindowStream::open(&path, &spec, 1.0)
         .unwrap()
         .map(|w| w.map(|w| (w.start_s, w.end_s)))

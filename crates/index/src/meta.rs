@@ -78,6 +78,10 @@ impl Backoff {
     }
 }
 
+/// How the canonical front-end text starts; settings whose `frontend` does not start so come from an index
+/// made before it and are compared without the front end.
+const CANONICAL_FRONTEND_PREFIX: &str = "avx-frontend/";
+
 /// Index-wide settings: which model and pipeline produced the vectors. An index refuses to be
 /// written or searched with vectors from different settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +90,11 @@ pub struct IndexSettings {
     pub model: String,
     /// Hashes of the model files, as (file name, hex digest) pairs.
     pub model_hashes: Vec<(String, String)>,
-    /// Front-end parameters as given by the caller (typically JSON).
+    /// The model family (`clap`, `aisfx`); empty in indexes made before this field existed.
+    #[serde(default)]
+    pub family: String,
+    /// The front end as text, as given by the caller (avx: the canonical text of `index-format.md`, "Front-end
+    /// text", starting `avx-frontend/`).
     pub frontend: String,
     /// Version of the embedding pipeline (decode, resample, window, pool).
     pub pipeline_version: u32,
@@ -95,8 +103,11 @@ pub struct IndexSettings {
 }
 
 impl IndexSettings {
-    /// Compares with the settings an index was built with; `Err` names what differs.
-    pub(crate) fn check_against(&self, stored: &IndexSettings, dir: &Path) -> Result<()> {
+    /// Compares with the settings an index was built with (`stored`, of the index in `dir`); `Err`
+    /// ([`IndexError::ModelMismatch`]) names what differs, stored value and this one. Indexes made before the
+    /// `family` field and the canonical front-end text (a Rust `Debug` string) are compared on everything
+    /// else: model, model files, pipeline version and dimension.
+    pub fn check_against(&self, stored: &IndexSettings, dir: &Path) -> Result<()> {
         let mismatch = |what: &str, found: String, expected: String| IndexError::ModelMismatch {
             path: dir.to_path_buf(),
             found: format!("{what} {found}"),
@@ -126,7 +137,15 @@ impl IndexSettings {
                 self.dim.to_string(),
             ));
         }
-        if stored.frontend != self.frontend {
+        if !stored.family.is_empty() && stored.family != self.family {
+            return Err(mismatch(
+                "model family",
+                stored.family.clone(),
+                self.family.clone(),
+            ));
+        }
+        let canonical = |f: &str| f.starts_with(CANONICAL_FRONTEND_PREFIX);
+        if canonical(&stored.frontend) && stored.frontend != self.frontend {
             return Err(mismatch(
                 "front-end parameters",
                 stored.frontend.clone(),

@@ -27,8 +27,8 @@ pub fn similar(ctx: &Ctx, args: SimilarArgs) -> Result<Outcome> {
     let vector = match stored {
         Some(v) => v,
         None => {
-            let mut emb = ctx.embedder_for_index(&index)?;
-            emb.embed_file(&query, None, 4)?.vector
+            let (mut emb, hop) = ctx.embedder_for_index(&index)?;
+            emb.embed_file(&query, Some(hop), 4)?.vector
         }
     };
     run_query(ctx, &index, &vector, &args.results, Some(&query))
@@ -40,7 +40,7 @@ pub fn search(ctx: &Ctx, args: SearchArgs) -> Result<Outcome> {
     if text.trim().is_empty() {
         bail!("the search text is empty");
     }
-    let mut emb = ctx.embedder_for_index(&index)?;
+    let (mut emb, _) = ctx.embedder_for_index(&index)?;
     if !emb.has_text() {
         bail!(
             "model '{}' (the model of this index) is audio-only: it has no text tower, so it cannot search by words; \
