@@ -9,6 +9,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+#[path = "mutate.rs"]
+mod mutate;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -531,6 +534,34 @@ fn an_index_refuses_queries_from_another_model() {
     // dupes takes aiSFX's default threshold from the family field.
     let out = cmd(None, &["--json", "dupes"]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+}
+
+/// Issue 12, section 6: the damaged-library campaign of `examples/mutate_campaign.rs`, small: mutated copies of
+/// the test audio through `avx index`; no panic, no aborted run, every file indexed or listed as failed, and a
+/// second run over the same library goes through too.
+#[test]
+fn mutated_library_campaign_small() {
+    let env = Env::new();
+    let n = 24;
+    mutate::write_library(&env.lib(), &repo(), n, 7);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let out = env.run(&["--json", "index", s(&env.lib())]);
+        let c = mutate::check_run(
+            &out.status,
+            &String::from_utf8_lossy(&out.stdout),
+            &String::from_utf8_lossy(&out.stderr),
+            n,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        seen.push((c.indexed, c.failed, c.skipped));
+    }
+    let (indexed, failed, _) = seen[0];
+    assert!(
+        indexed > 0 && failed > 0,
+        "seed 7 makes both kinds: {seen:?}"
+    );
+    assert_eq!(seen[1], (indexed, 0, failed), "{seen:?}");
 }
 
 #[test]
