@@ -245,8 +245,14 @@ fn crash_at_every_commit_step() {
             let n = check_after_crash(tmp.path(), k, &spec);
             eprintln!("crash at {spec}: {k} reported, {n} found");
             // The h-th hit of a step is in batch h - 1's commit, except that the 5th transaction is the
-            // compaction after batch 4 (rows steps are not part of it, so their 5th hit is batch 4's).
-            assert_eq!(k, hit - 1, "{spec}: reported commits before the crash");
+            // compaction after batch 4 (rows steps are not part of it, so their 5th hit is batch 4's), and
+            // rows-partial is hit twice per commit (file rows, then window rows).
+            let batch = if step == "rows-partial" {
+                (hit - 1) / 2
+            } else {
+                hit - 1
+            };
+            assert_eq!(k, batch, "{spec}: reported commits before the crash");
             let in_compaction = hit == 5 && !step.starts_with("rows");
             let expected = if committed && !in_compaction {
                 k + 1
