@@ -12,6 +12,8 @@ use serde_json::Value;
 #[path = "mutate.rs"]
 mod mutate;
 
+use mutate::wav_bytes;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -103,26 +105,6 @@ fn signal(seed: u64, seconds: f64, rate: u32) -> Vec<f32> {
                 + noise_amp * noise)
         })
         .collect()
-}
-
-/// A mono WAV file's bytes: `format_tag` 1 (PCM) or 3 (IEEE float), `data` as stored.
-fn wav_bytes(format_tag: u16, bits: u16, rate: u32, data: &[u8]) -> Vec<u8> {
-    let bytes_per_sample = u32::from(bits / 8);
-    let mut b = Vec::with_capacity(44 + data.len());
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&format_tag.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * bytes_per_sample).to_le_bytes());
-    b.extend_from_slice(&(bytes_per_sample as u16).to_le_bytes());
-    b.extend_from_slice(&bits.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    b.extend_from_slice(data);
-    b
 }
 
 /// Writes 16-bit PCM mono WAV.

@@ -62,25 +62,26 @@ pub fn float_wav(bad: f32, step: usize) -> Vec<u8> {
         })
         .flat_map(f32::to_le_bytes)
         .collect();
+    wav_bytes(3, 32, 48_000, &data)
+}
+
+/// A mono WAV file's bytes: `format_tag` 1 (PCM) or 3 (IEEE float), `data` as stored.
+pub fn wav_bytes(format_tag: u16, bits: u16, rate: u32, data: &[u8]) -> Vec<u8> {
+    let bytes_per_sample = u32::from(bits / 8);
     let mut b = Vec::with_capacity(44 + data.len());
     b.extend_from_slice(b"RIFF");
     b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
     b.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [3u16, 1] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [48_000u32, 48_000 * 4] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [4u16, 32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&format_tag.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * bytes_per_sample).to_le_bytes());
+    b.extend_from_slice(&(bytes_per_sample as u16).to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
     b.extend_from_slice(b"data");
     b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    b.extend_from_slice(&data);
+    b.extend_from_slice(data);
     b
 }
 

@@ -20,8 +20,10 @@ pub const MAX_ABS_SAMPLE: f32 = 1e4;
 
 /// Checks `samples`, the decoded samples from frame `first_frame` on; an error names the first bad one.
 pub fn check_samples(path: &Path, first_frame: u64, samples: &[f32]) -> Result<(), EmbedError> {
-    // `!(|x| <= MAX)` is also true for NaN.
-    let Some(i) = samples.iter().position(|x| !(x.abs() <= MAX_ABS_SAMPLE)) else {
+    let Some(i) = samples
+        .iter()
+        .position(|x| x.is_nan() || x.abs() > MAX_ABS_SAMPLE)
+    else {
         return Ok(());
     };
     let x = samples[i];
