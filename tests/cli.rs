@@ -536,6 +536,7 @@ fn mutated_library_campaign_small() {
             n,
         )
         .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.caught_panics <= c.failed, "{c:?}");
         seen.push((c.indexed, c.failed, c.skipped));
     }
     let (indexed, failed, _) = seen[0];
