@@ -77,6 +77,7 @@ fn settings(dim: usize) -> IndexSettings {
     IndexSettings {
         model: "bench".into(),
         model_hashes: vec![],
+        family: String::new(),
         frontend: String::new(),
         pipeline_version: 1,
         dim: dim as u32,

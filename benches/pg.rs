@@ -73,6 +73,7 @@ fn main() {
             settings: Some(IndexSettings {
                 model: "synthetic".into(),
                 model_hashes: vec![],
+                family: String::new(),
                 frontend: "synthetic".into(),
                 pipeline_version: 1,
                 dim: dim as u32,

@@ -22,10 +22,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 1. Load the model (front end + audio tower) and say what its vectors are.
     let mut embedder = Embedder::open("example-model", model_dir, SessionOptions::default())?;
-    let fp = embedder.fingerprint()?;
+    let hop_s = embedder.spec().default_hop_seconds();
+    let fp = embedder.fingerprint(hop_s)?;
     let settings = IndexSettings {
         model: fp.model,
         model_hashes: vec![("audio_model".into(), fp.audio_sha256)],
+        family: fp.family,
         frontend: fp.frontend,
         pipeline_version: fp.pipeline_version,
         dim: fp.dim as u32,

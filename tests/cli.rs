@@ -9,6 +9,11 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+#[path = "mutate.rs"]
+mod mutate;
+
+use mutate::wav_bytes;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -104,27 +109,14 @@ fn signal(seed: u64, seconds: f64, rate: u32) -> Vec<f32> {
 
 /// Writes 16-bit PCM mono WAV.
 fn write_wav(path: &Path, samples: &[f32], rate: u32) {
-    let mut b = Vec::with_capacity(44 + samples.len() * 2);
-    let data_len = (samples.len() * 2) as u32;
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-    }
+    let data: Vec<u8> = samples
+        .iter()
+        .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
+        .collect();
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).unwrap();
     }
-    std::fs::write(path, b).unwrap();
+    std::fs::write(path, wav_bytes(1, 16, rate, &data)).unwrap();
 }
 
 /// Polls `avx info` until a reader sees the first committed file (or two minutes pass).
@@ -371,6 +363,188 @@ fn bad_files_are_reported_and_good_ones_stay_searchable() {
     assert_eq!(sum["skipped_failed"], 3, "{sum}");
     let sum = env.summary(&["index", s(&env.lib()), "--retry-failed"], 2);
     assert_eq!(sum["failed"], 3, "{sum}");
+}
+
+/// Issue 12, section 6: 32-bit float WAVs holding NaN, infinity and values near `f32::MAX` (which overflow to
+/// infinity in a spectrogram), and a WAV cut after its header, mixed into a library: each is that file's failure,
+/// listed and recorded; the good files are indexed; a later run goes on past them.
+#[test]
+fn damaged_float_wavs_and_a_truncated_wav_fail_alone() {
+    let env = Env::new();
+    let files = make_library(&env, 3);
+    let good = signal(9, 1.0, 48_000);
+    let floats = |bad: f32| -> Vec<u8> {
+        let mut v = good.clone();
+        for x in v.iter_mut().skip(1000).step_by(977) {
+            *x = bad;
+        }
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    };
+    for (name, bad) in [
+        ("nan.wav", f32::NAN),
+        ("inf.wav", f32::INFINITY),
+        ("huge.wav", 2.5e38),
+    ] {
+        std::fs::write(env.lib().join(name), wav_bytes(3, 32, 48_000, &floats(bad))).unwrap();
+    }
+    // The header declares 974 samples; 8 are present.
+    let mut cut = wav_bytes(1, 16, 48_000, &[0u8; 974 * 2]);
+    cut.truncate(44 + 16);
+    std::fs::write(env.lib().join("cut.wav"), cut).unwrap();
+
+    let lines = env.json(&["index", s(&env.lib())], 2);
+    let failed = |lines: &[Value]| -> Vec<(String, String)> {
+        let mut f: Vec<(String, String)> = lines
+            .iter()
+            .filter(|l| l["type"] == "failure")
+            .map(|l| {
+                let p = Path::new(l["path"].as_str().unwrap());
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, l["error"].as_str().unwrap().to_string())
+            })
+            .collect();
+        f.sort();
+        f
+    };
+    let f = failed(&lines);
+    let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["cut.wav", "huge.wav", "inf.wav", "nan.wav"],
+        "{lines:?}"
+    );
+    assert!(
+        f[0].1.contains("truncated") && f[0].1.contains("974"),
+        "{f:?}"
+    );
+    assert!(f[1].1.contains("2.5e38"), "{f:?}");
+    assert!(f[2].1.contains("infinite"), "{f:?}");
+    assert!(f[3].1.contains("NaN"), "{f:?}");
+    let summary = lines.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(
+        (summary["new"].as_u64(), summary["failed"].as_u64()),
+        (Some(7), Some(4))
+    );
+    let info = &env.json(&["info"], 0)[0];
+    assert_eq!(
+        (info["files"].as_u64(), info["failed"].as_u64()),
+        (Some(3), Some(4)),
+        "{info}"
+    );
+    assert_eq!(env.json(&["similar", s(&files[0]), "-k", "5"], 0).len(), 2);
+
+    // A later run continues: the new file is indexed, the failures are skipped, or retried and failed again.
+    write_wav(
+        &env.lib().join("later.wav"),
+        &signal(11, 1.0, 48_000),
+        48_000,
+    );
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    assert_eq!(
+        (sum["new"].as_u64(), sum["skipped_failed"].as_u64()),
+        (Some(1), Some(4)),
+        "{sum}"
+    );
+    let sum = env.summary(&["index", s(&env.lib()), "--retry-failed"], 2);
+    assert_eq!(sum["failed"], 4, "{sum}");
+    assert_eq!(env.json(&["info"], 0)[0]["files"], 4);
+}
+
+/// Issue 12, section 5: one vector space per index. An index made with aiSFX (the committed model, installed by
+/// `avx model fetch aisfx` from the repository) is searched with its own model when none is named, and a
+/// different model (tiny-clap) is refused with an error naming both, for every command that embeds a query.
+#[test]
+fn an_index_refuses_queries_from_another_model() {
+    let env = Env::new();
+    let cache = env.dir.path().join("cache");
+    let cmd = |model_dir: Option<&Path>, args: &[&str]| -> Output {
+        let mut c = env.cmd();
+        c.env("XDG_CACHE_HOME", &cache).env_remove("AVX_HOME");
+        match model_dir {
+            Some(d) => c.env("AVX_MODEL_DIR", d),
+            None => c.env_remove("AVX_MODEL_DIR"),
+        };
+        c.args(args).output().expect("avx runs")
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let out = cmd(None, &["model", "fetch", "aisfx"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let files = make_library(&env, 3);
+    let out = cmd(None, &["--model", "aisfx", "index", s(&env.lib())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let info: Value = serde_json::from_slice(&cmd(None, &["--json", "info"]).stdout).unwrap();
+    assert_eq!(info["model"], "aisfx", "{info}");
+
+    let outside = env.dir.path().join("new.wav");
+    write_wav(&outside, &signal(3, 1.5, 44_100), 44_100);
+    // No model named: the index's model embeds the query.
+    let out = cmd(None, &["--json", "similar", s(&outside), "-k", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The tiny CLAP model is another vector space: refused, both named, for each command that embeds.
+    let tiny = repo().join("tests/fixtures/tiny-clap");
+    for args in [
+        vec!["similar", s(&outside)],
+        vec!["search", "rain"],
+        vec!["cluster", "-k", "2", "--label"],
+        vec!["index", s(&env.lib()), s(&outside)],
+    ] {
+        let out = cmd(Some(&tiny), &args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(
+            t.contains("aisfx") && t.contains("tiny-clap"),
+            "{args:?}: {t}"
+        );
+    }
+    // An indexed, unchanged file needs no model at all: its stored vector is the query.
+    let out = cmd(Some(&tiny), &["--json", "similar", s(&files[0]), "-k", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // tag without a model uses the index's: aiSFX has no text tower, and the error says so.
+    let out = cmd(None, &["tag", s(&outside)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("'aisfx' is audio-only"),
+        "{}",
+        text(&out)
+    );
+    // dupes takes aiSFX's default threshold from the family field.
+    let out = cmd(None, &["--json", "dupes"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+}
+
+/// Issue 12, section 6: the damaged-library campaign of `examples/mutate_campaign.rs`, small: mutated copies of
+/// the test audio through `avx index`; no panic, no aborted run, every file indexed or listed as failed, and a
+/// second run over the same library goes through too.
+#[test]
+fn mutated_library_campaign_small() {
+    let env = Env::new();
+    let n = 24;
+    mutate::write_library(&env.lib(), &repo(), n, 7);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let out = env.run(&["--json", "index", s(&env.lib())]);
+        let c = mutate::check_run(
+            &out.status,
+            &String::from_utf8_lossy(&out.stdout),
+            &String::from_utf8_lossy(&out.stderr),
+            n,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.caught_panics <= c.failed, "{c:?}");
+        seen.push((c.indexed, c.failed, c.skipped));
+    }
+    let (indexed, failed, _) = seen[0];
+    assert!(
+        indexed > 0 && failed > 0,
+        "seed 7 makes both kinds: {seen:?}"
+    );
+    assert_eq!(seen[1], (indexed, 0, failed), "{seen:?}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ fn settings(model: &str, dim: u32) -> IndexSettings {
     IndexSettings {
         model: model.into(),
         model_hashes: vec![("audio_model".into(), "00".into())],
+        family: String::new(),
         frontend: "synthetic".into(),
         pipeline_version: 1,
         dim,

@@ -310,6 +310,7 @@ fn three_shards_merged_or_pushed_equal_one_unsharded_index() {
             settings: Some(IndexSettings {
                 model: "other".into(),
                 model_hashes: vec![],
+                family: String::new(),
                 frontend: "x".into(),
                 pipeline_version: 1,
                 dim: 4,
@@ -346,6 +347,7 @@ fn synthetic_index(dir: &Path, n: usize) {
             settings: Some(IndexSettings {
                 model: "synthetic".into(),
                 model_hashes: vec![],
+                family: String::new(),
                 frontend: "synthetic".into(),
                 pipeline_version: 1,
                 dim: 32,

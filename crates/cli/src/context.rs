@@ -152,12 +152,13 @@ impl Ctx {
         Ok(emb)
     }
 
-    /// The settings an index built with this model must have.
-    pub fn settings_for(&self, emb: &mut Embedder) -> Result<IndexSettings> {
-        let fp = emb.fingerprint()?;
+    /// The settings an index built with this model, windows every `hop_s` seconds, must have.
+    pub fn settings_for(&self, emb: &mut Embedder, hop_s: f64) -> Result<IndexSettings> {
+        let fp = emb.fingerprint(hop_s)?;
         Ok(IndexSettings {
             model: fp.model,
             model_hashes: vec![("audio_model".to_string(), fp.audio_sha256)],
+            family: fp.family,
             frontend: fp.frontend,
             pipeline_version: fp.pipeline_version,
             dim: fp.dim as u32,
@@ -177,18 +178,55 @@ impl Ctx {
             .with_context(|| format!("cannot open index {}", dir.display()))
     }
 
-    /// Loads the model an index was built with, checking that it is the same model.
-    pub fn embedder_for_index(&self, index: &Index) -> Result<Embedder> {
-        let stored = index.settings().model.clone();
-        let emb = self.embedder(Some(&stored))?;
-        if emb.name() != stored {
+    /// Loads the model an index was built with (the index's recorded model unless --model or --model-dir names
+    /// one) and checks that its vectors live in the index's vector space: same model files, family, front end
+    /// and pipeline. Returns it with the hop the index's windows use.
+    pub fn embedder_for_index(&self, index: &Index) -> Result<(Embedder, f64)> {
+        self.embedder_for_space(
+            index.settings(),
+            &format!("the index {}", index.dir().display()),
+        )
+    }
+
+    /// [`Ctx::embedder_for_index`] for any store of vectors made with `stored` settings (an index, a database
+    /// table); `holder` names the store in errors ("the index /x", "table avx_files").
+    pub fn embedder_for_space(
+        &self,
+        stored: &IndexSettings,
+        holder: &str,
+    ) -> Result<(Embedder, f64)> {
+        let mut emb = self.embedder(Some(&stored.model))?;
+        let hop = avx_embed::family::frontend_text_hop(&stored.frontend)
+            .unwrap_or_else(|| emb.spec().default_hop_seconds());
+        let candidate = self.settings_for(&mut emb, hop)?;
+        if let Some((found, expected)) = stored.difference(&candidate) {
             bail!(
-                "the index {} holds vectors of model '{stored}', not '{}': use --model {stored}, or another --index",
-                self.index_dir().display(),
-                emb.name()
+                "{holder} was built with {found}, this model has {expected}; {holder} holds vectors of model \
+                 '{}' ({}); the model chosen, '{}' in {}, makes other vectors, and comparing the two would be \
+                 meaningless: drop --model/--model-dir (and AVX_MODEL, AVX_MODEL_DIR) to use its model",
+                stored.model,
+                describe_space(&stored.family, &stored.frontend),
+                emb.name(),
+                emb.dir().display(),
             );
         }
-        Ok(emb)
+        Ok((emb, hop))
+    }
+}
+
+/// A model family and front end for a person: `aisfx, blocks at 44100 Hz`.
+pub fn describe_space(family: &str, frontend: &str) -> String {
+    use avx_embed::family::{family_of, frontend_text_hop, frontend_text_value};
+    let family = family_of(family, frontend);
+    match (
+        frontend_text_value(frontend, "kind"),
+        frontend_text_value(frontend, "sample_rate"),
+    ) {
+        (Some(kind), Some(rate)) => {
+            let hop = frontend_text_hop(frontend).unwrap_or(f64::NAN);
+            format!("family {family}, {kind} at {rate} Hz, hop {hop} s")
+        }
+        _ => format!("family {family}"),
     }
 }
 

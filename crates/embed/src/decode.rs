@@ -30,7 +30,7 @@ use symphonia::core::probe::Hint;
 use symphonia::core::sample::Sample;
 
 use crate::window::AudioInfo;
-use crate::{EmbedError, Result};
+use crate::{sanity, EmbedError, Result};
 
 pub mod mp4_gapless;
 pub mod ogg_length;
@@ -281,6 +281,15 @@ impl Decoder {
                 ))
             }
         };
+        let got = got.and_then(|more| {
+            if more {
+                let first = self.decoded_frames - self.mono.len() as u64;
+                sanity::check_samples(&self.path, first, &self.mono)?;
+            } else if self.decoded_frames > 0 {
+                sanity::check_complete(&self.path, &self.info, self.decoded_frames)?;
+            }
+            Ok(more)
+        });
         match got {
             Ok(true) => Ok(Some(&self.mono)),
             Ok(false) => {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::family::{read_avx_model, ModelFrontEnd, ModelInputs, AVX_MODEL_JSON};
+use crate::family::{read_avx_model, ModelFrontEnd, ModelInputs, AVX_MODEL_JSON, CLAP_FAMILY};
 use crate::frontend::FrontEndSpec;
 use crate::model::{pool, tower_path, AudioEncoder, Device, SessionOptions, TextEncoder};
 use crate::window::AudioInfo;
@@ -30,6 +30,20 @@ pub struct EmbeddedFile {
     pub vector: Vec<f32>,
 }
 
+impl EmbeddedFile {
+    /// `NonFiniteVector` when any of the file's vectors holds NaN or an infinity (so that no index or caller is
+    /// the first to notice).
+    pub fn check_finite(&self) -> Result<()> {
+        let finite = |v: &Vec<f32>| v.iter().all(|x| x.is_finite());
+        if finite(&self.vector) && self.window_vectors.iter().all(finite) {
+            return Ok(());
+        }
+        Err(EmbedError::NonFiniteVector {
+            path: self.path.clone(),
+        })
+    }
+}
+
 /// What identifies the vectors a model produces, for the index to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
@@ -37,7 +51,10 @@ pub struct Fingerprint {
     pub model: String,
     /// sha256 of the audio tower file.
     pub audio_sha256: String,
-    /// The front end's parameters, as text.
+    /// The model family (`clap`, `aisfx`): `avx-model.json`'s `family`, `clap` for Hugging Face/Xenova
+    /// directories.
+    pub family: String,
+    /// The front end and hop as canonical text ([`ModelFrontEnd::canonical`]).
     pub frontend: String,
     /// [`PIPELINE_VERSION`].
     pub pipeline_version: u32,
@@ -48,13 +65,21 @@ pub struct Fingerprint {
 /// Reads the front end a model directory asks for: an avx-layout directory's `avx-model.json` (aiSFX: written
 /// by `models/aisfx/export.py`) first, else a Hugging Face/Xenova directory's `preprocessor_config.json` (CLAP).
 pub fn load_spec(dir: &Path) -> Result<ModelFrontEnd> {
+    load_family_spec(dir).map(|(_, spec)| spec)
+}
+
+/// [`load_spec`] with the model family (`avx-model.json`'s `family`; `clap` for a Hugging Face/Xenova
+/// directory).
+pub fn load_family_spec(dir: &Path) -> Result<(String, ModelFrontEnd)> {
     let avx = dir.join(AVX_MODEL_JSON);
     if avx.is_file() {
-        return Ok(read_avx_model(&avx)?.frontend);
+        let info = read_avx_model(&avx)?;
+        return Ok((info.family, info.frontend));
     }
     let pre = dir.join("preprocessor_config.json");
     if pre.is_file() {
-        return FrontEndSpec::clap_from_preprocessor_config(&pre).map(ModelFrontEnd::from);
+        let spec = FrontEndSpec::clap_from_preprocessor_config(&pre)?;
+        return Ok((CLAP_FAMILY.to_string(), spec.into()));
     }
     Err(EmbedError::Config {
         path: dir.to_path_buf(),
@@ -70,6 +95,7 @@ pub fn load_spec(dir: &Path) -> Result<ModelFrontEnd> {
 pub struct Embedder {
     name: String,
     dir: PathBuf,
+    family: String,
     spec: ModelFrontEnd,
     opts: SessionOptions,
     audio: AudioEncoder,
@@ -80,7 +106,7 @@ pub struct Embedder {
 impl Embedder {
     /// Loads the front end and audio tower of the model in `dir`, naming it `name`.
     pub fn open(name: &str, dir: &Path, opts: SessionOptions) -> Result<Self> {
-        let spec = load_spec(dir)?;
+        let (family, spec) = load_family_spec(dir)?;
         let audio = AudioEncoder::open(
             &tower_path(dir, "audio", opts.variant),
             &spec.input_shape(),
@@ -89,6 +115,7 @@ impl Embedder {
         Ok(Embedder {
             name: name.to_string(),
             dir: dir.to_path_buf(),
+            family,
             spec,
             opts,
             audio,
@@ -105,6 +132,11 @@ impl Embedder {
     /// The model directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The model family (`clap`, `aisfx`).
+    pub fn family(&self) -> &str {
+        &self.family
     }
 
     /// The model's front end.
@@ -194,13 +226,15 @@ impl Embedder {
                 path: path.to_path_buf(),
             });
         }
-        Ok(EmbeddedFile {
+        let file = EmbeddedFile {
             path: path.to_path_buf(),
             info: stream.info().clone(),
             windows: times,
             vector: pool(&vectors),
             window_vectors: vectors,
-        })
+        };
+        file.check_finite()?;
+        Ok(file)
     }
 
     /// Embedding dimension (runs the model once on silence if no window was embedded yet).
@@ -214,12 +248,13 @@ impl Embedder {
         Ok(v[0].len())
     }
 
-    /// What identifies this model's vectors.
-    pub fn fingerprint(&mut self) -> Result<Fingerprint> {
+    /// What identifies this model's vectors when windows start every `hop_s` seconds.
+    pub fn fingerprint(&mut self, hop_s: f64) -> Result<Fingerprint> {
         Ok(Fingerprint {
             model: self.name.clone(),
             audio_sha256: crate::fetch::sha256_file(self.audio.path())?,
-            frontend: self.spec.describe(),
+            family: self.family.clone(),
+            frontend: self.spec.canonical(&self.family, hop_s),
             pipeline_version: PIPELINE_VERSION,
             dim: self.dim()?,
         })

@@ -1,6 +1,6 @@
 //! The error type of the crate, grouped by what the caller does next.
 //!
-//! `Decode`, `Unsupported` and `NoAudio` mean "skip this file and report it"; `Io` on an input file means the
+//! `Decode`, `Unsupported`, `NoAudio` and `NonFiniteVector` mean "skip this file and report it"; `Io` on an input file means the
 //! same; `Config`, `Model` and `Runtime` mean "stop: the set-up is wrong", and their messages say how to fix it.
 
 use std::path::PathBuf;
@@ -37,6 +37,12 @@ pub enum EmbedError {
     /// The file decodes but holds no samples.
     #[error("{}: no audio samples in file", path.display())]
     NoAudio {
+        /// The file involved.
+        path: PathBuf,
+    },
+    /// The model returned NaN or infinite values for this file (its audio passed every check).
+    #[error("{}: the model returned NaN or infinite values for this file; it was not indexed", path.display())]
+    NonFiniteVector {
         /// The file involved.
         path: PathBuf,
     },
@@ -81,6 +87,7 @@ impl EmbedError {
                 | EmbedError::Decode { .. }
                 | EmbedError::Unsupported { .. }
                 | EmbedError::NoAudio { .. }
+                | EmbedError::NonFiniteVector { .. }
         )
     }
 

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod resample;
 pub mod runtime;
+pub mod sanity;
 pub mod window;
 
 pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};

@@ -208,13 +208,17 @@ fn emit_finished(
             ));
             continue;
         }
-        on_file(FileOutcome::Embedded(EmbeddedFile {
+        let file = EmbeddedFile {
             path: files[i].clone(),
             info,
             windows: p.times,
             vector: pool(&p.vectors),
             window_vectors: p.vectors,
-        }));
+        };
+        on_file(match file.check_finite() {
+            Ok(()) => FileOutcome::Embedded(file),
+            Err(e) => FileOutcome::Failed(file.path, e),
+        });
     }
 }
 

@@ -100,6 +100,8 @@ pub struct LocalModel {
     pub summary: &'static str,
     /// How to obtain it; `{dir}` stands for the directory avx looks in.
     pub obtain: &'static str,
+    /// Where a clone of avx's repository holds the model directory.
+    pub repo_dir: &'static str,
 }
 
 /// Models avx knows by name but cannot download.
@@ -111,12 +113,15 @@ pub const LOCAL_MODELS: &[LocalModel] = &[LocalModel {
     size_mb: 19,
     audio_sha256: "6001df17c9788c7ef9629b404c999eb6cae5f3c4f8f9830eba39b7d53a5de0bc",
     summary: "aiSFX sound-effects embeddings (Ma and Lerch, ISMIR 2022; CC BY 4.0), audio only",
-    obtain: "aiSFX is not downloaded by avx: it is exported from the PyPI package `aisfx` 0.1.2. From a clone of \
-             avx, with Python 3: `python3 -m venv venv && venv/bin/pip install torch onnx numpy && venv/bin/pip \
-             install --no-deps aisfx==0.1.2 && venv/bin/python models/aisfx/export.py --out {dir}`; or copy an \
-             existing aiSFX model directory (avx-model.json, onnx/audio_model.onnx) to {dir}, or point --model-dir \
-             at one",
+    obtain: "aiSFX is committed in avx's repository (models/aisfx/, CC BY 4.0): run `avx model fetch aisfx` from \
+             a clone of avx (it copies models/aisfx/ to {dir}), or copy an aiSFX model directory (avx-model.json, \
+             onnx/audio_model.onnx) to {dir}, or point --model-dir at one; models/aisfx/export.py re-exports it \
+             from the PyPI package `aisfx` 0.1.2",
+    repo_dir: "models/aisfx",
 }];
+
+/// Where the repository avx was built from keeps its committed models (`models/`), as of the build.
+pub const BUILD_REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// Looks a model that cannot be downloaded up by name.
 pub fn find_local(name: &str) -> Option<&'static LocalModel> {
@@ -138,6 +143,46 @@ impl LocalModel {
     pub fn is_present(&self, root: &Path, variant: Variant) -> bool {
         let dir = self.local_dir(root);
         variant == Variant::Fp32 && self.files().iter().all(|f| dir.join(f).is_file())
+    }
+
+    /// The committed copy in a clone of avx: the repository avx was built from, else `models/...` under the
+    /// current directory. `None` when neither has the files.
+    pub fn repository_copy(&self) -> Option<PathBuf> {
+        let candidates = [
+            Path::new(BUILD_REPO).join(self.repo_dir),
+            PathBuf::from(self.repo_dir),
+        ];
+        candidates
+            .into_iter()
+            .find(|d| self.files().iter().all(|f| d.join(f).is_file()))
+    }
+
+    /// Installs the model into `root` from the model directory `from` (a clone's `models/aisfx/`): the audio
+    /// tower must have the pinned sha256; files are copied beside their destination and renamed into place.
+    /// Returns the installed directory.
+    pub fn install_from(&self, from: &Path, root: &Path) -> crate::Result<PathBuf> {
+        let tower = from.join("onnx/audio_model.onnx");
+        let sum = crate::fetch::sha256_file(&tower)?;
+        if sum != self.audio_sha256 {
+            return Err(crate::EmbedError::Config {
+                path: tower,
+                message: format!(
+                    "sha256 {sum} is not the {} {} export ({}): restore the file from git (git lfs pull, or \
+                     git checkout -- {})",
+                    self.name, self.version, self.audio_sha256, self.repo_dir
+                ),
+            });
+        }
+        let dir = self.local_dir(root);
+        for f in self.files() {
+            let dest = dir.join(f);
+            let parent = dest.parent().expect("files are under the directory");
+            std::fs::create_dir_all(parent).map_err(|e| crate::EmbedError::io(parent, e))?;
+            let part = dest.with_extension("part");
+            std::fs::copy(from.join(f), &part).map_err(|e| crate::EmbedError::io(&part, e))?;
+            std::fs::rename(&part, &dest).map_err(|e| crate::EmbedError::io(&dest, e))?;
+        }
+        Ok(dir)
     }
 
     /// How to obtain the model into `root`.
@@ -228,10 +273,36 @@ mod tests {
         assert!(!m.has_text);
         let root = Path::new("/r");
         assert_eq!(m.local_dir(root), Path::new("/r/models/aisfx/0.1.2"));
-        assert!(m
-            .how_to_obtain(root)
-            .contains("models/aisfx/export.py --out /r/models/aisfx/0.1.2"));
+        assert!(m.how_to_obtain(root).contains("avx model fetch aisfx"));
         assert!(!m.is_present(root, Variant::Fp32));
+    }
+
+    #[test]
+    fn aisfx_installs_from_the_repository_copy_with_its_pinned_hash() {
+        let m = find_local("aisfx").unwrap();
+        let from = m.repository_copy().expect(
+            "models/aisfx (avx-model.json, onnx/audio_model.onnx) is committed: restore it with git checkout -- models",
+        );
+        let root = tempfile::tempdir().unwrap();
+        let dir = m.install_from(&from, root.path()).unwrap();
+        assert!(m.is_present(root.path(), Variant::Fp32));
+        assert_eq!(
+            crate::fetch::sha256_file(&dir.join("onnx/audio_model.onnx")).unwrap(),
+            m.audio_sha256
+        );
+        // A damaged copy is refused and installs nothing.
+        let bad = tempfile::tempdir().unwrap();
+        for f in m.files() {
+            std::fs::create_dir_all(bad.path().join(f).parent().unwrap()).unwrap();
+            std::fs::write(bad.path().join(f), b"{}").unwrap();
+        }
+        let other = tempfile::tempdir().unwrap();
+        let e = m
+            .install_from(bad.path(), other.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sha256"), "{e}");
+        assert!(!m.is_present(other.path(), Variant::Fp32));
     }
 
     #[test]

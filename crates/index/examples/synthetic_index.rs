@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = IndexSettings {
         model: "synthetic".into(),
         model_hashes: vec![],
+        family: String::new(),
         frontend: "synthetic".into(),
         pipeline_version: 1,
         dim: dim as u32,

@@ -106,6 +106,16 @@ impl IndexError {
         }
     }
 
+    /// Whether this error concerns one record only (a vector the index refuses: NaN, infinity, wrong
+    /// dimension), so that the writer is unchanged and a batch job can record the
+    /// file as failed and go on.
+    pub fn is_per_record(&self) -> bool {
+        matches!(
+            self,
+            IndexError::NonFinite { .. } | IndexError::DimensionMismatch { .. }
+        )
+    }
+
     /// Whether this error means the index files are damaged or unreadable by this version
     /// (as opposed to a usage or I/O error).
     pub fn is_format_error(&self) -> bool {

@@ -78,6 +78,10 @@ impl Backoff {
     }
 }
 
+/// How the canonical front-end text starts; settings whose `frontend` does not start so come from an index
+/// made before it and are compared without the front end.
+const CANONICAL_FRONTEND_PREFIX: &str = "avx-frontend/";
+
 /// Index-wide settings: which model and pipeline produced the vectors. An index refuses to be
 /// written or searched with vectors from different settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +90,11 @@ pub struct IndexSettings {
     pub model: String,
     /// Hashes of the model files, as (file name, hex digest) pairs.
     pub model_hashes: Vec<(String, String)>,
-    /// Front-end parameters as given by the caller (typically JSON).
+    /// The model family (`clap`, `aisfx`); empty in indexes made before this field existed.
+    #[serde(default)]
+    pub family: String,
+    /// The front end as text, as given by the caller (avx: the canonical text of `index-format.md`, "Front-end
+    /// text", starting `avx-frontend/`).
     pub frontend: String,
     /// Version of the embedding pipeline (decode, resample, window, pool).
     pub pipeline_version: u32,
@@ -95,8 +103,11 @@ pub struct IndexSettings {
 }
 
 impl IndexSettings {
-    /// Compares with the settings an index was built with; `Err` names what differs.
-    pub(crate) fn check_against(&self, stored: &IndexSettings, dir: &Path) -> Result<()> {
+    /// Compares with the settings an index was built with (`stored`, of the index in `dir`); `Err`
+    /// ([`IndexError::ModelMismatch`]) names what differs, stored value and this one. Indexes made before the
+    /// `family` field and the canonical front-end text (a Rust `Debug` string) are compared on everything
+    /// else: model, model files, pipeline version and dimension.
+    pub fn check_against(&self, stored: &IndexSettings, dir: &Path) -> Result<()> {
         match stored.difference(self) {
             Some((found, expected)) => Err(IndexError::ModelMismatch {
                 path: dir.to_path_buf(),
@@ -107,8 +118,9 @@ impl IndexSettings {
         }
     }
 
-    /// The first setting in which `self` differs from `other`, as (`self`'s value, `other`'s value), each named
-    /// (e.g. "dimension 512"); `None` when they are equal.
+    /// The first setting in which `self` (the stored side) differs from `other`, as (`self`'s value, `other`'s
+    /// value), each named (e.g. "dimension 512"); `None` when they are equal. A `self` without a family, or with
+    /// a front-end text older than the canonical one, is not compared on those.
     pub fn difference(&self, other: &IndexSettings) -> Option<(String, String)> {
         let named =
             |what: &str, a: String, b: String| Some((format!("{what} {a}"), format!("{what} {b}")));
@@ -132,7 +144,11 @@ impl IndexSettings {
         if self.dim != other.dim {
             return named("dimension", self.dim.to_string(), other.dim.to_string());
         }
-        if self.frontend != other.frontend {
+        if !self.family.is_empty() && self.family != other.family {
+            return named("model family", self.family.clone(), other.family.clone());
+        }
+        let canonical = |f: &str| f.starts_with(CANONICAL_FRONTEND_PREFIX);
+        if canonical(&self.frontend) && self.frontend != other.frontend {
             return named(
                 "front-end parameters",
                 self.frontend.clone(),

@@ -129,7 +129,16 @@ impl Writer {
         let db_len = fs::metadata(&paths.db).map(|m| m.len()).ok();
         let side = paths.read_sidecar()?;
         match (db_len, side) {
-            (None | Some(0), _) => {
+            // meta.sum is written only after meta.redb's first commit: an index that has it has lost its
+            // manifest. Starting afresh here would throw its rows away and seal the loss as a good index.
+            (None | Some(0), Some(_)) => {
+                return Err(IndexError::corrupt(
+                    &paths.db,
+                    "missing or empty while meta.sum says the index was committed: restore meta.redb from a \
+                     backup, or remove the index directory and index again",
+                ));
+            }
+            (None | Some(0), None) => {
                 // Never created, or creation interrupted before its first commit.
                 let Some(s) = &settings else {
                     return Err(IndexError::NotFound {
@@ -149,7 +158,7 @@ impl Writer {
                     ));
                 }
             }
-            (Some(_), _) => {
+            (Some(_), side) => {
                 // A commit was interrupted (or creation, before meta.sum): let redb recover.
                 let db = paths.open_write(false)?;
                 let initialised = is_initialised(&db, &paths.db)?;
@@ -163,6 +172,15 @@ impl Writer {
                     io(&paths.db, fs::remove_file(&paths.db))?;
                     initialise(dir, &paths, s)?;
                 } else {
+                    // meta.sum exists from the first seal on (replaced by rename, never removed): an index with
+                    // commits but no meta.sum has lost it, and sealing now would vouch for unchecked contents.
+                    if side.is_none() && paths.load(&|| Ok(false))?.state.commits > 0 {
+                        return Err(IndexError::corrupt(
+                            &paths.sum,
+                            "missing although the index has commits: restore it from a backup, or check the \
+                             index with `avx verify` and index into a new directory",
+                        ));
+                    }
                     paths.seal()?;
                 }
             }

@@ -200,6 +200,13 @@ fn write_fixture(dir: &Path) {
 fn opens_format_v1_fixture() {
     let dir = fixture_dir();
     if !dir.join("meta.redb").exists() {
+        // The fixture is committed; it is written only on request (when a new format version adds one).
+        assert!(
+            std::env::var_os("AVX_WRITE_FIXTURE").is_some(),
+            "{} is missing: restore it (git checkout -- crates/index/tests/fixtures), or write it with \
+             AVX_WRITE_FIXTURE=1 cargo test -p avx-index --test format",
+            dir.display()
+        );
         eprintln!("writing fixture {}", dir.display());
         std::fs::create_dir_all(&dir).unwrap();
         write_fixture(&dir);

@@ -437,5 +437,29 @@ fn graph_search_and_tail() {
     assert_eq!(ix.stats().graph_points[0], 300);
     assert_eq!(ix.stats().tail_rows[0], 1);
     assert!(ix.verify().is_ok(), "{:?}", ix.verify());
-    let _ = vs;
+    // Through the graph (no exact crossover): graph rows find themselves, the tail row is found by the scan
+    // beside the graph, and the removed file is never returned.
+    let graph = SearchOptions {
+        k: 3,
+        exact_below_rows: 0,
+        ..Default::default()
+    };
+    for (i, v) in vs.iter().enumerate().skip(1).step_by(37) {
+        let hits = ix.search(v, &graph).unwrap();
+        assert_eq!(
+            hits[0].path,
+            Path::new(&format!("/music/a/{i:04}.flac")),
+            "{hits:?}"
+        );
+        assert!(hits[0].score > 0.9999, "{hits:?}");
+    }
+    let hits = ix.search(&extra, &graph).unwrap();
+    assert_eq!(hits[0].path, Path::new("/tail/one.wav"), "{hits:?}");
+    assert!(hits[0].score > 0.9999, "{hits:?}");
+    let hits = ix
+        .search(&vs[0], &SearchOptions { k: 300, ..graph })
+        .unwrap();
+    assert!(hits
+        .iter()
+        .all(|h| h.path != Path::new("/music/a/0000.flac")));
 }

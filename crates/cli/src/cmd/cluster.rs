@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: ClusterArgs) -> Result<Outcome> {
         },
     )?;
     let labels: Vec<Vec<(String, f32)>> = if args.label {
-        let mut emb = ctx.embedder_for_index(&index)?;
+        let (mut emb, _) = ctx.embedder_for_index(&index)?;
         if !emb.has_text() {
             anyhow::bail!(
                 "model '{}' is audio-only: it has no text tower, so --label cannot name clusters; run without --label",

@@ -16,30 +16,23 @@ fn open(args: &DbArgs, url: &str) -> Result<Db> {
     Ok(Db::open(&target, &args.table)?)
 }
 
-/// The table's model, loaded here; a different model is an error naming both.
-fn embedder(ctx: &Ctx, db: &Db, table: &str) -> Result<Embedder> {
-    let stored = db.settings().model.clone();
-    let emb = ctx.embedder(Some(&stored))?;
-    if emb.name() != stored {
-        bail!(
-            "table {table} holds vectors of model '{stored}', not '{}': use --model {stored}",
-            emb.name()
-        );
-    }
-    Ok(emb)
+/// The table's model, loaded here, with the hop of its windows; a model that makes other vectors is an error
+/// naming both.
+fn embedder(ctx: &Ctx, db: &Db, table: &str) -> Result<(Embedder, f64)> {
+    ctx.embedder_for_space(db.settings(), &format!("table {table}"))
 }
 
 pub fn similar(ctx: &Ctx, args: SimilarArgs, url: &str) -> Result<Outcome> {
     let mut db = open(&args.db, url)?;
     let query = absolute(&args.file)?;
-    let mut emb = embedder(ctx, &db, &args.db.table)?;
-    let vector = emb.embed_file(&query, None, 4)?.vector;
+    let (mut emb, hop) = embedder(ctx, &db, &args.db.table)?;
+    let vector = emb.embed_file(&query, Some(hop), 4)?.vector;
     run(ctx, &mut db, &vector, &args.results, Some(&query))
 }
 
 pub fn search(ctx: &Ctx, args: SearchArgs, url: &str) -> Result<Outcome> {
     let mut db = open(&args.db, url)?;
-    let mut emb = embedder(ctx, &db, &args.db.table)?;
+    let (mut emb, _) = embedder(ctx, &db, &args.db.table)?;
     let vector = crate::cmd::query::text_vector(&mut emb, &args.text)?;
     run(ctx, &mut db, &vector, &args.results, None)
 }
@@ -100,5 +93,7 @@ pub fn dupes(ctx: &Ctx, args: DupesArgs, url: &str) -> Result<Outcome> {
         });
         data.extend_from_slice(&v.vector);
     }
-    crate::cmd::dupes::find_and_print(ctx, &args, &db.settings().frontend, &items, &data, dim)
+    let st = db.settings();
+    let family = avx_embed::family::family_of(&st.family, &st.frontend);
+    crate::cmd::dupes::find_and_print(ctx, &args, &family, &items, &data, dim)
 }

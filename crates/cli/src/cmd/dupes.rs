@@ -41,14 +41,13 @@ pub fn gather(
 /// Below this many vectors candidates come from an exact all-pairs scan.
 const EXACT_CANDIDATES_BELOW: usize = 5_000;
 
-/// The default threshold of a model family, from the index's front-end description. aiSFX: 0.985, the lowest
-/// threshold with precision about 1 on every transform of eval/README.md's near-duplicate table; CLAP: 0.97
-/// (not measurable here: CLAP weights cannot be fetched on our machines).
-fn default_threshold(frontend: &str) -> f32 {
-    if frontend.starts_with("BlockSpec") {
-        0.985
-    } else {
-        0.97
+/// The default threshold of a model family (the index's `family` setting). aiSFX: 0.985, the lowest threshold
+/// with precision about 1 on every transform of eval/README.md's near-duplicate table; CLAP and any other
+/// family: 0.97 (not measurable here: CLAP weights cannot be fetched on our machines).
+fn default_threshold(family: &str) -> f32 {
+    match family {
+        "aisfx" => 0.985,
+        _ => 0.97,
     }
 }
 
@@ -75,8 +74,9 @@ pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
             window: r.window,
         })
         .collect();
-    let dim = index.settings().dim as usize;
-    find_and_print(ctx, &args, &index.settings().frontend, &items, &data, dim)
+    let st = index.settings();
+    let family = avx_embed::family::family_of(&st.family, &st.frontend);
+    find_and_print(ctx, &args, &family, &items, &data, st.dim as usize)
 }
 
 /// One vector of the duplicate search: its file (any id unique per file), path and window.
@@ -88,18 +88,18 @@ pub struct Item {
 }
 
 /// Finds the groups among `items` (row-major vectors in `data`) and prints them; shared by the local index and
-/// `--db`. `frontend` (the settings' front-end description) picks the default threshold.
+/// `--db`. `family` (the model family, [`avx_embed::family::family_of`]) picks the default threshold.
 pub fn find_and_print(
     ctx: &Ctx,
     args: &DupesArgs,
-    frontend: &str,
+    family: &str,
     items: &[Item],
     data: &[f32],
     dim: usize,
 ) -> Result<Outcome> {
     let threshold = args
         .threshold
-        .unwrap_or_else(|| default_threshold(frontend));
+        .unwrap_or_else(|| default_threshold(family));
     if !(0.0..=1.0).contains(&threshold) {
         anyhow::bail!("--threshold must be between 0 and 1");
     }
@@ -182,11 +182,8 @@ mod tests {
 
     #[test]
     fn default_threshold_follows_the_model_family() {
-        let clap = format!("{:?}", avx_embed::FrontEndSpec::clap_htsat_unfused());
-        assert_eq!(default_threshold(&clap), 0.97);
-        assert_eq!(
-            default_threshold("BlockSpec { params: .. } hop=1.16"),
-            0.985
-        );
+        assert_eq!(default_threshold("clap"), 0.97);
+        assert_eq!(default_threshold("aisfx"), 0.985);
+        assert_eq!(default_threshold("unknown"), 0.97);
     }
 }

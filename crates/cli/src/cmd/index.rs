@@ -17,7 +17,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::json;
 
 use crate::cli::IndexArgs;
-use crate::context::{absolute, Ctx};
+use crate::context::{absolute, describe_space, Ctx};
 use crate::output::Out;
 use crate::Outcome;
 
@@ -144,11 +144,15 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
     let dir = ctx.index_dir();
     // The model is loaded only when something needs embedding: re-indexing an unchanged library, removals and
     // relinks need no model (and so cost no model load).
-    let load_model = |stored: Option<&str>| -> Result<(Embedder, IndexSettings, f64)> {
-        let mut emb = ctx.embedder(stored)?;
-        let hop = args.hop.unwrap_or_else(|| emb.spec().default_hop_seconds());
-        let mut settings = ctx.settings_for(&mut emb)?;
-        settings.frontend = format!("{} hop={hop}", settings.frontend);
+    // An existing index's model and hop are the defaults.
+    let load_model = |stored: Option<&IndexSettings>| -> Result<(Embedder, IndexSettings, f64)> {
+        let mut emb = ctx.embedder(stored.map(|s| s.model.as_str()))?;
+        let stored_hop = stored.and_then(|s| avx_embed::family::frontend_text_hop(&s.frontend));
+        let hop = args
+            .hop
+            .or(stored_hop)
+            .unwrap_or_else(|| emb.spec().default_hop_seconds());
+        let settings = ctx.settings_for(&mut emb, hop)?;
         Ok((emb, settings, hop))
     };
     let mut model = None;
@@ -291,16 +295,17 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
 
     if model.is_none() && !todo.is_empty() {
         let stored = index.settings().clone();
-        let (emb, settings, hop) = load_model(Some(&stored.model))?;
-        if settings != stored {
+        let (emb, settings, hop) = load_model(Some(&stored))?;
+        if let Err(e) = settings.check_against(&stored, &dir) {
             anyhow::bail!(
-                "the index {} was built with other settings (model {}, {}); these files would be embedded with \
-                 model {} ({}): re-index into a new --index, or use the same model and --hop",
+                "{e}; the index {} holds vectors of model '{}' ({}); these files would be embedded with '{}' in {} \
+                 ({}): use the index's model (drop --model/--model-dir) and its --hop, or index into another --index",
                 dir.display(),
                 stored.model,
-                stored.frontend,
+                describe_space(&stored.family, &stored.frontend),
                 settings.model,
-                settings.frontend
+                emb.dir().display(),
+                describe_space(&settings.family, &settings.frontend),
             );
         }
         model = Some((emb, hop));
@@ -336,9 +341,8 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
                         None => content_hash(&f.path)
                             .with_context(|| format!("{}: cannot read", f.path.display()))?,
                     };
-                    summary.seconds_of_audio += f.info.duration_s;
-                    summary.windows += f.windows.len() as u64;
-                    writer.upsert(FileRecord {
+                    let (seconds, windows) = (f.info.duration_s, f.windows.len() as u64);
+                    let stored = writer.upsert(FileRecord {
                         path: f.path.clone(),
                         size: st.size,
                         mtime_ns: st.mtime_ns,
@@ -358,18 +362,26 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
                             })
                             .collect(),
                         vector: f.vector,
-                    })?;
+                    });
+                    match stored {
+                        Ok(_) => {
+                            summary.seconds_of_audio += seconds;
+                            summary.windows += windows;
+                        }
+                        // A vector the index refuses is this file's failure, not the run's.
+                        Err(e) if e.is_per_record() => {
+                            let st = stats[&f.path];
+                            writer.record_failure(&f.path, st.size, st.mtime_ns, &e.to_string())?;
+                            failed(ctx, bar.as_ref(), &mut summary, f.path, e.to_string());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 FileOutcome::Failed(path, err) => {
                     let st = stats[&path];
                     let msg = err.to_string();
                     writer.record_failure(&path, st.size, st.mtime_ns, &msg)?;
-                    if let Some(bar) = &bar {
-                        bar.suspend(|| eprintln!("avx: failed: {msg}"));
-                    } else if ctx.chatty() {
-                        eprintln!("avx: failed: {msg}");
-                    }
-                    summary.failed.push((path, msg));
+                    failed(ctx, bar.as_ref(), &mut summary, path, msg);
                 }
             }
             since_commit += 1;
@@ -434,6 +446,22 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
     } else {
         Outcome::PartialFailure
     })
+}
+
+/// Lists a failed file (on stderr now, in the summary at the end).
+fn failed(
+    ctx: &Ctx,
+    bar: Option<&indicatif::ProgressBar>,
+    summary: &mut Summary,
+    path: PathBuf,
+    msg: String,
+) {
+    if let Some(bar) = bar {
+        bar.suspend(|| eprintln!("avx: failed: {msg}"));
+    } else if ctx.chatty() {
+        eprintln!("avx: failed: {msg}");
+    }
+    summary.failed.push((path, msg));
 }
 
 fn progress_bar(ctx: &Ctx, n: u64) -> Option<indicatif::ProgressBar> {

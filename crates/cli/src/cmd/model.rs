@@ -76,10 +76,16 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                 .or_else(|| ctx.global.model.clone())
                 .unwrap_or_else(|| registry::DEFAULT_MODEL.to_string());
             if let Some(local) = registry::find_local(&name) {
-                if !local.is_present(&root, avx_embed::model::Variant::Fp32) {
-                    anyhow::bail!("{}", local.how_to_obtain(&root));
-                }
-                let dir = local.local_dir(&root);
+                let dir = if local.is_present(&root, avx_embed::model::Variant::Fp32) {
+                    local.local_dir(&root)
+                } else {
+                    let Some(from) = local.repository_copy() else {
+                        anyhow::bail!("{}", local.how_to_obtain(&root));
+                    };
+                    local.install_from(&from, &root).with_context(|| {
+                        format!("cannot install model '{name}' from {}", from.display())
+                    })?
+                };
                 if ctx.global.json {
                     out.json(&json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}))?;
                 } else {

@@ -30,8 +30,8 @@ pub fn similar(ctx: &Ctx, args: SimilarArgs) -> Result<Outcome> {
     let vector = match stored {
         Some(v) => v,
         None => {
-            let mut emb = ctx.embedder_for_index(&index)?;
-            emb.embed_file(&query, None, 4)?.vector
+            let (mut emb, hop) = ctx.embedder_for_index(&index)?;
+            emb.embed_file(&query, Some(hop), 4)?.vector
         }
     };
     run_query(ctx, &index, &vector, &args.results, Some(&query))
@@ -42,7 +42,7 @@ pub fn search(ctx: &Ctx, args: SearchArgs) -> Result<Outcome> {
         return crate::cmd::db::search(ctx, args, &url);
     }
     let index = ctx.open_index()?;
-    let mut emb = ctx.embedder_for_index(&index)?;
+    let (mut emb, _) = ctx.embedder_for_index(&index)?;
     let vector = text_vector(&mut emb, &args.text)?;
     run_query(ctx, &index, &vector, &args.results, None)
 }

@@ -25,7 +25,16 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> Result<Outcome> {
     if labels.is_empty() {
         bail!("--labels is empty");
     }
-    let mut emb = ctx.embedder(None)?;
+    // With no model named, the index's model (when there is an index), so that tags use the vector space the
+    // library was indexed in.
+    let named = ctx.global.model.is_some() || ctx.global.model_dir.is_some();
+    let index_dir = ctx.index_dir();
+    let (mut emb, hop) = if !named && index_dir.join("meta.redb").exists() {
+        let (emb, hop) = ctx.embedder_for_index(&ctx.open_index()?)?;
+        (emb, Some(hop))
+    } else {
+        (ctx.embedder(None)?, None)
+    };
     if !emb.has_text() {
         bail!(
             "model '{}' is audio-only: it has no text tower, so it cannot tag by words; use a CLAP model \
@@ -48,7 +57,7 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> Result<Outcome> {
                 continue;
             }
         };
-        let v = match emb.embed_file(&path, None, 4) {
+        let v = match emb.embed_file(&path, hop, 4) {
             Ok(f) => f.vector,
             Err(e) => {
                 eprintln!("avx: failed: {e}");

@@ -9,6 +9,7 @@ pub fn settings(dim: u32) -> IndexSettings {
     IndexSettings {
         model: "test-model".into(),
         model_hashes: vec![("model.onnx".into(), "abc123".into())],
+        family: String::new(),
         frontend: r#"{"sr":48000}"#.into(),
         pipeline_version: 1,
         dim,
