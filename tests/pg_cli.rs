@@ -27,6 +27,9 @@ impl Env {
             .enumerate()
         {
             let p = e.unwrap().path();
+            if !p.is_file() {
+                continue; // tests/data/audio/short: the front end's parity files, not needed here
+            }
             if p.extension().is_some_and(|x| x == "opus") {
                 continue; // avx cannot decode Opus
             }

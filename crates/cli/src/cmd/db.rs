@@ -2,7 +2,7 @@
 //! `avx push` (`avx_pg::Db`), printed by the same functions as the local ones. The query's embedding still runs
 //! here, with the table's model.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use avx_embed::Embedder;
 use avx_pg::{Db, DbQuery, Target};
 

@@ -97,9 +97,7 @@ pub fn find_and_print(
     data: &[f32],
     dim: usize,
 ) -> Result<Outcome> {
-    let threshold = args
-        .threshold
-        .unwrap_or_else(|| default_threshold(family));
+    let threshold = args.threshold.unwrap_or_else(|| default_threshold(family));
     if !(0.0..=1.0).contains(&threshold) {
         anyhow::bail!("--threshold must be between 0 and 1");
     }
