@@ -10,4 +10,6 @@ pub mod index;
 pub mod info;
 pub mod model;
 pub mod query;
+pub mod recurring;
 pub mod tag;
+pub mod timeline;

@@ -24,6 +24,7 @@ pub mod kmeans;
 mod linalg;
 pub mod recurring;
 mod rng;
+pub mod timeline;
 
 pub use ari::adjusted_rand_index;
 pub use bucket::{BucketConfig, BucketNeighbours};
@@ -33,8 +34,9 @@ pub use dupes::{
 };
 pub use kmeans::{kmeans, KMeansConfig, KMeansResult};
 pub use linalg::{cosine, dot, dot4};
-pub use recurring::{recurring, Motif, Occurrence, RecurringConfig, Span};
+pub use recurring::{center, recurring, Motif, Occurrence, RecurringConfig, Span};
 pub use rng::{splitmix64, Rng};
+pub use timeline::{nearest, timeline, LevelTrack, Segment, SegmentKind, TimelineConfig};
 
 /// Errors of the analysis algorithms: all are caller mistakes or bad data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
