@@ -74,7 +74,7 @@ fn recurring_and_timeline_find_the_planted_motifs() {
     let prog_s = prog.to_str().unwrap();
     avx(
         dir.path(),
-        &["--quiet", "index", lib.to_str().unwrap(), "--hop", "0.25"],
+        &["--quiet", "index", lib.to_str().unwrap(), "--hop", "0.58"],
         0,
     );
     let planted = layout();
