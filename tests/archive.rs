@@ -117,16 +117,25 @@ fn recurring_and_timeline_find_the_planted_motifs() {
     let out = json_lines(&avx(dir.path(), &["--json", "timeline", prog_s], 0));
     assert!(out.iter().all(|v| v["type"] == "segment"), "{out:#?}");
     for w in out.windows(2) {
-        assert!((f(&w[0]["end"]) - f(&w[1]["start"])).abs() < 1e-6, "contiguous: {out:#?}");
+        assert!(
+            (f(&w[0]["end"]) - f(&w[1]["start"])).abs() < 1e-6,
+            "contiguous: {out:#?}"
+        );
     }
     assert_eq!(f(&out[0]["start"]), 0.0);
-    assert!((f(&out[out.len() - 1]["end"]) - 61.0).abs() < 0.2, "{out:#?}");
+    assert!(
+        (f(&out[out.len() - 1]["end"]) - 61.0).abs() < 0.2,
+        "{out:#?}"
+    );
     for (start, len, what) in &planted {
         let seg = out
             .iter()
             .find(|s| (f(&s["start"]) - start).abs() <= 0.5)
             .unwrap_or_else(|| panic!("no segment starts near {start} ({what}): {out:#?}"));
-        assert!((f(&seg["end"]) - (start + len)).abs() <= 0.5, "{what}: {seg}");
+        assert!(
+            (f(&seg["end"]) - (start + len)).abs() <= 0.5,
+            "{what}: {seg}"
+        );
         match what.as_str() {
             "silence" => assert_eq!(seg["kind"], "silence", "{seg}"),
             m => {

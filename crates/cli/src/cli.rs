@@ -233,7 +233,9 @@ pub fn parse_seconds(s: &str) -> Result<f32, String> {
     };
     match num.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v * scale),
-        _ => Err(format!("'{s}' is not a duration: write seconds, e.g. 2, 2s, 1.5s or 500ms")),
+        _ => Err(format!(
+            "'{s}' is not a duration: write seconds, e.g. 2, 2s, 1.5s or 500ms"
+        )),
     }
 }
 
@@ -262,7 +264,11 @@ pub struct TimelineArgs {
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub like: Vec<PathBuf>,
     /// Prompt template for --labels; {} is replaced by the label
-    #[arg(long, default_value = "This is a sound of {}.", value_name = "TEMPLATE")]
+    #[arg(
+        long,
+        default_value = "This is a sound of {}.",
+        value_name = "TEMPLATE"
+    )]
     pub template: String,
     /// Level below which audio is silence, dBFS
     #[arg(long, default_value_t = -50.0, value_name = "DB", allow_negative_numbers = true)]

@@ -88,7 +88,8 @@ pub fn refine_motif(
             continue;
         }
         let coarse_lag = c.start - r.start;
-        let Some((lag, s, e)) = match_span(rs, &spectra[i], r, coarse_lag, margin, lag_search) else {
+        let Some((lag, s, e)) = match_span(rs, &spectra[i], r, coarse_lag, margin, lag_search)
+        else {
             continue;
         };
         out[i] = ((s + lag).max(0.0), e + lag);
@@ -112,7 +113,10 @@ fn match_span(
     lag_search: f64,
 ) -> Option<(f64, f64, f64)> {
     let step = 1.0 / FRAME_RATE;
-    let (core_s, core_e) = (r.start + 0.25 * (r.end - r.start), r.end - 0.25 * (r.end - r.start));
+    let (core_s, core_e) = (
+        r.start + 0.25 * (r.end - r.start),
+        r.end - 0.25 * (r.end - r.start),
+    );
     if core_e - core_s < 4.0 * step {
         return None;
     }
@@ -218,7 +222,12 @@ fn spectra_of(spans: &[(PathBuf, f64, f64)]) -> Result<Vec<Spectra>> {
         let rate = dec.info().sample_rate.max(1) as f64;
         let ranges: Vec<(u64, u64)> = idx
             .iter()
-            .map(|&i| ((spans[i].1 * rate) as u64, (spans[i].2 * rate).ceil() as u64))
+            .map(|&i| {
+                (
+                    (spans[i].1 * rate) as u64,
+                    (spans[i].2 * rate).ceil() as u64,
+                )
+            })
             .collect();
         let mut bufs: Vec<Vec<f32>> = vec![Vec::new(); idx.len()];
         let mut pos = 0u64;
@@ -244,7 +253,10 @@ fn spectra_of(spans: &[(PathBuf, f64, f64)]) -> Result<Vec<Spectra>> {
             });
         }
     }
-    Ok(out.into_iter().map(|s| s.expect("every span computed")).collect())
+    Ok(out
+        .into_iter()
+        .map(|s| s.expect("every span computed"))
+        .collect())
 }
 
 /// Linear band magnitudes every 10 ms (frame `i` centred at `i * hop + n_fft / 2`, so it describes the
@@ -297,7 +309,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.5
             })
             .collect()
@@ -343,5 +357,4 @@ mod tests {
             assert!((e - (at + 3.0)).abs() < 0.05, "{got:?}");
         }
     }
-
 }

@@ -7,8 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use avx_index::analysis::{center, recurring, BucketNeighbours, ExactNeighbours, Motif, RecurringConfig, Span};
 use avx_embed::refine::{refine_motif, Clip};
+use avx_index::analysis::{
+    center, recurring, BucketNeighbours, ExactNeighbours, Motif, RecurringConfig, Span,
+};
 use avx_index::{Index, Level};
 use serde_json::json;
 
@@ -28,7 +30,9 @@ pub struct Found {
 
 /// Gathers window vectors (under `--in`) and finds the motifs.
 pub fn discover(index: &Index, args: &MotifArgs) -> Result<Found> {
-    let threshold = args.threshold.unwrap_or(RecurringConfig::default().threshold);
+    let threshold = args
+        .threshold
+        .unwrap_or(RecurringConfig::default().threshold);
     if !(0.0..=1.0).contains(&threshold) {
         bail!("--threshold must be between 0 and 1");
     }
@@ -109,7 +113,11 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
     }
     if let Some(f) = &only {
         if index.file_by_path(f).is_none() {
-            bail!("{}: not in the index: run `avx index {}` first", f.display(), f.display());
+            bail!(
+                "{}: not in the index: run `avx index {}` first",
+                f.display(),
+                f.display()
+            );
         }
     }
     let found = discover(&index, &args.motifs)?;

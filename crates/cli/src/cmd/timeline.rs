@@ -86,7 +86,10 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
     let levels = avx_embed::levels::levels(&path, LEVEL_FRAME_S)?;
     let windows = index.window_vectors_of(meta);
     let spans: Vec<(f32, f32)> = windows.iter().map(|(w, _)| *w).collect();
-    let vectors: Vec<f32> = windows.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    let vectors: Vec<f32> = windows
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
     let cfg = TimelineConfig {
         silence_db: args.silence_db,
         ..TimelineConfig::default()
@@ -118,7 +121,8 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
         let like = nearest(&s.vector, &like_vecs).map(|(i, c)| (like_names[i].as_str(), c));
         let label = nearest(&s.vector, &label_vecs).map(|(i, c)| (labels[i].as_str(), c));
         if ctx.global.json {
-            let mut v = json!({"type": "segment", "path": p, "start": s.start, "end": s.end, "kind": kind});
+            let mut v =
+                json!({"type": "segment", "path": p, "start": s.start, "end": s.end, "kind": kind});
             if let Some(m) = motif {
                 v["motif"] = json!(m);
             }
@@ -160,9 +164,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
                 label.map(|l| csv_field(l.0)).unwrap_or_default(),
                 label.map(|l| format!("{:.4}", l.1)).unwrap_or_default(),
             ))?,
-            ArchiveFormat::Audacity => {
-                out.line(format!("{:.3}\t{:.3}\t{name}", s.start, s.end))?
-            }
+            ArchiveFormat::Audacity => out.line(format!("{:.3}\t{:.3}\t{name}", s.start, s.end))?,
         }
     }
     out.flush()?;

@@ -126,7 +126,11 @@ pub fn timeline(
     if let Some(l) = levels {
         cuts.extend(level_changes(l, cfg).into_iter().map(|t| (t, 1)));
     }
-    cuts.extend(novelty_peaks(windows, &row, cfg).into_iter().map(|t| (t, 0)));
+    cuts.extend(
+        novelty_peaks(windows, &row, cfg)
+            .into_iter()
+            .map(|t| (t, 0)),
+    );
 
     // Strongest first, then earliest; keep a cut unless a kept one is within merge_within.
     cuts.retain(|&(t, _)| t > 0.0 && t < duration);
@@ -156,7 +160,8 @@ pub fn timeline(
     }
 
     let covered = |list: &mut dyn Iterator<Item = (f32, f32)>, s: f32, e: f32| {
-        list.map(|(a, b)| (b.min(e) - a.max(s)).max(0.0)).sum::<f32>()
+        list.map(|(a, b)| (b.min(e) - a.max(s)).max(0.0))
+            .sum::<f32>()
     };
     let mut out = Vec::new();
     for w in bounds.windows(2) {
@@ -215,7 +220,11 @@ pub fn nearest(v: &[f32], refs: &[Vec<f32>]) -> Option<(usize, f32)> {
 fn silent_runs(l: LevelTrack<'_>, cfg: &TimelineConfig) -> Vec<(f32, f32)> {
     let mut out = Vec::new();
     let mut start = None;
-    for (i, &d) in l.db.iter().chain(std::iter::once(&f32::INFINITY)).enumerate() {
+    for (i, &d) in
+        l.db.iter()
+            .chain(std::iter::once(&f32::INFINITY))
+            .enumerate()
+    {
         match (d < cfg.silence_db, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
@@ -328,7 +337,13 @@ mod tests {
         let v: Vec<f32> = w.iter().flat_map(|_| [1.0, 0.0]).collect();
         // 10 frames per second: silence from 12 s to 14 s, loud elsewhere.
         let db: Vec<f32> = (0..300)
-            .map(|i| if (120..140).contains(&i) { -90.0 } else { -10.0 })
+            .map(|i| {
+                if (120..140).contains(&i) {
+                    -90.0
+                } else {
+                    -10.0
+                }
+            })
             .collect();
         let levels = LevelTrack {
             frame_s: 0.1,
