@@ -28,8 +28,10 @@ pub struct Found {
     pub motifs: Vec<Motif>,
 }
 
-/// Gathers window vectors (under `--in`) and finds the motifs.
-pub fn discover(index: &Index, args: &MotifArgs) -> Result<Found> {
+/// Gathers window vectors (under `--in`) and finds the motifs. With `only`, the boundaries of the occurrences
+/// in that file (and of each motif's representative) are refined from the audio, the others are left as the
+/// window matches placed them (the file's timeline needs no more, and decoding every file costs time).
+pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<Found> {
     let threshold = args
         .threshold
         .unwrap_or(RecurringConfig::default().threshold);
@@ -76,7 +78,7 @@ pub fn discover(index: &Index, args: &MotifArgs) -> Result<Found> {
         recurring(&data, dim, &spans, &buckets, &cfg)?
     };
     for m in &mut motifs {
-        refine(&paths, m)?;
+        refine(&paths, m, only)?;
     }
     Ok(Found { paths, motifs })
 }
@@ -87,18 +89,31 @@ const REFINE_LAG_S: f64 = 2.5;
 
 /// Window matches place an occurrence to about a window; the audio places it to about 10 ms
 /// (`avx_embed::refine`).
-fn refine(paths: &[PathBuf], motif: &mut Motif) -> Result<()> {
-    let clips: Vec<Clip> = motif
-        .occurrences
-        .iter()
-        .map(|o| Clip {
-            path: paths[o.track as usize].clone(),
-            start: o.start as f64,
-            end: o.end as f64,
+fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<()> {
+    let chosen: Vec<usize> = (0..motif.occurrences.len())
+        .filter(|&i| {
+            i == motif.representative
+                || only.is_none_or(|p| paths[motif.occurrences[i].track as usize] == p)
         })
         .collect();
-    let refined = refine_motif(&clips, motif.representative, REFINE_MARGIN_S, REFINE_LAG_S)?;
-    for (o, (s, e)) in motif.occurrences.iter_mut().zip(refined) {
+    let clips: Vec<Clip> = chosen
+        .iter()
+        .map(|&i| {
+            let o = &motif.occurrences[i];
+            Clip {
+                path: paths[o.track as usize].clone(),
+                start: o.start as f64,
+                end: o.end as f64,
+            }
+        })
+        .collect();
+    let reference = chosen
+        .iter()
+        .position(|&i| i == motif.representative)
+        .unwrap_or(0);
+    let refined = refine_motif(&clips, reference, REFINE_MARGIN_S, REFINE_LAG_S)?;
+    for (&i, (s, e)) in chosen.iter().zip(refined) {
+        let o = &mut motif.occurrences[i];
         o.start = s as f32;
         o.end = e as f32;
     }
@@ -120,7 +135,7 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
             );
         }
     }
-    let found = discover(&index, &args.motifs)?;
+    let found = discover(&index, &args.motifs, only.as_deref())?;
     let shown = |p: &Path| only.as_deref().is_none_or(|o| o == p);
     let mut out = Out::new();
     let mut any = false;

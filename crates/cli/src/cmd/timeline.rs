@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
         }
     }
 
-    let found = discover(&index, &args.motifs)?;
+    let found = discover(&index, &args.motifs, Some(&path))?;
     let track = found.paths.iter().position(|p| *p == path);
     let mut occurrences = Vec::new();
     for (m, motif) in found.motifs.iter().enumerate() {
