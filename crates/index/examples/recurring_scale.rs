@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dim: usize = args.next().map_or(Ok(512), |s| s.parse())?;
     let per_track = 3600usize;
     let mut rng = Rng::new(17);
-    let mut unit = |rng: &mut Rng, base: Option<&[f32]>, noise: f32| -> Vec<f32> {
+    let unit = |rng: &mut Rng, base: Option<&[f32]>, noise: f32| -> Vec<f32> {
         let mut v: Vec<f32> = (0..dim)
             .map(|i| base.map_or(0.0, |b| b[i]) + noise * rng.gaussian() as f32)
             .collect();
