@@ -216,6 +216,7 @@ def main():
     ap.add_argument("--min-minutes", type=float, default=5)
     ap.add_argument("--max-minutes", type=float, default=30)
     ap.add_argument("--hop", default="0.58")
+    ap.add_argument("--min-length", default="2.5s", help="avx recurring --min-length")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--skip-build", action="store_true", help="reuse the archive and index in --work")
@@ -254,7 +255,7 @@ def main():
     hours = sum(s[-1]["end"] for s in truth.values()) / 3600
 
     t0 = time.time()
-    rec = run_json(base + ["--json", "recurring", "--in", lib, "--min-length", "2s"])
+    rec = run_json(base + ["--json", "recurring", "--in", lib, "--min-length", args.min_length])
     timings["avx recurring"] = time.time() - t0
     occ = [o for o in rec if o["type"] == "occurrence"]
 

@@ -80,6 +80,18 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
     for m in &mut motifs {
         refine(&paths, m, only)?;
     }
+    // The audio must match for at least --min-length: refined occurrences shorter than that go, and so do
+    // motifs left with too few occurrences.
+    motifs.retain_mut(|m| {
+        let rep = m.occurrences[m.representative].clone();
+        m.occurrences.retain(|o| o.end - o.start >= args.min_length);
+        m.representative = m
+            .occurrences
+            .iter()
+            .position(|o| o.track == rep.track && o.start == rep.start)
+            .unwrap_or(0);
+        m.occurrences.len() >= args.min_occurrences
+    });
     Ok(Found { paths, motifs })
 }
 
