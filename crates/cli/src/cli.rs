@@ -63,6 +63,10 @@ pub enum Command {
     Cluster(ClusterArgs),
     /// Zero-shot tags for audio files
     Tag(TagArgs),
+    /// Find what recurs across long recordings (idents, jingles, beds, adverts) and every occurrence
+    Recurring(RecurringArgs),
+    /// Cut one recording into segments: recurring motifs, silence, nearest examples, zero-shot labels
+    Timeline(TimelineArgs),
     /// Write the stored vectors to files
     Export(ExportArgs),
     /// Push the index into a PostgreSQL/pgvector table (incremental: only what changed)
@@ -208,6 +212,98 @@ pub struct DupesArgs {
     pub candidates: usize,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// How `recurring` and `timeline` print their results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ArchiveFormat {
+    /// A table for people (or JSON Lines with --json)
+    #[default]
+    Table,
+    /// Comma-separated values with a header line
+    Csv,
+    /// An Audacity label track (start, end, label; tab-separated): File > Import > Labels
+    Audacity,
+}
+
+/// How recurring motifs are found (shared by `recurring` and `timeline`).
+#[derive(Debug, Args, Clone)]
+pub struct MotifArgs {
+    /// Only recordings under this directory
+    #[arg(long = "in", value_name = "DIR")]
+    pub within: Option<PathBuf>,
+    /// Fewest occurrences of a motif
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub min_occurrences: usize,
+    /// Shortest occurrence, in seconds ("2", "2s" or "1.5s")
+    #[arg(long, default_value = "2s", value_parser = parse_seconds, value_name = "DURATION")]
+    pub min_length: f32,
+    /// Cosine similarity (after subtracting the mean window) at or above which two windows match (default
+    /// 0.85, measured with aiSFX in eval/archive)
+    #[arg(long, value_name = "SCORE")]
+    pub threshold: Option<f32>,
+    /// Candidate neighbours examined per window
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub candidates: usize,
+}
+
+/// Seconds from "2", "2s", "2.5s" or "500ms".
+pub fn parse_seconds(s: &str) -> Result<f32, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v * scale),
+        _ => Err(format!(
+            "'{s}' is not a duration: write seconds, e.g. 2, 2s, 1.5s or 500ms"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RecurringArgs {
+    #[command(flatten)]
+    pub motifs: MotifArgs,
+    /// Print only the occurrences in this file (the motifs are still found across all recordings)
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Output format (audacity needs --file: one label track per recording)
+    #[arg(long, value_enum, default_value_t = ArchiveFormat::Table)]
+    pub format: ArchiveFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    /// The recording (it must be indexed)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Comma-separated labels scored with the text tower, e.g. "speech,music,jingle,silence,applause" (CLAP
+    /// models only)
+    #[arg(long, value_name = "LIST")]
+    pub labels: Option<String>,
+    /// Example clips: each segment is named after the nearest one (repeatable; any model)
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub like: Vec<PathBuf>,
+    /// Prompt template for --labels; {} is replaced by the label
+    #[arg(
+        long,
+        default_value = "This is a sound of {}.",
+        value_name = "TEMPLATE"
+    )]
+    pub template: String,
+    /// Level below which audio is silence, dBFS
+    #[arg(long, default_value_t = -50.0, value_name = "DB", allow_negative_numbers = true)]
+    pub silence_db: f32,
+    #[command(flatten)]
+    pub motifs: MotifArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ArchiveFormat::Table)]
+    pub format: ArchiveFormat,
 }
 
 #[derive(Debug, Args)]

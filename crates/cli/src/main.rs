@@ -70,6 +70,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Dupes(a) => cmd::dupes::run(&ctx, a),
         Command::Cluster(a) => cmd::cluster::run(&ctx, a),
         Command::Tag(a) => cmd::tag::run(&ctx, a),
+        Command::Recurring(a) => cmd::recurring::run(&ctx, a),
+        Command::Timeline(a) => cmd::timeline::run(&ctx, a),
         Command::Export(a) => cmd::export::run(&ctx, a),
         Command::Push(a) => cmd::push::run(&ctx, a),
         Command::Merge(a) => cmd::push::merge(&ctx, a),

@@ -12,4 +12,6 @@ pub mod info;
 pub mod model;
 pub mod push;
 pub mod query;
+pub mod recurring;
 pub mod tag;
+pub mod timeline;

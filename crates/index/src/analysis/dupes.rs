@@ -253,7 +253,37 @@ pub fn duplicate_groups_filtered(
     let eligible = |a: usize, b: usize| {
         a != b && in_set.as_ref().is_none_or(|m| m[b]) && filter.same_item.is_none_or(|f| !f(a, b))
     };
-    let k = cfg.k;
+    let links = verified_links(
+        candidates,
+        &queries,
+        n,
+        cfg.k,
+        &eligible,
+        &score,
+        cfg.threshold,
+    )?;
+
+    Ok(group_links(
+        n,
+        &links,
+        &score,
+        cfg.threshold,
+        filter.same_item,
+    ))
+}
+
+/// Steps 1 and 2: asks `candidates` for the `k` nearest rows of every query row (one batch, then per-row
+/// widening, doubling up to `32 k`, where `eligible` rejected some) and keeps the pairs whose exact `score` is
+/// `>= threshold`. Returns `(min, max)` row pairs, sorted and deduplicated.
+pub(crate) fn verified_links(
+    candidates: &dyn Neighbours,
+    queries: &[usize],
+    n: usize,
+    k: usize,
+    eligible: &(dyn Fn(usize, usize) -> bool + Sync),
+    score: &(dyn Fn(usize, usize) -> f32 + Sync),
+    threshold: f32,
+) -> Result<Vec<(u32, u32)>, AnalysisError> {
     let max_request = k.saturating_mul(32).min(n);
 
     // 1 + 2: candidates (one batch, then per-row widening where exclusions ate into k) and exact
@@ -262,7 +292,7 @@ pub fn duplicate_groups_filtered(
     let first: Vec<Vec<(usize, f32)>> = if k == 0 || n == 0 {
         vec![Vec::new(); queries.len()]
     } else {
-        candidates.neighbours_batch(&queries, first_request)
+        candidates.neighbours_batch(queries, first_request)
     };
     if first.len() != queries.len() {
         return Err(AnalysisError::BatchLength {
@@ -288,7 +318,7 @@ pub fn duplicate_groups_filtered(
                     if c >= n {
                         return Err(AnalysisError::RowOutOfRange { row: c, n });
                     }
-                    if eligible(r, c) && seen.insert(c) && score(r, c) >= cfg.threshold {
+                    if eligible(r, c) && seen.insert(c) && score(r, c) >= threshold {
                         links.push((r.min(c) as u32, r.max(c) as u32));
                     }
                 }
@@ -307,14 +337,7 @@ pub fn duplicate_groups_filtered(
     }
     links.sort_unstable();
     links.dedup();
-
-    Ok(group_links(
-        n,
-        &links,
-        &score,
-        cfg.threshold,
-        filter.same_item,
-    ))
+    Ok(links)
 }
 
 /// Step 3 and 4: star groups from verified links (`a < b`, sorted, deduplicated).

@@ -1,4 +1,5 @@
-//! Algorithms over stored vectors: spherical k-means and near-duplicate grouping.
+//! Algorithms over stored vectors: spherical k-means, near-duplicate grouping, recurring motifs and
+//! programme timelines.
 //!
 //! Everything here takes vectors as a plain row-major `&[f32]` of `n × dim` values and knows nothing about
 //! the storage format; neighbour search is pluggable through the [`Neighbours`] trait, so an ANN index can
@@ -11,6 +12,8 @@
 //!   in which every member scores `>= threshold` against the first member ([`dupes` module docs](dupes)).
 //! - [`ExactNeighbours`] (brute force) and [`BucketNeighbours`] (k-means buckets with multi-probe,
 //!   approximate candidates) implement [`Neighbours`].
+//! - [`recurring()`]: motifs that recur across long recordings, from window links along diagonals
+//!   ([`recurring` module docs](mod@recurring)); [`timeline()`]: a recording cut into labelled segments.
 //! - [`dot`] / [`cosine`]: the shared vector kernels; [`adjusted_rand_index`] for evaluating clusterings;
 //!   [`Rng`]: the small seeded PRNG used throughout.
 
@@ -19,7 +22,9 @@ pub mod bucket;
 pub mod dupes;
 pub mod kmeans;
 mod linalg;
+pub mod recurring;
 mod rng;
+pub mod timeline;
 
 pub use ari::adjusted_rand_index;
 pub use bucket::{BucketConfig, BucketNeighbours};
@@ -29,7 +34,9 @@ pub use dupes::{
 };
 pub use kmeans::{kmeans, KMeansConfig, KMeansResult};
 pub use linalg::{cosine, dot, dot4};
+pub use recurring::{center, recurring, Motif, Occurrence, RecurringConfig, Span};
 pub use rng::{splitmix64, Rng};
+pub use timeline::{nearest, timeline, LevelTrack, Segment, SegmentKind, TimelineConfig};
 
 /// Errors of the analysis algorithms: all are caller mistakes or bad data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

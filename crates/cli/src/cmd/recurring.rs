@@ -1,0 +1,245 @@
+//! `avx recurring`: motifs that recur across the indexed recordings, each with every occurrence.
+//!
+//! Glue only: gathers the window vectors, picks a candidate source (exact below 5,000 windows, k-means buckets
+//! above: never all pairs), calls `avx_index::analysis::recurring`, refines each occurrence's boundaries from the
+//! audio (`avx_embed::refine`), then prints.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use avx_embed::refine::{refine_motif, Clip};
+use avx_index::analysis::{
+    center, recurring, BucketNeighbours, ExactNeighbours, Motif, RecurringConfig, Span,
+};
+use avx_index::{Index, Level};
+use serde_json::json;
+
+use crate::cli::{ArchiveFormat, MotifArgs, RecurringArgs};
+use crate::context::{absolute, Ctx};
+use crate::output::{clock, Out};
+use crate::Outcome;
+
+/// Below this many windows candidates come from an exact scan.
+const EXACT_CANDIDATES_BELOW: usize = 5_000;
+
+/// Motifs found over the index, with the path of every track number.
+pub struct Found {
+    pub paths: Vec<PathBuf>,
+    pub motifs: Vec<Motif>,
+}
+
+/// Gathers window vectors (under `--in`) and finds the motifs. With `only`, the boundaries of the occurrences
+/// in that file (and of each motif's representative) are refined from the audio, the others are left as the
+/// window matches placed them (the file's timeline needs no more, and decoding every file costs time).
+pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<Found> {
+    let threshold = args
+        .threshold
+        .unwrap_or(RecurringConfig::default().threshold);
+    if !(0.0..=1.0).contains(&threshold) {
+        bail!("--threshold must be between 0 and 1");
+    }
+    if args.min_occurrences < 2 {
+        bail!("--min-occurrences must be at least 2");
+    }
+    let within = args.within.as_deref().map(absolute).transpose()?;
+    let (refs, mut data) = super::dupes::gather(index, Level::Window, within.as_deref());
+    let mut paths = Vec::new();
+    let mut track_of = std::collections::HashMap::new();
+    let spans: Vec<Span> = refs
+        .iter()
+        .map(|r| {
+            let track = *track_of.entry(r.file_id).or_insert_with(|| {
+                paths.push(
+                    index
+                        .file_by_id(r.file_id)
+                        .map(|f| f.path.clone())
+                        .unwrap_or_default(),
+                );
+                (paths.len() - 1) as u32
+            });
+            let (start, end) = r.window.unwrap_or((0.0, 0.0));
+            Span { track, start, end }
+        })
+        .collect();
+    let dim = index.settings().dim as usize;
+    center(&mut data, dim)?;
+    let cfg = RecurringConfig {
+        threshold,
+        k: args.candidates.max(1),
+        min_length: args.min_length,
+        min_occurrences: args.min_occurrences,
+        ..RecurringConfig::default()
+    };
+    let mut motifs = if refs.len() < EXACT_CANDIDATES_BELOW {
+        let exact = ExactNeighbours::new(&data, dim)?;
+        recurring(&data, dim, &spans, &exact, &cfg)?
+    } else {
+        let buckets = BucketNeighbours::build(&data, dim, 0)?;
+        recurring(&data, dim, &spans, &buckets, &cfg)?
+    };
+    for m in &mut motifs {
+        refine(&paths, m, only)?;
+    }
+    // The audio must match for at least --min-length: refined occurrences shorter than that go, and so do
+    // motifs left with too few occurrences.
+    motifs.retain_mut(|m| {
+        let rep = m.occurrences[m.representative].clone();
+        m.occurrences.retain(|o| o.end - o.start >= args.min_length);
+        m.representative = m
+            .occurrences
+            .iter()
+            .position(|o| o.track == rep.track && o.start == rep.start)
+            .unwrap_or(0);
+        m.occurrences.len() >= args.min_occurrences
+    });
+    Ok(Found { paths, motifs })
+}
+
+/// Seconds searched beyond a coarse occurrence (about one aiSFX block) and around its lag.
+const REFINE_MARGIN_S: f64 = 2.5;
+const REFINE_LAG_S: f64 = 2.5;
+
+/// Window matches place an occurrence to about a window; the audio places it to about 10 ms
+/// (`avx_embed::refine`).
+fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<()> {
+    let chosen: Vec<usize> = (0..motif.occurrences.len())
+        .filter(|&i| {
+            i == motif.representative
+                || only.is_none_or(|p| paths[motif.occurrences[i].track as usize] == p)
+        })
+        .collect();
+    let clips: Vec<Clip> = chosen
+        .iter()
+        .map(|&i| {
+            let o = &motif.occurrences[i];
+            Clip {
+                path: paths[o.track as usize].clone(),
+                start: o.start as f64,
+                end: o.end as f64,
+            }
+        })
+        .collect();
+    let reference = chosen
+        .iter()
+        .position(|&i| i == motif.representative)
+        .unwrap_or(0);
+    let refined = refine_motif(&clips, reference, REFINE_MARGIN_S, REFINE_LAG_S)?;
+    for (&i, (s, e)) in chosen.iter().zip(refined) {
+        let o = &mut motif.occurrences[i];
+        o.start = s as f32;
+        o.end = e as f32;
+    }
+    Ok(())
+}
+
+pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
+    let index = ctx.open_index()?;
+    let only = args.file.as_deref().map(absolute).transpose()?;
+    if args.format == ArchiveFormat::Audacity && only.is_none() && !ctx.global.json {
+        bail!("--format audacity writes one recording's label track: add --file FILE");
+    }
+    if let Some(f) = &only {
+        if index.file_by_path(f).is_none() {
+            bail!(
+                "{}: not in the index: run `avx index {}` first",
+                f.display(),
+                f.display()
+            );
+        }
+    }
+    let found = discover(&index, &args.motifs, only.as_deref())?;
+    let shown = |p: &Path| only.as_deref().is_none_or(|o| o == p);
+    let mut out = Out::new();
+    let mut any = false;
+    if args.format == ArchiveFormat::Csv && !ctx.global.json {
+        out.line("motif,path,start,end,score,representative")?;
+    }
+    for (m, motif) in found.motifs.iter().enumerate() {
+        let id = m + 1;
+        let rep = motif.representative();
+        let rep_path = found.paths[rep.track as usize].to_string_lossy();
+        if !motif
+            .occurrences
+            .iter()
+            .any(|o| shown(&found.paths[o.track as usize]))
+        {
+            continue;
+        }
+        any = true;
+        if ctx.global.json {
+            out.json(&json!({
+                "type": "motif", "motif": id, "occurrences": motif.occurrences.len(),
+                "path": rep_path, "start": rep.start, "end": rep.end,
+            }))?;
+        } else if args.format == ArchiveFormat::Table {
+            out.line(format!(
+                "motif {id}: {} occurrences, like {} in {rep_path}",
+                motif.occurrences.len(),
+                span(rep.start, rep.end)
+            ))?;
+        }
+        for (i, o) in motif.occurrences.iter().enumerate() {
+            let path = &found.paths[o.track as usize];
+            if !shown(path) {
+                continue;
+            }
+            let p = path.to_string_lossy();
+            let is_rep = i == motif.representative;
+            if ctx.global.json {
+                out.json(&json!({
+                    "type": "occurrence", "motif": id, "path": p, "start": o.start, "end": o.end,
+                    "score": o.score, "representative": is_rep,
+                }))?;
+                continue;
+            }
+            match args.format {
+                ArchiveFormat::Table => out.line(format!(
+                    "  {:>17}  {:.3}  {p}",
+                    span(o.start, o.end),
+                    o.score
+                ))?,
+                ArchiveFormat::Csv => out.line(format!(
+                    "{id},{},{:.3},{:.3},{:.4},{is_rep}",
+                    csv_field(&p),
+                    o.start,
+                    o.end,
+                    o.score
+                ))?,
+                ArchiveFormat::Audacity => {
+                    out.line(format!("{:.3}\t{:.3}\tmotif {id}", o.start, o.end))?
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if any {
+        Outcome::Found
+    } else {
+        Outcome::NothingFound
+    })
+}
+
+/// `m:ss.s-m:ss.s`.
+pub fn span(start: f32, end: f32) -> String {
+    format!("{}-{}", clock(start as f64), clock(end as f64))
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("/a/b.wav"), "/a/b.wav");
+        assert_eq!(csv_field("/a,b/\"c\".wav"), "\"/a,b/\"\"c\"\".wav\"");
+    }
+}

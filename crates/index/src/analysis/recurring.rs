@@ -1,0 +1,529 @@
+//! Motif discovery: what recurs across long recordings (idents, jingles, beds, adverts), and where.
+//!
+//! Input: window vectors (row-major `n × dim`) with a [`Span`] per row (which track, i.e. file, and the window's
+//! start and end in seconds), and a candidate source ([`Neighbours`]: exact below a few thousand rows, k-means
+//! buckets or an ANN index above). All pairs are never compared.
+//!
+//! # Semantics
+//!
+//! 0. **Centring** (the caller's choice, recommended): embeddings of one model share a large common component
+//!    (aiSFX window vectors of unrelated speech have cosine 0.94 to 0.98), so [`center`] subtracts the mean row
+//!    first; after it, unrelated windows score around 0 and repeats of one passage 0.85 to 0.99.
+//! 1. **Window links.** Every row asks the candidate source for its `k` nearest rows (widening where rows are
+//!    excluded); a pair is a *link* when its exact cosine is `>= threshold` and the two windows are not
+//!    windows of the same track whose starts are less than `min_self_lag` seconds apart (a passage is not its
+//!    own repeat).
+//! 2. **Runs.** The links of one pair of tracks are points `(start_a, start_b)`. A recurring passage shows as a
+//!    diagonal line: consecutive windows at a constant lag `start_b - start_a`. Points are joined into a run
+//!    when their starts in track `a` are at most `gap_hops` hops apart and their lags differ by at most
+//!    `lag_hops` hops (the hop is the track's measured window spacing, the larger of the two tracks'). A run
+//!    gives one segment in each track: from the first matched window's start to the last one's end. Runs
+//!    whose segments are shorter than `min_length` seconds or that hold fewer than `min_windows` links are
+//!    dropped.
+//! 3. **Occurrences.** Segments of one track that overlap by at least half of the longer one are merged into
+//!    one occurrence spanning their union, so a 3 s and a 6 s version of one ident stay distinct segments
+//!    until a run ties them, and a jingle next to a bed does not swallow the bed.
+//! 4. **Motifs.** Occurrences tied by runs form connected components; each component with at least
+//!    `min_occurrences` occurrences is a motif. Occurrences of one motif in one track that still overlap are
+//!    merged. The *representative* is the occurrence with the most links (ties to the earliest).
+//! 5. **Order.** Occurrences by track then start; motifs by number of occurrences (descending), then by the
+//!    representative's track and start.
+//!
+//! Scores are exact cosines; an occurrence's score is the mean cosine of the window links that made it.
+
+use std::collections::HashMap;
+
+use super::dupes::verified_links;
+use super::linalg::{dot, inv_norms, rows_of};
+use super::{AnalysisError, Neighbours};
+
+/// Where one row lies: its track (a file) and its window's span in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    /// Track number (any numbering; rows of one track need not be contiguous).
+    pub track: u32,
+    /// Window start, seconds.
+    pub start: f32,
+    /// Window end, seconds.
+    pub end: f32,
+}
+
+/// Parameters of [`recurring`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecurringConfig {
+    /// Minimum exact cosine of two windows for a link.
+    pub threshold: f32,
+    /// Candidate neighbours per window.
+    pub k: usize,
+    /// Minimum length of an occurrence, seconds.
+    pub min_length: f32,
+    /// Minimum links in a run.
+    pub min_windows: usize,
+    /// Minimum occurrences of a motif.
+    pub min_occurrences: usize,
+    /// Largest gap between consecutive links of a run, in hops.
+    pub gap_hops: f32,
+    /// Largest lag difference between consecutive links of a run, in hops.
+    pub lag_hops: f32,
+    /// Smallest distance between the starts of two linked windows of one track, seconds.
+    pub min_self_lag: f32,
+}
+
+impl Default for RecurringConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 0.85,
+            k: 20,
+            min_length: 2.0,
+            min_windows: 2,
+            min_occurrences: 3,
+            gap_hops: 2.5,
+            lag_hops: 1.5,
+            min_self_lag: 5.0,
+        }
+    }
+}
+
+/// One occurrence of a motif.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Occurrence {
+    /// The track.
+    pub track: u32,
+    /// Start, seconds.
+    pub start: f32,
+    /// End, seconds.
+    pub end: f32,
+    /// Mean exact cosine of the window links that made it.
+    pub score: f32,
+    /// Number of window links that made it.
+    pub links: usize,
+}
+
+/// A recurring passage and everywhere it occurs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Motif {
+    /// Occurrences by track, then start.
+    pub occurrences: Vec<Occurrence>,
+    /// Index into `occurrences` of the representative (most links, ties to the earliest).
+    pub representative: usize,
+}
+
+impl Motif {
+    /// The representative occurrence.
+    pub fn representative(&self) -> &Occurrence {
+        &self.occurrences[self.representative]
+    }
+}
+
+/// A link between two windows of tracks `(ta, tb)`, seen from `a` (the lower track, or the earlier window).
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    a: u32,
+    b: u32,
+    score: f32,
+}
+
+/// A run's segment in one track, with the run it belongs to.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    track: u32,
+    start: f32,
+    end: f32,
+    run: u32,
+}
+
+/// Finds recurring motifs. See the [module documentation](self).
+///
+/// Errors: bad shape, non-finite values, a NaN threshold, `spans.len()` different from the number of rows,
+/// or a candidate row out of range.
+pub fn recurring(
+    data: &[f32],
+    dim: usize,
+    spans: &[Span],
+    candidates: &dyn Neighbours,
+    cfg: &RecurringConfig,
+) -> Result<Vec<Motif>, AnalysisError> {
+    let n = rows_of(data, dim)?;
+    if spans.len() != n {
+        return Err(AnalysisError::LengthMismatch {
+            left: n,
+            right: spans.len(),
+        });
+    }
+    if cfg.threshold.is_nan() {
+        return Err(AnalysisError::InvalidThreshold);
+    }
+    let inv = inv_norms(data, dim)?;
+    let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let score = |a: usize, b: usize| (dot(row(a), row(b)) * (inv[a] * inv[b])).clamp(-1.0, 1.0);
+    let eligible = |a: usize, b: usize| {
+        let (x, y) = (&spans[a], &spans[b]);
+        a != b && !(x.track == y.track && (x.start - y.start).abs() < cfg.min_self_lag)
+    };
+    let queries: Vec<usize> = (0..n).collect();
+    let links = verified_links(
+        candidates,
+        &queries,
+        n,
+        cfg.k,
+        &eligible,
+        &score,
+        cfg.threshold,
+    )?;
+
+    // 2. Runs per pair of tracks.
+    let hops = track_hops(spans);
+    let mut by_pair: HashMap<(u32, u32), Vec<Point>> = HashMap::new();
+    for &(x, y) in &links {
+        let (mut a, mut b) = (x, y);
+        let (sa, sb) = (spans[a as usize], spans[b as usize]);
+        if (sa.track, sa.start) > (sb.track, sb.start) {
+            std::mem::swap(&mut a, &mut b);
+        }
+        let key = (spans[a as usize].track, spans[b as usize].track);
+        by_pair.entry(key).or_default().push(Point {
+            a,
+            b,
+            score: score(a as usize, b as usize),
+        });
+    }
+    let mut pairs: Vec<((u32, u32), Vec<Point>)> = by_pair.into_iter().collect();
+    pairs.sort_unstable_by_key(|p| p.0);
+
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut run_stats: Vec<(usize, f32)> = Vec::new(); // (links, score sum) per run
+    for ((ta, tb), mut points) in pairs {
+        let hop = hops[&ta].max(hops[&tb]);
+        let (max_gap, max_lag) = (cfg.gap_hops * hop, cfg.lag_hops * hop);
+        let st = |r: u32| spans[r as usize].start;
+        points.sort_by(|p, q| {
+            st(p.a)
+                .total_cmp(&st(q.a))
+                .then(st(p.b).total_cmp(&st(q.b)))
+        });
+        let lag = |p: &Point| st(p.b) - st(p.a);
+        let mut parent: Vec<usize> = (0..points.len()).collect();
+        for i in 0..points.len() {
+            for j in i + 1..points.len() {
+                if st(points[j].a) - st(points[i].a) > max_gap {
+                    break;
+                }
+                if (lag(&points[j]) - lag(&points[i])).abs() <= max_lag {
+                    union(&mut parent, i, j);
+                }
+            }
+        }
+        let mut runs: HashMap<usize, Vec<usize>> = HashMap::new();
+        for i in 0..points.len() {
+            let r = find(&mut parent, i);
+            runs.entry(r).or_default().push(i);
+        }
+        let mut runs: Vec<Vec<usize>> = runs.into_values().collect();
+        runs.sort_unstable_by_key(|r| r[0]);
+        for members in runs {
+            if members.len() < cfg.min_windows.max(1) {
+                continue;
+            }
+            let extent = |pick: &dyn Fn(&Point) -> u32| {
+                members
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(s, e), &i| {
+                        let sp = &spans[pick(&points[i]) as usize];
+                        (s.min(sp.start), e.max(sp.end))
+                    })
+            };
+            let (sa, ea) = extent(&|p| p.a);
+            let (sb, eb) = extent(&|p| p.b);
+            if ea - sa < cfg.min_length || eb - sb < cfg.min_length {
+                continue;
+            }
+            let run = run_stats.len() as u32;
+            let sum: f32 = members.iter().map(|&i| points[i].score).sum();
+            run_stats.push((members.len(), sum));
+            segments.push(Segment {
+                track: ta,
+                start: sa,
+                end: ea,
+                run,
+            });
+            segments.push(Segment {
+                track: tb,
+                start: sb,
+                end: eb,
+                run,
+            });
+        }
+    }
+
+    // 3. Occurrences: segments of one track overlapping by half of the longer one.
+    let mut seg_parent: Vec<usize> = (0..segments.len()).collect();
+    let mut order: Vec<usize> = (0..segments.len()).collect();
+    order.sort_by(|&x, &y| {
+        let (p, q) = (&segments[x], &segments[y]);
+        p.track.cmp(&q.track).then(p.start.total_cmp(&q.start))
+    });
+    for (oi, &i) in order.iter().enumerate() {
+        for &j in &order[oi + 1..] {
+            let (p, q) = (&segments[i], &segments[j]);
+            if q.track != p.track || q.start >= p.end {
+                break; // sorted by start: no later segment overlaps `p`
+            }
+            let overlap = p.end.min(q.end) - q.start;
+            let longer = (p.end - p.start).max(q.end - q.start);
+            if overlap >= 0.5 * longer {
+                union(&mut seg_parent, i, j);
+            }
+        }
+    }
+    // Occurrence of each segment.
+    let mut occ_of_root: HashMap<usize, usize> = HashMap::new();
+    let mut occ: Vec<Occurrence> = Vec::new();
+    let mut seg_occ = vec![0usize; segments.len()];
+    for &i in &order {
+        let r = find(&mut seg_parent, i);
+        let s = segments[i];
+        let id = *occ_of_root.entry(r).or_insert_with(|| {
+            occ.push(Occurrence {
+                track: s.track,
+                start: s.start,
+                end: s.end,
+                score: 0.0,
+                links: 0,
+            });
+            occ.len() - 1
+        });
+        let o = &mut occ[id];
+        o.start = o.start.min(s.start);
+        o.end = o.end.max(s.end);
+        let (count, sum) = run_stats[s.run as usize];
+        o.links += count;
+        o.score += sum;
+        seg_occ[i] = id;
+    }
+
+    // 4. Motifs: occurrences tied by runs.
+    let mut occ_parent: Vec<usize> = (0..occ.len()).collect();
+    for k in 0..segments.len() / 2 {
+        union(&mut occ_parent, seg_occ[2 * k], seg_occ[2 * k + 1]);
+    }
+    let mut comps: HashMap<usize, Vec<usize>> = HashMap::new();
+    for i in 0..occ.len() {
+        let r = find(&mut occ_parent, i);
+        comps.entry(r).or_default().push(i);
+    }
+    let mut motifs = Vec::new();
+    for members in comps.into_values() {
+        let mut list: Vec<Occurrence> = members.iter().map(|&i| occ[i].clone()).collect();
+        list.sort_by(|p, q| p.track.cmp(&q.track).then(p.start.total_cmp(&q.start)));
+        let mut merged: Vec<Occurrence> = Vec::with_capacity(list.len());
+        for o in list {
+            match merged.last_mut() {
+                Some(m) if m.track == o.track && o.start < m.end => {
+                    m.end = m.end.max(o.end);
+                    m.links += o.links;
+                    m.score += o.score;
+                }
+                _ => merged.push(o),
+            }
+        }
+        if merged.len() < cfg.min_occurrences.max(2) {
+            continue;
+        }
+        for o in &mut merged {
+            o.score /= o.links.max(1) as f32;
+        }
+        let mut representative = 0;
+        for (i, o) in merged.iter().enumerate() {
+            if o.links > merged[representative].links {
+                representative = i;
+            }
+        }
+        motifs.push(Motif {
+            occurrences: merged,
+            representative,
+        });
+    }
+    motifs.sort_by(|x, y| {
+        let (p, q) = (x.representative(), y.representative());
+        y.occurrences
+            .len()
+            .cmp(&x.occurrences.len())
+            .then(p.track.cmp(&q.track))
+            .then(p.start.total_cmp(&q.start))
+    });
+    Ok(motifs)
+}
+
+/// Subtracts the mean row from every row of `data` (`n × dim`), in place (see step 0 of the
+/// [module documentation](self)). Errors: bad shape.
+pub fn center(data: &mut [f32], dim: usize) -> Result<(), AnalysisError> {
+    let n = rows_of(data, dim)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let mut mean = vec![0f64; dim];
+    for row in data.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, x)| *m += *x as f64);
+    }
+    let mean: Vec<f32> = mean.into_iter().map(|m| (m / n as f64) as f32).collect();
+    for row in data.chunks_exact_mut(dim) {
+        row.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
+    }
+    Ok(())
+}
+
+/// Each track's hop: the smallest positive difference between the starts of its windows (1 s when a track
+/// has one window).
+fn track_hops(spans: &[Span]) -> HashMap<u32, f32> {
+    let mut starts: HashMap<u32, Vec<f32>> = HashMap::new();
+    for s in spans {
+        starts.entry(s.track).or_default().push(s.start);
+    }
+    starts
+        .into_iter()
+        .map(|(t, mut v)| {
+            v.sort_by(f32::total_cmp);
+            let hop = v
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .filter(|d| *d > 1e-4)
+                .fold(f32::INFINITY, f32::min);
+            (t, if hop.is_finite() { hop } else { 1.0 })
+        })
+        .collect()
+}
+
+fn find(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
+}
+
+fn union(parent: &mut [usize], a: usize, b: usize) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        parent[ra.max(rb)] = ra.min(rb);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{ExactNeighbours, Rng};
+
+    /// A unit vector of "background" that changes every window, or of a motif's `i`-th window.
+    fn random_unit(rng: &mut Rng, dim: usize) -> Vec<f32> {
+        let v: Vec<f32> = (0..dim).map(|_| rng.gaussian() as f32).collect();
+        let n = dot(&v, &v).sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    /// Tracks of `len` windows (hop 0.5 s, windows 2 s long) of random background with a motif of `m`
+    /// windows planted at the given window offsets `(track, first window)`.
+    fn archive(
+        tracks: usize,
+        len: usize,
+        m: usize,
+        plants: &[(usize, usize)],
+    ) -> (Vec<f32>, Vec<Span>) {
+        let dim = 32;
+        let mut rng = Rng::new(7);
+        let motif: Vec<Vec<f32>> = (0..m).map(|_| random_unit(&mut rng, dim)).collect();
+        let mut data = Vec::new();
+        let mut spans = Vec::new();
+        for t in 0..tracks {
+            for w in 0..len {
+                let planted = plants
+                    .iter()
+                    .find(|&&(pt, pw)| pt == t && (pw..pw + m).contains(&w));
+                let v = match planted {
+                    Some(&(_, pw)) => {
+                        // The motif, slightly perturbed.
+                        let noise = random_unit(&mut rng, dim);
+                        let v: Vec<f32> = motif[w - pw]
+                            .iter()
+                            .zip(&noise)
+                            .map(|(a, b)| a + 0.1 * b)
+                            .collect();
+                        v
+                    }
+                    None => random_unit(&mut rng, dim),
+                };
+                data.extend(v);
+                let start = w as f32 * 0.5;
+                spans.push(Span {
+                    track: t as u32,
+                    start,
+                    end: start + 2.0,
+                });
+            }
+        }
+        (data, spans)
+    }
+
+    fn check(plants: &[(usize, usize)], m: usize, expected: &[(u32, f32, f32)]) {
+        let (data, spans) = archive(4, 80, m, plants);
+        let nb = ExactNeighbours::new(&data, 32).unwrap();
+        let motifs = recurring(&data, 32, &spans, &nb, &RecurringConfig::default()).unwrap();
+        assert_eq!(motifs.len(), 1, "{motifs:?}");
+        let got: Vec<(u32, f32, f32)> = motifs[0]
+            .occurrences
+            .iter()
+            .map(|o| (o.track, o.start, o.end))
+            .collect();
+        assert_eq!(got, expected);
+        for o in &motifs[0].occurrences {
+            assert!(o.score >= 0.9 && o.links >= 2, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn planted_motif_found_everywhere_with_its_offsets() {
+        // 8 windows: 3.5 s of starts + a 2 s window = 5.5 s.
+        check(
+            &[(0, 10), (1, 40), (2, 5), (3, 60)],
+            8,
+            &[
+                (0, 5.0, 10.5),
+                (1, 20.0, 25.5),
+                (2, 2.5, 8.0),
+                (3, 30.0, 35.5),
+            ],
+        );
+    }
+
+    #[test]
+    fn repeats_inside_one_track_are_separate_occurrences() {
+        check(
+            &[(0, 10), (0, 50), (2, 20)],
+            6,
+            &[(0, 5.0, 9.5), (0, 25.0, 29.5), (2, 10.0, 14.5)],
+        );
+    }
+
+    #[test]
+    fn too_few_occurrences_is_no_motif() {
+        let (data, spans) = archive(3, 60, 6, &[(0, 10), (1, 20)]);
+        let nb = ExactNeighbours::new(&data, 32).unwrap();
+        let motifs = recurring(&data, 32, &spans, &nb, &RecurringConfig::default()).unwrap();
+        assert!(motifs.is_empty(), "{motifs:?}");
+        let cfg = RecurringConfig {
+            min_occurrences: 2,
+            ..Default::default()
+        };
+        assert_eq!(recurring(&data, 32, &spans, &nb, &cfg).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn spans_must_match_rows() {
+        let (data, mut spans) = archive(1, 5, 1, &[]);
+        spans.pop();
+        let nb = ExactNeighbours::new(&data, 32).unwrap();
+        assert!(matches!(
+            recurring(&data, 32, &spans, &nb, &RecurringConfig::default()),
+            Err(AnalysisError::LengthMismatch { .. })
+        ));
+    }
+}

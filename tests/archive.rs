@@ -1,0 +1,192 @@
+//! End-to-end tests of `avx recurring` and `avx timeline` (issue 17) on a committed programme with planted
+//! motifs (`tests/data/audio/programme.mp3`, made by `tests/data/make_programme.sh`; its layout is in
+//! `programme.txt`), indexed with the committed aiSFX model (`models/aisfx`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `(start, length, what)` of each planted part, from `programme.txt`.
+fn layout() -> Vec<(f64, f64, String)> {
+    let text = std::fs::read_to_string(repo().join("tests/data/audio/programme.txt"))
+        .expect("tests/data/audio/programme.txt is missing: run tests/data/make_programme.sh");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Runs avx with the aiSFX model and an index in `dir`; asserts the exit code; returns stdout.
+fn avx(dir: &Path, args: &[&str], code: i32) -> String {
+    let model = repo().join("models/aisfx");
+    assert!(
+        model.join("onnx/audio_model.onnx").exists(),
+        "the aiSFX model is missing from models/aisfx: restore it with `git checkout models/aisfx`"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
+        .env("AVX_INDEX", dir.join("index"))
+        .env("AVX_MODEL_DIR", &model)
+        .env_remove("AVX_MODEL")
+        .args(["--threads", "2"])
+        .args(args)
+        .output()
+        .expect("avx runs");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "avx {args:?}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_lines(s: &str) -> Vec<Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap()
+}
+
+#[test]
+fn recurring_and_timeline_find_the_planted_motifs() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let prog = lib.join("programme.mp3");
+    std::fs::copy(repo().join("tests/data/audio/programme.mp3"), &prog)
+        .expect("tests/data/audio/programme.mp3 is missing: run tests/data/make_programme.sh");
+    let prog_s = prog.to_str().unwrap();
+    avx(
+        dir.path(),
+        &["--quiet", "index", lib.to_str().unwrap(), "--hop", "0.58"],
+        0,
+    );
+    let planted = layout();
+
+    // recurring: exactly the jingle and the ident, each at its three planted offsets (start and end within
+    // 0.5 s).
+    let out = json_lines(&avx(dir.path(), &["--json", "recurring"], 0));
+    let motifs: Vec<&Value> = out.iter().filter(|v| v["type"] == "motif").collect();
+    assert_eq!(motifs.len(), 2, "{out:#?}");
+    let mut motif_of = std::collections::HashMap::new();
+    for what in ["jingle", "ident"] {
+        let truth: Vec<&(f64, f64, String)> = planted.iter().filter(|p| p.2 == what).collect();
+        let occ: Vec<&Value> = out
+            .iter()
+            .filter(|v| {
+                v["type"] == "occurrence"
+                    && truth.iter().any(|t| (f(&v["start"]) - t.0).abs() <= 0.5)
+            })
+            .collect();
+        assert_eq!(occ.len(), truth.len(), "{what}: {out:#?}");
+        let id = occ[0]["motif"].as_u64().unwrap();
+        for (o, t) in occ.iter().zip(&truth) {
+            assert_eq!(o["motif"], id, "{what}: one motif for all: {out:#?}");
+            assert_eq!(o["path"], prog_s);
+            assert!((f(&o["start"]) - t.0).abs() <= 0.5, "{what} at {t:?}: {o}");
+            assert!(
+                (f(&o["end"]) - (t.0 + t.1)).abs() <= 0.5,
+                "{what} at {t:?}: {o}"
+            );
+        }
+        motif_of.insert(what, id);
+    }
+    assert_eq!(
+        out.iter().filter(|v| v["type"] == "occurrence").count(),
+        6,
+        "{out:#?}"
+    );
+
+    // timeline: each planted part is a segment (motif or silence) with boundaries within 0.5 s.
+    let out = json_lines(&avx(dir.path(), &["--json", "timeline", prog_s], 0));
+    assert!(out.iter().all(|v| v["type"] == "segment"), "{out:#?}");
+    for w in out.windows(2) {
+        assert!(
+            (f(&w[0]["end"]) - f(&w[1]["start"])).abs() < 1e-6,
+            "contiguous: {out:#?}"
+        );
+    }
+    assert_eq!(f(&out[0]["start"]), 0.0);
+    assert!(
+        (f(&out[out.len() - 1]["end"]) - 61.0).abs() < 0.2,
+        "{out:#?}"
+    );
+    for (start, len, what) in &planted {
+        let seg = out
+            .iter()
+            .find(|s| (f(&s["start"]) - start).abs() <= 0.5)
+            .unwrap_or_else(|| panic!("no segment starts near {start} ({what}): {out:#?}"));
+        assert!(
+            (f(&seg["end"]) - (start + len)).abs() <= 0.5,
+            "{what}: {seg}"
+        );
+        match what.as_str() {
+            "silence" => assert_eq!(seg["kind"], "silence", "{seg}"),
+            m => {
+                assert_eq!(seg["kind"], "motif", "{seg}");
+                assert_eq!(seg["motif"].as_u64(), Some(motif_of[m]), "{seg}");
+            }
+        }
+    }
+
+    // The other formats: an Audacity label track and CSV.
+    let labels = avx(
+        dir.path(),
+        &["recurring", "--file", prog_s, "--format", "audacity"],
+        0,
+    );
+    assert_eq!(labels.lines().count(), 6, "{labels}");
+    for l in labels.lines() {
+        let cols: Vec<&str> = l.split('\t').collect();
+        assert_eq!(cols.len(), 3, "{l}");
+        assert!(cols[0].parse::<f64>().unwrap() < cols[1].parse::<f64>().unwrap());
+        assert!(cols[2].starts_with("motif "), "{l}");
+    }
+    let csv = avx(dir.path(), &["timeline", prog_s, "--format", "csv"], 0);
+    assert!(csv.starts_with("path,start,end,kind,motif,"), "{csv}");
+    assert_eq!(csv.lines().count(), out.len() + 1, "{csv}");
+}
+
+#[test]
+fn timeline_of_a_file_not_indexed_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(
+        repo().join("tests/data/audio/mono48k_s16_3s.wav"),
+        lib.join("a.wav"),
+    )
+    .unwrap();
+    avx(dir.path(), &["--quiet", "index", lib.to_str().unwrap()], 0);
+    let other = repo().join("tests/data/audio/mono22k_5s.flac");
+    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
+        .env("AVX_INDEX", dir.path().join("index"))
+        .env("AVX_MODEL_DIR", repo().join("models/aisfx"))
+        .args(["timeline", other.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mono22k_5s.flac") && err.contains("avx index"),
+        "{err}"
+    );
+    // Nothing recurs in one short file: exit code 1.
+    avx(dir.path(), &["recurring"], 1);
+}
