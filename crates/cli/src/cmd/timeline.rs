@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
     let mut like_vecs = Vec::new();
     let mut label_vecs = Vec::new();
     if !args.like.is_empty() || !labels.is_empty() {
-        let mut emb = ctx.embedder_for_index(&index)?;
+        let (mut emb, hop) = ctx.embedder_for_index(&index)?;
         if !labels.is_empty() {
             if !emb.has_text() {
                 bail!(
@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
         for f in &args.like {
             let p = absolute(f)?;
             let e = emb
-                .embed_file(&p, None, 4)
+                .embed_file(&p, Some(hop), 4)
                 .with_context(|| format!("--like {}", f.display()))?;
             like_names.push(
                 p.file_stem()
