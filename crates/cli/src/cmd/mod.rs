@@ -10,4 +10,5 @@ pub mod index;
 pub mod info;
 pub mod model;
 pub mod query;
+pub mod serve;
 pub mod tag;
