@@ -17,7 +17,8 @@ use crate::error::{CoreError, Result};
 /// Loudness and waveform of one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
-    /// Integrated loudness in LUFS; `None` for silence (or a file shorter than one 400 ms block).
+    /// Integrated loudness in LUFS (a file shorter than R128's 400 ms block is measured looped); `None` for
+    /// silence.
     pub lufs: Option<f64>,
     /// Peak absolute sample of each of the requested number of equal slices of the file (fewer for a short file).
     pub peaks: Vec<f32>,
@@ -40,10 +41,17 @@ pub fn analyse(path: &Path, buckets: usize) -> Result<Analysis> {
     let mut fine: Vec<f32> = Vec::with_capacity(buckets + 1);
     let (mut current, mut filled) = (0f32, 0usize);
     let mut frames = 0u64;
+    let meter_err =
+        |e: ebur128::Error| CoreError::Invalid(format!("{}: cannot measure loudness: {e}", path.display()));
+    // R128 gates 400 ms blocks: a shorter file (a click, a hi-hat) is measured looped to one block, which keeps
+    // its level, instead of having no loudness at all.
+    let block = (rate as usize * 2) / 5 + 1;
+    let mut head: Vec<f32> = Vec::new();
     while let Some(chunk) = dec.next_chunk()? {
-        meter
-            .add_frames_f32(chunk)
-            .map_err(|e| CoreError::Invalid(format!("{}: cannot measure loudness: {e}", path.display())))?;
+        meter.add_frames_f32(chunk).map_err(meter_err)?;
+        if head.len() < block {
+            head.extend_from_slice(&chunk[..chunk.len().min(block - head.len())]);
+        }
         frames += chunk.len() as u64;
         for &s in chunk {
             current = current.max(s.abs());
@@ -57,6 +65,13 @@ pub fn analyse(path: &Path, buckets: usize) -> Result<Analysis> {
     }
     if filled > 0 {
         fine.push(current);
+    }
+    if !head.is_empty() && (frames as usize) < block {
+        let mut fed = frames as usize;
+        while fed < block {
+            meter.add_frames_f32(&head).map_err(meter_err)?;
+            fed += head.len();
+        }
     }
     let lufs = meter.loudness_global().ok().filter(|l| l.is_finite());
     Ok(Analysis {
