@@ -238,7 +238,7 @@ async function loadClusters() {
     box.replaceChildren(...cs.map(c => {
       const div = document.createElement("div"); div.className = "cluster";
       const labels = c.labels.map(l => `<span class="pill">${esc(l.label)}</span>`).join("");
-      div.innerHTML = `<h3>Cluster ${c.cluster} <span class="pill ex">${c.size} files</span>${labels}</h3><ol class="members"></ol>`;
+      div.innerHTML = `<h3>Cluster ${c.cluster} <span class="pill ex">${c.size} ${c.size === 1 ? "file" : "files"}</span>${labels}</h3><ol class="members"></ol>`;
       const members = [...c.members].sort((a, b) => b.similarity - a.similarity);
       $("ol", div).replaceChildren(...members.slice(0, 6).map(m => resultRow(m, { badge: m.id === c.exemplar_id ? "exemplar" : "to centre" })));
       return div;
@@ -302,7 +302,7 @@ function showTimeline(hits, label) {
   const box = $("#timeline");
   const head = document.createElement("div"); head.className = "query-label"; head.innerHTML = `Moments matching <b>${label}</b>`;
   box.replaceChildren(head, ...[...byFile.values()].map(list => {
-    const f = list[0]; const div = document.createElement("div"); div.className = "tl-file result"; div.dataset.id = f.id;
+    const f = list[0]; const div = document.createElement("div"); div.className = "tl-file"; div.dataset.id = f.id;
     div.innerHTML = `<div class="tl-head"><div><div class="name"></div><div class="folder"></div></div><div class="dur"></div></div><div class="tl-track"><canvas class="wave"></canvas></div>`;
     $(".name", div).textContent = baseName(f.path); $(".folder", div).textContent = folderOf(f.path); $(".dur", div).textContent = clock(f.duration);
     const track = $(".tl-track", div);
