@@ -47,10 +47,13 @@ fn wav_5s() -> Vec<u8> {
     let mut state = 7u64;
     let samples: Vec<i16> = (0..n)
         .map(|i| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let t = i as f32 / rate as f32;
             let noise = ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5;
-            let v = (2.0 * std::f32::consts::PI * (200.0 + 400.0 * t) * t).sin() * (-t).exp() * 0.5 + 0.05 * noise;
+            let v = (2.0 * std::f32::consts::PI * (200.0 + 400.0 * t) * t).sin() * (-t).exp() * 0.5
+                + 0.05 * noise;
             (v * 32767.0) as i16
         })
         .collect();
@@ -58,7 +61,15 @@ fn wav_5s() -> Vec<u8> {
     b.extend_from_slice(b"RIFF");
     b.extend_from_slice(&(36 + n as u32 * 2).to_le_bytes());
     b.extend_from_slice(b"WAVEfmt ");
-    for x in [16u32.to_le_bytes().as_slice(), &1u16.to_le_bytes(), &1u16.to_le_bytes(), &rate.to_le_bytes(), &(rate * 2).to_le_bytes(), &2u16.to_le_bytes(), &16u16.to_le_bytes()] {
+    for x in [
+        16u32.to_le_bytes().as_slice(),
+        &1u16.to_le_bytes(),
+        &1u16.to_le_bytes(),
+        &rate.to_le_bytes(),
+        &(rate * 2).to_le_bytes(),
+        &2u16.to_le_bytes(),
+        &16u16.to_le_bytes(),
+    ] {
         b.extend_from_slice(x);
     }
     b.extend_from_slice(b"data");
@@ -71,9 +82,15 @@ fn wav_5s() -> Vec<u8> {
 
 fn main() {
     let threads = std::env::var("AVX_BENCH_THREADS").unwrap_or_else(|_| "2".into());
-    let seconds: u64 = std::env::var("AVX_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seconds: u64 = std::env::var("AVX_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let tmp = tempfile::tempdir().unwrap();
-    let (index, model_dir) = match (std::env::var_os("AVX_INDEX"), std::env::var_os("AVX_MODEL_DIR")) {
+    let (index, model_dir) = match (
+        std::env::var_os("AVX_INDEX"),
+        std::env::var_os("AVX_MODEL_DIR"),
+    ) {
         (Some(i), Some(m)) => (PathBuf::from(i), PathBuf::from(m)),
         _ => {
             let model = repo().join("tests/fixtures/tiny-clap");
@@ -93,7 +110,10 @@ fn main() {
     };
     let avx = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_avx"));
-        c.args(["--quiet", "--threads", &threads, "--index"]).arg(&index).arg("--model-dir").arg(&model_dir);
+        c.args(["--quiet", "--threads", &threads, "--index"])
+            .arg(&index)
+            .arg("--model-dir")
+            .arg(&model_dir);
         c
     };
     let query_file = std::env::var_os("AVX_BENCH_QUERY_FILE").map(PathBuf::from);
@@ -111,8 +131,14 @@ fn main() {
         .spawn()
         .unwrap();
     let mut base = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok) {
-        if let Some(u) = line.strip_prefix("avx: serving ").and_then(|l| l.split(" at ").nth(1)) {
+    for line in BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        if let Some(u) = line
+            .strip_prefix("avx: serving ")
+            .and_then(|l| l.split(" at ").nth(1))
+        {
             base = u.trim_end_matches('/').to_string();
             break;
         }
@@ -122,51 +148,99 @@ fn main() {
     let get = |p: &str| {
         let t = Instant::now();
         let mut r = a.get(&format!("{base}{p}")).call().unwrap();
-        let body = r.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
-        assert!(r.status().is_success(), "{p}: {}", String::from_utf8_lossy(&body));
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{p}: {}",
+            String::from_utf8_lossy(&body)
+        );
         (ms(t.elapsed()), body)
     };
     let info: serde_json::Value = serde_json::from_slice(&get("/api/info").1).unwrap();
-    println!("avx serve benchmark: {} files, model {}, {threads} threads", info["files"], info["model"]);
+    println!(
+        "avx serve benchmark: {} files, model {}, {threads} threads",
+        info["files"], info["model"]
+    );
     let has_text = info["text"] == true;
 
     // Ids to query: from the map (its first computation timed here, from the cache after).
     let _ = std::fs::remove_file(index.join("cache/map.json"));
     let (map_first, body) = get("/api/map");
     let map: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let ids: Vec<u64> = map["points"].as_array().unwrap().iter().map(|p| p[0].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = map["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_u64().unwrap())
+        .collect();
     let map_cached = median((0..5).map(|_| get("/api/map").0).collect());
     println!("map: first computation {map_first:.0} ms, then {map_cached:.1} ms (median of 5)");
 
-    let page = median((0..9).map(|_| get("/").0 + get("/assets/app.js").0 + get("/assets/app.css").0 + get("/api/info").0).collect());
+    let page = median(
+        (0..9)
+            .map(|_| {
+                get("/").0 + get("/assets/app.js").0 + get("/assets/app.css").0 + get("/api/info").0
+            })
+            .collect(),
+    );
     println!("page ready (page + 2 assets + /api/info, sequential): {page:.1} ms (median of 9)");
 
-    let sim: Vec<f64> = (0..41).map(|i| get(&format!("/api/similar?id={}&k=20", ids[(i * 7919) % ids.len()])).0).collect();
-    println!("similar to an indexed file, k=20: p50 {:.1} ms, p99 {:.1} ms (41 queries)", median(sim.clone()), pct(sim, 0.99));
+    let sim: Vec<f64> = (0..41)
+        .map(|i| {
+            get(&format!(
+                "/api/similar?id={}&k=20",
+                ids[(i * 7919) % ids.len()]
+            ))
+            .0
+        })
+        .collect();
+    println!(
+        "similar to an indexed file, k=20: p50 {:.1} ms, p99 {:.1} ms (41 queries)",
+        median(sim.clone()),
+        pct(sim, 0.99)
+    );
 
     let upload: Vec<f64> = (0..7)
         .map(|_| {
             let t = Instant::now();
-            let r = a.post(&format!("{base}/api/similar?k=20&name=query.wav")).send(&wav[..]).unwrap();
+            let r = a
+                .post(&format!("{base}/api/similar?k=20&name=query.wav"))
+                .send(&wav[..])
+                .unwrap();
             assert!(r.status().is_success());
             ms(t.elapsed())
         })
         .collect();
     let upload_p50 = median(upload);
     let cold = |args: &[&str]| {
-        median((0..3).map(|_| {
-            let t = Instant::now();
-            let out = avx().args(args).output().unwrap();
-            assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
-            ms(t.elapsed())
-        }).collect())
+        median(
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    let out = avx().args(args).output().unwrap();
+                    assert!(
+                        out.status.code().is_some_and(|c| c <= 1),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    ms(t.elapsed())
+                })
+                .collect(),
+        )
     };
     let cold_similar = cold(&["similar", wav_path.to_str().unwrap(), "-k", "20"]);
     println!("drop a {} KB WAV: p50 {upload_p50:.0} ms (7 runs); cold `avx similar FILE`: {cold_similar:.0} ms (3 runs); ratio {:.2}", wav.len() / 1024, upload_p50 / cold_similar);
 
     if has_text {
         let _ = get("/api/search?q=warm%20up");
-        let text: Vec<f64> = (0..15).map(|i| get(&format!("/api/search?q=door%20slam%20{i}&k=20")).0).collect();
+        let text: Vec<f64> = (0..15)
+            .map(|i| get(&format!("/api/search?q=door%20slam%20{i}&k=20")).0)
+            .collect();
         let warm = median(text);
         let cold_search = cold(&["search", "door slam", "-k", "20"]);
         println!("text query: warm p50 {warm:.1} ms (15 runs); cold `avx search`: {cold_search:.0} ms (3 runs); ratio {:.3}", warm / cold_search);
@@ -189,9 +263,13 @@ fn main() {
                         _ => "/api/info".to_string(),
                     };
                     let t = Instant::now();
-                    match a.get(&format!("{base}{path}")).call() {
-                        Ok(mut r) if r.status().is_success() && r.body_mut().read_to_vec().is_ok() => lat.push(ms(t.elapsed())),
-                        _ => errors += 1,
+                    let ok = a.get(&format!("{base}{path}")).call().is_ok_and(|mut r| {
+                        r.status().is_success() && r.body_mut().read_to_vec().is_ok()
+                    });
+                    if ok {
+                        lat.push(ms(t.elapsed()));
+                    } else {
+                        errors += 1;
                     }
                 }
                 (lat, errors)

@@ -39,7 +39,11 @@ impl Browser {
         let driver_bin = which("chromedriver").unwrap_or_else(|| {
             panic!("chromedriver is not installed: run scripts/setup-chromium.sh (Debian: apt-get install chromium-driver)")
         });
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let driver = Command::new(driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -49,7 +53,10 @@ impl Browser {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while agent().get(&format!("{base}/status")).call().is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not answer on {base}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {base}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile = tempfile::tempdir().unwrap();
@@ -72,14 +79,26 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args},
         }}});
-        let mut b = Browser { driver, base, session: String::new(), _profile: profile };
+        let mut b = Browser {
+            driver,
+            base,
+            session: String::new(),
+            _profile: profile,
+        };
         let v = b.call("POST", "/session", Some(caps));
-        b.session = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        b.session = v["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
         b
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = if path == "/session" { format!("{}{path}", self.base) } else { format!("{}/session/{}{path}", self.base, self.session) };
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
         let mut r = match method {
             "GET" => agent().get(&url).call(),
             "DELETE" => agent().delete(&url).call(),
@@ -89,7 +108,14 @@ impl Browser {
                 .send(serde_json::to_vec(&body.unwrap_or(json!({}))).unwrap()),
         }
         .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
-        let v: Value = serde_json::from_slice(&r.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(
+            &r.body_mut()
+                .with_config()
+                .limit(64 << 20)
+                .read_to_vec()
+                .unwrap(),
+        )
+        .unwrap();
         if r.status().as_u16() >= 400 {
             panic!("WebDriver {method} {path}: {}", v["value"]);
         }
@@ -101,12 +127,27 @@ impl Browser {
     }
 
     fn js(&self, script: &str) -> Value {
-        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
     }
 
     fn element(&self, css: &str) -> String {
-        let v = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css})));
-        v.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string()
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     fn click(&self, css: &str) {
@@ -116,7 +157,11 @@ impl Browser {
 
     fn type_into(&self, css: &str, text: &str) {
         let e = self.element(css);
-        self.call("POST", &format!("/element/{e}/value"), Some(json!({"text": text})));
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        );
     }
 
     /// Waits until `script` (an expression) is truthy, failing with `what` after 60 s.
@@ -151,7 +196,9 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = agent().delete(&format!("{}/session/{}", self.base, self.session)).call();
+            let _ = agent()
+                .delete(&format!("{}/session/{}", self.base, self.session))
+                .call();
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -166,7 +213,10 @@ fn base64_decode(s: &str) -> Vec<u8> {
         b'+' => 62,
         _ => 63,
     };
-    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
+    let bytes: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
     let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
     for chunk in bytes.chunks(4) {
         let mut n = 0u32;
@@ -184,45 +234,78 @@ fn the_page_searches_plays_uploads_and_shows_every_view() {
     let s = lib.serve(&[]);
     let b = Browser::start();
     b.goto(&s.url("/"));
-    b.wait_for("document.querySelector('#status').textContent.includes('files')", "the library's size in the status line");
+    b.wait_for(
+        "document.querySelector('#status').textContent.includes('files')",
+        "the library's size in the status line",
+    );
 
     // Type a query: results appear while typing, with their waveforms.
     b.type_into("#q", "punchy kick drum");
-    let n = b.wait_for("document.querySelectorAll('#results .result').length", "search results");
+    let n = b.wait_for(
+        "document.querySelectorAll('#results .result').length",
+        "search results",
+    );
     assert_eq!(n, json!(20));
-    b.wait_for("window.avx.peaks.size >= 20", "the waveforms of the results");
+    b.wait_for(
+        "window.avx.peaks.size >= 20",
+        "the waveforms of the results",
+    );
 
     // Keyboard: down selects the first result, space plays it; the audio element's time advances.
     b.js("document.querySelector('#q').blur();");
     b.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown'}));");
-    b.wait_for("document.querySelector('#results .result.selected')", "a selected row");
+    b.wait_for(
+        "document.querySelector('#results .result.selected')",
+        "a selected row",
+    );
     b.click("#results .result .play");
-    b.wait_for("document.querySelector('#player').currentTime > 0.05", "playback to advance");
+    b.wait_for(
+        "document.querySelector('#player').currentTime > 0.05",
+        "playback to advance",
+    );
     b.screenshot("serve-search.png");
     b.js("document.querySelector('#player').pause();");
 
     // Upload a reference file through the file picker: its own copy in the library comes first.
     let reference = lib.lib().join("examples/hihat_open.flac");
     b.type_into("#file", reference.to_str().unwrap());
-    b.wait_for("document.querySelector('#query-label').textContent.includes('hihat_open.flac')", "neighbours of the upload");
-    let first = b.wait_for("document.querySelector('#results .result .name').textContent", "a first result");
+    b.wait_for(
+        "document.querySelector('#query-label').textContent.includes('hihat_open.flac')",
+        "neighbours of the upload",
+    );
+    let first = b.wait_for(
+        "document.querySelector('#results .result .name').textContent",
+        "a first result",
+    );
     assert_eq!(first, json!("hihat_open.flac"));
 
     // "More like this" on a result.
     b.click("#results .result .more");
-    b.wait_for("document.querySelector('#query-label').textContent.startsWith('More like')", "more like this");
+    b.wait_for(
+        "document.querySelector('#query-label').textContent.startsWith('More like')",
+        "more like this",
+    );
 
     // Duplicates: the exact copy forms a group.
     b.click(".tab[data-view=dupes]");
-    b.wait_for("document.querySelectorAll('#dupes .group').length", "a duplicate group");
+    b.wait_for(
+        "document.querySelectorAll('#dupes .group').length",
+        "a duplicate group",
+    );
     b.wait_for("[...document.querySelectorAll('#dupes .name')].some(e => e.textContent === 'snare_tight_copy.wav')", "the copy in a group");
     b.screenshot("serve-dupes.png");
 
     // Clusters, labelled.
     b.click(".tab[data-view=clusters]");
-    let clusters = b.wait_for("document.querySelectorAll('#clusters .cluster').length", "clusters");
+    let clusters = b.wait_for(
+        "document.querySelectorAll('#clusters .cluster').length",
+        "clusters",
+    );
     assert_eq!(clusters, json!(8));
-    b.wait_for("document.querySelectorAll('#clusters .cluster .pill').length > 8", "cluster labels");
+    b.wait_for(
+        "document.querySelectorAll('#clusters .cluster .pill').length > 8",
+        "cluster labels",
+    );
     b.screenshot("serve-clusters.png");
 
     // Map: every file is a point; hovering one plays it.
@@ -233,15 +316,24 @@ fn the_page_searches_plays_uploads_and_shows_every_view() {
     b.js("const c = document.querySelector('#map'); const r = c.getBoundingClientRect(); const p = window.avx.map.points[0]; \
           const [x, y] = mapXY(p, r.width, r.height); \
           c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + x, clientY: r.top + y, bubbles: true}));");
-    b.wait_for("window.avx.playingId === window.avx.map.points[0][0]", "hover to play a point");
+    b.wait_for(
+        "window.avx.playingId === window.avx.map.points[0][0]",
+        "hover to play a point",
+    );
     b.screenshot("serve-map.png");
     b.js("document.querySelector('#player').pause();");
 
     // Timeline: a text query in the timeline view shows window hits at their offsets; clicking one plays from there.
     b.click(".tab[data-view=timeline]");
     b.js("const q = document.querySelector('#q'); q.value = 'rain on a window'; q.dispatchEvent(new Event('input'));");
-    b.wait_for("document.querySelectorAll('#timeline .tl-hit').length", "timeline hits");
+    b.wait_for(
+        "document.querySelectorAll('#timeline .tl-hit').length",
+        "timeline hits",
+    );
     b.js("document.querySelector('#timeline .tl-hit').click();");
-    b.wait_for("document.querySelector('#player').currentTime > 0", "playback from a hit");
+    b.wait_for(
+        "document.querySelector('#player').currentTime > 0",
+        "playback from a hit",
+    );
     b.screenshot("serve-timeline.png");
 }

@@ -11,22 +11,39 @@ fn get(s: &Served, path: &str) -> (u16, Vec<u8>, ureq::http::HeaderMap) {
     let mut r = agent().get(&s.url(path)).call().unwrap();
     let status = r.status().as_u16();
     let headers = r.headers().clone();
-    let body = r.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap();
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap();
     (status, body, headers)
 }
 
 fn get_json(s: &Served, path: &str) -> Value {
     let (status, body, _) = get(s, path);
-    let v: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {:?}", String::from_utf8_lossy(&body)));
+    let v: Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "{path}: not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&body)
+        )
+    });
     assert_eq!(status, 200, "{path}: {v}");
     v
 }
 
 fn post(s: &Served, path: &str, body: &[u8]) -> (u16, Value) {
-    let mut r = agent().post(&s.url(path)).header("Content-Type", "application/octet-stream").send(body).unwrap();
+    let mut r = agent()
+        .post(&s.url(path))
+        .header("Content-Type", "application/octet-stream")
+        .send(body)
+        .unwrap();
     let status = r.status().as_u16();
     let text = r.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}")))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}")),
+    )
 }
 
 /// The id of the indexed file at `suffix` under the library (found through the map and the file endpoint).
@@ -60,10 +77,24 @@ fn every_endpoint_answers_with_the_cli_objects() {
     for (i, h) in hits.iter().enumerate() {
         assert_eq!(h["type"], "hit");
         assert_eq!(h["rank"], i + 1);
-        assert!(h["id"].is_u64() && h["path"].is_string() && h["score"].is_f64() && h["duration"].is_f64(), "{h}");
+        assert!(
+            h["id"].is_u64()
+                && h["path"].is_string()
+                && h["score"].is_f64()
+                && h["duration"].is_f64(),
+            "{h}"
+        );
     }
-    let cli = lib.cmd().args(["--json", "search", "a kick drum", "-k", "5"]).output().unwrap();
-    let cli: Vec<Value> = String::from_utf8(cli.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cli = lib
+        .cmd()
+        .args(["--json", "search", "a kick drum", "-k", "5"])
+        .output()
+        .unwrap();
+    let cli: Vec<Value> = String::from_utf8(cli.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(cli.len(), 5);
     for (a, b) in hits.iter().zip(&cli) {
         let mut a = a.clone();
@@ -76,7 +107,13 @@ fn every_endpoint_answers_with_the_cli_objects() {
     let sim = get_json(&s, &format!("/api/similar?id={snare}&k=3"));
     let sim = sim.as_array().unwrap();
     assert_eq!(sim.len(), 3);
-    assert!(sim[0]["path"].as_str().unwrap().ends_with("snare_tight_copy.wav"), "{sim:?}");
+    assert!(
+        sim[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("snare_tight_copy.wav"),
+        "{sim:?}"
+    );
     assert!(sim[0]["score"].as_f64().unwrap() > 0.999);
     assert!(sim.iter().all(|h| h["id"] != snare));
 
@@ -85,20 +122,36 @@ fn every_endpoint_answers_with_the_cli_objects() {
     let (status, up) = post(&s, "/api/similar?k=3&name=ref.wav", &bytes);
     assert_eq!(status, 200, "{up}");
     let top = &up.as_array().unwrap()[0];
-    assert!(top["path"].as_str().unwrap().ends_with("kick_808.wav"), "{up}");
+    assert!(
+        top["path"].as_str().unwrap().ends_with("kick_808.wav"),
+        "{up}"
+    );
     assert!(top["score"].as_f64().unwrap() > 0.999, "{up}");
     // ... and with segments=1 the hits are windows with offsets.
     let (status, seg) = post(&s, "/api/similar?k=4&segments=1&name=ref.wav", &bytes);
     assert_eq!(status, 200, "{seg}");
-    assert!(seg.as_array().unwrap().iter().all(|h| h["start"].is_f64() && h["end"].is_f64()), "{seg}");
+    assert!(
+        seg.as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["start"].is_f64() && h["end"].is_f64()),
+        "{seg}"
+    );
 
     // Duplicates: the exact copy forms a group at the default threshold.
     let groups = get_json(&s, "/api/dupes");
     let groups = groups.as_array().unwrap();
-    assert!(groups.iter().any(|g| {
-        g["type"] == "group"
-            && g["members"].as_array().unwrap().iter().any(|m| m["id"] == snare)
-    }), "{groups:?}");
+    assert!(
+        groups.iter().any(|g| {
+            g["type"] == "group"
+                && g["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["id"] == snare)
+        }),
+        "{groups:?}"
+    );
 
     // Clusters: k clusters covering every file, labelled (the model has a text tower).
     let clusters = get_json(&s, "/api/clusters?k=3");
@@ -106,20 +159,27 @@ fn every_endpoint_answers_with_the_cli_objects() {
     assert_eq!(clusters.len(), 3);
     let total: u64 = clusters.iter().map(|c| c["size"].as_u64().unwrap()).sum();
     assert_eq!(total, files);
-    assert!(clusters.iter().all(|c| c["labels"].as_array().unwrap().len() == 3 && c["exemplar_id"].is_u64()));
+    assert!(clusters
+        .iter()
+        .all(|c| c["labels"].as_array().unwrap().len() == 3 && c["exemplar_id"].is_u64()));
 
     // Map: one point per file, inside [-1, 1]; the second request is served from the cache file.
     let map = get_json(&s, "/api/map");
     let points = map["points"].as_array().unwrap();
     assert_eq!(points.len() as u64, files);
-    assert!(points.iter().all(|p| p[1].as_f64().unwrap().abs() <= 1.0 && p[2].as_f64().unwrap().abs() <= 1.0));
+    assert!(points
+        .iter()
+        .all(|p| p[1].as_f64().unwrap().abs() <= 1.0 && p[2].as_f64().unwrap().abs() <= 1.0));
     assert!(lib.index_dir().join("cache/map.json").is_file());
     assert_eq!(get_json(&s, "/api/map"), map);
 
     // File metadata and peaks; the loudness is stored in the cache beside the index.
     let f = get_json(&s, &format!("/api/files/{snare}"));
     assert_eq!(f["type"], "file");
-    assert!(f["name"] == "snare_tight.wav" && f["duration"].as_f64().unwrap() > 0.0, "{f}");
+    assert!(
+        f["name"] == "snare_tight.wav" && f["duration"].as_f64().unwrap() > 0.0,
+        "{f}"
+    );
     let p = get_json(&s, &format!("/api/files/{snare}/peaks?n=50"));
     let peaks = p["peaks"].as_array().unwrap();
     assert!(!peaks.is_empty() && peaks.len() <= 50, "{p}");
@@ -128,15 +188,26 @@ fn every_endpoint_answers_with_the_cli_objects() {
     assert!((-70.0..0.0).contains(&lufs), "{lufs}");
     let cache = std::fs::read_to_string(lib.index_dir().join("cache/loudness.json")).unwrap();
     assert!(cache.contains(&format!("\"{snare}\"")), "{cache}");
-    assert_eq!(get_json(&s, &format!("/api/files/{snare}"))["lufs"].as_f64(), Some(lufs));
+    assert_eq!(
+        get_json(&s, &format!("/api/files/{snare}"))["lufs"].as_f64(),
+        Some(lufs)
+    );
     // `avx verify` does not count the cache as a problem.
     let verify = lib.cmd().arg("verify").output().unwrap();
-    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 
     // The page and its assets, embedded.
     let (status, page, headers) = get(&s, "/");
     assert_eq!(status, 200);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(String::from_utf8_lossy(&page).contains("/assets/app.js"));
     assert_eq!(get(&s, "/assets/app.js").0, 200);
     assert_eq!(get(&s, "/assets/app.css").0, 200);
@@ -156,14 +227,24 @@ fn audio_is_served_with_ranges_and_unplayable_formats_as_wav() {
     assert_eq!(headers["accept-ranges"], "bytes");
 
     let range = |h: &str| {
-        let mut r = agent().get(&s.url(&format!("/audio/{wav}"))).header("Range", h).call().unwrap();
+        let mut r = agent()
+            .get(&s.url(&format!("/audio/{wav}")))
+            .header("Range", h)
+            .call()
+            .unwrap();
         let status = r.status().as_u16();
-        let cr = r.headers().get("content-range").map(|v| v.to_str().unwrap().to_string());
+        let cr = r
+            .headers()
+            .get("content-range")
+            .map(|v| v.to_str().unwrap().to_string());
         (status, cr, r.body_mut().read_to_vec().unwrap())
     };
     let n = original.len();
     let (st, cr, b) = range("bytes=0-99");
-    assert_eq!((st, cr.as_deref()), (206, Some(format!("bytes 0-99/{n}").as_str())));
+    assert_eq!(
+        (st, cr.as_deref()),
+        (206, Some(format!("bytes 0-99/{n}").as_str()))
+    );
     assert_eq!(b, &original[..100]);
     let (st, _, b) = range("bytes=-10");
     assert_eq!(st, 206);
@@ -174,10 +255,16 @@ fn audio_is_served_with_ranges_and_unplayable_formats_as_wav() {
     let (st, cr, _) = range(&format!("bytes={n}-"));
     assert_eq!((st, cr), (416, Some(format!("bytes */{n}"))));
 
-    for (file, mp) in [("examples/riser_sweep.mp3", "audio/mpeg"), ("examples/pad_chord.flac", "audio/flac")] {
+    for (file, mp) in [
+        ("examples/riser_sweep.mp3", "audio/mpeg"),
+        ("examples/pad_chord.flac", "audio/flac"),
+    ] {
         let id = id_of(&s, &lib, file);
         let (status, body, headers) = get(&s, &format!("/audio/{id}"));
-        assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, mp));
+        assert_eq!(
+            (status, headers["content-type"].to_str().unwrap()),
+            (200, mp)
+        );
         assert_eq!(body, std::fs::read(lib.lib().join(file)).unwrap());
     }
     // AIFF and ALAC: transcoded to WAV on the fly, Range included.
@@ -189,7 +276,11 @@ fn audio_is_served_with_ranges_and_unplayable_formats_as_wav() {
         assert_eq!(&body[..4], b"RIFF");
         let seconds = (body.len() - 44) as f64 / 2.0 / 44_100.0;
         assert!((seconds - 4.0).abs() < 0.1, "{file}: {seconds} s");
-        let mut r = agent().get(&s.url(&format!("/audio/{id}"))).header("Range", "bytes=0-3").call().unwrap();
+        let mut r = agent()
+            .get(&s.url(&format!("/audio/{id}")))
+            .header("Range", "bytes=0-3")
+            .call()
+            .unwrap();
         assert_eq!(r.status().as_u16(), 206);
         assert_eq!(r.body_mut().read_to_vec().unwrap(), b"RIFF");
     }
@@ -202,7 +293,11 @@ fn bad_uploads_get_a_4xx_with_the_decoders_message_and_leave_no_file() {
     let wav = std::fs::read(lib.lib().join("examples/kick_808.wav")).unwrap();
     let opus = std::fs::read(lib.lib().join("data/stereo48k_4s.opus")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("notes.txt", b"this is not audio at all, just some words\n".repeat(20), "notes.txt"),
+        (
+            "notes.txt",
+            b"this is not audio at all, just some words\n".repeat(20),
+            "notes.txt",
+        ),
         ("cut.wav", wav[..30].to_vec(), "cut.wav"),
         ("empty.wav", Vec::new(), "empty"),
         ("voice.opus", opus, "unsupported"),
@@ -213,7 +308,10 @@ fn bad_uploads_get_a_4xx_with_the_decoders_message_and_leave_no_file() {
         let msg = v["error"].as_str().unwrap();
         assert!(msg.contains(needle) && msg.contains(name), "{name}: {msg}");
         eprintln!("{name}: {status} {msg}");
-        assert!(!msg.contains("avx-upload-"), "{name}: the message names the upload, not the temporary file: {msg}");
+        assert!(
+            !msg.contains("avx-upload-"),
+            "{name}: the message names the upload, not the temporary file: {msg}"
+        );
     }
     // Over the limit (1 MB here): 413 before the body is stored.
     let big = vec![0u8; 2 * 1024 * 1024];
@@ -226,9 +324,19 @@ fn bad_uploads_get_a_4xx_with_the_decoders_message_and_leave_no_file() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("avx-upload-"))
         .collect();
-    assert!(left.is_empty(), "uploads left in the temporary directory: {left:?}");
+    assert!(
+        left.is_empty(),
+        "uploads left in the temporary directory: {left:?}"
+    );
     // Bad parameters are 400 with a message.
-    for q in ["/api/search?q=", "/api/search?q=x&k=0", "/api/search?q=x&k=abc", "/api/similar?id=abc", "/api/dupes?threshold=2", "/api/search?q=x&in=relative/dir"] {
+    for q in [
+        "/api/search?q=",
+        "/api/search?q=x&k=0",
+        "/api/search?q=x&k=abc",
+        "/api/similar?id=abc",
+        "/api/dupes?threshold=2",
+        "/api/search?q=x&in=relative/dir",
+    ] {
         let (status, body, _) = get(&s, q);
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(status, 400, "{q}: {v}");
@@ -265,7 +373,11 @@ fn files_are_served_by_id_only_and_never_outside_the_roots() {
     assert_eq!(get(&s, &format!("/audio/{kick}")).0, 200);
     let examples = lib.lib().join("examples");
     std::fs::rename(&examples, lib.dir.path().join("moved")).unwrap();
-    std::fs::copy(lib.dir.path().join("moved/kick_808.wav"), outside.join("kick_808.wav")).unwrap();
+    std::fs::copy(
+        lib.dir.path().join("moved/kick_808.wav"),
+        outside.join("kick_808.wav"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink(&outside, &examples).unwrap();
     let (status, body, _) = get(&s, &format!("/audio/{kick}"));
     assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
@@ -284,14 +396,39 @@ fn a_token_guards_every_request_and_a_non_loopback_bind_gets_one() {
     assert_eq!(get(&s, "/api/info").0, 401);
     assert_eq!(get(&s, "/").0, 401);
     assert_eq!(get(&s, "/audio/1").0, 401);
-    let ok = |req: ureq::RequestBuilder<ureq::typestate::WithoutBody>| req.call().unwrap().status().as_u16();
-    assert_eq!(ok(agent().get(&s.url("/api/info")).header("Authorization", "Bearer s3cret")), 200);
-    assert_eq!(ok(agent().get(&s.url("/api/info")).header("Authorization", "Bearer wrong")), 401);
-    assert_eq!(ok(agent().get(&s.url("/api/info")).header("Cookie", "avx_token=s3cret")), 200);
-    let no_redirect: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).proxy(None).build().into();
+    let ok = |req: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
+        req.call().unwrap().status().as_u16()
+    };
+    assert_eq!(
+        ok(agent()
+            .get(&s.url("/api/info"))
+            .header("Authorization", "Bearer s3cret")),
+        200
+    );
+    assert_eq!(
+        ok(agent()
+            .get(&s.url("/api/info"))
+            .header("Authorization", "Bearer wrong")),
+        401
+    );
+    assert_eq!(
+        ok(agent()
+            .get(&s.url("/api/info"))
+            .header("Cookie", "avx_token=s3cret")),
+        200
+    );
+    let no_redirect: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .build()
+        .into();
     let r = no_redirect.get(&s.url("/?token=s3cret")).call().unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("avx_token=s3cret"));
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("avx_token=s3cret"));
     drop(s);
 
     // Bound to every interface without --token: a token is generated, printed, and required.
@@ -303,26 +440,57 @@ fn a_token_guards_every_request_and_a_non_loopback_bind_gets_one() {
     let port = s.base.rsplit(':').next().unwrap();
     let local = format!("http://127.0.0.1:{port}/api/info");
     assert_eq!(agent().get(&local).call().unwrap().status().as_u16(), 401);
-    assert_eq!(agent().get(&local).header("Authorization", format!("Bearer {token}")).call().unwrap().status().as_u16(), 200);
+    assert_eq!(
+        agent()
+            .get(&local)
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 }
 
 #[test]
 fn no_cors_unless_asked_and_a_commit_is_visible_without_restart() {
     let lib = Library::new();
     let s = lib.serve(&[]);
-    let r = agent().get(&s.url("/api/info")).header("Origin", "http://evil.example").call().unwrap();
+    let r = agent()
+        .get(&s.url("/api/info"))
+        .header("Origin", "http://evil.example")
+        .call()
+        .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let files = get_json(&s, "/api/info")["files"].as_u64().unwrap();
 
     // A concurrent `avx index` adds a file: the running server sees it.
-    std::fs::copy(lib.lib().join("examples/kick_punchy.wav"), lib.lib().join("examples/kick_new.wav")).unwrap();
+    std::fs::copy(
+        lib.lib().join("examples/kick_punchy.wav"),
+        lib.lib().join("examples/kick_new.wav"),
+    )
+    .unwrap();
     lib.index();
-    assert_eq!(get_json(&s, "/api/info")["files"].as_u64().unwrap(), files + 1);
+    assert_eq!(
+        get_json(&s, "/api/info")["files"].as_u64().unwrap(),
+        files + 1
+    );
     let map = get_json(&s, "/api/map");
-    assert_eq!(map["points"].as_array().unwrap().len() as u64, files + 1, "the map is recomputed after a commit");
+    assert_eq!(
+        map["points"].as_array().unwrap().len() as u64,
+        files + 1,
+        "the map is recomputed after a commit"
+    );
     drop(s);
 
     let s = lib.serve(&["--cors", "http://localhost:3000"]);
-    let r = agent().get(&s.url("/api/info")).header("Origin", "http://localhost:3000").call().unwrap();
-    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:3000");
+    let r = agent()
+        .get(&s.url("/api/info"))
+        .header("Origin", "http://localhost:3000")
+        .call()
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
 }

@@ -110,8 +110,18 @@ impl Library {
         while Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(line) => {
-                    if let Some(url) = line.split(" at ").nth(1).filter(|_| line.starts_with("avx: serving")) {
-                        base = Some(url.split('?').next().unwrap().trim_end_matches('/').to_string());
+                    if let Some(url) = line
+                        .split(" at ")
+                        .nth(1)
+                        .filter(|_| line.starts_with("avx: serving"))
+                    {
+                        base = Some(
+                            url.split('?')
+                                .next()
+                                .unwrap()
+                                .trim_end_matches('/')
+                                .to_string(),
+                        );
                     }
                     if let Some(t) = line.strip_prefix("avx: token: ") {
                         token = Some(t.split_whitespace().next().unwrap().to_string());
@@ -129,8 +139,14 @@ impl Library {
                 }
             }
         }
-        let base = base.unwrap_or_else(|| panic!("avx serve printed no address: {}", seen.join("\n")));
-        Served { child, base, token, lines: rx }
+        let base =
+            base.unwrap_or_else(|| panic!("avx serve printed no address: {}", seen.join("\n")));
+        Served {
+            child,
+            base,
+            token,
+            lines: rx,
+        }
     }
 }
 

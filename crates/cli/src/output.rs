@@ -5,9 +5,9 @@
 //! Every line is one JSON object with a `"type"` field. The types are documented in README.md
 //! ("JSON output"); fields are only ever added, never renamed.
 
-use std::io::{self, BufWriter, Stdout, Write};
 use avx_core::Hit;
 use serde_json::Value;
+use std::io::{self, BufWriter, Stdout, Write};
 
 use crate::cli::ListFormat;
 
@@ -51,12 +51,7 @@ pub fn clock(seconds: f64) -> String {
 }
 
 /// Prints a result list in the chosen format.
-pub fn print_hits(
-    out: &mut Out,
-    rows: &[Hit],
-    format: ListFormat,
-    json: bool,
-) -> io::Result<()> {
+pub fn print_hits(out: &mut Out, rows: &[Hit], format: ListFormat, json: bool) -> io::Result<()> {
     if json {
         for r in rows {
             out.json(&r.json(false))?;

@@ -41,8 +41,9 @@ pub fn analyse(path: &Path, buckets: usize) -> Result<Analysis> {
     let mut fine: Vec<f32> = Vec::with_capacity(buckets + 1);
     let (mut current, mut filled) = (0f32, 0usize);
     let mut frames = 0u64;
-    let meter_err =
-        |e: ebur128::Error| CoreError::Invalid(format!("{}: cannot measure loudness: {e}", path.display()));
+    let meter_err = |e: ebur128::Error| {
+        CoreError::Invalid(format!("{}: cannot measure loudness: {e}", path.display()))
+    };
     // R128 gates 400 ms blocks: a shorter file (a click, a hi-hat) is measured looped to one block, which keeps
     // its level, instead of having no loudness at all.
     let block = (rate as usize * 2) / 5 + 1;
@@ -128,7 +129,10 @@ impl LoudnessCache {
                         .filter_map(|(id, e)| {
                             Some((
                                 id.parse().ok()?,
-                                (e.get("hash")?.as_str()?.to_string(), e.get("lufs")?.as_f64()),
+                                (
+                                    e.get("hash")?.as_str()?.to_string(),
+                                    e.get("lufs")?.as_f64(),
+                                ),
                             ))
                         })
                         .collect(),
@@ -165,7 +169,10 @@ impl LoudnessCache {
             .iter()
             .map(|(id, (key, lufs))| (id.to_string(), json!({"hash": key, "lufs": lufs})))
             .collect();
-        write_atomic(&self.path, &serde_json::to_vec(&json!({"version": 1, "files": files})).unwrap_or_default())?;
+        write_atomic(
+            &self.path,
+            &serde_json::to_vec(&json!({"version": 1, "files": files})).unwrap_or_default(),
+        )?;
         self.dirty = false;
         Ok(())
     }

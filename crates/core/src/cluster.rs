@@ -75,7 +75,11 @@ impl Cluster {
 
 /// Runs k-means over the file vectors (300 iterations at most); labels each centroid with `labeller`'s text tower
 /// when one is given.
-pub fn clusters(index: &Index, opts: &ClusterOptions, labeller: Option<&mut Embedder>) -> Result<Vec<Cluster>> {
+pub fn clusters(
+    index: &Index,
+    opts: &ClusterOptions,
+    labeller: Option<&mut Embedder>,
+) -> Result<Vec<Cluster>> {
     let (refs, data) = gather(index, Level::File, opts.within);
     if refs.is_empty() {
         return Err(CoreError::Invalid("no indexed files to cluster".into()));

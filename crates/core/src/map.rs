@@ -69,7 +69,12 @@ pub fn compute(index: &Index) -> Result<Map> {
     let second = principal_component(&data, &mean, dim, Some(&first));
     let mut xy: Vec<(f32, f32)> = data
         .chunks_exact(dim)
-        .map(|row| (centred_dot(row, &mean, &first), centred_dot(row, &mean, &second)))
+        .map(|row| {
+            (
+                centred_dot(row, &mean, &first),
+                centred_dot(row, &mean, &second),
+            )
+        })
         .collect();
     let scale = xy
         .iter()
@@ -101,7 +106,10 @@ pub fn compute(index: &Index) -> Result<Map> {
 pub fn cached_json(index: &Index) -> Result<String> {
     let path = cache_dir(index.dir()).join("map.json");
     let stats = index.stats();
-    let key = format!("{{\"commits\":{},\"files\":{}}}\n", stats.commits, stats.files);
+    let key = format!(
+        "{{\"commits\":{},\"files\":{}}}\n",
+        stats.commits, stats.files
+    );
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Some(body) = text.strip_prefix(&key) {
             return Ok(body.to_string());
@@ -122,7 +130,12 @@ fn centred_dot(row: &[f32], mean: &[f32], dir: &[f32]) -> f32 {
 
 /// The leading eigenvector of the centred data's covariance (orthogonal to `against`), by power iteration from a
 /// fixed start, so the map is deterministic.
-fn principal_component(data: &[f32], mean: &[f32], dim: usize, against: Option<&[f32]>) -> Vec<f32> {
+fn principal_component(
+    data: &[f32],
+    mean: &[f32],
+    dim: usize,
+    against: Option<&[f32]>,
+) -> Vec<f32> {
     let mut v: Vec<f32> = (0..dim).map(|i| 1.0 + (i % 7) as f32 * 0.1).collect();
     for _ in 0..POWER_ITERATIONS {
         if let Some(a) = against {
@@ -147,7 +160,12 @@ fn principal_component(data: &[f32], mean: &[f32], dim: usize, against: Option<&
         let p: f32 = v.iter().zip(a).map(|(x, y)| x * y).sum();
         v.iter_mut().zip(a).for_each(|(x, y)| *x -= p * y);
     }
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
     v.iter().map(|x| x / norm).collect()
 }
 

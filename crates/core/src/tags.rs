@@ -19,7 +19,11 @@ pub struct LabelSet {
 
 impl LabelSet {
     /// Embeds `labels` (the built-in [`VOCABULARY`] when `None`) through `template` (`{}` marks the label).
-    pub fn embed(emb: &mut Embedder, labels: Option<Vec<String>>, template: &str) -> Result<LabelSet> {
+    pub fn embed(
+        emb: &mut Embedder,
+        labels: Option<Vec<String>>,
+        template: &str,
+    ) -> Result<LabelSet> {
         validate(labels.as_deref(), template)?;
         let labels = labels.unwrap_or_else(|| VOCABULARY.iter().map(|s| s.to_string()).collect());
         let mut vectors = Vec::with_capacity(labels.len());

@@ -301,7 +301,11 @@ function showTimeline(hits, label) {
   for (const h of hits) { if (!byFile.has(h.id)) byFile.set(h.id, []); byFile.get(h.id).push(h); }
   const box = $("#timeline");
   const head = document.createElement("div"); head.className = "query-label"; head.innerHTML = `Moments matching <b>${label}</b>`;
-  box.replaceChildren(head, ...[...byFile.values()].map(list => {
+  // Files longer than one window first: there a hit's offset says where the sound is.
+  let lists = [...byFile.values()];
+  const long = lists.filter(l => l[0].duration > 1.2 * (l[0].end - l[0].start));
+  if (long.length) lists = long;
+  box.replaceChildren(head, ...lists.map(list => {
     const f = list[0]; const div = document.createElement("div"); div.className = "tl-file"; div.dataset.id = f.id;
     div.innerHTML = `<div class="tl-head"><div><div class="name"></div><div class="folder"></div></div><div class="dur"></div></div><div class="tl-track"><canvas class="wave"></canvas></div>`;
     $(".name", div).textContent = baseName(f.path); $(".folder", div).textContent = folderOf(f.path); $(".dur", div).textContent = clock(f.duration);

@@ -126,11 +126,7 @@ fn error_text(e: &dyn std::error::Error) -> String {
 type ApiResult = Result<Response, ApiError>;
 
 fn json_response(v: &Value) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        v.to_string(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
 
 /// Runs CPU-bound work off the async workers; a panic in it is a 500, never a dead server.
@@ -146,8 +142,14 @@ async fn blocking<T: Send + 'static>(
 pub fn router(state: Shared, cfg: &ServeConfig) -> Result<Router, ServeError> {
     let api = Router::new()
         .route("/", get(page))
-        .route("/assets/app.js", get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
-        .route("/assets/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
+        .route(
+            "/assets/app.js",
+            get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/assets/app.css",
+            get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
+        )
         .route("/api/info", get(info))
         .route("/api/search", get(search))
         .route(
@@ -162,7 +164,9 @@ pub fn router(state: Shared, cfg: &ServeConfig) -> Result<Router, ServeError> {
         .route("/api/files/{id}", get(file_info))
         .route("/api/files/{id}/peaks", get(peaks))
         .route("/audio/{id}", get(audio))
-        .fallback(|| async { ApiError::not_found("no such page or endpoint: see README.md, \"avx serve\"") })
+        .fallback(|| async {
+            ApiError::not_found("no such page or endpoint: see README.md, \"avx serve\"")
+        })
         .with_state(state);
     let api = match &cfg.token {
         Some(t) => {
@@ -204,7 +208,10 @@ async fn authorise(token: &str, req: Request, next: Next) -> Response {
             let cookie = format!("avx_token={token}; HttpOnly; SameSite=Strict; Path=/");
             return (
                 StatusCode::SEE_OTHER,
-                [(header::SET_COOKIE, cookie), (header::LOCATION, "/".to_string())],
+                [
+                    (header::SET_COOKIE, cookie),
+                    (header::LOCATION, "/".to_string()),
+                ],
             )
                 .into_response();
         }
@@ -233,18 +240,26 @@ async fn page() -> Response {
     asset(INDEX_HTML, "text/html; charset=utf-8")
 }
 
-fn param_usize(p: &HashMap<String, String>, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+fn param_usize(
+    p: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
     match p.get(name) {
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad(format!("{name}={v}: expected a whole number from 1 to {max}"))),
+            _ => Err(ApiError::bad(format!(
+                "{name}={v}: expected a whole number from 1 to {max}"
+            ))),
         },
     }
 }
 
 fn param_flag(p: &HashMap<String, String>, name: &str) -> bool {
-    p.get(name).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+    p.get(name)
+        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
 }
 
 /// `in=DIR`: an absolute directory used only as a prefix filter, never opened.
@@ -254,7 +269,9 @@ fn param_within(p: &HashMap<String, String>) -> Result<Option<PathBuf>, ApiError
         Some(v) => {
             let path = PathBuf::from(v);
             if !path.is_absolute() {
-                return Err(ApiError::bad(format!("in={v}: expected an absolute directory")));
+                return Err(ApiError::bad(format!(
+                    "in={v}: expected an absolute directory"
+                )));
             }
             Ok(Some(path))
         }
@@ -262,8 +279,11 @@ fn param_within(p: &HashMap<String, String>) -> Result<Option<PathBuf>, ApiError
 }
 
 fn param_id(raw: &str) -> Result<u64, ApiError> {
-    raw.parse::<u64>()
-        .map_err(|_| ApiError::bad(format!("'{raw}' is not a file id: files are named by their index id only")))
+    raw.parse::<u64>().map_err(|_| {
+        ApiError::bad(format!(
+            "'{raw}' is not a file id: files are named by their index id only"
+        ))
+    })
 }
 
 fn hits_json(hits: &[avx_core::Hit]) -> Value {
@@ -289,7 +309,10 @@ async fn info(State(st): State<Shared>) -> ApiResult {
     })))
 }
 
-fn query_options<'a>(p: &HashMap<String, String>, within: Option<&'a FsPath>) -> Result<QueryOptions<'a>, ApiError> {
+fn query_options<'a>(
+    p: &HashMap<String, String>,
+    within: Option<&'a FsPath>,
+) -> Result<QueryOptions<'a>, ApiError> {
     Ok(QueryOptions {
         k: param_usize(p, "k", 20, MAX_K)?,
         segments: param_flag(p, "segments"),
@@ -323,7 +346,9 @@ async fn similar_by_id(State(st): State<Shared>, Query(p): Params) -> ApiResult 
         let vector = snap
             .index
             .file_vector(f)
-            .ok_or_else(|| ApiError::not_found(format!("file {id} has no vector (it failed to index)")))?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("file {id} has no vector (it failed to index)"))
+            })?
             .to_vec();
         let mut opts = query_options(&p, within.as_deref())?;
         opts.exclude = Some(&f.path);
@@ -367,11 +392,16 @@ async fn similar_by_upload(
 ) -> ApiResult {
     let ext = upload_extension(&p, &headers);
     blocking(move || {
-        let name = p.get("name").cloned().unwrap_or_else(|| format!("upload.{ext}"));
+        let name = p
+            .get("name")
+            .cloned()
+            .unwrap_or_else(|| format!("upload.{ext}"));
         if body.is_empty() {
             return Err(ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!("{name}: the upload is empty: send the audio file's bytes as the request body"),
+                message: format!(
+                    "{name}: the upload is empty: send the audio file's bytes as the request body"
+                ),
             });
         }
         let within = param_within(&p)?;
@@ -395,7 +425,9 @@ async fn similar_by_upload(
             .with_model(|m| query::file_vector(m, &tmp_path))
             .map_err(|e| {
                 let mut err = ApiError::from(e);
-                err.message = err.message.replace(&tmp_path.to_string_lossy().into_owned(), &name);
+                err.message = err
+                    .message
+                    .replace(&tmp_path.to_string_lossy().into_owned(), &name);
                 err
             })?;
         drop(tmp);
@@ -426,7 +458,11 @@ async fn dupes(State(st): State<Shared>, Query(p): Params) -> ApiResult {
             },
         )?;
         Ok(json_response(&Value::Array(
-            groups.iter().enumerate().map(|(i, g)| g.json(i + 1, true)).collect(),
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| g.json(i + 1, true))
+                .collect(),
         )))
     })
     .await
@@ -444,14 +480,18 @@ async fn cluster_list(State(st): State<Shared>, Query(p): Params) -> ApiResult {
             within: within.as_deref(),
             labels: 3,
         };
-        let label = st.has_text() && !p.get("labels").is_some_and(|v| v == "0");
+        let label = st.has_text() && p.get("labels").is_none_or(|v| v != "0");
         let result = if label {
             st.with_model(|m| clusters(&snap.index, &opts, Some(m)))?
         } else {
             clusters(&snap.index, &opts, None)?
         };
         Ok(json_response(&Value::Array(
-            result.iter().enumerate().map(|(i, c)| c.json(i + 1, true)).collect(),
+            result
+                .iter()
+                .enumerate()
+                .map(|(i, c)| c.json(i + 1, true))
+                .collect(),
         )))
     })
     .await
@@ -472,7 +512,11 @@ async fn map(State(st): State<Shared>) -> ApiResult {
         Ok(body)
     })
     .await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 fn file_json(st: &AppState, f: &avx_index::FileMeta) -> Value {
@@ -609,8 +653,14 @@ fn ranged(
             .header(header::CONTENT_RANGE, format!("bytes */{len}"))
             .body(Body::empty()),
         RangeRequest::Whole => {
-            let bytes = if len == 0 { Vec::new() } else { read(0, len - 1)? };
-            common(Response::builder()).status(StatusCode::OK).body(Body::from(bytes))
+            let bytes = if len == 0 {
+                Vec::new()
+            } else {
+                read(0, len - 1)?
+            };
+            common(Response::builder())
+                .status(StatusCode::OK)
+                .body(Body::from(bytes))
         }
         RangeRequest::Part(a, b) => {
             // One response carries at most MAX_PART bytes; players ask for the rest.

@@ -24,8 +24,7 @@ pub fn new_token() -> String {
 /// Compares two strings in time independent of where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -144,14 +143,21 @@ pub fn open_indexed(f: &FileMeta) -> Result<File, ServeFileError> {
 }
 
 /// Reads bytes `start..=end` of `file`.
-pub fn read_range(mut file: File, path: &Path, start: u64, end: u64) -> Result<Vec<u8>, ServeFileError> {
+pub fn read_range(
+    mut file: File,
+    path: &Path,
+    start: u64,
+    end: u64,
+) -> Result<Vec<u8>, ServeFileError> {
     let io = |source| ServeFileError::Io {
         path: path.to_path_buf(),
         source,
     };
     file.seek(SeekFrom::Start(start)).map_err(io)?;
     let mut buf = Vec::with_capacity((end - start + 1) as usize);
-    file.take(end - start + 1).read_to_end(&mut buf).map_err(io)?;
+    file.take(end - start + 1)
+        .read_to_end(&mut buf)
+        .map_err(io)?;
     Ok(buf)
 }
 
