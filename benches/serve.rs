@@ -130,11 +130,10 @@ fn main() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read stderr to the end on a thread: the server keeps writing to it, and a closed pipe would stop it.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut base = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-    {
+    for line in lines.by_ref().map_while(Result::ok) {
         if let Some(u) = line
             .strip_prefix("avx: serving ")
             .and_then(|l| l.split(" at ").nth(1))
@@ -143,6 +142,7 @@ fn main() {
             break;
         }
     }
+    std::thread::spawn(move || lines.for_each(drop));
     assert!(!base.is_empty(), "avx serve did not start");
     let a = agent();
     let get = |p: &str| {

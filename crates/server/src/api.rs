@@ -129,6 +129,17 @@ fn json_response(v: &Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
 
+/// A JSON array of numbered objects (`group` 1, 2, ...; `cluster` 1, 2, ...).
+fn numbered<T>(items: &[T], json: impl Fn(&T, usize) -> Value) -> Response {
+    json_response(&Value::Array(
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| json(x, i + 1))
+            .collect(),
+    ))
+}
+
 /// Runs CPU-bound work off the async workers; a panic in it is a 500, never a dead server.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -457,13 +468,7 @@ async fn dupes(State(st): State<Shared>, Query(p): Params) -> ApiResult {
                 ..DupesOptions::default()
             },
         )?;
-        Ok(json_response(&Value::Array(
-            groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| g.json(i + 1, true))
-                .collect(),
-        )))
+        Ok(numbered(&groups, |g, n| g.json(n, true)))
     })
     .await
 }
@@ -486,13 +491,7 @@ async fn cluster_list(State(st): State<Shared>, Query(p): Params) -> ApiResult {
         } else {
             clusters(&snap.index, &opts, None)?
         };
-        Ok(json_response(&Value::Array(
-            result
-                .iter()
-                .enumerate()
-                .map(|(i, c)| c.json(i + 1, true))
-                .collect(),
-        )))
+        Ok(numbered(&result, |c, n| c.json(n, true)))
     })
     .await
 }

@@ -1,6 +1,8 @@
 //! `avx serve`: parses the flags, resolves the index and its model through [`Ctx`], and hands them to
 //! `avx_server`, which owns everything else.
 
+use std::io::Write as _;
+
 use anyhow::{Context as _, Result};
 use avx_server::{ServeConfig, Server};
 
@@ -25,12 +27,17 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Outcome> {
         Some(t) => format!("{}?token={t}", server.url()),
         None => server.url(),
     };
-    // Always printed (also with --quiet): a client needs the address, and the port when bound to port 0.
-    eprintln!("avx: serving {} at {url}", ctx.index_dir().display());
+    // Always printed (also with --quiet): a client needs the address, and the port when bound to port 0. Write
+    // errors are ignored: a closed stderr must not stop the server.
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "avx: serving {} at {url}", ctx.index_dir().display());
     if let Some(t) = server.token() {
-        eprintln!("avx: token: {t} (send `Authorization: Bearer {t}`, or open the link above)");
+        let _ = writeln!(
+            err,
+            "avx: token: {t} (send `Authorization: Bearer {t}`, or open the link above)"
+        );
     }
-    eprintln!("avx: press Ctrl-C to stop");
+    let _ = writeln!(err, "avx: press Ctrl-C to stop");
     if args.open {
         open_browser(&url);
     }
@@ -48,6 +55,9 @@ fn open_browser(url: &str) {
         "xdg-open"
     };
     if std::process::Command::new(opener).arg(url).spawn().is_err() {
-        eprintln!("avx: cannot start {opener}: open {url} yourself");
+        let _ = writeln!(
+            std::io::stderr(),
+            "avx: cannot start {opener}: open {url} yourself"
+        );
     }
 }
