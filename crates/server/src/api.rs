@@ -20,7 +20,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::http::{
-    open_indexed, parse_range, playable_type, read_range, request_token, same_secret, wav_bytes,
+    file_body, open_indexed, parse_range, playable_type, request_token, same_secret, wav_bytes,
     RangeRequest, ServeFileError,
 };
 use crate::state::AppState;
@@ -34,9 +34,6 @@ const APP_CSS: &str = include_str!("../assets/app.css");
 const MAX_K: usize = 1000;
 /// Longest file transcoded to WAV for the browser (longer AIFF/ALAC files are refused, not buffered).
 const MAX_TRANSCODE_S: f64 = 20.0 * 60.0;
-
-/// Most bytes of one ranged response (a request for more gets this much, as HTTP allows).
-const MAX_PART: u64 = 16 * 1024 * 1024;
 
 type Shared = Arc<AppState>;
 type Params = Query<HashMap<String, String>>;
@@ -602,7 +599,9 @@ async fn audio(State(st): State<Shared>, Path(id): Path<String>, headers: Header
         match playable_type(f) {
             Some(ct) => {
                 let len = f.size;
-                ranged(range.as_deref(), len, ct, |a, b| read_range(file, &f.path, a, b).map_err(ApiError::from))
+                ranged(range.as_deref(), len, ct, |a, b| {
+                    file_body(file, &f.path, a, b).map_err(ApiError::from)
+                })
             }
             None => {
                 drop(file);
@@ -618,7 +617,9 @@ async fn audio(State(st): State<Shared>, Path(id): Path<String>, headers: Header
                 }
                 let wav = transcode(&f.path)?;
                 let len = wav.len() as u64;
-                ranged(range.as_deref(), len, "audio/wav", |a, b| Ok(wav[a as usize..=b as usize].to_vec()))
+                ranged(range.as_deref(), len, "audio/wav", |a, b| {
+                    Ok(Body::from(wav[a as usize..=b as usize].to_vec()))
+                })
             }
         }
     })
@@ -639,7 +640,7 @@ fn ranged(
     range: Option<&str>,
     len: u64,
     content_type: &str,
-    read: impl FnOnce(u64, u64) -> Result<Vec<u8>, ApiError>,
+    body: impl FnOnce(u64, u64) -> Result<Body, ApiError>,
 ) -> ApiResult {
     let common = |b: axum::http::response::Builder| {
         b.header(header::CONTENT_TYPE, content_type)
@@ -652,23 +653,21 @@ fn ranged(
             .header(header::CONTENT_RANGE, format!("bytes */{len}"))
             .body(Body::empty()),
         RangeRequest::Whole => {
-            let bytes = if len == 0 {
-                Vec::new()
+            let body = if len == 0 {
+                Body::empty()
             } else {
-                read(0, len - 1)?
+                body(0, len - 1)?
             };
             common(Response::builder())
                 .status(StatusCode::OK)
-                .body(Body::from(bytes))
+                .body(body)
         }
         RangeRequest::Part(a, b) => {
-            // One response carries at most MAX_PART bytes; players ask for the rest.
-            let b = b.min(a + MAX_PART - 1);
-            let bytes = read(a, b)?;
+            let body = body(a, b)?;
             common(Response::builder())
                 .status(StatusCode::PARTIAL_CONTENT)
                 .header(header::CONTENT_RANGE, format!("bytes {a}-{b}/{len}"))
-                .body(Body::from(bytes))
+                .body(body)
         }
     };
     response.map_err(|e| ApiError {

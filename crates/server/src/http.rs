@@ -2,7 +2,7 @@
 //! by index id, and only while it is still the file that was indexed.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read as _, Seek, SeekFrom};
 use std::path::Path;
 
 use avx_index::FileMeta;
@@ -142,23 +142,66 @@ pub fn open_indexed(f: &FileMeta) -> Result<File, ServeFileError> {
     Ok(file)
 }
 
-/// Reads bytes `start..=end` of `file`.
-pub fn read_range(
+/// Bytes `start..=end` of `file` as a response body streamed in 64 KiB reads, so a response never holds a whole
+/// file in memory.
+pub fn file_body(
     mut file: File,
     path: &Path,
     start: u64,
     end: u64,
-) -> Result<Vec<u8>, ServeFileError> {
-    let io = |source| ServeFileError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    file.seek(SeekFrom::Start(start)).map_err(io)?;
-    let mut buf = Vec::with_capacity((end - start + 1) as usize);
-    file.take(end - start + 1)
-        .read_to_end(&mut buf)
-        .map_err(io)?;
-    Ok(buf)
+) -> Result<axum::body::Body, ServeFileError> {
+    file.seek(SeekFrom::Start(start))
+        .map_err(|source| ServeFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(axum::body::Body::new(FileBody {
+        file,
+        remaining: end + 1 - start,
+    }))
+}
+
+/// A body reading the next `remaining` bytes of a file. The reads are small local-file reads done inline.
+struct FileBody {
+    file: File,
+    remaining: u64,
+}
+
+impl http_body::Body for FileBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let mut buf = vec![0u8; this.remaining.min(64 * 1024) as usize];
+        let frame = match this.file.read(&mut buf) {
+            Ok(0) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file became shorter while it was being sent",
+            )),
+            Ok(n) => {
+                buf.truncate(n);
+                this.remaining -= n as u64;
+                Ok(http_body::Frame::data(buf.into()))
+            }
+            Err(e) => Err(e),
+        };
+        std::task::Poll::Ready(Some(frame))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
 }
 
 /// The Content-Type of a file a browser can play as it is, or `None` when it must be transcoded to WAV (AIFF,
