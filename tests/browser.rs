@@ -263,6 +263,25 @@ fn the_page_searches_plays_uploads_and_shows_every_view() {
         "document.querySelector('#player').currentTime > 0.05",
         "playback to advance",
     );
+    // Loudness match: the playing file's measured loudness sets the preview gain (-20 LUFS target); the switch
+    // turns it off.
+    let gain = b.wait_for(
+        "(() => { const p = window.avx.peaks.get(window.avx.playingId); \
+          return p && p.lufs != null && gainNode ? [gainNode.gain.value, p.lufs] : null; })()",
+        "a loudness-matched gain",
+    );
+    let (g, lufs) = (gain[0].as_f64().unwrap(), gain[1].as_f64().unwrap());
+    let want = 10f64.powf((-20.0 - lufs) / 20.0).clamp(0.05, 4.0);
+    assert!(
+        (g - want).abs() < 1e-3 * want.max(1.0),
+        "gain {g} for {lufs} LUFS, want {want}"
+    );
+    b.click("label.switch");
+    b.wait_for(
+        "gainNode.gain.value === 1",
+        "unity gain with loudness match off",
+    );
+    b.click("label.switch");
     b.screenshot("serve-search.png");
     b.js("document.querySelector('#player').pause();");
 
