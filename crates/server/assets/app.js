@@ -303,7 +303,7 @@ function showTimeline(hits, label) {
   const head = document.createElement("div"); head.className = "query-label"; head.innerHTML = `Moments matching <b>${label}</b>`;
   // Files longer than one window first: there a hit's offset says where the sound is.
   let lists = [...byFile.values()];
-  const long = lists.filter(l => l[0].duration > 1.2 * (l[0].end - l[0].start));
+  const long = lists.filter(l => l[0].duration > 1.05 * (l[0].end - l[0].start));
   if (long.length) lists = long;
   box.replaceChildren(head, ...lists.map(list => {
     const f = list[0]; const div = document.createElement("div"); div.className = "tl-file"; div.dataset.id = f.id;
