@@ -112,6 +112,7 @@ pub struct LoudnessCache {
     path: PathBuf,
     entries: HashMap<u64, (String, Option<f64>)>,
     dirty: bool,
+    last_save: Option<std::time::Instant>,
 }
 
 impl LoudnessCache {
@@ -143,6 +144,7 @@ impl LoudnessCache {
             path,
             entries,
             dirty: false,
+            last_save: None,
         }
     }
 
@@ -157,6 +159,15 @@ impl LoudnessCache {
     pub fn insert(&mut self, f: &FileMeta, lufs: Option<f64>) {
         self.entries.insert(f.id, (content_key(f), lufs));
         self.dirty = true;
+    }
+
+    /// [`LoudnessCache::save`], unless the last save was less than `every` ago: a page showing 20 new results
+    /// then writes the file once or twice, not 20 times. The owner saves once more when it is done.
+    pub fn save_if_due(&mut self, every: std::time::Duration) -> Result<()> {
+        if self.last_save.is_some_and(|t| t.elapsed() < every) {
+            return Ok(());
+        }
+        self.save()
     }
 
     /// Writes the cache if it changed (to a temporary file renamed over the old one, so readers see a whole file).
@@ -174,6 +185,7 @@ impl LoudnessCache {
             &serde_json::to_vec(&json!({"version": 1, "files": files})).unwrap_or_default(),
         )?;
         self.dirty = false;
+        self.last_save = Some(std::time::Instant::now());
         Ok(())
     }
 }

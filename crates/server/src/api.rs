@@ -11,7 +11,7 @@ use avx_core::dupes::{duplicate_groups, DupesOptions};
 use avx_core::query::{self, QueryOptions};
 use avx_core::CoreError;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -160,12 +160,7 @@ pub fn router(state: Shared, cfg: &ServeConfig) -> Result<Router, ServeError> {
         )
         .route("/api/info", get(info))
         .route("/api/search", get(search))
-        .route(
-            "/api/similar",
-            get(similar_by_id)
-                .post(similar_by_upload)
-                .layer(DefaultBodyLimit::max(cfg.upload_limit)),
-        )
+        .route("/api/similar", get(similar_by_id).post(similar_by_upload))
         .route("/api/dupes", get(dupes))
         .route("/api/clusters", get(cluster_list))
         .route("/api/map", get(map))
@@ -392,18 +387,35 @@ fn upload_extension(p: &HashMap<String, String>, headers: &HeaderMap) -> String 
         .unwrap_or_else(|| "bin".into())
 }
 
-async fn similar_by_upload(
-    State(st): State<Shared>,
-    Query(p): Params,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    let ext = upload_extension(&p, &headers);
+async fn similar_by_upload(State(st): State<Shared>, Query(p): Params, req: Request) -> ApiResult {
+    let ext = upload_extension(&p, req.headers());
+    let name = p
+        .get("name")
+        .cloned()
+        .unwrap_or_else(|| format!("upload.{ext}"));
+    let limit = st.upload_limit;
+    let too_big = || {
+        ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        message: format!(
+            "{name}: the upload is larger than the limit of {limit} bytes (avx serve --upload-limit MB)"
+        ),
+    }
+    };
+    // A declared length over the limit is refused before any of the body is read; a chunked body is cut off at
+    // the limit.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_big());
+    }
+    let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| too_big())?;
     blocking(move || {
-        let name = p
-            .get("name")
-            .cloned()
-            .unwrap_or_else(|| format!("upload.{ext}"));
         if body.is_empty() {
             return Err(ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -567,8 +579,9 @@ async fn peaks(State(st): State<Shared>, Path(id): Path<String>, Query(p): Param
             let mut cache = st.loudness.lock().unwrap_or_else(|p| p.into_inner());
             if cache.get(f).is_none() {
                 cache.insert(f, a.lufs);
-                // The cache is derived data: failing to store it costs a re-measure, not the answer.
-                let _ = cache.save();
+                // The cache is derived data: failing to store it costs a re-measure, not the answer. The server
+                // saves what is left when it stops.
+                let _ = cache.save_if_due(std::time::Duration::from_secs(2));
             }
         }
         Ok(json_response(&json!({

@@ -74,6 +74,7 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    state: Arc<AppState>,
     token: Option<String>,
     runtime: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -92,7 +93,7 @@ impl Server {
             cfg.token = Some(http::new_token());
         }
         let state = Arc::new(AppState::open(index_dir, model, &cfg)?);
-        let router = api::router(state, &cfg)?;
+        let router = api::router(state.clone(), &cfg)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cfg.threads.max(1))
             .max_blocking_threads(cfg.threads.max(1) * 2 + 2)
@@ -120,6 +121,7 @@ impl Server {
         });
         Ok(Server {
             addr,
+            state,
             token: cfg.token,
             runtime,
             stop: Some(stop),
@@ -178,5 +180,11 @@ impl Drop for Server {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+        let mut cache = self
+            .state
+            .loudness
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let _ = cache.save();
     }
 }
