@@ -289,6 +289,13 @@ fn param_id(raw: &str) -> Result<u64, ApiError> {
     })
 }
 
+/// The indexed file with this id, or 404.
+fn file_of(index: &avx_index::Index, id: u64) -> Result<&avx_index::FileMeta, ApiError> {
+    index
+        .file_by_id(id)
+        .ok_or_else(|| ApiError::not_found(format!("no indexed file has id {id}")))
+}
+
 fn hits_json(hits: &[avx_core::Hit]) -> Value {
     Value::Array(hits.iter().map(|h| h.json(true)).collect())
 }
@@ -342,10 +349,7 @@ async fn similar_by_id(State(st): State<Shared>, Query(p): Params) -> ApiResult 
         let id = param_id(p.get("id").map_or("", String::as_str))?;
         let within = param_within(&p)?;
         let snap = st.snapshot();
-        let f = snap
-            .index
-            .file_by_id(id)
-            .ok_or_else(|| ApiError::not_found(format!("no indexed file has id {id}")))?;
+        let f = file_of(&snap.index, id)?;
         let vector = snap
             .index
             .file_vector(f)
@@ -555,10 +559,7 @@ fn file_json(st: &AppState, f: &avx_index::FileMeta) -> Value {
 async fn file_info(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult {
     let id = param_id(&id)?;
     let snap = st.snapshot();
-    let f = snap
-        .index
-        .file_by_id(id)
-        .ok_or_else(|| ApiError::not_found(format!("no indexed file has id {id}")))?;
+    let f = file_of(&snap.index, id)?;
     Ok(json_response(&file_json(&st, f)))
 }
 
@@ -569,10 +570,7 @@ async fn peaks(State(st): State<Shared>, Path(id): Path<String>, Query(p): Param
     let n = param_usize(&p, "n", 200, 4000)?;
     blocking(move || {
         let snap = st.snapshot();
-        let f = snap
-            .index
-            .file_by_id(id)
-            .ok_or_else(|| ApiError::not_found(format!("no indexed file has id {id}")))?;
+        let f = file_of(&snap.index, id)?;
         drop(open_indexed(f)?);
         let a = avx_core::audio::analyse(&f.path, n)?;
         {
@@ -604,10 +602,7 @@ async fn audio(State(st): State<Shared>, Path(id): Path<String>, headers: Header
         .map(str::to_string);
     blocking(move || {
         let snap = st.snapshot();
-        let f = snap
-            .index
-            .file_by_id(id)
-            .ok_or_else(|| ApiError::not_found(format!("no indexed file has id {id}")))?;
+        let f = file_of(&snap.index, id)?;
         let file = open_indexed(f)?;
         match playable_type(f) {
             Some(ct) => {
