@@ -105,29 +105,63 @@ impl Group {
 
 /// The groups of near-duplicates of the index, largest first as `avx_index::analysis` orders them.
 pub fn duplicate_groups(index: &Index, opts: &DupesOptions) -> Result<Vec<Group>> {
-    let threshold = opts
-        .threshold
-        .unwrap_or_else(|| default_threshold(&index.settings().frontend));
-    if !(0.0..=1.0).contains(&threshold) {
-        return Err(CoreError::Invalid(
-            "--threshold must be between 0 and 1".into(),
-        ));
-    }
     let level = if opts.segments {
         Level::Window
     } else {
         Level::File
     };
     let (refs, data) = gather(index, level, opts.within);
-    let dim = index.settings().dim as usize;
+    let owners: Vec<(u64, Option<(f32, f32)>)> =
+        refs.iter().map(|r| (r.file_id, r.window)).collect();
+    let groups = groups_among(
+        &owners,
+        &data,
+        index.settings().dim as usize,
+        &index.settings().frontend,
+        opts,
+    )?;
+    Ok(groups
+        .into_iter()
+        .map(|g| Group {
+            members: g
+                .into_iter()
+                .map(|(pos, score)| GroupMember {
+                    file: FileRef::of(index, refs[pos].file_id),
+                    score,
+                    window: refs[pos].window,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// The duplicate search itself, over any set of vectors (an index's, or vectors read from elsewhere): `owners[i]`
+/// is row i's file (any id unique per file) and window, `data` the rows (row-major, `dim` wide), `frontend` the
+/// front-end description that picks the default threshold. Each group is a list of (row, cosine to the group's
+/// first row), first row first.
+pub fn groups_among(
+    owners: &[(u64, Option<(f32, f32)>)],
+    data: &[f32],
+    dim: usize,
+    frontend: &str,
+    opts: &DupesOptions,
+) -> Result<Vec<Vec<(usize, f32)>>> {
+    let threshold = opts
+        .threshold
+        .unwrap_or_else(|| default_threshold(frontend));
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(CoreError::Invalid(
+            "--threshold must be between 0 and 1".into(),
+        ));
+    }
     let cfg = DupesConfig {
         threshold,
         k: opts.candidates.max(1),
     };
     let same_item = |a: usize, b: usize| {
-        let (ra, rb) = (&refs[a], &refs[b]);
-        ra.file_id == rb.file_id
-            && match (ra.window, rb.window) {
+        let ((fa, wa), (fb, wb)) = (owners[a], owners[b]);
+        fa == fb
+            && match (wa, wb) {
                 (Some((s1, e1)), Some((s2, e2))) => s1 < e2 && s2 < e1, // overlapping windows of one file
                 _ => true,
             }
@@ -142,32 +176,16 @@ pub fn duplicate_groups(index: &Index, opts: &DupesOptions) -> Result<Vec<Group>
             None
         },
     };
-    let groups = if refs.len() < EXACT_CANDIDATES_BELOW {
-        let exact = ExactNeighbours::new(&data, dim)?;
-        duplicate_groups_filtered(&data, dim, &exact, &cfg, &filter)?
+    let groups = if owners.len() < EXACT_CANDIDATES_BELOW {
+        let exact = ExactNeighbours::new(data, dim)?;
+        duplicate_groups_filtered(data, dim, &exact, &cfg, &filter)?
     } else {
         // An inverted-file ANN (k-means buckets, multi-probe) over the gathered vectors: at 100k x 512 it finds
         // candidates for every vector in seconds, where one HNSW query per vector would take minutes here.
-        let buckets = BucketNeighbours::build(&data, dim, 0)?;
-        duplicate_groups_filtered(&data, dim, &buckets, &cfg, &filter)?
+        let buckets = BucketNeighbours::build(data, dim, 0)?;
+        duplicate_groups_filtered(data, dim, &buckets, &cfg, &filter)?
     };
-    Ok(groups
-        .iter()
-        .map(|g| Group {
-            members: g
-                .members
-                .iter()
-                .map(|(pos, score)| {
-                    let r = &refs[*pos];
-                    GroupMember {
-                        file: FileRef::of(index, r.file_id),
-                        score: *score,
-                        window: r.window,
-                    }
-                })
-                .collect(),
-        })
-        .collect())
+    Ok(groups.into_iter().map(|g| g.members).collect())
 }
 
 #[cfg(test)]

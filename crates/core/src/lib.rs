@@ -23,7 +23,9 @@ pub mod tags;
 pub mod vocab;
 
 pub use cluster::{clusters, Cluster, ClusterMember, ClusterOptions};
-pub use dupes::{default_threshold, duplicate_groups, gather, DupesOptions, Group, GroupMember};
+pub use dupes::{
+    default_threshold, duplicate_groups, gather, groups_among, DupesOptions, Group, GroupMember,
+};
 pub use error::{CoreError, Result};
 pub use query::{neighbours, stored_vector, Hit, QueryOptions};
 pub use tags::LabelSet;
