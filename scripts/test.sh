@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: installs ONNX Runtime for this user if missing (scripts/setup-ort.sh), then runs every
-# test of the workspace (unit, integration, golden parity, CLI, doc tests). Needs Rust and python3 with pip.
+# The whole test suite: installs ONNX Runtime for this user if missing (scripts/setup-ort.sh) and headless
+# Chromium with its WebDriver for the browser tests of `avx serve` (scripts/setup-chromium.sh, apt as root), then
+# runs every test of the workspace (unit, integration, golden parity, CLI, server API, browser, doc tests). Needs
+# Rust and python3 with pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-ort.sh
+scripts/setup-chromium.sh
 cargo test --workspace --locked "$@"

@@ -75,6 +75,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// What is indexed: roots, files, hours, model, sizes
     Info,
+    /// Serve a web page to audition, search and browse the library, and a JSON API for programs
+    Serve(ServeArgs),
     /// Check every checksum and cross-reference of the index
     Verify,
     /// List, fetch and locate models
@@ -93,6 +95,25 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (a non-loopback address requires a token: --token, or one is generated and printed)
+    #[arg(long, default_value = avx_server::DEFAULT_BIND, value_name = "ADDR:PORT")]
+    pub bind: std::net::SocketAddr,
+    /// Open the page in the default browser
+    #[arg(long)]
+    pub open: bool,
+    /// Require this token from every request (header `Authorization: Bearer T`, or the cookie the printed link sets)
+    #[arg(long, env = "AVX_TOKEN", value_name = "T")]
+    pub token: Option<String>,
+    /// Allow cross-origin requests from this origin (e.g. http://localhost:3000); none by default
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
+    /// Largest reference sound accepted by POST /api/similar, in MB
+    #[arg(long, default_value_t = 50, value_name = "MB")]
+    pub upload_limit: usize,
 }
 
 /// How a list of results is printed.

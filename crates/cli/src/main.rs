@@ -7,7 +7,6 @@ mod cli;
 mod cmd;
 mod context;
 mod output;
-mod vocab;
 
 use std::process::ExitCode;
 
@@ -76,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Push(a) => cmd::push::run(&ctx, a),
         Command::Merge(a) => cmd::push::merge(&ctx, a),
         Command::Info => cmd::info::info(&ctx),
+        Command::Serve(a) => cmd::serve::run(&ctx, a),
         Command::Verify => cmd::info::verify(&ctx),
         Command::Model(c) => cmd::model::run(&ctx, c),
         Command::Embed(a) => cmd::embed::run(&ctx, a),

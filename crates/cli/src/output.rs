@@ -5,10 +5,9 @@
 //! Every line is one JSON object with a `"type"` field. The types are documented in README.md
 //! ("JSON output"); fields are only ever added, never renamed.
 
+use avx_core::Hit;
+use serde_json::Value;
 use std::io::{self, BufWriter, Stdout, Write};
-use std::path::Path;
-
-use serde_json::{json, Value};
 
 use crate::cli::ListFormat;
 
@@ -51,43 +50,17 @@ pub fn clock(seconds: f64) -> String {
     }
 }
 
-/// One result row of `similar` and `search`.
-#[derive(Debug, Clone)]
-pub struct HitRow<'a> {
-    pub rank: usize,
-    pub score: f32,
-    pub path: &'a Path,
-    pub duration_s: f64,
-    pub window: Option<(f32, f32)>,
-}
-
 /// Prints a result list (`print_hits`) and says whether it had results, for the exit code.
-pub fn print_result_list(rows: &[HitRow<'_>], format: ListFormat, json: bool) -> io::Result<bool> {
+pub fn print_result_list(rows: &[Hit], format: ListFormat, json: bool) -> io::Result<bool> {
     print_hits(&mut Out::new(), rows, format, json)?;
     Ok(!rows.is_empty())
 }
 
 /// Prints a result list in the chosen format.
-pub fn print_hits(
-    out: &mut Out,
-    rows: &[HitRow<'_>],
-    format: ListFormat,
-    json: bool,
-) -> io::Result<()> {
+pub fn print_hits(out: &mut Out, rows: &[Hit], format: ListFormat, json: bool) -> io::Result<()> {
     if json {
         for r in rows {
-            let mut v = json!({
-                "type": "hit",
-                "rank": r.rank,
-                "score": r.score,
-                "path": r.path.to_string_lossy(),
-                "duration": r.duration_s,
-            });
-            if let Some((s, e)) = r.window {
-                v["start"] = json!(s);
-                v["end"] = json!(e);
-            }
-            out.json(&v)?;
+            out.json(&r.json(false))?;
         }
         return out.flush();
     }

@@ -402,7 +402,8 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
 
     // 6. Stray files.
     if let Ok(rd) = fs::read_dir(dir) {
-        let mut known: BTreeSet<String> = ["meta.redb", "meta.sum", "LOCK"]
+        // `cache/`: derived data of avx_core (loudness, map), never part of a commit (index-format.md, "Caches").
+        let mut known: BTreeSet<String> = ["meta.redb", "meta.sum", "LOCK", "cache"]
             .iter()
             .map(|s| s.to_string())
             .collect();

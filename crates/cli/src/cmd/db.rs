@@ -3,12 +3,14 @@
 //! here, with the table's model.
 
 use anyhow::{Context as _, Result};
+use avx_core::dupes::{Group, GroupMember};
+use avx_core::FileRef;
 use avx_embed::Embedder;
 use avx_pg::{Db, DbQuery, Target};
 
 use crate::cli::{DbArgs, DupesArgs, ResultArgs, SearchArgs, SimilarArgs};
 use crate::context::{absolute, Ctx};
-use crate::output::{print_result_list, HitRow};
+use crate::output::print_result_list;
 use crate::Outcome;
 
 fn open(args: &DbArgs, url: &str) -> Result<Db> {
@@ -26,14 +28,14 @@ pub fn similar(ctx: &Ctx, args: SimilarArgs, url: &str) -> Result<Outcome> {
     let mut db = open(&args.db, url)?;
     let query = absolute(&args.file)?;
     let (mut emb, hop) = embedder(ctx, &db, &args.db.table)?;
-    let vector = emb.embed_file(&query, Some(hop), 4)?.vector;
+    let vector = avx_core::query::file_vector(&mut emb, &query, Some(hop))?;
     run(ctx, &mut db, &vector, &args.results, Some(&query))
 }
 
 pub fn search(ctx: &Ctx, args: SearchArgs, url: &str) -> Result<Outcome> {
     let mut db = open(&args.db, url)?;
     let (mut emb, _) = embedder(ctx, &db, &args.db.table)?;
-    let vector = crate::cmd::query::text_vector(&mut emb, &args.text)?;
+    let vector = avx_core::query::text_vector(&mut emb, &args.text.join(" "))?;
     run(ctx, &mut db, &vector, &args.results, None)
 }
 
@@ -54,13 +56,15 @@ fn run(
         within: within.as_deref(),
         exclude,
     })?;
-    let rows: Vec<HitRow<'_>> = hits
-        .iter()
+    // A table row has no index id: results are numbered by rank (the CLI prints no ids).
+    let rows: Vec<avx_core::Hit> = hits
+        .into_iter()
         .enumerate()
-        .map(|(i, h)| HitRow {
+        .map(|(i, h)| avx_core::Hit {
             rank: i + 1,
+            id: i as u64,
+            path: h.path,
             score: h.score,
-            path: &h.path,
             duration_s: h.duration_s,
             window: h.window,
         })
@@ -78,22 +82,36 @@ pub fn dupes(ctx: &Ctx, args: DupesArgs, url: &str) -> Result<Outcome> {
     let vectors = db
         .vectors(args.segments, within.as_deref())
         .context("cannot read the table's vectors")?;
-    let dim = db.settings().dim as usize;
-    let mut items = Vec::with_capacity(vectors.len());
+    let st = db.settings();
+    let dim = st.dim as usize;
+    // Rows come ordered by path: a new path is a new file (its number is the file id the grouping needs).
+    let mut owners = Vec::with_capacity(vectors.len());
     let mut data = Vec::with_capacity(vectors.len() * dim);
     let mut file = 0u64;
     for (i, v) in vectors.iter().enumerate() {
         if i > 0 && vectors[i - 1].path != v.path {
             file += 1;
         }
-        items.push(crate::cmd::dupes::Item {
-            file,
-            path: v.path.to_string_lossy().into_owned(),
-            window: v.window,
-        });
+        owners.push((file, v.window));
         data.extend_from_slice(&v.vector);
     }
-    let st = db.settings();
     let family = avx_embed::family::family_of(&st.family, &st.frontend);
-    crate::cmd::dupes::find_and_print(ctx, &args, &family, &items, &data, dim)
+    let opts = crate::cmd::dupes::options(&args, within.as_deref());
+    let groups: Vec<Group> = avx_core::groups_among(&owners, &data, dim, &family, &opts)?
+        .into_iter()
+        .map(|g| Group {
+            members: g
+                .into_iter()
+                .map(|(row, score)| GroupMember {
+                    file: FileRef {
+                        id: owners[row].0,
+                        path: vectors[row].path.clone(),
+                    },
+                    score,
+                    window: owners[row].1,
+                })
+                .collect(),
+        })
+        .collect();
+    crate::cmd::dupes::print_groups(ctx, &groups)
 }

@@ -13,5 +13,6 @@ pub mod model;
 pub mod push;
 pub mod query;
 pub mod recurring;
+pub mod serve;
 pub mod tag;
 pub mod timeline;

@@ -42,7 +42,7 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
         bail!("--min-occurrences must be at least 2");
     }
     let within = args.within.as_deref().map(absolute).transpose()?;
-    let (refs, mut data) = super::dupes::gather(index, Level::Window, within.as_deref());
+    let (refs, mut data) = avx_core::gather(index, Level::Window, within.as_deref());
     let mut paths = Vec::new();
     let mut track_of = std::collections::HashMap::new();
     let spans: Vec<Span> = refs

@@ -1,0 +1,63 @@
+//! `avx_core`: the library layer between the command line (or the web server) and the crates below it.
+//!
+//! One query service, called by `avx` (crates/cli) and `avx serve` (crates/server) alike, so that no query logic
+//! is written twice:
+//!
+//! * [`query`]: similar by file or by vector, search by text; typed [`Hit`]s.
+//! * [`dupes`]: near-duplicate [`Group`]s.
+//! * [`cluster`]: k-means [`Cluster`]s with an exemplar and zero-shot labels.
+//! * [`tags`]: zero-shot label ranking ([`LabelSet`]), written once for `avx tag` and cluster labels.
+//! * [`audio`]: loudness (EBU R128) and waveform peaks of an indexed file, with the loudness cache.
+//! * [`map`]: a 2-D map of the library from the stored vectors, cached in the index directory.
+//!
+//! Model and index resolution (which model, which index directory) stays with the caller: functions here take an
+//! open [`avx_index::Index`] and, when they need one, an [`avx_embed::Embedder`].
+
+pub mod audio;
+pub mod cluster;
+pub mod dupes;
+mod error;
+pub mod map;
+pub mod query;
+pub mod tags;
+pub mod vocab;
+
+pub use cluster::{clusters, Cluster, ClusterMember, ClusterOptions};
+pub use dupes::{
+    default_threshold, duplicate_groups, gather, groups_among, DupesOptions, Group, GroupMember,
+};
+pub use error::{CoreError, Result};
+pub use query::{neighbours, stored_vector, Hit, QueryOptions};
+pub use tags::LabelSet;
+
+use std::path::{Path, PathBuf};
+
+/// A file of the index, as results name it: its id (to ask for its audio, peaks or neighbours) and its path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRef {
+    pub id: u64,
+    pub path: PathBuf,
+}
+
+impl FileRef {
+    /// The file with this id in `index` (an empty path when the id is unknown, which a snapshot never produces).
+    pub fn of(index: &avx_index::Index, id: u64) -> FileRef {
+        FileRef {
+            id,
+            path: index
+                .file_by_id(id)
+                .map(|f| f.path.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The path as JSON text.
+    pub fn path_text(&self) -> String {
+        path_text(&self.path)
+    }
+}
+
+/// A path as JSON and table text (lossy for non-UTF-8 names, as avx prints paths today).
+pub fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
