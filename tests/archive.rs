@@ -1,5 +1,5 @@
 //! End-to-end tests of `avx recurring` and `avx timeline` (issue 17) on a committed programme with planted
-//! motifs (`tests/data/audio/programme.mp3`, made by `tests/data/make_programme.sh`; its layout is in
+//! motifs (`tests/data/programme/programme.mp3`, made by `tests/data/make_programme.sh`; its layout is in
 //! `programme.txt`), indexed with the committed aiSFX model (`models/aisfx`).
 
 use std::path::{Path, PathBuf};
@@ -13,8 +13,8 @@ fn repo() -> PathBuf {
 
 /// `(start, length, what)` of each planted part, from `programme.txt`.
 fn layout() -> Vec<(f64, f64, String)> {
-    let text = std::fs::read_to_string(repo().join("tests/data/audio/programme.txt"))
-        .expect("tests/data/audio/programme.txt is missing: run tests/data/make_programme.sh");
+    let text = std::fs::read_to_string(repo().join("tests/data/programme/programme.txt"))
+        .expect("tests/data/programme/programme.txt is missing: run tests/data/make_programme.sh");
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
@@ -69,8 +69,8 @@ fn recurring_and_timeline_find_the_planted_motifs() {
     let lib = dir.path().join("lib");
     std::fs::create_dir_all(&lib).unwrap();
     let prog = lib.join("programme.mp3");
-    std::fs::copy(repo().join("tests/data/audio/programme.mp3"), &prog)
-        .expect("tests/data/audio/programme.mp3 is missing: run tests/data/make_programme.sh");
+    std::fs::copy(repo().join("tests/data/programme/programme.mp3"), &prog)
+        .expect("tests/data/programme/programme.mp3 is missing: run tests/data/make_programme.sh");
     let prog_s = prog.to_str().unwrap();
     avx(
         dir.path(),

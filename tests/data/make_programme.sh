@@ -4,15 +4,15 @@
 #
 # 61 s, mono, 22.05 kHz, MP3 at 32 kbit/s (about 240 kB): espeak-ng speech (several sentences, two voices)
 # with a 3.5 s synthetic jingle planted three times (once 6 dB quieter), a 4.0 s ident planted three times
-# and 1.5 s of silence. The layout (start, length, what) is printed to tests/data/audio/programme.txt and is
+# and 1.5 s of silence. The layout (start, length, what) is printed to tests/data/programme/programme.txt and is
 # what the test expects; keep the two in step.
 #
-# Usage: tests/data/make_programme.sh   (writes tests/data/audio/programme.mp3 and programme.txt)
+# Usage: tests/data/make_programme.sh   (writes tests/data/programme/programme.mp3 and programme.txt)
 # Needs: sox (14.4), espeak-ng, ffmpeg (libmp3lame).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="$here/audio"
+out="$here/programme"
 mkdir -p "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
