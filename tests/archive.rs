@@ -2,6 +2,8 @@
 //! motifs (`tests/data/programme/programme.mp3`, made by `tests/data/make_programme.sh`; its layout is in
 //! `programme.txt`), indexed with the committed aiSFX model (`models/aisfx`).
 
+mod util;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,20 +45,7 @@ fn avx(dir: &Path, args: &[&str], code: i32) -> String {
         .args(args)
         .output()
         .expect("avx runs");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "avx {args:?}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
+    util::stdout_with_code(out, args, code)
 }
 
 fn f(v: &Value) -> f64 {
@@ -81,7 +70,7 @@ fn recurring_and_timeline_find_the_planted_motifs() {
 
     // recurring: exactly the jingle and the ident, each at its three planted offsets (start and end within
     // 0.5 s).
-    let out = json_lines(&avx(dir.path(), &["--json", "recurring"], 0));
+    let out = util::json_lines(&avx(dir.path(), &["--json", "recurring"], 0));
     let motifs: Vec<&Value> = out.iter().filter(|v| v["type"] == "motif").collect();
     assert_eq!(motifs.len(), 2, "{out:#?}");
     let mut motif_of = std::collections::HashMap::new();
@@ -114,7 +103,7 @@ fn recurring_and_timeline_find_the_planted_motifs() {
     );
 
     // timeline: each planted part is a segment (motif or silence) with boundaries within 0.5 s.
-    let out = json_lines(&avx(dir.path(), &["--json", "timeline", prog_s], 0));
+    let out = util::json_lines(&avx(dir.path(), &["--json", "timeline", prog_s], 0));
     assert!(out.iter().all(|v| v["type"] == "segment"), "{out:#?}");
     for w in out.windows(2) {
         assert!(

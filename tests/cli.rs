@@ -11,6 +11,7 @@ use serde_json::Value;
 
 #[path = "mutate.rs"]
 mod mutate;
+mod util;
 
 use mutate::wav_bytes;
 
@@ -54,24 +55,13 @@ impl Env {
 
     /// Runs and asserts the exit code, returning stdout.
     fn ok(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "avx {args:?}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        util::stdout_with_code(self.run(args), args, code)
     }
 
     fn json(&self, args: &[&str], code: i32) -> Vec<Value> {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
-        self.ok(&a, code)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-            .collect()
+        util::json_lines(&self.ok(&a, code))
     }
 
     fn summary(&self, args: &[&str], code: i32) -> Value {

@@ -3,6 +3,7 @@
 //! random-weight CLAP model (tests/fixtures/tiny-clap).
 
 mod pg_server;
+mod util;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,23 +63,13 @@ impl Env {
 
     fn ok(&self, index: &str, args: &[&str], code: i32) -> String {
         let out: Output = self.cmd(index).args(args).output().expect("avx runs");
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "avx {args:?}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        util::stdout_with_code(out, args, code)
     }
 
     fn json(&self, index: &str, args: &[&str], code: i32) -> Vec<Value> {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
-        self.ok(index, &a, code)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        util::json_lines(&self.ok(index, &a, code))
     }
 }
 
