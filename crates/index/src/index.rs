@@ -10,7 +10,6 @@ use rayon::prelude::*;
 use crate::error::{IndexError, Result};
 use crate::exact::{scan, scan_range, Scored, TopK};
 use crate::graph::{self, Adjacency, GraphView};
-use crate::lock::WriterLock;
 use crate::meta::{into_path, FileEntry, FileStatus, IndexSettings, Loaded, MetaPaths, State};
 use crate::vectors::{Level, RowMap};
 use crate::writer::Writer;
@@ -178,8 +177,10 @@ fn key(p: &Path) -> &[u8] {
 impl Index {
     /// Opens the index in `dir` (creating it when `opts.write` and it is missing).
     ///
-    /// Reads the manifest (checked against the checksum sealed at the last commit) with every
-    /// file record, the row-file headers and the graph files; `verify` checks everything else.
+    /// Cheap (see `index-format.md`, "Verification"): reads the manifest with every file record, the
+    /// row-file headers and the graph files' headers, footers and node rows, enough that damage is an
+    /// error or harmless, never a panic; whole-file checksums are [`crate::verify`]'s (and the writer's).
+    /// Never takes `LOCK` and never writes.
     /// Nothing is sorted: path order is built on first use (see [`Index::files`]).
     pub fn open(dir: impl AsRef<Path>, opts: OpenOptions) -> Result<Index> {
         let dir = dir.as_ref();
@@ -197,7 +198,7 @@ impl Index {
         let paths = MetaPaths::new(dir);
         let mut last = None;
         for _ in 0..8 {
-            let loaded = paths.load_map(&|| repair_if_unlocked(dir), &FileMeta::from_entry)?;
+            let loaded = paths.load_map(&FileMeta::from_entry)?;
             if let Some(s) = &opts.settings {
                 s.check_against(&loaded.settings, dir)?;
             }
@@ -266,7 +267,7 @@ impl Index {
             }
             if let Some(g) = ls.graph {
                 let gp = dir.join(level.graph_file_name(g.generation));
-                let view = GraphView::open(&gp, true)?;
+                let view = GraphView::open(&gp, false)?;
                 if view.checksum() != g.checksum
                     || view.points != g.points
                     || view.rows_covered != g.rows_covered
@@ -594,21 +595,5 @@ impl Index {
     /// Checks every checksum and cross-reference of this index (see [`crate::verify`]).
     pub fn verify(&self) -> crate::VerifyReport {
         crate::verify(&self.dir)
-    }
-}
-
-/// Crash recovery for readers: if no writer holds the lock, run the writer's recovery.
-fn repair_if_unlocked(dir: &Path) -> Result<bool> {
-    match WriterLock::acquire(&dir.join("LOCK"), false) {
-        Ok(lock) => {
-            let paths = MetaPaths::new(dir);
-            let db = paths.open_write(false)?;
-            drop(db);
-            paths.seal()?;
-            drop(lock);
-            Ok(true)
-        }
-        Err(IndexError::Locked { .. }) => Ok(false),
-        Err(e) => Err(e),
     }
 }

@@ -22,6 +22,7 @@ mod index;
 mod lock;
 mod merge;
 mod meta;
+mod record;
 pub mod shard;
 pub mod vectors;
 mod verify;

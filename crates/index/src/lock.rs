@@ -1,10 +1,11 @@
 //! The writer lock: an advisory exclusive lock on `LOCK`, holding the owner's process id.
 //!
-//! The lock is an `flock(2)` on an open file description, so it conflicts between processes and
-//! between two opens in one process, and the kernel releases it when the holder dies (`kill -9`
-//! included): a stale `LOCK` file never blocks the next writer.
+//! The lock is the standard library's exclusive file lock (`File::lock`/`File::try_lock`: `flock(2)`
+//! on Unix, `LockFileEx` on Windows) on an open file description, so it conflicts between processes
+//! and between two opens in one process, and the operating system releases it when the holder dies
+//! (`kill -9` included): a stale `LOCK` file never blocks the next writer.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -56,47 +57,16 @@ impl WriterLock {
     }
 }
 
-#[cfg(unix)]
+/// Tries to take the lock without waiting: `Ok(false)` when another holder has it.
 fn try_lock(file: &File, path: &Path) -> Result<bool> {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: flock on a valid, owned descriptor.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(IndexError::io(path, err))
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(IndexError::io(path, e)),
     }
 }
 
-#[cfg(unix)]
+/// Waits for the lock.
 fn lock_blocking(file: &File, path: &Path) -> Result<()> {
-    use std::os::unix::io::AsRawFd;
-    loop {
-        // SAFETY: flock on a valid, owned descriptor.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(IndexError::io(path, err));
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn try_lock(_file: &File, path: &Path) -> Result<bool> {
-    Err(IndexError::Invalid {
-        path: path.to_path_buf(),
-        detail: "writer locking is implemented for Unix only".into(),
-    })
-}
-
-#[cfg(not(unix))]
-fn lock_blocking(file: &File, path: &Path) -> Result<()> {
-    try_lock(file, path).map(|_| ())
+    file.lock().map_err(|e| IndexError::io(path, e))
 }

@@ -6,6 +6,7 @@
 //! Both retry with a short backoff while the other holds it. The redb commit is the one atomic
 //! commit point of the index (see `index-format.md`, "Commit protocol").
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::ops::Bound;
@@ -13,7 +14,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bincode::Options;
 use redb::{
     MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition,
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::error::{IndexError, Result};
+use crate::record::{record_struct, Reader, Record};
 use crate::vectors::{sync_dir, u32_at, u64_at, Level};
 
 /// Version of the index format as a whole (manifest schema, file layouts) written by this build.
@@ -166,8 +167,8 @@ pub enum FileStatus {
     Failed,
 }
 
-/// A file's record as stored in the `files` table (bincode, fixed-width little-endian integers).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A file's record as stored in the `files` table (see [`crate::record`] for the encoding).
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FileEntry {
     pub path: Vec<u8>,
     pub size: u64,
@@ -184,6 +185,36 @@ pub(crate) struct FileEntry {
     pub windows: Vec<(f32, f32)>,
 }
 
+record_struct!(FileEntry {
+    path,
+    size,
+    mtime_ns,
+    content_hash,
+    duration_s,
+    sample_rate,
+    channels,
+    codec,
+    status,
+    error,
+    vector_row,
+    window_first_row,
+    windows,
+});
+
+/// A unit variant: its index as `u32` (`Ok` 0, `Failed` 1).
+impl Record for FileStatus {
+    fn put(&self, out: &mut Vec<u8>) {
+        (*self as u32).put(out);
+    }
+    fn take(r: &mut Reader<'_>) -> std::result::Result<Self, String> {
+        match u32::take(r)? {
+            0 => Ok(FileStatus::Ok),
+            1 => Ok(FileStatus::Failed),
+            t => Err(format!("unknown file status {t}")),
+        }
+    }
+}
+
 impl FileEntry {
     pub fn window_rows(&self) -> std::ops::Range<u64> {
         self.window_first_row..self.window_first_row + self.windows.len() as u64
@@ -191,7 +222,7 @@ impl FileEntry {
 }
 
 /// Where a level's graph file is and what it covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct GraphRef {
     pub generation: u64,
     /// The graph indexes live rows below this row number; rows at or past it are the "tail".
@@ -202,16 +233,30 @@ pub(crate) struct GraphRef {
     pub checksum: u64,
 }
 
+record_struct!(GraphRef {
+    generation,
+    rows_covered,
+    points,
+    file_len,
+    checksum,
+});
+
 /// Per-level state in the manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct LevelState {
     pub generation: u64,
     pub rows: u64,
     pub graph: Option<GraphRef>,
 }
 
+record_struct!(LevelState {
+    generation,
+    rows,
+    graph,
+});
+
 /// The `state` record: everything that changes at each commit besides file records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct State {
     pub next_file_id: u64,
     pub levels: [LevelState; 2],
@@ -219,27 +264,41 @@ pub(crate) struct State {
     pub commits: u64,
 }
 
+record_struct!(State {
+    next_file_id,
+    levels,
+    commits,
+});
+
 impl State {
     pub fn level(&self, l: Level) -> &LevelState {
         &self.levels[l.code() as usize]
     }
+
+    /// The names of the files of an index directory that this commit needs: the manifest, its sidecar, the
+    /// writer lock, and the current row file and graph of each level. Anything else of ours is garbage.
+    pub fn referenced_files(&self) -> BTreeSet<String> {
+        let mut keep: BTreeSet<String> = ["meta.redb", "meta.sum", "LOCK"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for level in [Level::File, Level::Window] {
+            let ls = self.level(level);
+            keep.insert(level.row_file_name(ls.generation));
+            if let Some(g) = ls.graph {
+                keep.insert(level.graph_file_name(g.generation));
+            }
+        }
+        keep
+    }
 }
 
-pub(crate) fn codec() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .reject_trailing_bytes()
-        .with_limit(256 << 20)
+pub(crate) fn encode<T: Record>(v: &T) -> Vec<u8> {
+    crate::record::to_bytes(v)
 }
 
-pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    codec().serialize(v).expect("in-memory records serialize")
-}
-
-pub(crate) fn decode<T: for<'de> Deserialize<'de>>(b: &[u8], path: &Path, what: &str) -> Result<T> {
-    codec()
-        .deserialize(b)
+pub(crate) fn decode<T: Record>(b: &[u8], path: &Path, what: &str) -> Result<T> {
+    crate::record::from_bytes(b)
         .map_err(|e| IndexError::corrupt(path, format!("undecodable {what}: {e}")))
 }
 
@@ -401,86 +460,71 @@ impl MetaPaths {
         }
     }
 
-    /// Reads the whole manifest in one read transaction, checking it against the sidecar.
-    ///
-    /// `repair` is called when the database needs crash recovery (a writer died inside a commit)
-    /// and may run it if no writer holds the lock; it returns whether it did.
-    pub fn load(&self, repair: &dyn Fn() -> Result<bool>) -> Result<Loaded> {
-        self.load_map(repair, &|id, e| (id, e))
+    /// Reads the whole manifest in one read transaction. Cheap: `meta.sum` is decoded, not compared with a
+    /// hash of `meta.redb` (that is [`crate::verify`]'s and the writer's job); redb's own checks and
+    /// `catch_unwind` turn damage into an error. Never writes and never takes `LOCK`: a database left
+    /// needing recovery by a writer that died is recovered in a private in-memory copy.
+    pub fn load(&self) -> Result<Loaded> {
+        self.load_map(&|id, e| (id, e))
     }
 
     /// [`MetaPaths::load`], turning each file record into a `T` as it is read (one allocation of
     /// the record list instead of two).
     pub fn load_map<T: Send>(
         &self,
-        repair: &dyn Fn() -> Result<bool>,
         map: &(dyn Fn(u64, FileEntry) -> T + Sync),
     ) -> Result<Loaded<T>> {
+        // A damaged sidecar is reported here too: it is 64 bytes.
+        self.read_sidecar()?;
+        let failed =
+            |what: &str| IndexError::corrupt(&self.db, format!("redb failed while {what}"));
         let mut backoff = Backoff::new();
-        let mut mismatches = 0;
         loop {
-            let side = self.read_sidecar()?;
-            let mut retry = false;
-            if let Some(s) = side {
-                if !self.matches(&s)? {
-                    // Either damage, or a commit finished between our two reads.
-                    if self.read_sidecar()? == side {
-                        mismatches += 1;
-                        if mismatches >= 3 {
-                            return Err(IndexError::corrupt(
-                                &self.db,
-                                "contents differ from the checksum recorded in meta.sum at the last commit",
-                            ));
-                        }
-                    }
-                    retry = true;
+            let mut b = redb::Builder::new();
+            b.set_cache_size(LOAD_CACHE_BYTES);
+            let opened = catch_unwind(AssertUnwindSafe(|| b.open_read_only(&self.db)));
+            match opened {
+                Ok(Ok(db)) => {
+                    let r = catch_unwind(AssertUnwindSafe(|| read_all(&db, &self.db, map)));
+                    drop(db);
+                    return r.map_err(|_| failed("reading the manifest"))?;
                 }
-            }
-            if !retry {
-                let mut b = redb::Builder::new();
-                b.set_cache_size(LOAD_CACHE_BYTES);
-                let opened = catch_unwind(AssertUnwindSafe(|| b.open_read_only(&self.db)));
-                match opened {
-                    Ok(Ok(db)) => {
-                        let r = catch_unwind(AssertUnwindSafe(|| read_all(&db, &self.db, map)));
-                        drop(db);
-                        let loaded = match r {
-                            Ok(r) => r?,
-                            Err(_) => {
-                                return Err(IndexError::corrupt(
-                                    &self.db,
-                                    "redb failed while reading the manifest",
-                                ))
-                            }
-                        };
-                        if self.read_sidecar()? == side {
-                            return Ok(loaded);
-                        }
-                        // A commit happened meanwhile: read again, checked.
-                    }
-                    Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {}
-                    Ok(Err(redb::DatabaseError::RepairAborted)) => {
-                        // When a live writer holds the lock, `repair` does nothing: the writer repairs.
-                        repair()?;
-                    }
-                    Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
-                        if e.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        return Err(IndexError::NotFound {
-                            path: self.dir.clone(),
-                        })
-                    }
-                    Ok(Err(e)) => return Err(db_error(&self.db, e)),
-                    Err(_) => {
-                        return Err(IndexError::corrupt(
-                            &self.db,
-                            "redb failed while opening the database",
-                        ))
-                    }
+                Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {}
+                Ok(Err(redb::DatabaseError::RepairAborted)) => {
+                    return catch_unwind(AssertUnwindSafe(|| self.load_recovered(map)))
+                        .map_err(|_| failed("recovering a copy of the manifest"))?;
                 }
+                Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
+                    if e.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    return Err(IndexError::NotFound {
+                        path: self.dir.clone(),
+                    })
+                }
+                Ok(Err(e)) => return Err(db_error(&self.db, e)),
+                Err(_) => return Err(failed("opening the database")),
             }
             backoff.wait(&self.db)?;
         }
+    }
+
+    /// Reads a manifest whose writer died inside a commit: redb's recovery runs on an in-memory copy,
+    /// giving the state the next writer will recover to, and the index directory is left untouched.
+    fn load_recovered<T: Send>(
+        &self,
+        map: &(dyn Fn(u64, FileEntry) -> T + Sync),
+    ) -> Result<Loaded<T>> {
+        use redb::StorageBackend;
+        let bytes = fs::read(&self.db).map_err(|e| IndexError::io(&self.db, e))?;
+        let mem = redb::backends::InMemoryBackend::new();
+        let io = |e: std::io::Error| IndexError::io(&self.db, e);
+        mem.set_len(bytes.len() as u64).map_err(io)?;
+        mem.write(0, &bytes).map_err(io)?;
+        drop(bytes);
+        let db = redb::Builder::new()
+            .create_with_backend(mem)
+            .map_err(|e| db_error(&self.db, e))?;
+        read_all(&db, &self.db, map)
     }
 }
 
@@ -499,7 +543,7 @@ pub(crate) fn db_error(path: &Path, e: impl Into<redb::Error>) -> IndexError {
 }
 
 fn read_all<T: Send>(
-    db: &redb::ReadOnlyDatabase,
+    db: &impl ReadableDatabase,
     path: &Path,
     map: &(dyn Fn(u64, FileEntry) -> T + Sync),
 ) -> Result<Loaded<T>> {
@@ -622,4 +666,88 @@ pub(crate) fn into_path(b: Vec<u8>) -> PathBuf {
 /// Bytes of one level for the checksum table key.
 pub(crate) fn level_key(l: Level) -> u32 {
     l.code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed v1 fixture's records decode and encode back to exactly the bytes on disk: the
+    /// hand-written encoding of [`crate::record`] is bincode 1's (fixed-width little-endian) byte for byte.
+    #[test]
+    fn v1_fixture_records_round_trip_byte_for_byte() {
+        let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1/meta.redb");
+        let opened = redb::Builder::new()
+            .open_read_only(&db)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (restore it: git checkout -- crates/index/tests/fixtures)",
+                    db.display()
+                )
+            });
+        let tx = opened.begin_read().unwrap();
+        let meta = tx.open_table(META).unwrap();
+        let stored = meta.get(KEY_STATE).unwrap().unwrap().value().to_vec();
+        let state: State = decode(&stored, &db, "state").unwrap();
+        assert_eq!(encode(&state), stored);
+        assert!(
+            state.levels.iter().all(|l| l.graph.is_some()),
+            "the fixture has both graphs"
+        );
+        let files = tx.open_table(FILES).unwrap();
+        let mut statuses = Vec::new();
+        for item in files.iter().unwrap() {
+            let (id, v) = item.unwrap();
+            let e: FileEntry = decode(v.value(), &db, "file record").unwrap();
+            assert_eq!(encode(&e), v.value(), "file {}", id.value());
+            statuses.push((e.status, e.error.is_some(), e.content_hash.is_some()));
+        }
+        assert!(statuses.contains(&(FileStatus::Ok, false, true)));
+        assert!(statuses.contains(&(FileStatus::Failed, true, false)));
+    }
+
+    /// The layout spelled out field by field, as `index-format.md` documents it.
+    #[test]
+    fn file_entry_layout_is_pinned() {
+        let e = FileEntry {
+            path: b"/a".to_vec(),
+            size: 3,
+            mtime_ns: -1,
+            content_hash: Some(5),
+            duration_s: 0.5,
+            sample_rate: 48_000,
+            channels: 2,
+            codec: "flac".into(),
+            status: FileStatus::Failed,
+            error: None,
+            vector_row: Some(7),
+            window_first_row: 9,
+            windows: vec![(0.0, 1.0)],
+        };
+        let mut want = Vec::new();
+        want.extend_from_slice(&2u64.to_le_bytes());
+        want.extend_from_slice(b"/a");
+        want.extend_from_slice(&3u64.to_le_bytes());
+        want.extend_from_slice(&(-1i64).to_le_bytes());
+        want.push(1);
+        want.extend_from_slice(&5u128.to_le_bytes());
+        want.extend_from_slice(&0.5f64.to_le_bytes());
+        want.extend_from_slice(&48_000u32.to_le_bytes());
+        want.extend_from_slice(&2u16.to_le_bytes());
+        want.extend_from_slice(&4u64.to_le_bytes());
+        want.extend_from_slice(b"flac");
+        want.extend_from_slice(&1u32.to_le_bytes());
+        want.push(0);
+        want.push(1);
+        want.extend_from_slice(&7u64.to_le_bytes());
+        want.extend_from_slice(&9u64.to_le_bytes());
+        want.extend_from_slice(&1u64.to_le_bytes());
+        want.extend_from_slice(&0f32.to_le_bytes());
+        want.extend_from_slice(&1f32.to_le_bytes());
+        assert_eq!(encode(&e), want);
+        assert_eq!(decode::<FileEntry>(&want, Path::new("x"), "x").unwrap(), e);
+        for cut in 0..want.len() {
+            assert!(decode::<FileEntry>(&want[..cut], Path::new("x"), "x").is_err());
+        }
+    }
 }

@@ -172,7 +172,7 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
     check_redb_copy(&paths.db, r);
 
     // 2. The manifest contents.
-    let loaded = match paths.load(&|| Ok(false)) {
+    let loaded = match paths.load() {
         Ok(l) => l,
         Err(e) => {
             r.error(e);
@@ -403,17 +403,8 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
     // 6. Stray files.
     if let Ok(rd) = fs::read_dir(dir) {
         // `cache/`: derived data of avx_core (loudness, map), never part of a commit (index-format.md, "Caches").
-        let mut known: BTreeSet<String> = ["meta.redb", "meta.sum", "LOCK", "cache"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for level in [Level::File, Level::Window] {
-            let ls = state.level(level);
-            known.insert(level.row_file_name(ls.generation));
-            if let Some(g) = ls.graph {
-                known.insert(level.graph_file_name(g.generation));
-            }
-        }
+        let mut known = state.referenced_files();
+        known.insert("cache".to_string());
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !known.contains(&name) {

@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::crash;
 use crate::error::{IndexError, Result};
-use crate::graph::{BuildParams, GraphData, GraphReport};
+use crate::graph::{BuildParams, GraphData, GraphReport, GraphView};
 use crate::index::EXACT_BELOW_ROWS;
 use crate::lock::WriterLock;
 use crate::meta::{
@@ -174,7 +174,7 @@ impl Writer {
                 } else {
                     // meta.sum exists from the first seal on (replaced by rename, never removed): an index with
                     // commits but no meta.sum has lost it, and sealing now would vouch for unchecked contents.
-                    if side.is_none() && paths.load(&|| Ok(false))?.state.commits > 0 {
+                    if side.is_none() && paths.load()?.state.commits > 0 {
                         return Err(IndexError::corrupt(
                             &paths.sum,
                             "missing although the index has commits: restore it from a backup, or check the \
@@ -185,11 +185,16 @@ impl Writer {
                 }
             }
         }
-        let loaded = paths.load(&|| Ok(false))?;
+        let loaded = paths.load()?;
         if let Some(s) = &settings {
             s.check_against(&loaded.settings, dir)?;
         }
         let state = loaded.state.clone();
+        for level in [Level::File, Level::Window] {
+            if let Some(g) = state.level(level).graph {
+                check_graph(dir, level, &g)?;
+            }
+        }
         let dim = loaded.settings.dim;
         let mk = |level: Level| -> Result<RowAppender> {
             let ls = state.level(level);
@@ -232,17 +237,7 @@ impl Writer {
 
     /// Deletes files no commit refers to: row and graph files of other generations, temporaries.
     fn collect_garbage(&self) -> Result<()> {
-        let mut keep: BTreeSet<String> = ["meta.redb", "meta.sum", "LOCK"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for level in [Level::File, Level::Window] {
-            let ls = self.state.level(level);
-            keep.insert(level.row_file_name(ls.generation));
-            if let Some(g) = ls.graph {
-                keep.insert(level.graph_file_name(g.generation));
-            }
-        }
+        let keep = self.state.referenced_files();
         let mut removed = false;
         for entry in io(&self.dir, fs::read_dir(&self.dir))? {
             let entry = io(&self.dir, entry)?;
@@ -821,6 +816,24 @@ impl Writer {
         }
         Ok(report)
     }
+}
+
+/// Checks a graph file in full against the manifest: a reader's open checks its header, footer and node rows
+/// only, and a writer must not carry a damaged graph into a commit it seals.
+fn check_graph(dir: &Path, level: Level, g: &GraphRef) -> Result<()> {
+    let p = dir.join(level.graph_file_name(g.generation));
+    let view = GraphView::open(&p, true)?;
+    if view.checksum() != g.checksum
+        || view.points != g.points
+        || view.rows_covered != g.rows_covered
+        || view.level != level
+    {
+        return Err(IndexError::corrupt(
+            &p,
+            "graph file does not match the manifest",
+        ));
+    }
+    Ok(())
 }
 
 /// Creates the files of a new, empty index: row files with their headers, then the manifest.
