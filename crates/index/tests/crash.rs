@@ -183,8 +183,26 @@ fn committed_lines(out: std::process::ChildStdout) -> u64 {
 
 /// Reopens after a crash and checks: the state is batch `k` or `k + 1` (the one in flight),
 /// verify passes, and a new writer resumes to the end.
+/// Every file of `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<std::ffi::OsString, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name(), std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
 fn check_after_crash(dir: &Path, k: u64, step: &str) -> u64 {
+    // A reader sees the recovered state without recovering the directory: it never takes LOCK, never seals
+    // meta.sum, never writes (index-format.md, "Concurrency").
+    let before = snapshot(dir);
     let got = observed(dir);
+    assert!(
+        snapshot(dir) == before,
+        "crash at {step}: a read-only open changed the index directory"
+    );
     let n = if got == model(k) {
         k
     } else if got == model(k + 1) {
