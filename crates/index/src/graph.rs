@@ -10,7 +10,6 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hnsw_rs::prelude::{Distance, Hnsw};
@@ -20,6 +19,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{IndexError, Result};
 use crate::exact::dot;
+use crate::storage::Storage;
 use crate::vectors::{sync_dir, u32_at, u64_at, Level};
 
 /// Magic number at offset 0 of a graph file.
@@ -357,14 +357,18 @@ impl GraphData {
         out
     }
 
-    /// Writes the graph to `path` and syncs it; returns (file length, footer checksum).
-    pub fn write(&self, path: &Path) -> Result<(u64, u64)> {
+    /// Writes the graph to `path` through `storage` and syncs it and its directory; returns (file length,
+    /// footer checksum).
+    pub fn write(&self, storage: &dyn Storage, path: &Path) -> Result<(u64, u64)> {
         let bytes = self.to_bytes();
-        let mut f = File::create(path).map_err(|e| IndexError::io(path, e))?;
-        f.write_all(&bytes).map_err(|e| IndexError::io(path, e))?;
-        f.sync_all().map_err(|e| IndexError::io(path, e))?;
+        let f = storage
+            .open(path, true)
+            .map_err(|e| IndexError::io(path, e))?;
+        f.set_len(0).map_err(|e| IndexError::io(path, e))?;
+        f.write_at(&bytes, 0).map_err(|e| IndexError::io(path, e))?;
+        f.sync().map_err(|e| IndexError::io(path, e))?;
         if let Some(d) = path.parent() {
-            sync_dir(d)?;
+            sync_dir(storage, d)?;
         }
         let n = bytes.len();
         Ok((n as u64, u64_at(&bytes, n - FOOTER)))

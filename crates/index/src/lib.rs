@@ -14,7 +14,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod analysis;
-mod crash;
 mod error;
 mod exact;
 pub mod graph;
@@ -24,11 +23,11 @@ mod merge;
 mod meta;
 mod record;
 pub mod shard;
+pub mod storage;
 pub mod vectors;
 mod verify;
 mod writer;
 
-pub use crash::CRASH_ENV;
 pub use error::{IndexError, Result};
 pub use exact::dot;
 pub use graph::GraphReport;
@@ -39,6 +38,7 @@ pub use index::{
 pub use merge::{merge, MergeReport};
 pub use meta::{FileStatus, IndexSettings, FORMAT_VERSION};
 pub use shard::Shard;
+pub use storage::{FileSystem, Storage, StorageFile};
 pub use vectors::Level;
 pub use verify::{verify, Problem, VerifyReport};
 pub use writer::{CommitReport, FileRecord, MaintenancePolicy, WindowRecord, Writer};

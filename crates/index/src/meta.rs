@@ -8,10 +8,10 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::ops::Bound;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redb::{
@@ -23,6 +23,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::error::{IndexError, Result};
 use crate::record::{record_struct, Reader, Record};
+use crate::storage::{FileSystem, Storage};
 use crate::vectors::{sync_dir, u32_at, u64_at, Level};
 
 /// Version of the index format as a whole (manifest schema, file layouts) written by this build.
@@ -360,20 +361,27 @@ impl Sidecar {
     }
 }
 
-/// Paths of the manifest files of an index directory.
+/// Paths of the manifest files of an index directory, and the storage its writes go through.
 #[derive(Debug, Clone)]
 pub(crate) struct MetaPaths {
     pub dir: PathBuf,
     pub db: PathBuf,
     pub sum: PathBuf,
+    pub storage: Arc<dyn Storage>,
 }
 
 impl MetaPaths {
+    /// The manifest of `dir` on the real file system (readers: they never write).
     pub fn new(dir: &Path) -> MetaPaths {
+        MetaPaths::with_storage(dir, Arc::new(FileSystem))
+    }
+
+    pub fn with_storage(dir: &Path, storage: Arc<dyn Storage>) -> MetaPaths {
         MetaPaths {
             dir: dir.to_path_buf(),
             db: dir.join("meta.redb"),
             sum: dir.join("meta.sum"),
+            storage,
         }
     }
 
@@ -388,14 +396,17 @@ impl MetaPaths {
     /// Writes the sidecar atomically (temporary file, fsync, rename, fsync of the directory).
     pub fn write_sidecar(&self, s: &Sidecar) -> Result<()> {
         let tmp = self.dir.join("meta.sum.tmp");
+        let st = &*self.storage;
         {
-            let mut f = fs::File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
-            f.write_all(&s.encode())
-                .map_err(|e| IndexError::io(&tmp, e))?;
-            f.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
+            let f = st.open(&tmp, true).map_err(|e| IndexError::io(&tmp, e))?;
+            let bytes = s.encode();
+            f.set_len(0).map_err(|e| IndexError::io(&tmp, e))?;
+            f.write_at(&bytes, 0).map_err(|e| IndexError::io(&tmp, e))?;
+            f.sync().map_err(|e| IndexError::io(&tmp, e))?;
         }
-        fs::rename(&tmp, &self.sum).map_err(|e| IndexError::io(&self.sum, e))?;
-        sync_dir(&self.dir)
+        st.rename(&tmp, &self.sum)
+            .map_err(|e| IndexError::io(&self.sum, e))?;
+        sync_dir(st, &self.dir)
     }
 
     /// xxh3-64 and length of `meta.redb` as it is now.
@@ -439,11 +450,7 @@ impl MetaPaths {
             let mut b = redb::Builder::new();
             b.set_cache_size(CACHE_BYTES);
             let r = catch_unwind(AssertUnwindSafe(|| {
-                if create {
-                    b.create(&self.db)
-                } else {
-                    b.open(&self.db)
-                }
+                self.storage.open_redb(&b, &self.db, create)
             }));
             match r {
                 Ok(Ok(db)) => return Ok(db),

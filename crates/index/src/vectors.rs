@@ -6,14 +6,15 @@
 //! manifest (`meta.redb`), and bytes past it are an interrupted append that the next writer
 //! truncates. See `index-format.md` for the layout.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use memmap2::{Mmap, MmapOptions};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{IndexError, Result};
+use crate::storage::{Storage, StorageFile};
 
 #[cfg(target_endian = "big")]
 compile_error!(
@@ -320,14 +321,19 @@ pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64, path: &Pat
 #[derive(Debug)]
 pub struct RowAppender {
     path: PathBuf,
-    file: File,
+    file: Box<dyn StorageFile>,
     header: RowHeader,
     rows: u64,
 }
 
 impl RowAppender {
     /// Opens (creating if missing and `rows == 0`) the row file and truncates it to `rows` rows.
-    pub fn open(path: &Path, header: RowHeader, rows: u64) -> Result<RowAppender> {
+    pub fn open(
+        storage: &dyn Storage,
+        path: &Path,
+        header: RowHeader,
+        rows: u64,
+    ) -> Result<RowAppender> {
         let exists = path.exists();
         if !exists && rows > 0 {
             return Err(IndexError::corrupt(
@@ -335,29 +341,26 @@ impl RowAppender {
                 format!("row file is missing but the manifest records {rows} committed rows"),
             ));
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+        let file = storage
+            .open(path, true)
             .map_err(|e| IndexError::io(path, e))?;
-        let len = file.metadata().map_err(|e| IndexError::io(path, e))?.len();
+        let len = file.len().map_err(|e| IndexError::io(path, e))?;
         if len < HEADER_LEN as u64 {
             if rows > 0 {
                 return Err(IndexError::corrupt(path, "row file lost its header"));
             }
             // New file (or a crash before its header reached the disk): write the header.
             file.set_len(0).map_err(|e| IndexError::io(path, e))?;
-            file.write_all(&header.encode())
+            file.write_at(&header.encode(), 0)
                 .map_err(|e| IndexError::io(path, e))?;
-            file.sync_all().map_err(|e| IndexError::io(path, e))?;
+            file.sync().map_err(|e| IndexError::io(path, e))?;
             if let Some(dir) = path.parent() {
-                sync_dir(dir)?;
+                sync_dir(storage, dir)?;
             }
         } else {
             let mut head = [0u8; HEADER_LEN];
-            read_exact_at(&file, &mut head, 0, path)?;
+            file.read_at(&mut head, 0)
+                .map_err(|e| IndexError::io(path, e))?;
             let found = RowHeader::decode(&head, path)?;
             if found.dim != header.dim || found.level != header.level {
                 return Err(IndexError::corrupt(
@@ -375,7 +378,7 @@ impl RowAppender {
             if len > want {
                 // Rows of an interrupted commit: never committed, so drop them.
                 file.set_len(want).map_err(|e| IndexError::io(path, e))?;
-                file.sync_all().map_err(|e| IndexError::io(path, e))?;
+                file.sync().map_err(|e| IndexError::io(path, e))?;
             }
         }
         Ok(RowAppender {
@@ -400,16 +403,7 @@ impl RowAppender {
         debug_assert_eq!(bytes.len() as u64 % stride, 0);
         let at = self.header.file_len(self.rows);
         self.file
-            .seek(SeekFrom::Start(at))
-            .map_err(|e| IndexError::io(&self.path, e))?;
-        if bytes.len() > 1 && crate::crash::armed("rows-partial") {
-            // Simulated torn write: half the bytes reach the file, then the process dies.
-            let _ = self.file.write_all(&bytes[..bytes.len() / 2]);
-            let _ = self.file.sync_data();
-            crate::crash::crash("rows-partial");
-        }
-        self.file
-            .write_all(bytes)
+            .write_at(bytes, at)
             .map_err(|e| IndexError::io(&self.path, e))?;
         self.rows += bytes.len() as u64 / stride;
         Ok(())
@@ -417,9 +411,7 @@ impl RowAppender {
 
     /// Makes appended rows durable.
     pub fn sync(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| IndexError::io(&self.path, e))
+        self.file.sync().map_err(|e| IndexError::io(&self.path, e))
     }
 
     /// Forgets appended rows (after a failed commit): truncates back to `rows`.
@@ -433,13 +425,6 @@ impl RowAppender {
 }
 
 /// fsyncs a directory so that file creations, renames and deletions in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        let d = File::open(dir).map_err(|e| IndexError::io(dir, e))?;
-        d.sync_all().map_err(|e| IndexError::io(dir, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+pub(crate) fn sync_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    storage.sync_dir(dir).map_err(|e| IndexError::io(dir, e))
 }

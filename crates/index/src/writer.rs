@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{ReadableTable, WriteTransaction};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::crash;
 use crate::error::{IndexError, Result};
 use crate::graph::{BuildParams, GraphData, GraphReport, GraphView};
 use crate::index::EXACT_BELOW_ROWS;
@@ -19,6 +19,7 @@ use crate::meta::{
     MetaPaths, State, BATCHES, FILES, FORMAT_VERSION, HASHES, KEY_FORMAT, KEY_SETTINGS, KEY_STATE,
     META, PATHS,
 };
+use crate::storage::{FileSystem, Storage};
 use crate::vectors::{encode_rows, stride_for, sync_dir, Level, RowAppender, RowHeader, RowMap};
 
 /// One window of a file: its time span and its vector.
@@ -116,6 +117,17 @@ impl Writer {
     /// for writing: takes the lock, recovers from an interrupted commit, truncates uncommitted
     /// rows and deletes files left over by interrupted compactions and graph builds.
     pub fn open(dir: &Path, settings: Option<IndexSettings>, wait: bool) -> Result<Writer> {
+        Writer::open_with_storage(dir, settings, wait, Arc::new(FileSystem))
+    }
+
+    /// [`Writer::open`] with every write, sync, rename and deletion of the index directory going
+    /// through `storage` (tests model crashes with it; see [`crate::storage`]).
+    pub fn open_with_storage(
+        dir: &Path,
+        settings: Option<IndexSettings>,
+        wait: bool,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Writer> {
         if !dir.exists() {
             if settings.is_none() {
                 return Err(IndexError::NotFound {
@@ -125,7 +137,7 @@ impl Writer {
             io(dir, fs::create_dir_all(dir))?;
         }
         let lock = WriterLock::acquire(&dir.join("LOCK"), wait)?;
-        let paths = MetaPaths::new(dir);
+        let paths = MetaPaths::with_storage(dir, storage.clone());
         let db_len = fs::metadata(&paths.db).map(|m| m.len()).ok();
         let side = paths.read_sidecar()?;
         match (db_len, side) {
@@ -146,7 +158,7 @@ impl Writer {
                     });
                 };
                 if db_len.is_some() {
-                    io(&paths.db, fs::remove_file(&paths.db))?;
+                    io(&paths.db, storage.remove(&paths.db))?;
                 }
                 initialise(dir, &paths, s)?;
             }
@@ -169,7 +181,7 @@ impl Writer {
                             path: dir.to_path_buf(),
                         });
                     };
-                    io(&paths.db, fs::remove_file(&paths.db))?;
+                    io(&paths.db, storage.remove(&paths.db))?;
                     initialise(dir, &paths, s)?;
                 } else {
                     // meta.sum exists from the first seal on (replaced by rename, never removed): an index with
@@ -199,6 +211,7 @@ impl Writer {
         let mk = |level: Level| -> Result<RowAppender> {
             let ls = state.level(level);
             RowAppender::open(
+                &*storage,
                 &dir.join(level.row_file_name(ls.generation)),
                 RowHeader::new(dim, level, ls.generation),
                 ls.rows,
@@ -247,12 +260,12 @@ impl Writer {
                 || (name.starts_with("graph-") && name.ends_with(".hnsw"))
                 || name.ends_with(".tmp");
             if ours && !keep.contains(&name) {
-                io(&entry.path(), fs::remove_file(entry.path()))?;
+                io(&entry.path(), self.paths.storage.remove(&entry.path()))?;
                 removed = true;
             }
         }
         if removed {
-            sync_dir(&self.dir)?;
+            sync_dir(&*self.paths.storage, &self.dir)?;
         }
         Ok(())
     }
@@ -460,17 +473,12 @@ impl Writer {
     fn transact(&mut self, f: impl FnOnce(&WriteTransaction) -> Result<()>) -> Result<()> {
         let db_path = self.paths.db.clone();
         self.paths.mark_in_commit()?;
-        crash::point("sidecar-marked");
         let db = self.paths.open_write(false)?;
         let tx = db.begin_write().map_err(|e| db_error(&db_path, e))?;
         f(&tx)?;
-        crash::point("txn-staged");
         tx.commit().map_err(|e| db_error(&db_path, e))?;
-        crash::point("redb-committed");
         drop(db);
-        crash::point("db-closed");
         self.paths.seal()?;
-        crash::point("sealed");
         Ok(())
     }
 
@@ -510,11 +518,9 @@ impl Writer {
                 ));
             }
         }
-        crash::point("rows-written");
         for a in &self.appenders {
             a.sync()?;
         }
-        crash::point("rows-synced");
         let mut state = self.state.clone();
         for i in 0..2 {
             state.levels[i].rows += self.pending_rows[i];
@@ -649,9 +655,14 @@ impl Writer {
             let generation = self.state.levels[i].generation + 1;
             let path = self.dir.join(level.row_file_name(generation));
             if path.exists() {
-                io(&path, fs::remove_file(&path))?;
+                io(&path, self.paths.storage.remove(&path))?;
             }
-            let mut out = RowAppender::open(&path, RowHeader::new(dim, level, generation), 0)?;
+            let mut out = RowAppender::open(
+                &*self.paths.storage,
+                &path,
+                RowHeader::new(dim, level, generation),
+                0,
+            )?;
             let mut buf: Vec<u8> = Vec::new();
             let mut buf_first = 0u64;
             let mut next = 0u64;
@@ -711,8 +722,7 @@ impl Writer {
             };
             new_appenders.push(out);
         }
-        sync_dir(&self.dir)?;
-        crash::point("compact-written");
+        sync_dir(&*self.paths.storage, &self.dir)?;
         state.commits += 1;
         let db_path = self.paths.db.clone();
         let st = state.clone();
@@ -735,7 +745,6 @@ impl Writer {
                 .map_err(dbe(&db_path))?;
             Ok(())
         })?;
-        crash::point("compact-committed");
         let old = std::mem::replace(&mut self.state, state);
         self.entries = new_entries.into_iter().collect();
         let mut it = new_appenders.into_iter();
@@ -743,13 +752,13 @@ impl Writer {
         drop(maps);
         for level in [Level::File, Level::Window] {
             let ls = old.level(level);
-            let _ = fs::remove_file(self.dir.join(level.row_file_name(ls.generation)));
+            let storage = &self.paths.storage;
+            let _ = storage.remove(&self.dir.join(level.row_file_name(ls.generation)));
             if let Some(g) = ls.graph {
-                let _ = fs::remove_file(self.dir.join(level.graph_file_name(g.generation)));
+                let _ = storage.remove(&self.dir.join(level.graph_file_name(g.generation)));
             }
         }
-        sync_dir(&self.dir)?;
-        crash::point("compact-cleaned");
+        sync_dir(&*self.paths.storage, &self.dir)?;
         Ok(())
     }
 
@@ -790,8 +799,7 @@ impl Writer {
             );
             let generation = state.commits;
             let path = self.dir.join(level.graph_file_name(generation));
-            let (len, sum) = g.write(&path)?;
-            crash::point("graph-written");
+            let (len, sum) = g.write(&*self.paths.storage, &path)?;
             state.levels[i].graph = Some(GraphRef {
                 generation,
                 rows_covered: covered,
@@ -809,10 +817,12 @@ impl Writer {
                 .map_err(dbe(&db_path))?;
             Ok(())
         })?;
-        crash::point("graph-committed");
         self.state = state;
         if let Some(g) = old {
-            let _ = fs::remove_file(self.dir.join(level.graph_file_name(g.generation)));
+            let _ = self
+                .paths
+                .storage
+                .remove(&self.dir.join(level.graph_file_name(g.generation)));
         }
         Ok(report)
     }
@@ -857,9 +867,14 @@ fn initialise(dir: &Path, paths: &MetaPaths, settings: &IndexSettings) -> Result
     for level in [Level::File, Level::Window] {
         let p = dir.join(level.row_file_name(1));
         if p.exists() {
-            io(&p, fs::remove_file(&p))?;
+            io(&p, paths.storage.remove(&p))?;
         }
-        RowAppender::open(&p, RowHeader::new(settings.dim, level, 1), 0)?;
+        RowAppender::open(
+            &*paths.storage,
+            &p,
+            RowHeader::new(settings.dim, level, 1),
+            0,
+        )?;
     }
     let db = paths.open_write(true)?;
     let db_path = paths.db.clone();
@@ -881,7 +896,7 @@ fn initialise(dir: &Path, paths: &MetaPaths, settings: &IndexSettings) -> Result
     tx.commit().map_err(dbe(&db_path))?;
     drop(db);
     paths.seal()?;
-    sync_dir(dir)
+    sync_dir(&*paths.storage, dir)
 }
 
 /// Whether a database has been initialised (has its `meta` table with a format record).

@@ -1,23 +1,35 @@
-//! Crash safety: a child process (this test binary, re-invoked) runs a scripted sequence of
-//! commits, compactions and graph builds and is aborted at an injected crash point (or killed
-//! with SIGKILL at a random moment). The reopened index must hold exactly the committed state,
-//! pass `verify`, and accept the next writer.
+//! Crash safety, two ways.
+//!
+//! * Lost writes ([`LostWrites`], after redb's `tests/crash_consistency.rs`): the writer runs a
+//!   scripted sequence of commits, a compaction and graph builds through a storage backend that
+//!   "crashes" at its n-th write, sync, rename, deletion or directory sync, for every n: the
+//!   operation and all later ones fail, and the directory is then reset to what was durable, so
+//!   every write not followed by a sync (and every name change not followed by a directory sync) is
+//!   lost. The reopened index must equal the last commit exactly (or the one in flight, all or
+//!   nothing), pass `verify`, and accept the next writer.
+//! * A child process (this test binary, re-invoked) running the script is killed with SIGKILL at
+//!   random moments, with the same checks.
+
+#![cfg(unix)]
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::ops::Bound;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
-use avx_index::{Index, Level, MaintenancePolicy, Writer, CRASH_ENV};
+use avx_index::{Index, Level, MaintenancePolicy, Storage, StorageFile, Writer};
 use common::*;
 
 const DIM: usize = 8;
 const BATCHES: u64 = 6;
 const DIR_ENV: &str = "AVX_TEST_CRASH_DIR";
 const LOOP_ENV: &str = "AVX_TEST_CRASH_LOOP";
-const NO_MAINT_ENV: &str = "AVX_TEST_NO_MAINTENANCE";
 
 /// The operations of batch `b`: (path, Some(vector seed)) to upsert, (path, None) to remove.
 fn batch_ops(b: u64) -> Vec<(String, Option<u64>)> {
@@ -92,7 +104,6 @@ fn script(dir: &Path) {
     w.set_policy(MaintenancePolicy {
         graph_min_rows: 8,
         graph_tail_fraction: 0.5,
-        enabled: std::env::var(NO_MAINT_ENV).is_err(),
         ..MaintenancePolicy::default()
     });
     let batches = if std::env::var(LOOP_ENV).is_ok() {
@@ -126,26 +137,8 @@ fn observed_batches(dir: &Path) -> u64 {
         .count() as u64
 }
 
-fn run_child(
-    dir: &Path,
-    crash: Option<&str>,
-    looping: bool,
-) -> (std::process::Child, std::process::ChildStdout) {
-    run_child_with(dir, crash, looping, true)
-}
-
-fn run_child_with(
-    dir: &Path,
-    crash: Option<&str>,
-    looping: bool,
-    maintenance: bool,
-) -> (std::process::Child, std::process::ChildStdout) {
+fn run_child(dir: &Path, looping: bool) -> (std::process::Child, std::process::ChildStdout) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    if maintenance {
-        cmd.env_remove(NO_MAINT_ENV);
-    } else {
-        cmd.env(NO_MAINT_ENV, "1");
-    }
     cmd.args([
         "--exact",
         "scripted_writer",
@@ -155,10 +148,6 @@ fn run_child_with(
     .env(DIR_ENV, dir)
     .stdout(Stdio::piped())
     .stderr(Stdio::null());
-    match crash {
-        Some(c) => cmd.env(CRASH_ENV, c),
-        None => cmd.env_remove(CRASH_ENV),
-    };
     if looping {
         cmd.env(LOOP_ENV, "1");
     } else {
@@ -181,8 +170,6 @@ fn committed_lines(out: std::process::ChildStdout) -> u64 {
         .unwrap_or(0)
 }
 
-/// Reopens after a crash and checks: the state is batch `k` or `k + 1` (the one in flight),
-/// verify passes, and a new writer resumes to the end.
 /// Every file of `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<std::ffi::OsString, Vec<u8>> {
     std::fs::read_dir(dir)
@@ -194,136 +181,6 @@ fn snapshot(dir: &Path) -> BTreeMap<std::ffi::OsString, Vec<u8>> {
         .collect()
 }
 
-fn check_after_crash(dir: &Path, k: u64, step: &str) -> u64 {
-    // A reader sees the recovered state without recovering the directory: it never takes LOCK, never seals
-    // meta.sum, never writes (index-format.md, "Concurrency").
-    let before = snapshot(dir);
-    let got = observed(dir);
-    assert!(
-        snapshot(dir) == before,
-        "crash at {step}: a read-only open changed the index directory"
-    );
-    let n = if got == model(k) {
-        k
-    } else if got == model(k + 1) {
-        k + 1
-    } else {
-        panic!("after crash at {step} with {k} batches reported committed, state matches neither {k} nor {}: {got:?}", k + 1);
-    };
-    // The writer recovers (truncates uncommitted rows, collects garbage); verify is then clean.
-    let ix = Index::open(dir, write_opts(DIM as u32)).unwrap();
-    drop(ix.writer().unwrap());
-    let report = avx_index::verify(dir);
-    assert!(report.is_ok(), "crash at {step}: {report:?}");
-    assert!(
-        report.notes.is_empty(),
-        "crash at {step}: leftovers {:?}",
-        report.notes
-    );
-    // Resume: run the child again without a crash; it continues from the reopened state.
-    let (mut child, out) = run_child(dir, None, false);
-    let _ = committed_lines(out);
-    assert!(
-        child.wait().unwrap().success(),
-        "resume after crash at {step} failed"
-    );
-    assert_eq!(
-        observed(dir),
-        model(BATCHES),
-        "after resuming from crash at {step}"
-    );
-    assert!(avx_index::verify(dir).is_ok());
-    n
-}
-
-const STEPS: &[(&str, bool)] = &[
-    // (crash point, whether the batch in flight is committed when the crash hits)
-    ("rows-partial", false),
-    ("rows-written", false),
-    ("rows-synced", false),
-    ("sidecar-marked", false),
-    ("txn-staged", false),
-    ("redb-committed", true),
-    ("db-closed", true),
-    ("sealed", true),
-];
-
-#[test]
-fn crash_at_every_commit_step() {
-    for &(step, committed) in STEPS {
-        for hit in [1u64, 3, 5] {
-            let tmp = tempfile::tempdir().unwrap();
-            let spec = format!("{step}:{hit}");
-            // Without automatic maintenance, the h-th hit of a step is in the h-th data commit
-            // (or in the explicit compaction after batch 4, which changes no visible file).
-            let (mut child, out) = run_child_with(tmp.path(), Some(&spec), false, false);
-            let k = committed_lines(out);
-            let status = child.wait().unwrap();
-            assert!(!status.success(), "child did not crash at {spec}");
-            let n = check_after_crash(tmp.path(), k, &spec);
-            eprintln!("crash at {spec}: {k} reported, {n} found");
-            // The h-th hit of a step is in batch h - 1's commit, except that the 5th transaction is the
-            // compaction after batch 4 (rows steps are not part of it, so their 5th hit is batch 4's), and
-            // rows-partial is hit twice per commit (file rows, then window rows).
-            let batch = if step == "rows-partial" {
-                (hit - 1) / 2
-            } else {
-                hit - 1
-            };
-            assert_eq!(k, batch, "{spec}: reported commits before the crash");
-            let in_compaction = hit == 5 && !step.starts_with("rows");
-            let expected = if committed && !in_compaction {
-                k + 1
-            } else {
-                k
-            };
-            assert_eq!(
-                n, expected,
-                "{spec}: {k} reported, {n} found, {expected} expected"
-            );
-        }
-    }
-}
-
-#[test]
-fn crash_during_compaction_and_graph_build() {
-    // (crash point, batches reported committed before the crash, batches found after it). The child's run is
-    // deterministic, so both are exact:
-    // - the explicit compaction after batch 4's line changes no visible state: 4 reported, 4 found;
-    // - the graph is built by the automatic maintenance inside batch 1's `commit()`, after the batch is durable
-    //   and before its line is printed: 0 reported, 1 found;
-    // - the 6th redb transaction is batch 3's data commit: a crash after it finds batch 3 (line not printed),
-    //   a crash before it (sidecar marked) does not;
-    // - the 7th is the maintenance inside batch 3's `commit()`, after batch 3 is durable: 3 found.
-    for (step, reported, found) in [
-        ("compact-written", 4, 4),
-        ("compact-committed", 4, 4),
-        ("compact-cleaned", 4, 4),
-        ("graph-written", 0, 1),
-        ("graph-committed", 0, 1),
-        ("redb-committed:6", 2, 3),
-        ("sidecar-marked:6", 2, 2),
-        ("redb-committed:7", 2, 3),
-        ("txn-staged:7", 2, 3),
-    ] {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut child, out) = run_child(tmp.path(), Some(step), false);
-        let k = committed_lines(out);
-        assert!(
-            !child.wait().unwrap().success(),
-            "child did not crash at {step}"
-        );
-        assert_eq!(k, reported, "{step}: batches reported before the crash");
-        let n = check_after_crash(tmp.path(), k, step);
-        eprintln!("crash at {step}: {k} reported, {n} found");
-        assert_eq!(
-            n, found,
-            "{step}: {k} reported, {n} found, {found} expected"
-        );
-    }
-}
-
-#[cfg(unix)]
 #[test]
 fn sigkill_at_random_moments() {
     let seed = std::env::var("AVX_TEST_SEED")
@@ -334,7 +191,7 @@ fn sigkill_at_random_moments() {
     let mut rng = Rng(seed);
     for round in 0..6 {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut child, out) = run_child(tmp.path(), None, true);
+        let (mut child, out) = run_child(tmp.path(), true);
         let reader = std::thread::spawn(move || committed_lines(out));
         std::thread::sleep(std::time::Duration::from_millis(100 + rng.below(600)));
         child.kill().unwrap(); // SIGKILL
@@ -357,4 +214,385 @@ fn sigkill_at_random_moments() {
         assert!(r.is_ok(), "round {round}: {r:?}");
         eprintln!("round {round}: killed after {k} reported commits, found {n}");
     }
+}
+
+/// A file's identity across renames.
+type Ino = u64;
+
+/// The state of the simulated disk: what the process sees and what would survive a crash.
+#[derive(Debug, Default)]
+struct Disk {
+    ops: u64,
+    crash_at: u64,
+    crashed: bool,
+    next_ino: Ino,
+    /// The directory as the process sees it.
+    names: HashMap<PathBuf, Ino>,
+    /// The directory as of its last sync.
+    durable_names: HashMap<PathBuf, Ino>,
+    /// Each file's contents as of its last sync.
+    durable_data: HashMap<Ino, Vec<u8>>,
+}
+
+/// A storage backend that writes through to the real directory and remembers what was synced; see the
+/// module documentation.
+#[derive(Debug, Clone)]
+struct LostWrites {
+    dir: PathBuf,
+    disk: Arc<Mutex<Disk>>,
+}
+
+fn crashed() -> io::Error {
+    io::Error::other("simulated crash")
+}
+
+impl LostWrites {
+    /// Takes the files of `dir` (except `LOCK`, which is not index data) as durable; crashes at the
+    /// `crash_at`-th operation (never with `u64::MAX`).
+    fn new(dir: &Path, crash_at: u64) -> LostWrites {
+        let mut disk = Disk {
+            crash_at,
+            ..Disk::default()
+        };
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_name() == "LOCK" {
+                continue;
+            }
+            let ino = disk.next_ino;
+            disk.next_ino += 1;
+            disk.names.insert(e.path(), ino);
+            disk.durable_data
+                .insert(ino, std::fs::read(e.path()).unwrap());
+        }
+        disk.durable_names = disk.names.clone();
+        LostWrites {
+            dir: dir.to_path_buf(),
+            disk: Arc::new(Mutex::new(disk)),
+        }
+    }
+
+    /// Counts an operation that changes the disk; fails it (and every later one) at the crash point.
+    fn step(&self) -> io::Result<()> {
+        let mut d = self.disk.lock().unwrap();
+        if d.crashed {
+            return Err(crashed());
+        }
+        d.ops += 1;
+        if d.ops == d.crash_at {
+            d.crashed = true;
+            return Err(crashed());
+        }
+        Ok(())
+    }
+
+    fn ops(&self) -> u64 {
+        self.disk.lock().unwrap().ops
+    }
+
+    fn has_crashed(&self) -> bool {
+        self.disk.lock().unwrap().crashed
+    }
+
+    fn ino(&self, path: &Path, create: bool) -> io::Result<Ino> {
+        let mut d = self.disk.lock().unwrap();
+        if let Some(&i) = d.names.get(path) {
+            return Ok(i);
+        }
+        if !create {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such file"));
+        }
+        let ino = d.next_ino;
+        d.next_ino += 1;
+        d.names.insert(path.to_path_buf(), ino);
+        Ok(ino)
+    }
+
+    fn synced(&self, ino: Ino, data: Vec<u8>) {
+        self.disk.lock().unwrap().durable_data.insert(ino, data);
+    }
+
+    /// The crash: every file of the directory (but `LOCK`) is replaced by what was durable.
+    fn restore(&self) {
+        let d = self.disk.lock().unwrap();
+        for e in std::fs::read_dir(&self.dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_name() != "LOCK" {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+        for (name, ino) in &d.durable_names {
+            let data = d.durable_data.get(ino).map_or(&[][..], |v| v.as_slice());
+            std::fs::write(name, data).unwrap();
+        }
+    }
+}
+
+fn real_open(path: &Path, create: bool) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .open(path)
+}
+
+fn read_all(f: &File) -> io::Result<Vec<u8>> {
+    let mut v = vec![0u8; f.metadata()?.len() as usize];
+    f.read_exact_at(&mut v, 0)?;
+    Ok(v)
+}
+
+#[derive(Debug)]
+struct LostWritesFile {
+    fs: LostWrites,
+    ino: Ino,
+    file: File,
+}
+
+impl StorageFile for LostWritesFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+    fn write_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
+        self.fs.step()?;
+        self.file.write_all_at(data, offset)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.fs.step()?;
+        self.file.set_len(len)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.fs.step()?;
+        self.fs.synced(self.ino, read_all(&self.file)?);
+        Ok(())
+    }
+}
+
+/// redb's file backend (its locks included), with writes and syncs going through [`LostWrites`].
+#[derive(Debug)]
+struct LostWritesRedb {
+    fs: LostWrites,
+    ino: Ino,
+    inner: redb::backends::FileBackend,
+}
+
+impl redb::StorageBackend for LostWritesRedb {
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.fs.step()?;
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.fs.step()?;
+        let mut v = vec![0u8; self.inner.len()? as usize];
+        self.inner.read(0, &mut v)?;
+        self.fs.synced(self.ino, v);
+        Ok(())
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.fs.step()?;
+        self.inner.write(offset, data)
+    }
+    fn close(&self) -> io::Result<()> {
+        self.inner.close()
+    }
+    fn try_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, redb::BackendError> {
+        self.inner.try_lock_range(s, e)
+    }
+    fn try_lock_shared_range(
+        &self,
+        s: Bound<u64>,
+        e: Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        self.inner.try_lock_shared_range(s, e)
+    }
+    fn lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), redb::BackendError> {
+        self.inner.lock_range(s, e)
+    }
+    fn lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), redb::BackendError> {
+        self.inner.lock_shared_range(s, e)
+    }
+    fn unlock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), redb::BackendError> {
+        self.inner.unlock_range(s, e)
+    }
+    fn query_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, redb::BackendError> {
+        self.inner.query_lock_range(s, e)
+    }
+}
+
+impl Storage for LostWrites {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn StorageFile>> {
+        let known = self.disk.lock().unwrap().names.contains_key(path);
+        if !known && create {
+            self.step()?;
+        }
+        let ino = self.ino(path, create)?;
+        Ok(Box::new(LostWritesFile {
+            fs: self.clone(),
+            ino,
+            file: real_open(path, create)?,
+        }))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.step()?;
+        std::fs::rename(from, to)?;
+        let mut d = self.disk.lock().unwrap();
+        let ino = d.names.remove(from).expect("renamed file is known");
+        d.names.insert(to.to_path_buf(), ino);
+        Ok(())
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.step()?;
+        std::fs::remove_file(path)?;
+        self.disk.lock().unwrap().names.remove(path);
+        Ok(())
+    }
+    fn sync_dir(&self, _dir: &Path) -> io::Result<()> {
+        self.step()?;
+        let mut d = self.disk.lock().unwrap();
+        d.durable_names = d.names.clone();
+        Ok(())
+    }
+    fn open_redb(
+        &self,
+        builder: &redb::Builder,
+        path: &Path,
+        create: bool,
+    ) -> Result<redb::Database, redb::DatabaseError> {
+        let known = self.disk.lock().unwrap().names.contains_key(path);
+        if !known && create {
+            self.step()?;
+        }
+        let ino = self.ino(path, create)?;
+        let inner = redb::backends::FileBackend::new(real_open(path, create)?)?;
+        builder.create_with_backend(LostWritesRedb {
+            fs: self.clone(),
+            ino,
+            inner,
+        })
+    }
+}
+
+/// Batches of the lost-writes script, and the batch after which it compacts and builds both graphs.
+const LW_BATCHES: u64 = 3;
+const LW_MAINTAIN_AFTER: u64 = 1;
+
+/// Runs the script through `fs` from the state of `dir` until the first error. Returns the batches whose
+/// `commit` returned, and whether a commit was in flight when it stopped.
+fn lost_writes_script(dir: &Path, fs: &LostWrites) -> (u64, bool) {
+    let start = observed_batches(dir);
+    let Ok(mut w) =
+        Writer::open_with_storage(dir, Some(settings(DIM as u32)), false, Arc::new(fs.clone()))
+    else {
+        return (start, false);
+    };
+    w.set_policy(MaintenancePolicy {
+        enabled: false,
+        ..MaintenancePolicy::default()
+    });
+    for b in start..LW_BATCHES {
+        apply(&mut w, b);
+        if w.commit().is_err() {
+            return (b, true);
+        }
+        if b == LW_MAINTAIN_AFTER
+            && (w.compact().is_err()
+                || w.rebuild_graph(Level::File).is_err()
+                || w.rebuild_graph(Level::Window).is_err())
+        {
+            return (b + 1, false);
+        }
+    }
+    (LW_BATCHES, false)
+}
+
+/// A fresh index (made on the real file system, so all of it is durable).
+fn fresh_index(dir: &Path) {
+    drop(Writer::open(dir, Some(settings(DIM as u32)), false).unwrap());
+}
+
+#[test]
+fn lost_writes_at_every_operation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = tmp.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    fresh_index(&clean);
+    let fs = LostWrites::new(&clean, u64::MAX);
+    assert_eq!(lost_writes_script(&clean, &fs), (LW_BATCHES, false));
+    assert_eq!(observed(&clean), model(LW_BATCHES));
+    let total = fs.ops();
+    assert!(
+        total > 50,
+        "only {total} operations: the backend is not in the path"
+    );
+    let (mut in_flight, mut maintenance) = (0, 0);
+    // Nothing below syncs the real disk (fsyncs would make this minutes): each case starts from a copy of a
+    // fresh index, and the recovering writer runs on a backend that never crashes.
+    let pristine = tmp.path().join("pristine");
+    std::fs::create_dir(&pristine).unwrap();
+    fresh_index(&pristine);
+    for n in 1..=total {
+        let dir = tmp.path().join(format!("crash-{n}"));
+        std::fs::create_dir(&dir).unwrap();
+        for (name, bytes) in snapshot(&pristine) {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let fs = LostWrites::new(&dir, n);
+        let (k, flying) = lost_writes_script(&dir, &fs);
+        assert!(fs.has_crashed(), "operation {n} of {total} was not reached");
+        fs.restore();
+        let what = format!(
+            "crash at operation {n} of {total} ({k} batches committed, one in flight: {flying})"
+        );
+        // Readers see the last commit and change nothing.
+        let before = snapshot(&dir);
+        let got = observed(&dir);
+        assert!(
+            snapshot(&dir) == before,
+            "{what}: a read-only open changed the directory"
+        );
+        let found = if got == model(k) {
+            k
+        } else if flying && got == model(k + 1) {
+            k + 1
+        } else {
+            panic!(
+                "{what}: the index holds neither the last commit nor the one in flight: {got:?}"
+            );
+        };
+        in_flight += (flying && found == k + 1) as u32;
+        maintenance += (!flying && k == LW_MAINTAIN_AFTER + 1 && k < LW_BATCHES) as u32;
+        // The next writer recovers; verify is then clean, and the script resumes to the end.
+        let recover = Arc::new(LostWrites::new(&dir, u64::MAX));
+        drop(Writer::open_with_storage(&dir, Some(settings(DIM as u32)), false, recover).unwrap());
+        let report = avx_index::verify(&dir);
+        assert!(
+            report.is_ok() && report.notes.is_empty(),
+            "{what}: {report:?}"
+        );
+        let fs = LostWrites::new(&dir, u64::MAX);
+        assert_eq!(
+            lost_writes_script(&dir, &fs),
+            (LW_BATCHES, false),
+            "{what}: resume"
+        );
+        assert_eq!(observed(&dir), model(LW_BATCHES), "{what}: after resuming");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    eprintln!(
+        "{total} crash points: {in_flight} found the batch in flight committed, {maintenance} crashed in maintenance"
+    );
+    assert!(
+        in_flight > 0 && maintenance > 0,
+        "the crash points missed the commit point or maintenance"
+    );
 }
