@@ -1,0 +1,240 @@
+//! Maintenance, each step its own commit: compaction (row files rewritten without dead rows, as a new
+//! generation) and graph builds over a level's live rows.
+
+use super::*;
+
+impl Writer {
+    pub(super) fn dead_rows(&self, i: usize) -> u64 {
+        self.state.levels[i].rows - self.live[i]
+    }
+
+    pub(super) fn maintain(&mut self, report: &mut CommitReport) -> Result<()> {
+        let p = self.policy;
+        let needs_compaction = (0..2).any(|i| {
+            let dead = self.dead_rows(i);
+            dead >= p.min_dead_rows
+                && dead as f64 > p.compact_dead_fraction * self.state.levels[i].rows as f64
+        });
+        if needs_compaction {
+            self.compact()?;
+            report.compacted = true;
+        }
+        for level in [Level::File, Level::Window] {
+            let i = level.code() as usize;
+            let ls = self.state.levels[i];
+            if self.live[i] < p.graph_min_rows {
+                continue;
+            }
+            let covered = ls.graph.map_or(0, |g| g.rows_covered);
+            let tail = ls.rows - covered;
+            if ls.graph.is_none() || tail as f64 > p.graph_tail_fraction * covered as f64 {
+                report.graphs[i] = self.rebuild_graph(level)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn map(&self, level: Level) -> Result<RowMap> {
+        let ls = self.state.level(level);
+        RowMap::open(
+            &self.dir.join(level.row_file_name(ls.generation)),
+            self.settings.dim,
+            level,
+            ls.rows,
+        )
+    }
+
+    /// Rewrites the row files without dead rows (new generation) and switches to them in one
+    /// commit; graphs are rebuilt afterwards if the policy asks for them. Commits staged changes
+    /// first.
+    pub fn compact(&mut self) -> Result<()> {
+        self.check_usable()?;
+        if self.has_pending() {
+            self.commit_staged()?;
+        }
+        let maps = [self.map(Level::File)?, self.map(Level::Window)?];
+        let dim = self.settings.dim;
+        let stride = stride_for(dim) as u64;
+        let mut ids: Vec<u64> = self.entries.keys().copied().collect();
+        ids.sort_unstable();
+        let mut new_entries: BTreeMap<u64, FileEntry> = BTreeMap::new();
+        let mut state = self.state.clone();
+        let mut new_batches: Vec<(u32, u64, u64, u64)> = Vec::new();
+        let mut new_appenders = Vec::new();
+        for level in [Level::File, Level::Window] {
+            let i = level.code() as usize;
+            let generation = self.state.levels[i].generation + 1;
+            let path = self.dir.join(level.row_file_name(generation));
+            if path.exists() {
+                io(&path, self.paths.storage.remove(&path))?;
+            }
+            let mut out = RowAppender::open(
+                &*self.paths.storage,
+                &path,
+                RowHeader::new(dim, level, generation),
+                0,
+            )?;
+            let mut buf: Vec<u8> = Vec::new();
+            let mut buf_first = 0u64;
+            let mut next = 0u64;
+            const BATCH_BYTES: usize = 8 << 20;
+            for &id in &ids {
+                let e = new_entries
+                    .entry(id)
+                    .or_insert_with(|| self.entries[&id].clone());
+                let (old_first, n) = match level {
+                    Level::File => match e.vector_row {
+                        Some(r) => (r, 1),
+                        None => continue,
+                    },
+                    Level::Window => (e.window_first_row, e.windows.len() as u64),
+                };
+                if n == 0 {
+                    continue;
+                }
+                let bytes = maps[i].row_bytes(old_first, n).ok_or_else(|| {
+                    IndexError::corrupt(
+                        maps[i].path(),
+                        "file record points past the committed rows",
+                    )
+                })?;
+                buf.extend_from_slice(bytes);
+                match level {
+                    Level::File => e.vector_row = Some(next),
+                    Level::Window => e.window_first_row = next,
+                }
+                next += n;
+                if buf.len() >= BATCH_BYTES {
+                    out.append(&buf)?;
+                    new_batches.push((
+                        level_key(level),
+                        buf_first,
+                        buf.len() as u64 / stride,
+                        xxh3_64(&buf),
+                    ));
+                    buf_first = next;
+                    buf.clear();
+                }
+            }
+            if !buf.is_empty() {
+                out.append(&buf)?;
+                new_batches.push((
+                    level_key(level),
+                    buf_first,
+                    buf.len() as u64 / stride,
+                    xxh3_64(&buf),
+                ));
+            }
+            out.sync()?;
+            state.levels[i] = crate::meta::LevelState {
+                generation,
+                rows: next,
+                graph: None,
+            };
+            new_appenders.push(out);
+        }
+        sync_dir(&*self.paths.storage, &self.dir)?;
+        state.commits += 1;
+        let db_path = self.paths.db.clone();
+        let st = state.clone();
+        let entries = &new_entries;
+        let batches = &new_batches;
+        self.transact(|tx| {
+            let mut files = tx.open_table(FILES).map_err(dbe(&db_path))?;
+            for (id, entry) in entries {
+                files
+                    .insert(*id, encode(entry).as_slice())
+                    .map_err(dbe(&db_path))?;
+            }
+            let mut b = tx.open_table(BATCHES).map_err(dbe(&db_path))?;
+            b.retain(|_, _| false).map_err(dbe(&db_path))?;
+            for &(level, first, n, sum) in batches {
+                b.insert((level, first), (n, sum)).map_err(dbe(&db_path))?;
+            }
+            let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
+            meta.insert(KEY_STATE, encode(&st).as_slice())
+                .map_err(dbe(&db_path))?;
+            Ok(())
+        })?;
+        let old = std::mem::replace(&mut self.state, state);
+        self.entries = new_entries.into_iter().collect();
+        let mut it = new_appenders.into_iter();
+        self.appenders = [it.next().unwrap(), it.next().unwrap()];
+        drop(maps);
+        for level in [Level::File, Level::Window] {
+            let ls = old.level(level);
+            let storage = &self.paths.storage;
+            let _ = storage.remove(&self.dir.join(level.row_file_name(ls.generation)));
+            if let Some(g) = ls.graph {
+                let _ = storage.remove(&self.dir.join(level.graph_file_name(g.generation)));
+            }
+        }
+        sync_dir(&*self.paths.storage, &self.dir)?;
+        Ok(())
+    }
+
+    /// Builds a level's graph over its live committed rows (committing staged changes first),
+    /// writes it as a new generation and switches to it in one commit. `Ok(None)` when the level
+    /// has no live rows (any old graph is dropped).
+    pub fn rebuild_graph(&mut self, level: Level) -> Result<Option<GraphReport>> {
+        self.check_usable()?;
+        if self.has_pending() {
+            self.commit_staged()?;
+        }
+        let i = level.code() as usize;
+        let map = self.map(level)?;
+        let mut rows: Vec<u64> = match level {
+            Level::File => self.entries.values().filter_map(|e| e.vector_row).collect(),
+            Level::Window => self
+                .entries
+                .values()
+                .flat_map(|e| e.window_rows())
+                .collect(),
+        };
+        rows.sort_unstable();
+        let covered = self.state.levels[i].rows;
+        let old = self.state.levels[i].graph;
+        let mut state = self.state.clone();
+        state.commits += 1;
+        let mut report = None;
+        if rows.is_empty() {
+            state.levels[i].graph = None;
+        } else {
+            let (g, rep) = GraphData::build(
+                level,
+                self.settings.dim,
+                covered,
+                &rows,
+                |r| map.row(r),
+                self.policy.build,
+            );
+            let generation = state.commits;
+            let path = self.dir.join(level.graph_file_name(generation));
+            let (len, sum) = g.write(&*self.paths.storage, &path)?;
+            state.levels[i].graph = Some(GraphRef {
+                generation,
+                rows_covered: covered,
+                points: rows.len() as u64,
+                file_len: len,
+                checksum: sum,
+            });
+            report = Some(rep);
+        }
+        let db_path = self.paths.db.clone();
+        let st = state.clone();
+        self.transact(|tx| {
+            let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
+            meta.insert(KEY_STATE, encode(&st).as_slice())
+                .map_err(dbe(&db_path))?;
+            Ok(())
+        })?;
+        self.state = state;
+        if let Some(g) = old {
+            let _ = self
+                .paths
+                .storage
+                .remove(&self.dir.join(level.graph_file_name(g.generation)));
+        }
+        Ok(report)
+    }
+}
