@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::error::{IndexError, Result};
+use crate::graph::GraphView;
 use crate::record::{record_struct, Reader, Record};
 use crate::storage::{FileSystem, Storage};
 use crate::vectors::{sync_dir, u32_at, u64_at, Level};
@@ -232,6 +233,27 @@ pub(crate) struct GraphRef {
     pub file_len: u64,
     /// xxh3-64 in the graph file's footer, repeated here to tie the file to this commit.
     pub checksum: u64,
+}
+
+impl GraphRef {
+    /// Maps the graph file of `level` in `dir` that this reference names and checks that it is that file: its
+    /// header, footer and section bounds, its footer checksum, point count, covered rows and level, and (if
+    /// `full`) the checksum of its whole body.
+    pub fn open(&self, dir: &Path, level: Level, full: bool) -> Result<GraphView> {
+        let p = dir.join(level.graph_file_name(self.generation));
+        let view = GraphView::open(&p, full)?;
+        if view.checksum() != self.checksum
+            || view.points != self.points
+            || view.rows_covered != self.rows_covered
+            || view.level != level
+        {
+            return Err(IndexError::corrupt(
+                &p,
+                "graph file does not match the manifest",
+            ));
+        }
+        Ok(view)
+    }
 }
 
 record_struct!(GraphRef {

@@ -111,14 +111,7 @@ impl Writer {
                     hashes.insert(h, *id).map_err(dbe(&db_path))?;
                 }
             }
-            let mut b = tx.open_table(BATCHES).map_err(dbe(&db_path))?;
-            for &(level, first, n, sum) in &batches {
-                b.insert((level, first), (n, sum)).map_err(dbe(&db_path))?;
-            }
-            let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
-            meta.insert(KEY_STATE, encode(&st).as_slice())
-                .map_err(dbe(&db_path))?;
-            Ok(())
+            put_batches_and_state(tx, &db_path, &batches, &st)
         })?;
         report.rows_added = self.pending_rows;
         report.files_written = dirty.len() as u64;
@@ -130,4 +123,24 @@ impl Writer {
         self.pending_rows = [0, 0];
         Ok(report)
     }
+}
+
+/// A row batch's manifest entry: (level code, first row, row count, xxh3-64 of the rows' bytes).
+pub(super) type Batch = (u32, u64, u64, u64);
+
+/// Adds `batches` to the `batches` table and replaces the `state` record, in `tx`.
+pub(super) fn put_batches_and_state(
+    tx: &WriteTransaction,
+    db_path: &Path,
+    batches: &[Batch],
+    state: &State,
+) -> Result<()> {
+    let mut b = tx.open_table(BATCHES).map_err(dbe(db_path))?;
+    for &(level, first, n, sum) in batches {
+        b.insert((level, first), (n, sum)).map_err(dbe(db_path))?;
+    }
+    let mut meta = tx.open_table(META).map_err(dbe(db_path))?;
+    meta.insert(KEY_STATE, encode(state).as_slice())
+        .map_err(dbe(db_path))?;
+    Ok(())
 }

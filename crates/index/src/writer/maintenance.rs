@@ -1,6 +1,7 @@
 //! Maintenance, each step its own commit: compaction (row files rewritten without dead rows, as a new
 //! generation) and graph builds over a level's live rows.
 
+use super::commit::{put_batches_and_state, Batch};
 use super::*;
 
 impl Writer {
@@ -59,7 +60,7 @@ impl Writer {
         ids.sort_unstable();
         let mut new_entries: BTreeMap<u64, FileEntry> = BTreeMap::new();
         let mut state = self.state.clone();
-        let mut new_batches: Vec<(u32, u64, u64, u64)> = Vec::new();
+        let mut new_batches: Vec<Batch> = Vec::new();
         let mut new_appenders = Vec::new();
         for level in [Level::File, Level::Window] {
             let i = level.code() as usize;
@@ -105,25 +106,13 @@ impl Writer {
                 }
                 next += n;
                 if buf.len() >= BATCH_BYTES {
-                    out.append(&buf)?;
-                    new_batches.push((
-                        level_key(level),
-                        buf_first,
-                        buf.len() as u64 / stride,
-                        xxh3_64(&buf),
-                    ));
+                    new_batches.push(append_batch(&mut out, level, buf_first, &buf, stride)?);
                     buf_first = next;
                     buf.clear();
                 }
             }
             if !buf.is_empty() {
-                out.append(&buf)?;
-                new_batches.push((
-                    level_key(level),
-                    buf_first,
-                    buf.len() as u64 / stride,
-                    xxh3_64(&buf),
-                ));
+                new_batches.push(append_batch(&mut out, level, buf_first, &buf, stride)?);
             }
             out.sync()?;
             state.levels[i] = crate::meta::LevelState {
@@ -146,15 +135,11 @@ impl Writer {
                     .insert(*id, encode(entry).as_slice())
                     .map_err(dbe(&db_path))?;
             }
-            let mut b = tx.open_table(BATCHES).map_err(dbe(&db_path))?;
-            b.retain(|_, _| false).map_err(dbe(&db_path))?;
-            for &(level, first, n, sum) in batches {
-                b.insert((level, first), (n, sum)).map_err(dbe(&db_path))?;
-            }
-            let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
-            meta.insert(KEY_STATE, encode(&st).as_slice())
+            tx.open_table(BATCHES)
+                .map_err(dbe(&db_path))?
+                .retain(|_, _| false)
                 .map_err(dbe(&db_path))?;
-            Ok(())
+            put_batches_and_state(tx, &db_path, batches, &st)
         })?;
         let old = std::mem::replace(&mut self.state, state);
         self.entries = new_entries.into_iter().collect();
@@ -222,12 +207,7 @@ impl Writer {
         }
         let db_path = self.paths.db.clone();
         let st = state.clone();
-        self.transact(|tx| {
-            let mut meta = tx.open_table(META).map_err(dbe(&db_path))?;
-            meta.insert(KEY_STATE, encode(&st).as_slice())
-                .map_err(dbe(&db_path))?;
-            Ok(())
-        })?;
+        self.transact(|tx| put_batches_and_state(tx, &db_path, &[], &st))?;
         self.state = state;
         if let Some(g) = old {
             let _ = self
@@ -237,4 +217,21 @@ impl Writer {
         }
         Ok(report)
     }
+}
+
+/// Appends the rows in `buf` (starting at row `first`) to `out`; returns their manifest entry.
+fn append_batch(
+    out: &mut RowAppender,
+    level: Level,
+    first: u64,
+    buf: &[u8],
+    stride: u64,
+) -> Result<Batch> {
+    out.append(buf)?;
+    Ok((
+        level_key(level),
+        first,
+        buf.len() as u64 / stride,
+        xxh3_64(buf),
+    ))
 }

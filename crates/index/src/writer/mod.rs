@@ -19,7 +19,7 @@ use redb::{ReadableTable, WriteTransaction};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{IndexError, Result};
-use crate::graph::{BuildParams, GraphData, GraphReport, GraphView};
+use crate::graph::{BuildParams, GraphData, GraphReport};
 use crate::index::EXACT_BELOW_ROWS;
 use crate::lock::WriterLock;
 use crate::meta::{
