@@ -19,6 +19,7 @@ mod error;
 mod exact;
 pub mod graph;
 mod index;
+mod kernel;
 mod lock;
 mod merge;
 mod meta;

@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                         "type": "model", "name": m.name, "repo": m.repo, "revision": m.revision,
                         "revision_pinned": m.revision_pinned, "dim": m.dim, "text": m.has_text,
                         "variant": ctx.variant.name(), "size_mb": m.approx_size_mb(ctx.variant),
-                        "present": present, "dir": m.local_dir(&root).to_string_lossy(),
+                        "present": present, "dir": avx_core::path_json(&m.local_dir(&root)),
                     }))?;
                 } else {
                     out.line(format!(
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                         "type": "model", "name": m.name, "repo": null, "revision": m.version,
                         "revision_pinned": true, "dim": m.dim, "text": m.has_text,
                         "variant": "fp32", "size_mb": m.size_mb, "present": present,
-                        "dir": m.local_dir(&root).to_string_lossy(), "downloadable": false,
+                        "dir": avx_core::path_json(&m.local_dir(&root)), "downloadable": false,
                     }))?;
                 } else {
                     out.line(format!(
@@ -87,9 +87,9 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                     })?
                 };
                 if ctx.global.json {
-                    out.json(&json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}))?;
+                    out.json(&json!({"type": "model_fetched", "name": name, "dir": avx_core::path_json(&dir)}))?;
                 } else {
-                    out.line(dir.to_string_lossy())?;
+                    out.bytes_line(&avx_core::path_bytes(&dir))?;
                 }
                 out.flush()?;
                 return Ok(Outcome::Found);
@@ -116,18 +116,18 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
             })?;
             if ctx.global.json {
                 out.json(
-                    &json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}),
+                    &json!({"type": "model_fetched", "name": name, "dir": avx_core::path_json(&dir)}),
                 )?;
             } else {
-                out.line(dir.to_string_lossy())?;
+                out.bytes_line(&avx_core::path_bytes(&dir))?;
             }
         }
         ModelCommand::Path => {
             let choice = ctx.model_choice(None)?;
             if ctx.global.json {
-                out.json(&json!({"type": "model_path", "name": choice.name, "dir": choice.dir.to_string_lossy()}))?;
+                out.json(&json!({"type": "model_path", "name": choice.name, "dir": avx_core::path_json(&choice.dir)}))?;
             } else {
-                out.line(choice.dir.to_string_lossy())?;
+                out.bytes_line(&avx_core::path_bytes(&choice.dir))?;
             }
         }
     }
