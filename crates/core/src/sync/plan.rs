@@ -241,12 +241,15 @@ pub fn plan(
 mod tests {
     use super::*;
 
-    /// A made-up disk: each file has a size, an mtime and a content hash; `None` cannot be read.
+    /// A file of the made-up disk: size, mtime and content hash; `None` cannot be read.
+    type FakeFile = Option<(u64, i64, u128)>;
+
+    /// A made-up disk.
     #[derive(Default)]
-    struct FakeDisk(HashMap<PathBuf, Option<(u64, i64, u128)>>);
+    struct FakeDisk(HashMap<PathBuf, FakeFile>);
 
     impl FakeDisk {
-        fn with(files: &[(&str, Option<(u64, i64, u128)>)]) -> FakeDisk {
+        fn with(files: &[(&str, FakeFile)]) -> FakeDisk {
             FakeDisk(files.iter().map(|(p, f)| (PathBuf::from(p), *f)).collect())
         }
     }
