@@ -3,8 +3,8 @@
 //! cores; and its advisory database cannot be fetched from the build machines, so advisories are not checked
 //! here: run `cargo deny check advisories` or `cargo audit` on a machine with network access before a release).
 //!
-//! * licenses: every package's SPDX expression must be satisfiable with the allowed licenses below (each `OR`
-//!   alternative is a set of `AND` terms; one alternative whose terms are all allowed is enough);
+//! * licenses: every package's SPDX expression must be satisfiable with the allowed licenses below (`OR`: one
+//!   side allowed is enough; `AND`: both sides must be);
 //! * sources: every package comes from crates.io or from this workspace (no git or other registries);
 //! * bans: crates we do not want (OpenSSL: TLS is rustls through ureq).
 
@@ -36,15 +36,60 @@ const BANNED: &[&str] = &["openssl", "openssl-sys", "native-tls"];
 
 const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
 
-/// Whether an SPDX expression (as crates.io writes them: `A OR B`, `A AND B`, parentheses, the legacy `A/B`) is
-/// satisfiable with the allowed licenses.
+/// Whether an SPDX expression (as crates.io writes them: `A OR B`, `A AND B`, parentheses, `A WITH E`, the legacy
+/// `A/B`) is satisfiable with the allowed licenses: `AND` binds tighter than `OR`, as SPDX says.
 fn allowed(expr: &str) -> bool {
-    let flat = expr.replace(['(', ')'], " ").replace('/', " OR ");
-    flat.split(" OR ").any(|alt| {
-        alt.split(" AND ")
-            .map(str::trim)
-            .all(|term| ALLOWED.contains(&term))
-    })
+    let spaced = expr
+        .replace('(', " ( ")
+        .replace(')', " ) ")
+        .replace('/', " OR ");
+    let tokens: Vec<&str> = spaced.split_whitespace().collect();
+    let mut pos = 0;
+    let ok = or_expr(&tokens, &mut pos);
+    ok && pos == tokens.len()
+}
+
+fn or_expr(t: &[&str], pos: &mut usize) -> bool {
+    let mut ok = and_expr(t, pos);
+    while t.get(*pos) == Some(&"OR") {
+        *pos += 1;
+        ok |= and_expr(t, pos);
+    }
+    ok
+}
+
+fn and_expr(t: &[&str], pos: &mut usize) -> bool {
+    let mut ok = atom(t, pos);
+    while t.get(*pos) == Some(&"AND") {
+        *pos += 1;
+        ok &= atom(t, pos);
+    }
+    ok
+}
+
+fn atom(t: &[&str], pos: &mut usize) -> bool {
+    match t.get(*pos) {
+        Some(&"(") => {
+            *pos += 1;
+            let ok = or_expr(t, pos);
+            if t.get(*pos) == Some(&")") {
+                *pos += 1;
+                ok
+            } else {
+                false
+            }
+        }
+        Some(id) => {
+            *pos += 1;
+            let mut id = id.to_string();
+            if t.get(*pos) == Some(&"WITH") {
+                id = format!("{id} WITH {}", t.get(*pos + 1).unwrap_or(&""));
+                *pos += 2;
+            }
+            ALLOWED.contains(&id.as_str())
+        }
+        None => false,
+    }
 }
 
 #[test]
@@ -58,6 +103,10 @@ fn spdx_expressions_are_evaluated() {
     assert!(!allowed("GPL-3.0"));
     assert!(!allowed("MIT AND GPL-2.0"));
     assert!(allowed("GPL-2.0 OR MIT"));
+    assert!(!allowed("(MIT OR Apache-2.0) AND GPL-3.0"));
+    assert!(allowed("Apache-2.0 / MIT"));
+    assert!(!allowed("Apache-2.0 WITH Some-exception"));
+    assert!(!allowed("(MIT"));
 }
 
 #[test]
