@@ -121,7 +121,7 @@ pub fn apply<E: From<CoreError>>(
 
     let mut pipeline = Ok(());
     if !plan.embed.is_empty() {
-        log::info!("{} file(s) to embed: loading the model", plan.embed.len());
+        log::info!("{} file(s) to embed", plan.embed.len());
         let (mut embedder, hop) = load_model()?;
         let files: Vec<PathBuf> = plan.embed.iter().map(|e| e.path.clone()).collect();
         let known: HashMap<PathBuf, (Stat, Option<u128>)> = plan
