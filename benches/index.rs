@@ -18,26 +18,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use avx_index::analysis::Rng;
 use avx_index::{
     FileRecord, Index, IndexSettings, Level, MaintenancePolicy, OpenOptions, SearchOptions,
 };
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn normal(&mut self) -> f32 {
-        let u1 = ((self.next() >> 40) as f32 / (1u64 << 24) as f32).max(1e-7);
-        let u2 = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
-    }
-}
 
 fn unit(mut v: Vec<f32>) -> Vec<f32> {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -60,16 +45,16 @@ struct Data {
 
 impl Data {
     fn vector(&self, i: u64) -> Vec<f32> {
-        let mut r = Rng(self.seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let c = &self.centres[(r.next() % self.centres.len() as u64) as usize];
+        let mut r = Rng::new(self.seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let c = &self.centres[r.below(self.centres.len())];
         let s = 0.6 / (self.dim as f32).sqrt();
-        unit(c.iter().map(|x| x + s * r.normal()).collect())
+        unit(c.iter().map(|x| x + s * r.gaussian() as f32).collect())
     }
     fn query(&self, i: u64, n: u64) -> Vec<f32> {
         let base = self.vector((i * 7919) % n);
-        let mut r = Rng(0xABCD ^ i);
+        let mut r = Rng::new(0xABCD ^ i);
         let s = 0.6 / (self.dim as f32).sqrt();
-        unit(base.iter().map(|x| x + s * r.normal()).collect())
+        unit(base.iter().map(|x| x + s * r.gaussian() as f32).collect())
     }
 }
 
@@ -260,9 +245,9 @@ fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
     let n = env("AVX_BENCH_N", 10_000) as u64;
     let dim = env("AVX_BENCH_DIM", 512);
     let queries = env("AVX_BENCH_QUERIES", 1000) as u64;
-    let mut r = Rng(7);
+    let mut r = Rng::new(7);
     let centres = (0..env("AVX_BENCH_CENTRES", 1000))
-        .map(|_| unit((0..dim).map(|_| r.normal()).collect()))
+        .map(|_| unit((0..dim).map(|_| r.gaussian() as f32).collect()))
         .collect();
     let data = Data {
         dim,

@@ -1,15 +1,17 @@
-//! Using avx's crates as libraries: embed a few files with `avx_embed`, store them with `avx_index`, and find
-//! the nearest neighbours of one of them.
+//! Using avx's crates as libraries: bring an index up to date with some files through `avx_core::sync` (the
+//! same walk, plan and apply as `avx index`), then find the nearest neighbours of one of them.
 //!
 //!     cargo run -p avx-cli --example library -- MODEL_DIR INDEX_DIR FILE...
 //!
 //! e.g. `cargo run -p avx-cli --example library -- tests/fixtures/tiny-clap /tmp/example-index examples/audio/*`
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
+use avx_core::sync::{self, ApplyOptions, Known, Progress, RealDisk, WalkOptions};
 use avx_embed::model::SessionOptions;
 use avx_embed::Embedder;
-use avx_index::{FileRecord, Index, IndexSettings, OpenOptions, SearchOptions, WindowRecord};
+use avx_index::{Index, IndexSettings, OpenOptions, SearchOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -33,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dim: fp.dim as u32,
     };
 
-    // 2. Open (or create) an index for those vectors and write every file in one commit.
+    // 2. Open (or create) an index for those vectors, compare the files with it, and embed what is new.
     let mut index = Index::open(
         index_dir,
         OpenOptions {
@@ -43,45 +45,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     let mut writer = index.writer()?;
-    for path in files {
-        let path = path.canonicalize()?;
-        let meta = std::fs::metadata(&path)?;
-        let e = match embedder.embed_file(&path, None, 4) {
-            Ok(e) => e,
-            Err(err) => {
-                eprintln!("skipping: {err}");
-                continue;
+    index.refresh()?;
+    let walk = sync::walk(
+        &WalkOptions {
+            paths: files,
+            ..Default::default()
+        },
+        &mut |warning| eprintln!("warning: {warning}"),
+    )?;
+    let plan = sync::plan(&walk, index.files().map(Known::from), &RealDisk, false);
+    print!("{}", plan.describe());
+    println!();
+    let report = sync::apply(
+        &mut writer,
+        plan,
+        &ApplyOptions::default(),
+        || Ok::<_, Box<dyn std::error::Error>>((embedder, hop_s)),
+        &AtomicBool::new(false),
+        &mut |p| {
+            if let Progress::Failed { message, .. } = p {
+                eprintln!("skipping: {message}");
             }
-        };
-        writer.upsert(FileRecord {
-            path: path.clone(),
-            size: meta.len(),
-            mtime_ns: 0,
-            content_hash: 0,
-            duration_s: e.info.duration_s,
-            sample_rate: e.info.sample_rate,
-            channels: e.info.channels,
-            codec: e.info.codec.clone(),
-            windows: e
-                .windows
-                .iter()
-                .zip(&e.window_vectors)
-                .map(|((s, t), v)| WindowRecord {
-                    start_s: *s as f32,
-                    end_s: *t as f32,
-                    vector: v.clone(),
-                })
-                .collect(),
-            vector: e.vector,
-        })?;
-    }
-    writer.commit()?;
+        },
+    )?;
+    println!("{} new, {} failed", report.new, report.failed.len());
     drop(writer);
     index.refresh()?;
 
-    // 3. Nearest neighbours of the first file.
+    // 3. Nearest neighbours of the first file, by its stored vector.
     let first = files[0].canonicalize()?;
-    let query = embedder.embed_file(&first, None, 4)?.vector;
+    let query = avx_core::stored_vector(&index, &first).ok_or("the first file was not indexed")?;
     let hits = index.search(
         &query,
         &SearchOptions {

@@ -814,3 +814,87 @@ fn ctrl_c_commits_finished_files_and_the_next_run_continues() {
     );
     assert!(sum["unchanged"].as_u64().unwrap() >= 3, "{sum}");
 }
+
+/// A file whose name is not UTF-8 (Linux allows any bytes but `/` and NUL) goes through `index`, `similar --json`,
+/// `--format paths`, `--format m3u` and `export` with its exact bytes: JSON gives `{"bytes": base64}`, lists the
+/// raw bytes (issue 13, section 5).
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_file_name_survives_index_similar_and_export() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let env = Env::new();
+    let files = make_library(&env, 2);
+    let name = std::ffi::OsString::from_vec(b"caf\xe9 \xff.wav".to_vec());
+    let odd = env.lib().join(&name);
+    std::fs::copy(&files[0], &odd).unwrap();
+    let odd = odd.canonicalize().unwrap();
+    let raw = odd.as_os_str().as_bytes();
+    // base64 of the raw bytes, written out here so the test does not share the code under test.
+    let b64 = {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in raw.chunks(3) {
+            let n = (c[0] as u32) << 16
+                | (*c.get(1).unwrap_or(&0) as u32) << 8
+                | *c.get(2).unwrap_or(&0) as u32;
+            for i in 0..4 {
+                if i <= c.len() {
+                    s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    s.push('=');
+                }
+            }
+        }
+        s
+    };
+    let sum = env.summary(&["index", s(&env.lib())], 0);
+    assert_eq!(sum["new"], 3, "{sum}");
+
+    // similar --json by the original: its exact copy (the odd name) is the best other hit, as {"bytes": ...}.
+    let hits = env.json(&["similar", s(&files[0]), "-k", "3"], 0);
+    let odd_hit = hits
+        .iter()
+        .find(|h| h["path"].is_object())
+        .unwrap_or_else(|| panic!("no hit with a non-UTF-8 path object: {hits:?}"));
+    assert_eq!(odd_hit["path"]["bytes"], b64.as_str(), "{odd_hit}");
+    for h in &hits {
+        assert!(h["path"].is_string() || h["path"].is_object(), "{h}");
+    }
+
+    // --format paths and m3u write the raw bytes on a line of their own.
+    for format in ["paths", "m3u"] {
+        let out = env.run(&["similar", s(&files[0]), "-k", "3", "--format", format]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout.split(|b| *b == b'\n').any(|l| l == raw),
+            "--format {format} lacks the raw path: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    // export: JSON Lines objects carry the same form; audiovector files are named with the raw bytes.
+    let out_dir = env.dir.path().join("export");
+    env.ok(&["export", "--format", "jsonl", s(&out_dir)], 0);
+    let lines =
+        util::json_lines(&std::fs::read_to_string(out_dir.join("embeddings.jsonl")).unwrap());
+    assert!(
+        lines.iter().any(|o| o["path"]["bytes"] == b64.as_str()),
+        "export lacks the odd path: {:?}",
+        lines.iter().map(|o| &o["path"]).collect::<Vec<_>>()
+    );
+    let av = env.dir.path().join("av");
+    env.ok(&["export", "--format", "audiovector", s(&av)], 0);
+    let mut json_name = name.clone();
+    json_name.push(".json");
+    assert!(
+        av.join(&json_name).is_file(),
+        "no {:?} in {:?}",
+        json_name,
+        std::fs::read_dir(&av).unwrap().collect::<Vec<_>>()
+    );
+}

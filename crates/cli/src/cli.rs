@@ -47,6 +47,10 @@ pub struct Global {
     /// No progress bar and no summary on stderr
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// More messages on stderr: -v says what avx is doing (graph builds), -vv adds details (each damaged
+    /// packet), -vvv includes the libraries avx uses. RUST_LOG, when set, replaces these (env_logger syntax)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]

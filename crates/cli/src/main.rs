@@ -27,6 +27,7 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.global.quiet, cli.global.verbose);
     let result = run(cli);
     match result {
         Ok(Outcome::Found) => ExitCode::from(0),
@@ -40,6 +41,46 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Log messages of the libraries (the `log` facade) on stderr: warnings by default (a file with damaged packets),
+/// more with `-v`, none with `--quiet`; `RUST_LOG` replaces the filter.
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = if verbose >= 3 {
+        level.to_string()
+    } else {
+        [
+            "avx",
+            "avx_embed",
+            "avx_index",
+            "avx_core",
+            "avx_server",
+            "avx_pg",
+        ]
+        .map(|c| format!("{c}={level}"))
+        .join(",")
+    };
+    env_logger::Builder::new()
+        .parse_filters(&format!("off,{filter}"))
+        .parse_env("RUST_LOG")
+        .format(|buf, record| {
+            use std::io::Write as _;
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
+            writeln!(buf, "avx: {level}: {}", record.args())
+        })
+        .init();
 }
 
 fn one_line(e: &anyhow::Error) -> String {

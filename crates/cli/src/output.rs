@@ -1,11 +1,12 @@
-//! Printing results: tables for people, JSON Lines (`--json`), and plain path lists or M3U playlists.
+//! Printing results: tables for people, JSON Lines (`--json`), and plain path lists or M3U playlists (paths
+//! as raw bytes, see [`avx_core::paths`]).
 //!
 //! # JSON Lines format
 //!
 //! Every line is one JSON object with a `"type"` field. The types are documented in README.md
 //! ("JSON output"); fields are only ever added, never renamed.
 
-use avx_core::Hit;
+use avx_core::{path_bytes, Hit};
 use serde_json::Value;
 use std::io::{self, BufWriter, Stdout, Write};
 
@@ -25,6 +26,12 @@ impl Out {
 
     pub fn line(&mut self, s: impl AsRef<str>) -> io::Result<()> {
         self.w.write_all(s.as_ref().as_bytes())?;
+        self.w.write_all(b"\n")
+    }
+
+    /// One line of raw bytes (a path as the file system spells it).
+    pub fn bytes_line(&mut self, b: &[u8]) -> io::Result<()> {
+        self.w.write_all(b)?;
         self.w.write_all(b"\n")
     }
 
@@ -67,7 +74,7 @@ pub fn print_hits(out: &mut Out, rows: &[Hit], format: ListFormat, json: bool) -
     match format {
         ListFormat::Paths => {
             for r in rows {
-                out.line(r.path.to_string_lossy())?;
+                out.bytes_line(&path_bytes(&r.path))?;
             }
         }
         ListFormat::M3u => {
@@ -83,7 +90,7 @@ pub fn print_hits(out: &mut Out, rows: &[Hit], format: ListFormat, json: bool) -
                     out.line(format!("#EXTVLCOPT:start-time={s:.2}"))?;
                     out.line(format!("#EXTVLCOPT:stop-time={e:.2}"))?;
                 }
-                out.line(r.path.to_string_lossy())?;
+                out.bytes_line(&path_bytes(&r.path))?;
             }
         }
         ListFormat::Table => {

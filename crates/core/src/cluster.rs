@@ -51,10 +51,10 @@ impl Cluster {
             "type": "cluster",
             "cluster": number,
             "size": self.members.len(),
-            "exemplar": self.exemplar.path_text(),
+            "exemplar": self.exemplar.path_json(),
             "labels": labels_json(&self.labels),
             "members": self.members.iter().map(|m| {
-                let mut o = json!({"path": m.file.path_text(), "similarity": m.similarity});
+                let mut o = json!({"path": m.file.path_json(), "similarity": m.similarity});
                 if with_id { o["id"] = json!(m.file.id); }
                 o
             }).collect::<Vec<_>>(),

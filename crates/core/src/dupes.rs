@@ -94,7 +94,7 @@ impl Group {
             "type": "group",
             "group": number,
             "members": self.members.iter().map(|m| {
-                let mut v = json!({"path": m.file.path_text(), "score": m.score});
+                let mut v = json!({"path": m.file.path_json(), "score": m.score});
                 if with_id { v["id"] = json!(m.file.id); }
                 if let Some((a, b)) = m.window { v["start"] = json!(a); v["end"] = json!(b); }
                 v

@@ -26,6 +26,13 @@ pub enum CoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A step of a longer operation failed; the message says what is kept and what to do.
+    #[error("{context}")]
+    Context {
+        context: &'static str,
+        #[source]
+        source: Box<CoreError>,
+    },
     #[error(transparent)]
     Index(#[from] avx_index::IndexError),
     #[error(transparent)]
@@ -42,6 +49,13 @@ impl CoreError {
         CoreError::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    pub(crate) fn context(context: &'static str, source: CoreError) -> CoreError {
+        CoreError::Context {
+            context,
+            source: Box::new(source),
         }
     }
 

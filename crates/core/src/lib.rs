@@ -8,6 +8,8 @@
 //! * [`cluster`]: k-means [`Cluster`]s with an exemplar and zero-shot labels.
 //! * [`tags`]: zero-shot label ranking ([`LabelSet`]), written once for `avx tag` and cluster labels.
 //! * [`audio`]: loudness (EBU R128) and waveform peaks of an indexed file, with the loudness cache.
+//! * [`sync`]: bringing an index up to date with the files on disk (walk, plan, apply), for `avx index`.
+//! * [`paths`]: printing paths losslessly (JSON, path lists, playlists).
 //! * [`map`]: a 2-D map of the library from the stored vectors, cached in the index directory.
 //!
 //! Model and index resolution (which model, which index directory) stays with the caller: functions here take an
@@ -18,7 +20,9 @@ pub mod cluster;
 pub mod dupes;
 mod error;
 pub mod map;
+pub mod paths;
 pub mod query;
+pub mod sync;
 pub mod tags;
 pub mod vocab;
 
@@ -27,10 +31,11 @@ pub use dupes::{
     default_threshold, duplicate_groups, gather, groups_among, DupesOptions, Group, GroupMember,
 };
 pub use error::{CoreError, Result};
+pub use paths::{path_bytes, path_json, path_text};
 pub use query::{neighbours, stored_vector, Hit, QueryOptions};
 pub use tags::LabelSet;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A file of the index, as results name it: its id (to ask for its audio, peaks or neighbours) and its path.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,13 +56,13 @@ impl FileRef {
         }
     }
 
-    /// The path as JSON text.
+    /// The path as text for people (lossy; JSON uses [`path_json`]).
     pub fn path_text(&self) -> String {
         path_text(&self.path)
     }
-}
 
-/// A path as JSON and table text (lossy for non-UTF-8 names, as avx prints paths today).
-pub fn path_text(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
+    /// The path as JSON: a string, or `{"bytes": BASE64}` for a name that is not UTF-8.
+    pub fn path_json(&self) -> serde_json::Value {
+        path_json(&self.path)
+    }
 }

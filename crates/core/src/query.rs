@@ -65,7 +65,7 @@ impl Hit {
             "type": "hit",
             "rank": self.rank,
             "score": self.score,
-            "path": crate::path_text(&self.path),
+            "path": crate::path_json(&self.path),
             "duration": self.duration_s,
         });
         if with_id {
@@ -83,14 +83,9 @@ impl Hit {
 /// the vector avx would compute, so a query by that file needs no model.
 pub fn stored_vector(index: &Index, path: &Path) -> Option<Vec<f32>> {
     let fm = index.file_by_path(path)?;
-    let m = std::fs::metadata(path).ok()?;
-    let mtime = m
-        .modified()
+    crate::sync::Stat::of(path)
         .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_nanos() as i64;
-    (fm.size == m.len() && fm.mtime_ns == mtime)
+        .matches(fm)
         .then(|| index.file_vector(fm).map(<[f32]>::to_vec))
         .flatten()
 }

@@ -38,7 +38,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
 use crate::decode::Decoder;
-use crate::frontend::{mel_filter_bank, MelNorm, MelScale};
+use crate::frontend::{frame_mel_energies, mel_filter_bank, reflect, MelNorm, MelScale};
 use crate::resample::StreamResampler;
 use crate::window::{AudioInfo, Window};
 use crate::{EmbedError, Result};
@@ -482,29 +482,20 @@ impl Framer {
             };
             self.frame[i] = x as f64 * self.spec.tables.window[i];
         }
-        self.spec
-            .tables
-            .fft
-            .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
-            .expect("buffers sized by the plan");
-        for (pw, c) in self.power.iter_mut().zip(&self.spectrum) {
-            // librosa stores the STFT as complex64.
-            let (re, im) = (c.re as f32 as f64, c.im as f32 as f64);
-            *pw = re * re + im * im;
-        }
         let Compression::Log10Affine {
             scale,
             offset,
             divisor,
         } = p.compression;
-        for (first, weights) in &self.spec.tables.filters {
-            let e: f64 = weights
-                .iter()
-                .zip(&self.power[*first..])
-                .map(|(w, x)| w * x)
-                .sum();
-            out.push(((e * scale + offset).log10() / divisor) as f32);
-        }
+        frame_mel_energies(
+            &*self.spec.tables.fft,
+            &self.spec.tables.filters,
+            &mut self.frame,
+            &mut self.spectrum,
+            &mut self.scratch,
+            &mut self.power,
+            |e| out.push(((e * scale + offset).log10() / divisor) as f32),
+        );
         self.next += 1;
         // Drop samples no later frame needs (reflect padding at the end only reads within the last n_fft).
         let keep_from = (self.next as i64 * p.hop_length as i64 - half).max(0) as u64;
@@ -525,16 +516,6 @@ impl Framer {
             self.head[i as usize]
         }
     }
-}
-
-/// NumPy's `reflect` index (edge not repeated), folding as often as needed.
-fn reflect(i: i64, len: i64) -> u64 {
-    if len == 1 {
-        return 0;
-    }
-    let period = 2 * (len - 1);
-    let m = i.rem_euclid(period);
-    (if m < len { m } else { period - m }) as u64
 }
 
 enum Source {

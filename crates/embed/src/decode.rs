@@ -301,6 +301,13 @@ impl Decoder {
                 }
                 self.info.frames = self.decoded_frames;
                 self.info.duration_s = self.decoded_frames as f64 / self.info.sample_rate as f64;
+                if self.skipped_packets > 0 {
+                    log::warn!(
+                        "{}: {} damaged packet(s) skipped; their audio is missing from the embedding",
+                        self.path.display(),
+                        self.skipped_packets
+                    );
+                }
                 Ok(None)
             }
             Err(e) => {
@@ -367,6 +374,10 @@ impl Decoder {
                 Err(SymError::DecodeError(_) | SymError::IoError(_)) => {
                     // As symphonia's player does: skip the packet, its samples are lost.
                     self.skipped_packets += 1;
+                    log::debug!(
+                        "{}: skipping a packet that failed to decode",
+                        self.path.display()
+                    );
                     consecutive_errors += 1;
                     if consecutive_errors >= MAX_CONSECUTIVE_ERRORS {
                         return Err(decode_err(

@@ -433,37 +433,59 @@ impl Tables {
                 }
             } else {
                 for (i, (d, &w)) in frame.iter_mut().zip(&self.window).enumerate() {
-                    *d = samples[reflect(start + i as isize, len)] as f64 * w;
+                    *d = samples[reflect(start as i64 + i as i64, len as i64) as usize] as f64 * w;
                 }
             }
-            self.fft
-                .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
-                .expect("buffers sized by the plan");
-            for (pw, c) in power.iter_mut().zip(&spectrum) {
-                // The reference stores the STFT as complex64 before taking |X|² in f64.
-                let c = Complex::new(c.re as f32 as f64, c.im as f32 as f64);
-                *pw = c.re * c.re + c.im * c.im;
-            }
-            for (first, weights) in &self.filters {
-                let e: f64 = weights
-                    .iter()
-                    .zip(&power[*first..])
-                    .map(|(w, x)| w * x)
-                    .sum();
-                out.push((10.0 * e.max(1e-10).log10()) as f32);
-            }
+            frame_mel_energies(
+                &*self.fft,
+                &self.filters,
+                &mut frame,
+                &mut spectrum,
+                &mut scratch,
+                &mut power,
+                |e| out.push((10.0 * e.max(1e-10).log10()) as f32),
+            );
         }
     }
 }
 
-/// NumPy's `reflect` padding index (edge not repeated), folding as often as needed for very short input.
-fn reflect(i: isize, len: isize) -> usize {
+/// NumPy's `reflect` padding index (edge not repeated), folding as often as needed for very short input. Both
+/// front ends (CLAP windows here, aiSFX blocks in `blocks`) pad with it.
+pub(crate) fn reflect(i: i64, len: i64) -> u64 {
     if len == 1 {
         return 0;
     }
     let period = 2 * (len - 1);
     let m = i.rem_euclid(period);
-    (if m < len { m } else { period - m }) as usize
+    (if m < len { m } else { period - m }) as u64
+}
+
+/// The STFT frame step both front ends share: the windowed `frame` through the FFT, |X|² of the spectrum
+/// rounded to complex64 (the references store the STFT as complex64 before taking |X|² in f64), then each sparse
+/// mel filter's energy, in filter order, passed to `emit`. The buffers are the plan's (`make_*_vec`).
+pub(crate) fn frame_mel_energies(
+    fft: &dyn RealToComplex<f64>,
+    filters: &[(usize, Vec<f64>)],
+    frame: &mut [f64],
+    spectrum: &mut [Complex<f64>],
+    scratch: &mut [Complex<f64>],
+    power: &mut [f64],
+    mut emit: impl FnMut(f64),
+) {
+    fft.process_with_scratch(frame, spectrum, scratch)
+        .expect("buffers sized by the plan");
+    for (pw, c) in power.iter_mut().zip(&*spectrum) {
+        let (re, im) = (c.re as f32 as f64, c.im as f32 as f64);
+        *pw = re * re + im * im;
+    }
+    for (first, weights) in filters {
+        let e: f64 = weights
+            .iter()
+            .zip(&power[*first..])
+            .map(|(w, x)| w * x)
+            .sum();
+        emit(e);
+    }
 }
 
 fn hz_to_mel(f: f64, scale: MelScale) -> f64 {
@@ -586,7 +608,7 @@ mod tests {
     #[test]
     fn reflect_matches_numpy() {
         // np.pad([0,1,2,3], 5, mode="reflect") -> [1 2 3 2 1 | 0 1 2 3 | 2 1 0 1 2]
-        let got: Vec<usize> = (-5..9).map(|i| reflect(i, 4)).collect();
+        let got: Vec<u64> = (-5..9).map(|i| reflect(i, 4)).collect();
         assert_eq!(got, [1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1, 2]);
     }
 

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use avx_index::analysis::Rng;
 use avx_index::{FileRecord, Index, IndexSettings, MaintenancePolicy, OpenOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,18 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(args.next().ok_or("usage: synthetic_index DIR [N] [DIM]")?);
     let n: usize = args.next().map_or(Ok(100_000), |s| s.parse())?;
     let dim: usize = args.next().map_or(Ok(512), |s| s.parse())?;
-    let mut state = 0x2545F4914F6CDD1Du64;
-    let mut gauss = move || {
-        // Box-Muller on xorshift64*
-        let mut u = || {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            ((state.wrapping_mul(0x2545F4914F6CDD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        let (a, b) = (u(), u());
-        ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
-    };
+    // The crate's one seeded PRNG (xoshiro256**), so the data are the same on every machine.
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
+    let mut gauss = move || rng.gaussian() as f32;
     let centres: Vec<Vec<f32>> = (0..64)
         .map(|_| (0..dim).map(|_| gauss()).collect())
         .collect();

@@ -18,6 +18,7 @@ mod error;
 mod exact;
 pub mod graph;
 mod index;
+mod kernel;
 mod lock;
 mod merge;
 mod meta;

@@ -12,6 +12,10 @@ function clock(s) {
   const m = Math.floor(s / 60);
   return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
 }
+// A path from the API: a string, or {bytes: base64} for a name that is not UTF-8 (shown with U+FFFD).
+function pathText(p) {
+  return typeof p === "string" ? p : new TextDecoder().decode(Uint8Array.from(atob(p.bytes), (c) => c.charCodeAt(0)));
+}
 function baseName(p) { return p.split(/[\\/]/).pop(); }
 function folderOf(p) { const i = Math.max(p.lastIndexOf("/"), p.lastIndexOf("\\")); return i > 0 ? p.slice(0, i) : ""; }
 function toast(msg) { const t = $("#toast"); t.textContent = msg; t.classList.add("show"); clearTimeout(t._h); t._h = setTimeout(() => t.classList.remove("show"), 1600); }
@@ -102,23 +106,23 @@ function resultRow(hit, extra = {}) {
     <canvas class="wave"></canvas>
     <div class="dur"></div>
     <div class="actions"><button class="btn more">More like this</button><button class="btn copy">Copy path</button></div>`;
-  $(".name", li).textContent = baseName(hit.path);
-  $(".folder", li).textContent = folderOf(hit.path);
+  $(".name", li).textContent = baseName(pathText(hit.path));
+  $(".folder", li).textContent = folderOf(pathText(hit.path));
   $(".dur", li).textContent = hit.duration != null ? clock(hit.duration) : "";
   $(".play", li).onclick = (e) => { e.stopPropagation(); play(hit.id, hit.start || 0); };
   $("canvas", li).onclick = (e) => {
     const p = state.peaks.get(hit.id); const r = e.target.getBoundingClientRect();
     play(hit.id, p ? ((e.clientX - r.left) / r.width) * p.duration : 0);
   };
-  $(".more", li).onclick = (e) => { e.stopPropagation(); similarTo(hit.id, baseName(hit.path)); };
-  $(".copy", li).onclick = (e) => { e.stopPropagation(); copyPath(hit.path); };
+  $(".more", li).onclick = (e) => { e.stopPropagation(); similarTo(hit.id, baseName(pathText(hit.path))); };
+  $(".copy", li).onclick = (e) => { e.stopPropagation(); copyPath(pathText(hit.path)); };
   li.onclick = () => select(state.rows.findIndex(r => r.id === hit.id));
   li.addEventListener("dragstart", (e) => {
     const url = new URL(`/audio/${hit.id}`, location.href).href;
-    const type = /\.(aif|aiff|m4a)$/i.test(hit.path) ? "audio/wav" : "audio/octet-stream";
-    e.dataTransfer.setData("DownloadURL", `${type}:${baseName(hit.path)}:${url}`);
+    const type = /\.(aif|aiff|m4a)$/i.test(pathText(hit.path)) ? "audio/wav" : "audio/octet-stream";
+    e.dataTransfer.setData("DownloadURL", `${type}:${baseName(pathText(hit.path))}:${url}`);
     e.dataTransfer.setData("text/uri-list", url);
-    e.dataTransfer.setData("text/plain", hit.path);
+    e.dataTransfer.setData("text/plain", pathText(hit.path));
   });
   loadPeaks(hit.id).then(p => drawWave($("canvas", li), p.peaks)).catch(() => {});
   return li;
@@ -195,7 +199,7 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "ArrowDown") { e.preventDefault(); e.target.blur && e.target.blur(); select(Math.min(state.rows.length - 1, state.selected + 1)); }
   else if (e.key === "ArrowUp") { e.preventDefault(); select(Math.max(0, state.selected - 1)); }
   else if (e.key === " ") { e.preventDefault(); const r = state.rows[Math.max(0, state.selected)]; if (r) play(r.id, r.start || 0); }
-  else if (e.key === "Enter") { const r = state.rows[state.selected]; if (r) similarTo(r.id, baseName(r.path)); }
+  else if (e.key === "Enter") { const r = state.rows[state.selected]; if (r) similarTo(r.id, baseName(pathText(r.path))); }
 });
 
 // ---- views ----
@@ -308,7 +312,7 @@ function showTimeline(hits, label) {
   box.replaceChildren(head, ...lists.map(list => {
     const f = list[0]; const div = document.createElement("div"); div.className = "tl-file"; div.dataset.id = f.id;
     div.innerHTML = `<div class="tl-head"><div><div class="name"></div><div class="folder"></div></div><div class="dur"></div></div><div class="tl-track"><canvas class="wave"></canvas></div>`;
-    $(".name", div).textContent = baseName(f.path); $(".folder", div).textContent = folderOf(f.path); $(".dur", div).textContent = clock(f.duration);
+    $(".name", div).textContent = baseName(pathText(f.path)); $(".folder", div).textContent = folderOf(pathText(f.path)); $(".dur", div).textContent = clock(f.duration);
     const track = $(".tl-track", div);
     for (const h of list) {
       const m = document.createElement("div"); m.className = "tl-hit";

@@ -307,7 +307,7 @@ async fn info(State(st): State<Shared>) -> ApiResult {
     Ok(json_response(&json!({
         "type": "info",
         "version": env!("CARGO_PKG_VERSION"),
-        "index": st.dir().to_string_lossy(),
+        "index": avx_core::path_json(st.dir()),
         "model": st.model_name(),
         "dim": s.dim,
         "text": st.has_text(),
@@ -541,7 +541,7 @@ fn file_json(st: &AppState, f: &avx_index::FileMeta) -> Value {
     json!({
         "type": "file",
         "id": f.id,
-        "path": f.path.to_string_lossy(),
+        "path": avx_core::path_json(&f.path),
         "name": f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         "folder": f.path.parent().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         "size": f.size,

@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, args: EmbedArgs) -> Result<Outcome> {
         };
         if ctx.global.json {
             let mut o = json!({
-                "type": "embedding", "path": f.path.to_string_lossy(), "model": emb.name(),
+                "type": "embedding", "path": avx_core::path_json(&f.path), "model": emb.name(),
                 "duration": f.info.duration_s, "vector": f.vector,
             });
             if args.segments {

@@ -6,9 +6,10 @@
 //! - `npy`: `OUT/vectors.npy` (float32 `[files, dim]`) and `OUT/ids.json` (row i's path, duration, model).
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use avx_index::FileStatus;
@@ -30,10 +31,10 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
         .collect();
     let object = |f: &avx_index::FileMeta| -> Value {
         let mut o = json!({
-            "filename": f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            "filename": f.path.file_name().map(|n| avx_core::path_json(Path::new(n))).unwrap_or_default(),
             "duration": f.duration_s,
             "embedding": index.file_vector(f).unwrap_or_default(),
-            "path": f.path.to_string_lossy(),
+            "path": avx_core::path_json(&f.path),
             "model": model,
             "dim": dim,
             "sample_rate": f.sample_rate,
@@ -62,14 +63,16 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
         ExportFormat::Audiovector => {
             let mut used = HashSet::new();
             for f in &files {
-                let base = f
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let mut name = format!("{base}.json");
+                // The file's own name (raw bytes, not UTF-8 ones too) plus `.json`.
+                let base = f.path.file_name().unwrap_or_default();
+                let named = |suffix: &str| {
+                    let mut n = OsString::from(base);
+                    n.push(suffix);
+                    n
+                };
+                let mut name = named(".json");
                 if !used.insert(name.clone()) {
-                    name = format!("{base}.{}.json", f.id);
+                    name = named(&format!(".{}.json", f.id));
                     used.insert(name.clone());
                 }
                 let path = dir.join(&name);
@@ -101,7 +104,7 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
             let mut ids = Vec::with_capacity(files.len());
             for f in &files {
                 data.extend_from_slice(index.file_vector(f).unwrap_or_default());
-                ids.push(json!({"path": f.path.to_string_lossy(), "duration": f.duration_s}));
+                ids.push(json!({"path": avx_core::path_json(&f.path), "duration": f.duration_s}));
             }
             let npy = dir.join("vectors.npy");
             let w = BufWriter::new(

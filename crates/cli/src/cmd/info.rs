@@ -60,7 +60,7 @@ pub fn info(ctx: &Ctx) -> Result<Outcome> {
     if ctx.global.json {
         out.json(&json!({
             "type": "info",
-            "index": index.dir().to_string_lossy(),
+            "index": avx_core::path_json(index.dir()),
             "model": settings.model,
             "dim": settings.dim,
             "pipeline_version": settings.pipeline_version,
@@ -68,7 +68,7 @@ pub fn info(ctx: &Ctx) -> Result<Outcome> {
             "failed": s.failed,
             "hours": hours,
             "windows": s.live_rows[1],
-            "roots": roots.iter().map(|(r, n)| json!({"path": r.to_string_lossy(), "files": n})).collect::<Vec<_>>(),
+            "roots": roots.iter().map(|(r, n)| json!({"path": avx_core::path_json(r), "files": n})).collect::<Vec<_>>(),
             "graph_points": s.graph_points,
             "tail_rows": s.tail_rows,
             "bytes": bytes,
@@ -104,7 +104,7 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
     if ctx.global.json {
         for p in &report.problems {
             out.json(
-                &json!({"type": "problem", "path": p.path.to_string_lossy(), "what": p.what}),
+                &json!({"type": "problem", "path": avx_core::path_json(&p.path), "what": p.what}),
             )?;
         }
         out.json(&json!({

@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                         "type": "model", "name": m.name, "repo": m.repo, "revision": m.revision,
                         "revision_pinned": m.revision_pinned, "dim": m.dim, "text": m.has_text,
                         "variant": ctx.variant.name(), "size_mb": m.approx_size_mb(ctx.variant),
-                        "present": present, "dir": m.local_dir(&root).to_string_lossy(),
+                        "present": present, "dir": avx_core::path_json(&m.local_dir(&root)),
                     }))?;
                 } else {
                     out.line(format!(
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                         "type": "model", "name": m.name, "repo": null, "revision": m.version,
                         "revision_pinned": true, "dim": m.dim, "text": m.has_text,
                         "variant": "fp32", "size_mb": m.size_mb, "present": present,
-                        "dir": m.local_dir(&root).to_string_lossy(), "downloadable": false,
+                        "dir": avx_core::path_json(&m.local_dir(&root)), "downloadable": false,
                     }))?;
                 } else {
                     out.line(format!(
@@ -87,9 +87,9 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                     })?
                 };
                 if ctx.global.json {
-                    out.json(&json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}))?;
+                    out.json(&json!({"type": "model_fetched", "name": name, "dir": avx_core::path_json(&dir)}))?;
                 } else {
-                    out.line(dir.to_string_lossy())?;
+                    out.bytes_line(&avx_core::path_bytes(&dir))?;
                 }
                 out.flush()?;
                 return Ok(Outcome::Found);
@@ -97,12 +97,34 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
             let Some(m) = registry::find(&name) else {
                 anyhow::bail!("unknown model '{name}': see `avx model list`");
             };
+            // One progress bar per file (bytes, rate, ETA), drawn only when stderr is a terminal.
             let show = ctx.progress_visible();
             let mut last_file = String::new();
+            let mut bar: Option<indicatif::ProgressBar> = None;
             let mut report = |p: fetch::Progress<'_>| {
-                if show && p.file != last_file {
-                    eprintln!("fetching {} ...", p.file);
+                if !show {
+                    return;
+                }
+                if p.file != last_file {
+                    if let Some(b) = bar.take() {
+                        b.finish();
+                    }
+                    let b = indicatif::ProgressBar::new(p.total.unwrap_or(0));
+                    b.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                        )
+                        .expect("valid template"),
+                    );
+                    b.set_message(p.file.to_string());
+                    bar = Some(b);
                     last_file = p.file.to_string();
+                }
+                if let Some(b) = &bar {
+                    if let Some(t) = p.total {
+                        b.set_length(t);
+                    }
+                    b.set_position(p.done);
                 }
             };
             let dir = fetch::fetch_model(m, ctx.variant, &root, &mut report).with_context(|| {
@@ -113,21 +135,25 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                     m.repo,
                     m.revision
                 )
-            })?;
+            });
+            if let Some(b) = bar {
+                b.finish();
+            }
+            let dir = dir?;
             if ctx.global.json {
                 out.json(
-                    &json!({"type": "model_fetched", "name": name, "dir": dir.to_string_lossy()}),
+                    &json!({"type": "model_fetched", "name": name, "dir": avx_core::path_json(&dir)}),
                 )?;
             } else {
-                out.line(dir.to_string_lossy())?;
+                out.bytes_line(&avx_core::path_bytes(&dir))?;
             }
         }
         ModelCommand::Path => {
             let choice = ctx.model_choice(None)?;
             if ctx.global.json {
-                out.json(&json!({"type": "model_path", "name": choice.name, "dir": choice.dir.to_string_lossy()}))?;
+                out.json(&json!({"type": "model_path", "name": choice.name, "dir": avx_core::path_json(&choice.dir)}))?;
             } else {
-                out.line(choice.dir.to_string_lossy())?;
+                out.bytes_line(&avx_core::path_bytes(&choice.dir))?;
             }
         }
     }

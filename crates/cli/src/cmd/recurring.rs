@@ -169,7 +169,7 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
         if ctx.global.json {
             out.json(&json!({
                 "type": "motif", "motif": id, "occurrences": motif.occurrences.len(),
-                "path": rep_path, "start": rep.start, "end": rep.end,
+                "path": avx_core::path_json(&found.paths[rep.track as usize]), "start": rep.start, "end": rep.end,
             }))?;
         } else if args.format == ArchiveFormat::Table {
             out.line(format!(
@@ -187,7 +187,7 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
             let is_rep = i == motif.representative;
             if ctx.global.json {
                 out.json(&json!({
-                    "type": "occurrence", "motif": id, "path": p, "start": o.start, "end": o.end,
+                    "type": "occurrence", "motif": id, "path": avx_core::path_json(path), "start": o.start, "end": o.end,
                     "score": o.score, "representative": is_rep,
                 }))?;
                 continue;

@@ -59,11 +59,11 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> Result<Outcome> {
         if ctx.global.json {
             out.json(&json!({
                 "type": "tags",
-                "path": path.to_string_lossy(),
+                "path": avx_core::path_json(&path),
                 "tags": labels_json(&scored),
             }))?;
         } else {
-            out.line(path.to_string_lossy())?;
+            out.bytes_line(&avx_core::path_bytes(&path))?;
             for (label, s) in &scored {
                 out.line(format!("  {s:>6.3}  {label}"))?;
             }

@@ -121,8 +121,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
         let like = nearest(&s.vector, &like_vecs).map(|(i, c)| (like_names[i].as_str(), c));
         let label = nearest(&s.vector, &label_vecs).map(|(i, c)| (labels[i].as_str(), c));
         if ctx.global.json {
-            let mut v =
-                json!({"type": "segment", "path": p, "start": s.start, "end": s.end, "kind": kind});
+            let mut v = json!({"type": "segment", "path": avx_core::path_json(&path), "start": s.start, "end": s.end, "kind": kind});
             if let Some(m) = motif {
                 v["motif"] = json!(m);
             }

@@ -163,9 +163,9 @@ impl<'a> BucketNeighbours<'a> {
             .with_min_len(32)
             .map(|&r| {
                 let x = &data[r * dim..(r + 1) * dim];
-                let mut top = TopK::new(probes);
+                let mut top = TopK::<usize>::new(probes);
                 for_each_dot(x, &centroids, |b, d| top.push(b, d));
-                top.into_sorted()
+                top.into_pairs()
                     .into_iter()
                     .map(|(b, _)| b as u32)
                     .collect()
@@ -216,9 +216,9 @@ impl<'a> BucketNeighbours<'a> {
             return self.row_probes[row * self.probes..(row + 1) * self.probes].to_vec();
         }
         let x = &self.data[row * self.dim..(row + 1) * self.dim];
-        let mut top = TopK::new(self.probes);
+        let mut top = TopK::<usize>::new(self.probes);
         for_each_dot(x, &self.centroids, |b, d| top.push(b, d));
-        top.into_sorted()
+        top.into_pairs()
             .into_iter()
             .map(|(b, _)| b as u32)
             .collect()
@@ -230,7 +230,7 @@ impl Neighbours for BucketNeighbours<'_> {
         let dim = self.dim;
         let q = &self.data[row * dim..(row + 1) * dim];
         let iq = self.inv[row];
-        let mut top = TopK::new(k);
+        let mut top = TopK::<usize>::new(k);
         if iq == 0.0 || self.buckets() == 0 {
             return Vec::new();
         }
@@ -244,7 +244,7 @@ impl Neighbours for BucketNeighbours<'_> {
                 }
             }
         }
-        top.into_sorted()
+        top.into_pairs()
     }
 
     /// Blocked version. For each bucket (in parallel), the queries that probe it are taken eight at a time
@@ -291,7 +291,8 @@ impl Neighbours for BucketNeighbours<'_> {
                             (r, row_of(r), self.inv[r])
                         })
                         .collect();
-                    let mut tops: Vec<TopK> = block.iter().map(|_| TopK::new(k)).collect();
+                    let mut tops: Vec<TopK<usize>> =
+                        block.iter().map(|_| TopK::<usize>::new(k)).collect();
                     let mut tiles = members.chunks_exact(4);
                     for tile in &mut tiles {
                         let m = [
@@ -329,14 +330,14 @@ impl Neighbours for BucketNeighbours<'_> {
                         block
                             .iter()
                             .zip(tops)
-                            .map(|(&pos, t)| (pos, t.into_sorted())),
+                            .map(|(&pos, t)| (pos, t.into_pairs())),
                     );
                 }
                 found
             })
             .collect();
         // Merge per query; the union of candidates does not depend on the order, so neither does the result.
-        let mut merged: Vec<TopK> = rows.iter().map(|_| TopK::new(k)).collect();
+        let mut merged: Vec<TopK<usize>> = rows.iter().map(|_| TopK::<usize>::new(k)).collect();
         for bucket in partial {
             for (pos, list) in bucket {
                 let top = &mut merged[pos as usize];
@@ -345,6 +346,6 @@ impl Neighbours for BucketNeighbours<'_> {
                 }
             }
         }
-        merged.into_iter().map(TopK::into_sorted).collect()
+        merged.into_iter().map(TopK::<usize>::into_pairs).collect()
     }
 }

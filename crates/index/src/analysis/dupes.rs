@@ -123,7 +123,7 @@ impl Neighbours for ExactNeighbours<'_> {
         let dim = self.dim;
         let q = &self.data[row * dim..(row + 1) * dim];
         let iq = self.inv[row];
-        let mut top = TopK::new(k);
+        let mut top = TopK::<usize>::new(k);
         let mut visit = |i: usize| {
             if i != row {
                 let s = dot(q, &self.data[i * dim..(i + 1) * dim]) * (iq * self.inv[i]);
@@ -138,7 +138,7 @@ impl Neighbours for ExactNeighbours<'_> {
                 }
             }),
         }
-        top.into_sorted()
+        top.into_pairs()
     }
 }
 
