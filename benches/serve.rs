@@ -4,6 +4,11 @@
 //!     AVX_INDEX=DIR AVX_MODEL_DIR=MODEL [AVX_MODEL=NAME] [AVX_BENCH_SECONDS=60] [AVX_BENCH_QUERY_FILE=F.wav] \
 //!         cargo bench -p avx-cli --bench serve                  # any index (e.g. a 100k synthetic one)
 //!
+//! A 100k index for it: index any folder with the model to serve (`avx --index SMALL --model-dir MODEL index
+//! examples/audio`), then `cargo run -p avx-index --example synthetic_index -- BIG 100000 --graph --like SMALL`
+//! writes 100,000 synthetic vectors with that model's settings and an HNSW graph, and `AVX_INDEX=BIG
+//! AVX_MODEL_DIR=MODEL` serves it with that model.
+//!
 //! Prints, as medians of several runs (and p99 for the load test): a cold `avx search` / `avx similar` process
 //! (the reference) against the warm server's text query, similar-by-id, upload of a 5 s WAV, page ready (the page,
 //! its two assets and /api/info), the map (first computation, then from the cache), and 16 concurrent clients.
@@ -189,6 +194,14 @@ fn main() {
             .collect(),
     );
     println!("page ready (page + 2 assets + /api/info, sequential): {page:.1} ms (median of 9)");
+
+    // The server's floor: a round trip that only looks a file up by id (no vector work).
+    let floor = median(
+        (0..41)
+            .map(|i| get(&format!("/api/files/{}", ids[(i * 7919) % ids.len()])).0)
+            .collect(),
+    );
+    println!("file metadata by id (the HTTP and lookup floor): p50 {floor:.2} ms (41 queries)");
 
     let sim: Vec<f64> = (0..41)
         .map(|i| {
