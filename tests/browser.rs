@@ -434,12 +434,23 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     }
     settle(&b, SELECTION, json!([19, [19]]), "down past the bottom");
     b.press(ARROW_UP);
+    settle(&b, SELECTION, json!([18, [18]]), "up from the bottom");
 
-    // Space plays the selected row (its time advances), space again pauses it.
-    let row18 = row_id(18);
+    // Space plays the selected row (its time advances), space again pauses it. The longest file of the list is
+    // used (some examples last a fraction of a second and would end before they are paused).
+    let longest = b
+        .js("const d = window.avx.rows.map(r => r.duration); return d.indexOf(Math.max(...d));")
+        .as_u64()
+        .unwrap() as usize;
+    let key = if longest < 18 { ARROW_UP } else { ARROW_DOWN };
+    for _ in 0..longest.abs_diff(18) {
+        b.press(key);
+    }
+    settle(&b, SELECTION, json!([longest, [longest]]), "moving to the longest file");
+    let id = row_id(longest);
     b.press(" ");
     b.wait_for(
-        &format!("window.avx.playingId === {row18} && !player.paused && player.currentTime > 0.05"),
+        &format!("window.avx.playingId === {id} && !player.paused && player.currentTime > 0.05"),
         "space to play the selected row",
     );
     b.press(" ");
@@ -447,13 +458,15 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
 
     // A click on a row's ▶ selects that row and plays it; the ▶ keeps the focus, and space then pauses once (the
     // key is not also a press of the focused button, which would play again).
-    b.click("#results .result:nth-child(4) .play");
-    let fourth = row_id(3);
+    b.press(if longest == 0 { ARROW_DOWN } else { ARROW_UP });
+    let moved = if longest == 0 { 1 } else { longest - 1 };
+    settle(&b, SELECTION, json!([moved, [moved]]), "moving off the longest file");
+    b.click(&format!("#results .result:nth-child({}) .play", longest + 1));
     b.wait_for(
-        &format!("window.avx.playingId === {fourth} && !player.paused"),
-        "the fourth row's ▶ to play it",
+        &format!("window.avx.playingId === {id} && !player.paused"),
+        "a row's ▶ to play it",
     );
-    settle(&b, SELECTION, json!([3, [3]]), "a click on a row's ▶");
+    settle(&b, SELECTION, json!([longest, [longest]]), "a click on a row's ▶");
     assert_eq!(
         b.js("return document.activeElement.classList.contains('play');"),
         json!(true),
@@ -465,12 +478,14 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     settle(
         &b,
         "[player.paused, window.avx.playingId]",
-        json!([true, fourth]),
+        json!([true, id]),
         "one space, one pause",
     );
 
     // Enter: more like the selected row, and only that (the focused ▶ is not pressed too).
-    let name = b.js("return window.avx.rows[3].path.split('/').pop();");
+    let name = b.js(&format!(
+        "return window.avx.rows[{longest}].path.split('/').pop();"
+    ));
     b.press(ENTER);
     b.wait_for(
         &format!(
@@ -486,7 +501,7 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     assert_eq!(b.js("return player.paused;"), json!(true), "enter played");
     assert_eq!(
         b.js(&format!(
-            "return window.avx.rows.some(r => r.id === {fourth});"
+            "return window.avx.rows.some(r => r.id === {id});"
         )),
         json!(false),
         "more like a file lists other files"
