@@ -170,10 +170,12 @@ impl Browser {
         self.call(
             "POST",
             "/actions",
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
-                {"type": "keyDown", "value": key},
-                {"type": "keyUp", "value": key},
-            ]}]})),
+            Some(
+                json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                    {"type": "keyDown", "value": key},
+                    {"type": "keyUp", "value": key},
+                ]}]}),
+            ),
         );
         self.call("DELETE", "/actions", None);
     }
@@ -446,7 +448,12 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     for _ in 0..longest.abs_diff(18) {
         b.press(key);
     }
-    settle(&b, SELECTION, json!([longest, [longest]]), "moving to the longest file");
+    settle(
+        &b,
+        SELECTION,
+        json!([longest, [longest]]),
+        "moving to the longest file",
+    );
     let id = row_id(longest);
     b.press(" ");
     b.wait_for(
@@ -460,13 +467,26 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     // key is not also a press of the focused button, which would play again).
     b.press(if longest == 0 { ARROW_DOWN } else { ARROW_UP });
     let moved = if longest == 0 { 1 } else { longest - 1 };
-    settle(&b, SELECTION, json!([moved, [moved]]), "moving off the longest file");
-    b.click(&format!("#results .result:nth-child({}) .play", longest + 1));
+    settle(
+        &b,
+        SELECTION,
+        json!([moved, [moved]]),
+        "moving off the longest file",
+    );
+    b.click(&format!(
+        "#results .result:nth-child({}) .play",
+        longest + 1
+    ));
     b.wait_for(
         &format!("window.avx.playingId === {id} && !player.paused"),
         "a row's ▶ to play it",
     );
-    settle(&b, SELECTION, json!([longest, [longest]]), "a click on a row's ▶");
+    settle(
+        &b,
+        SELECTION,
+        json!([longest, [longest]]),
+        "a click on a row's ▶",
+    );
     assert_eq!(
         b.js("return document.activeElement.classList.contains('play');"),
         json!(true),
@@ -488,9 +508,7 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     ));
     b.press(ENTER);
     b.wait_for(
-        &format!(
-            "document.querySelector('#query-label').textContent === 'More like ' + {name}"
-        ),
+        &format!("document.querySelector('#query-label').textContent === 'More like ' + {name}"),
         "enter to show more like the selected row",
     );
     b.wait_for(
@@ -500,13 +518,16 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(b.js("return player.paused;"), json!(true), "enter played");
     assert_eq!(
-        b.js(&format!(
-            "return window.avx.rows.some(r => r.id === {id});"
-        )),
+        b.js(&format!("return window.avx.rows.some(r => r.id === {id});")),
         json!(false),
         "more like a file lists other files"
     );
-    settle(&b, SELECTION, json!([-1, []]), "a new list has no selection");
+    settle(
+        &b,
+        SELECTION,
+        json!([-1, []]),
+        "a new list has no selection",
+    );
 
     // Drag out: every file of the library in the list (k = the number of files), then a `dragstart` on each row
     // with a DataTransfer, read back: Chromium's `DownloadURL` is "type:name:url", and what the url serves must
@@ -542,7 +563,11 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
         let (name, url) = rest
             .split_once(':')
             .unwrap_or_else(|| panic!("{path}: DownloadURL '{download}' is not type:name:url"));
-        assert_eq!(url, s.url(&format!("/audio/{id}")), "{path}: DownloadURL's url");
+        assert_eq!(
+            url,
+            s.url(&format!("/audio/{id}")),
+            "{path}: DownloadURL's url"
+        );
         assert_eq!(d[3], json!(url), "{path}: text/uri-list");
         let mut r = agent().get(url).call().unwrap();
         assert_eq!(r.status().as_u16(), 200, "{url}");
@@ -566,7 +591,11 @@ fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
             let stem = original.file_stem().unwrap().to_str().unwrap();
             assert_eq!(mime, "audio/wav", "{path}: a converted file is a WAV");
             assert_eq!(&body[..4], b"RIFF", "{path}: a converted file is a WAV");
-            assert_eq!(name, format!("{stem}.wav"), "{path}: a converted file's name");
+            assert_eq!(
+                name,
+                format!("{stem}.wav"),
+                "{path}: a converted file's name"
+            );
         }
     }
     // The library has an AIFF and an ALAC file, which a browser cannot play: they are sent as WAV.

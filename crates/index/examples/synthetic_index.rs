@@ -112,7 +112,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if graph {
         let t = std::time::Instant::now();
         w.rebuild_graph(Level::File)?;
-        println!("built the file level's graph in {:.1} s", t.elapsed().as_secs_f64());
+        println!(
+            "built the file level's graph in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
     }
     println!("wrote {n} x {dim} vectors to {}", dir.display());
     Ok(())
