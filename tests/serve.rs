@@ -116,6 +116,11 @@ fn every_endpoint_answers_with_the_cli_objects() {
     );
     assert!(sim[0]["score"].as_f64().unwrap() > 0.999);
     assert!(sim.iter().all(|h| h["id"] != snare));
+    // `exact=1` (the CLI's --exact): a scan of every vector, the same answer on a library this small.
+    assert_eq!(
+        get_json(&s, &format!("/api/similar?id={snare}&k=3&exact=1")),
+        Value::Array(sim.clone())
+    );
 
     // Similar to uploaded audio: the bytes of an indexed file find that file first.
     let bytes = std::fs::read(lib.lib().join("examples/kick_808.wav")).unwrap();

@@ -326,6 +326,7 @@ fn query_options<'a>(
     Ok(QueryOptions {
         k: param_usize(p, "k", 20, MAX_K)?,
         segments: param_flag(p, "segments"),
+        exact: param_flag(p, "exact"),
         within,
         ..QueryOptions::default()
     })
