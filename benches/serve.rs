@@ -195,33 +195,18 @@ fn main() {
     );
     println!("page ready (page + 2 assets + /api/info, sequential): {page:.1} ms (median of 9)");
 
-    // The server's floor: a round trip that only looks a file up by id (no vector work).
-    let floor = median(
+    // 41 round trips of `path` (with `{}` replaced by an id), over ids spread across the index.
+    let round_trips = |path: &str| -> Vec<f64> {
         (0..41)
-            .map(|i| get(&format!("/api/files/{}", ids[(i * 7919) % ids.len()])).0)
-            .collect(),
-    );
+            .map(|i| get(&path.replace("{}", &ids[(i * 7919) % ids.len()].to_string())).0)
+            .collect()
+    };
+    // The server's floor: a round trip that only looks a file up by id (no vector work).
+    let floor = median(round_trips("/api/files/{}"));
     println!("file metadata by id (the HTTP and lookup floor): p50 {floor:.2} ms (41 queries)");
-
-    let sim: Vec<f64> = (0..41)
-        .map(|i| {
-            get(&format!(
-                "/api/similar?id={}&k=20",
-                ids[(i * 7919) % ids.len()]
-            ))
-            .0
-        })
-        .collect();
+    let sim = round_trips("/api/similar?id={}&k=20");
     // The reference: the same queries answered by an exact scan of every vector (`exact=1`, `--exact`).
-    let exact: Vec<f64> = (0..41)
-        .map(|i| {
-            get(&format!(
-                "/api/similar?id={}&k=20&exact=1",
-                ids[(i * 7919) % ids.len()]
-            ))
-            .0
-        })
-        .collect();
+    let exact = round_trips("/api/similar?id={}&k=20&exact=1");
     let (sim_p50, exact_p50) = (median(sim.clone()), median(exact));
     println!(
         "similar to an indexed file, k=20: p50 {sim_p50:.1} ms, p99 {:.1} ms (41 queries); exact scan (exact=1) p50 \

@@ -249,9 +249,8 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-#[test]
-fn the_page_searches_plays_uploads_and_shows_every_view() {
-    let lib = Library::new();
+/// Serves `lib`, starts a browser and opens the page, once it shows the library's size.
+fn open_page(lib: &Library) -> (harness::Served, Browser) {
     let s = lib.serve(&[]);
     let b = Browser::start();
     b.goto(&s.url("/"));
@@ -259,6 +258,13 @@ fn the_page_searches_plays_uploads_and_shows_every_view() {
         "document.querySelector('#status').textContent.includes('files')",
         "the library's size in the status line",
     );
+    (s, b)
+}
+
+#[test]
+fn the_page_searches_plays_uploads_and_shows_every_view() {
+    let lib = Library::new();
+    let (s, b) = open_page(&lib);
 
     // Type a query: results appear while typing, with their waveforms.
     b.type_into("#q", "punchy kick drum");
@@ -400,13 +406,7 @@ fn settle(b: &Browser, script: &str, want: Value, what: &str) {
 #[test]
 fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
     let lib = Library::new();
-    let s = lib.serve(&[]);
-    let b = Browser::start();
-    b.goto(&s.url("/"));
-    b.wait_for(
-        "document.querySelector('#status').textContent.includes('files')",
-        "the library's size in the status line",
-    );
+    let (s, b) = open_page(&lib);
     b.type_into("#q", "punchy kick drum");
     b.wait_for(
         "document.querySelectorAll('#results .result').length === 20",
