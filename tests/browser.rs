@@ -264,7 +264,7 @@ fn open_page(lib: &Library) -> (harness::Served, Browser) {
 #[test]
 fn the_page_searches_plays_uploads_and_shows_every_view() {
     let lib = Library::new();
-    let (s, b) = open_page(&lib);
+    let (_server, b) = open_page(&lib);
 
     // Type a query: results appear while typing, with their waveforms.
     b.type_into("#q", "punchy kick drum");
