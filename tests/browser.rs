@@ -164,6 +164,22 @@ impl Browser {
         );
     }
 
+    /// Presses and releases `key` (a character, or a WebDriver key code such as [`ARROW_DOWN`]) as real input:
+    /// trusted key events sent to the element that has the focus, with the browser's default actions.
+    fn press(&self, key: &str) {
+        self.call(
+            "POST",
+            "/actions",
+            Some(
+                json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                    {"type": "keyDown", "value": key},
+                    {"type": "keyUp", "value": key},
+                ]}]}),
+            ),
+        );
+        self.call("DELETE", "/actions", None);
+    }
+
     /// Waits until `script` (an expression) is truthy, failing with `what` after 60 s.
     fn wait_for(&self, script: &str, what: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -205,6 +221,11 @@ impl Drop for Browser {
     }
 }
 
+/// WebDriver key codes.
+const ARROW_UP: &str = "\u{E013}";
+const ARROW_DOWN: &str = "\u{E015}";
+const ENTER: &str = "\u{E007}";
+
 fn base64_decode(s: &str) -> Vec<u8> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
@@ -228,9 +249,8 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-#[test]
-fn the_page_searches_plays_uploads_and_shows_every_view() {
-    let lib = Library::new();
+/// Serves `lib`, starts a browser and opens the page, once it shows the library's size.
+fn open_page(lib: &Library) -> (harness::Served, Browser) {
     let s = lib.serve(&[]);
     let b = Browser::start();
     b.goto(&s.url("/"));
@@ -238,6 +258,13 @@ fn the_page_searches_plays_uploads_and_shows_every_view() {
         "document.querySelector('#status').textContent.includes('files')",
         "the library's size in the status line",
     );
+    (s, b)
+}
+
+#[test]
+fn the_page_searches_plays_uploads_and_shows_every_view() {
+    let lib = Library::new();
+    let (_server, b) = open_page(&lib);
 
     // Type a query: results appear while typing, with their waveforms.
     b.type_into("#q", "punchy kick drum");
@@ -355,4 +382,225 @@ fn the_page_searches_plays_uploads_and_shows_every_view() {
         "playback from a hit",
     );
     b.screenshot("serve-timeline.png");
+}
+
+/// The selection in the result list: `[window.avx.selected, [indices of the rows marked selected]]`.
+const SELECTION: &str = "[window.avx.selected, [...document.querySelectorAll('#results .result')]\
+                         .flatMap((el, i) => el.classList.contains('selected') ? [i] : [])]";
+
+/// Waits up to 10 s for the expression `script` to equal `want`, then asserts it does (showing what it was).
+fn settle(b: &Browser, script: &str, want: Value, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = b.js(&format!("return ({script});"));
+        if got == want {
+            return;
+        }
+        if Instant::now() > deadline {
+            assert_eq!(got, want, "{what} ({script})");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn keys_move_play_and_ask_for_more_and_results_drag_out_as_files() {
+    let lib = Library::new();
+    let (s, b) = open_page(&lib);
+    b.type_into("#q", "punchy kick drum");
+    b.wait_for(
+        "document.querySelectorAll('#results .result').length === 20",
+        "search results",
+    );
+    let row_id = |i: usize| b.js(&format!("return window.avx.rows[{i}].id;"));
+
+    // Real key presses (trusted events, with the browser's default actions). The focus is in the search box:
+    // down leaves it and selects the first row; down, down, up: the second; up at the top stays there.
+    assert_eq!(b.js("return document.activeElement.id;"), json!("q"));
+    b.press(ARROW_DOWN);
+    settle(&b, SELECTION, json!([0, [0]]), "down from the search box");
+    assert_ne!(
+        b.js("return document.activeElement.id;"),
+        json!("q"),
+        "down leaves the search box"
+    );
+    b.press(ARROW_DOWN);
+    b.press(ARROW_DOWN);
+    b.press(ARROW_UP);
+    settle(&b, SELECTION, json!([1, [1]]), "down, down, up");
+    b.press(ARROW_UP);
+    b.press(ARROW_UP);
+    settle(&b, SELECTION, json!([0, [0]]), "up at the top");
+    for _ in 0..25 {
+        b.press(ARROW_DOWN);
+    }
+    settle(&b, SELECTION, json!([19, [19]]), "down past the bottom");
+    b.press(ARROW_UP);
+    settle(&b, SELECTION, json!([18, [18]]), "up from the bottom");
+
+    // Space plays the selected row (its time advances), space again pauses it. The longest file of the list is
+    // used (some examples last a fraction of a second and would end before they are paused).
+    let longest = b
+        .js("const d = window.avx.rows.map(r => r.duration); return d.indexOf(Math.max(...d));")
+        .as_u64()
+        .unwrap() as usize;
+    let key = if longest < 18 { ARROW_UP } else { ARROW_DOWN };
+    for _ in 0..longest.abs_diff(18) {
+        b.press(key);
+    }
+    settle(
+        &b,
+        SELECTION,
+        json!([longest, [longest]]),
+        "moving to the longest file",
+    );
+    let id = row_id(longest);
+    b.press(" ");
+    b.wait_for(
+        &format!("window.avx.playingId === {id} && !player.paused && player.currentTime > 0.05"),
+        "space to play the selected row",
+    );
+    b.press(" ");
+    b.wait_for("player.paused", "space again to pause it");
+
+    // A click on a row's ▶ selects that row and plays it; the ▶ keeps the focus, and space then pauses once (the
+    // key is not also a press of the focused button, which would play again).
+    b.press(if longest == 0 { ARROW_DOWN } else { ARROW_UP });
+    let moved = if longest == 0 { 1 } else { longest - 1 };
+    settle(
+        &b,
+        SELECTION,
+        json!([moved, [moved]]),
+        "moving off the longest file",
+    );
+    b.click(&format!(
+        "#results .result:nth-child({}) .play",
+        longest + 1
+    ));
+    b.wait_for(
+        &format!("window.avx.playingId === {id} && !player.paused"),
+        "a row's ▶ to play it",
+    );
+    settle(
+        &b,
+        SELECTION,
+        json!([longest, [longest]]),
+        "a click on a row's ▶",
+    );
+    assert_eq!(
+        b.js("return document.activeElement.classList.contains('play');"),
+        json!(true),
+        "the clicked ▶ has the focus"
+    );
+    b.press(" ");
+    b.wait_for("player.paused", "space to pause the clicked row");
+    std::thread::sleep(Duration::from_millis(500));
+    settle(
+        &b,
+        "[player.paused, window.avx.playingId]",
+        json!([true, id]),
+        "one space, one pause",
+    );
+
+    // Enter: more like the selected row, and only that (the focused ▶ is not pressed too).
+    let name = b.js(&format!(
+        "return window.avx.rows[{longest}].path.split('/').pop();"
+    ));
+    b.press(ENTER);
+    b.wait_for(
+        &format!("document.querySelector('#query-label').textContent === 'More like ' + {name}"),
+        "enter to show more like the selected row",
+    );
+    b.wait_for(
+        "document.querySelectorAll('#results .result').length",
+        "more like this results",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.js("return player.paused;"), json!(true), "enter played");
+    assert_eq!(
+        b.js(&format!("return window.avx.rows.some(r => r.id === {id});")),
+        json!(false),
+        "more like a file lists other files"
+    );
+    settle(
+        &b,
+        SELECTION,
+        json!([-1, []]),
+        "a new list has no selection",
+    );
+
+    // Drag out: every file of the library in the list (k = the number of files), then a `dragstart` on each row
+    // with a DataTransfer, read back: Chromium's `DownloadURL` is "type:name:url", and what the url serves must
+    // be that type, and the file itself under its own name (or a WAV named NAME.wav when it is converted).
+    let files = b.js("return window.avx.info.files;");
+    b.js(&format!(
+        "api('/api/search?q=kick&k={files}').then(h => showResults(h, 'every file'));"
+    ));
+    b.wait_for(
+        &format!("document.querySelectorAll('#results .result').length === {files}"),
+        "every file in the list",
+    );
+    b.wait_for(
+        "window.avx.rows.every(r => window.avx.peaks.has(r.id))",
+        "the waveforms (their answer says how /audio/ID serves each file)",
+    );
+    let drags = b.js(
+        "return [...document.querySelectorAll('#results .result')].map(li => { \
+           const dt = new DataTransfer(); \
+           li.dispatchEvent(new DragEvent('dragstart', {bubbles: true, cancelable: true, dataTransfer: dt})); \
+           return [li.draggable, +li.dataset.id, dt.getData('DownloadURL'), dt.getData('text/uri-list'), \
+                   dt.getData('text/plain')]; });",
+    );
+    let drags = drags.as_array().unwrap();
+    assert_eq!(json!(drags.len()), files);
+    let mut converted = 0;
+    for d in drags {
+        let (id, download, path) = (&d[1], d[2].as_str().unwrap(), d[4].as_str().unwrap());
+        assert_eq!(d[0], json!(true), "{path}: the row is not draggable");
+        let (mime, rest) = download
+            .split_once(':')
+            .unwrap_or_else(|| panic!("{path}: DownloadURL '{download}' is not type:name:url"));
+        let (name, url) = rest
+            .split_once(':')
+            .unwrap_or_else(|| panic!("{path}: DownloadURL '{download}' is not type:name:url"));
+        assert_eq!(
+            url,
+            s.url(&format!("/audio/{id}")),
+            "{path}: DownloadURL's url"
+        );
+        assert_eq!(d[3], json!(url), "{path}: text/uri-list");
+        let mut r = agent().get(url).call().unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+        let served_type = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!(
+            mime, served_type,
+            "{path}: the drag's type is not what {url} serves"
+        );
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_vec()
+            .unwrap();
+        let original = std::path::Path::new(path);
+        if body == std::fs::read(original).unwrap() {
+            let own = original.file_name().unwrap().to_str().unwrap();
+            assert_eq!(name, own, "{path}: the dragged file's name");
+        } else {
+            converted += 1;
+            let stem = original.file_stem().unwrap().to_str().unwrap();
+            assert_eq!(mime, "audio/wav", "{path}: a converted file is a WAV");
+            assert_eq!(&body[..4], b"RIFF", "{path}: a converted file is a WAV");
+            assert_eq!(
+                name,
+                format!("{stem}.wav"),
+                "{path}: a converted file's name"
+            );
+        }
+    }
+    // The library has an AIFF and an ALAC file, which a browser cannot play: they are sent as WAV.
+    assert!(
+        converted >= 2,
+        "{converted} converted files among {drags:?}"
+    );
 }

@@ -5,7 +5,7 @@
 mod harness;
 
 use harness::{agent, Library, Served};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn get(s: &Served, path: &str) -> (u16, Vec<u8>, ureq::http::HeaderMap) {
     let mut r = agent().get(&s.url(path)).call().unwrap();
@@ -116,6 +116,11 @@ fn every_endpoint_answers_with_the_cli_objects() {
     );
     assert!(sim[0]["score"].as_f64().unwrap() > 0.999);
     assert!(sim.iter().all(|h| h["id"] != snare));
+    // `exact=1` (the CLI's --exact): a scan of every vector, the same answer on a library this small.
+    assert_eq!(
+        get_json(&s, &format!("/api/similar?id={snare}&k=3&exact=1")),
+        Value::Array(sim.clone())
+    );
 
     // Similar to uploaded audio: the bytes of an indexed file find that file first.
     let bytes = std::fs::read(lib.lib().join("examples/kick_808.wav")).unwrap();
@@ -266,6 +271,12 @@ fn audio_is_served_with_ranges_and_unplayable_formats_as_wav() {
             (200, mp)
         );
         assert_eq!(body, std::fs::read(lib.lib().join(file)).unwrap());
+        // The file's metadata says how it is served (the page's drag out names the download with it).
+        let name = file.rsplit('/').next().unwrap();
+        assert_eq!(
+            get_json(&s, &format!("/api/files/{id}"))["audio"],
+            json!({"type": mp, "name": name})
+        );
     }
     // AIFF and ALAC: transcoded to WAV on the fly, Range included.
     for file in ["data/stereo44k_s16_4s.aiff", "data/stereo44k_alac_4s.m4a"] {
@@ -274,6 +285,12 @@ fn audio_is_served_with_ranges_and_unplayable_formats_as_wav() {
         assert_eq!(status, 200, "{file}");
         assert_eq!(headers["content-type"], "audio/wav", "{file}");
         assert_eq!(&body[..4], b"RIFF");
+        let stem = file.rsplit('/').next().unwrap().split('.').next().unwrap();
+        assert_eq!(
+            get_json(&s, &format!("/api/files/{id}/peaks?n=10"))["audio"],
+            json!({"type": "audio/wav", "name": format!("{stem}.wav")}),
+            "{file}"
+        );
         let seconds = (body.len() - 44) as f64 / 2.0 / 44_100.0;
         assert!((seconds - 4.0).abs() < 0.1, "{file}: {seconds} s");
         let mut r = agent()

@@ -109,18 +109,23 @@ function resultRow(hit, extra = {}) {
   $(".name", li).textContent = baseName(pathText(hit.path));
   $(".folder", li).textContent = folderOf(pathText(hit.path));
   $(".dur", li).textContent = hit.duration != null ? clock(hit.duration) : "";
-  $(".play", li).onclick = (e) => { e.stopPropagation(); play(hit.id, hit.start || 0); };
+  // A click anywhere in a row of the result list selects it, so that the keys then act on the row clicked.
+  const selectThis = () => { const i = state.rows.indexOf(hit); if (i >= 0) select(i); };
+  $(".play", li).onclick = (e) => { e.stopPropagation(); selectThis(); play(hit.id, hit.start || 0); };
   $("canvas", li).onclick = (e) => {
     const p = state.peaks.get(hit.id); const r = e.target.getBoundingClientRect();
     play(hit.id, p ? ((e.clientX - r.left) / r.width) * p.duration : 0);
   };
   $(".more", li).onclick = (e) => { e.stopPropagation(); similarTo(hit.id, baseName(pathText(hit.path))); };
   $(".copy", li).onclick = (e) => { e.stopPropagation(); copyPath(pathText(hit.path)); };
-  li.onclick = () => select(state.rows.findIndex(r => r.id === hit.id));
+  li.onclick = selectThis;
+  // Drag out (Chromium): `DownloadURL` is "type:name:url", the file a drop onto the desktop or a DAW track saves.
+  // The type and name are what /audio/ID serves (a WAV named NAME.wav when the original is converted), known
+  // from the waveform's answer; until that arrives, the original name and a generic type.
   li.addEventListener("dragstart", (e) => {
     const url = new URL(`/audio/${hit.id}`, location.href).href;
-    const type = /\.(aif|aiff|m4a)$/i.test(pathText(hit.path)) ? "audio/wav" : "audio/octet-stream";
-    e.dataTransfer.setData("DownloadURL", `${type}:${baseName(pathText(hit.path))}:${url}`);
+    const audio = (state.peaks.get(hit.id) || {}).audio || { type: "application/octet-stream", name: baseName(pathText(hit.path)) };
+    e.dataTransfer.setData("DownloadURL", `${audio.type}:${audio.name}:${url}`);
     e.dataTransfer.setData("text/uri-list", url);
     e.dataTransfer.setData("text/plain", pathText(hit.path));
   });
@@ -193,13 +198,25 @@ window.addEventListener("drop", (e) => {
 });
 
 // ---- keyboard ----
+// In the result list: up/down move the selection, space plays or pauses the selected row, enter asks for more like
+// it. The keys belong to the list also when one of its rows' buttons has the focus (after a click on ▶), so that
+// space or enter does not also press that button; a text field, or a button outside the list, keeps its own keys.
 document.addEventListener("keydown", (e) => {
-  if (e.target.tagName === "INPUT" && e.key !== "ArrowDown") return;
+  const t = e.target;
+  if (["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName) && !(t.id === "q" && e.key === "ArrowDown")) return;
+  if (t.tagName === "BUTTON" && !t.closest("#results")) return;
+  if (e.altKey || e.ctrlKey || e.metaKey) return;
   if (state.view !== "results" || !state.rows.length) return;
-  if (e.key === "ArrowDown") { e.preventDefault(); e.target.blur && e.target.blur(); select(Math.min(state.rows.length - 1, state.selected + 1)); }
+  if (e.key === "ArrowDown") { e.preventDefault(); if (t.blur) t.blur(); select(Math.min(state.rows.length - 1, state.selected + 1)); }
   else if (e.key === "ArrowUp") { e.preventDefault(); select(Math.max(0, state.selected - 1)); }
-  else if (e.key === " ") { e.preventDefault(); const r = state.rows[Math.max(0, state.selected)]; if (r) play(r.id, r.start || 0); }
-  else if (e.key === "Enter") { const r = state.rows[state.selected]; if (r) similarTo(r.id, baseName(pathText(r.path))); }
+  else if (e.key === " ") {
+    e.preventDefault();
+    const r = state.rows[Math.max(0, state.selected)];
+    if (!r) return;
+    select(state.rows.indexOf(r));
+    if (state.playingId === r.id && !player.paused) player.pause(); else play(r.id, r.start || 0);
+  }
+  else if (e.key === "Enter") { const r = state.rows[state.selected]; if (r) { e.preventDefault(); similarTo(r.id, baseName(pathText(r.path))); } }
 });
 
 // ---- views ----

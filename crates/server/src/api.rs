@@ -20,8 +20,8 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::http::{
-    file_body, open_indexed, parse_range, playable_type, request_token, same_secret, wav_bytes,
-    RangeRequest, ServeFileError,
+    file_body, open_indexed, parse_range, playable_type, request_token, same_secret, served_as,
+    wav_bytes, RangeRequest, ServeFileError,
 };
 use crate::state::AppState;
 use crate::{ServeConfig, ServeError};
@@ -326,6 +326,7 @@ fn query_options<'a>(
     Ok(QueryOptions {
         k: param_usize(p, "k", 20, MAX_K)?,
         segments: param_flag(p, "segments"),
+        exact: param_flag(p, "exact"),
         within,
         ..QueryOptions::default()
     })
@@ -553,7 +554,14 @@ fn file_json(st: &AppState, f: &avx_index::FileMeta) -> Value {
         "error": f.error,
         "windows": f.windows,
         "lufs": lufs,
+        "audio": audio_json(f),
     })
+}
+
+/// `{"type", "name"}`: what `/audio/ID` sends for this file (see [`served_as`]).
+fn audio_json(f: &avx_index::FileMeta) -> Value {
+    let (content_type, name) = served_as(f);
+    json!({"type": content_type, "name": name})
 }
 
 async fn file_info(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult {
@@ -588,6 +596,7 @@ async fn peaks(State(st): State<Shared>, Path(id): Path<String>, Query(p): Param
             "peaks": a.peaks,
             "lufs": a.lufs,
             "duration": a.duration_s,
+            "audio": audio_json(f),
         })))
     })
     .await

@@ -226,6 +226,26 @@ pub fn playable_type(f: &FileMeta) -> Option<&'static str> {
     }
 }
 
+/// How `/audio/ID` serves an indexed file: its Content-Type, and the name a download of it (a drag out of the
+/// page) gets: the original name, or `STEM.wav` when the file is converted to WAV.
+pub fn served_as(f: &FileMeta) -> (&'static str, String) {
+    let name = f
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match playable_type(f) {
+        Some(t) => (t, name),
+        None => {
+            let stem = f
+                .path
+                .file_stem()
+                .map_or(name, |s| s.to_string_lossy().into_owned());
+            ("audio/wav", format!("{stem}.wav"))
+        }
+    }
+}
+
 /// A 16-bit PCM WAV of mono `samples` at `rate`.
 pub fn wav_bytes(samples: &[f32], rate: u32) -> Vec<u8> {
     let data_len = (samples.len() * 2) as u32;
