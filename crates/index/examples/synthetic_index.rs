@@ -29,14 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let centres: Vec<Vec<f32>> = (0..64)
         .map(|_| (0..dim).map(|_| gauss()).collect())
         .collect();
-    let settings = IndexSettings {
-        model: "synthetic".into(),
-        model_hashes: vec![],
-        family: String::new(),
-        frontend: "synthetic".into(),
-        pipeline_version: 1,
-        dim: dim as u32,
-    };
+    let settings = IndexSettings::synthetic(dim as u32);
     let index = Index::open(
         &dir,
         OpenOptions {
