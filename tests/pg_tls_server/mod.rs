@@ -3,9 +3,11 @@
 //! openssl) on a free 127.0.0.1 port, and stopped by the script's watcher when the test binary exits. A server
 //! that cannot start fails the tests with the script's message; nothing is skipped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
+
+use crate::pg_server::{free_port, repo};
 
 /// The server's password for user `postgres`.
 pub const PASSWORD: &str = "avx-tls-Pa55";
@@ -16,18 +18,11 @@ pub struct TlsServer {
     pub dir: PathBuf,
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The server, started on first use.
 pub fn tls_server() -> &'static TlsServer {
     static SERVER: OnceLock<TlsServer> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("bind a loopback port")
-            .port();
+        let port = free_port();
         let script = repo().join("scripts/pg-tls-test-server.sh");
         let out = Command::new("bash")
             .arg(&script)
