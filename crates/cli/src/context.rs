@@ -60,7 +60,9 @@ impl Ctx {
             device: self.device,
             threads: self.threads,
             optimization: 3,
-            spinning: true,
+            // ONNX Runtime's intra-op threads otherwise spin between operators and take the cores that decoder
+            // threads (and anything else on the machine) want: benches/pipeline.rs measures both.
+            spinning: false,
         }
     }
 
