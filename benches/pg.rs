@@ -70,14 +70,7 @@ fn main() {
         dir.path(),
         OpenOptions {
             write: true,
-            settings: Some(IndexSettings {
-                model: "synthetic".into(),
-                model_hashes: vec![],
-                family: String::new(),
-                frontend: "synthetic".into(),
-                pipeline_version: 1,
-                dim: dim as u32,
-            }),
+            settings: Some(IndexSettings::synthetic(dim as u32)),
             ..Default::default()
         },
     )

@@ -898,3 +898,63 @@ fn a_non_utf8_file_name_survives_index_similar_and_export() {
         std::fs::read_dir(&av).unwrap().collect::<Vec<_>>()
     );
 }
+
+/// A copy of the tiny model in a fresh directory (its files can be changed without touching the fixture).
+fn tiny_model_copy(to: &Path) {
+    let from = repo().join("tests/fixtures/tiny-clap");
+    for sub in ["", "onnx"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for e in std::fs::read_dir(from.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
+/// Issue 18: `avx model verify` rehashes every ONNX file and records it (loads then check only size and mtime),
+/// and a file that differs from the hash recorded at download is an error naming it.
+#[test]
+fn model_verify_records_hashes_and_catches_a_replaced_file() {
+    let env = Env::new();
+    let home = env.dir.path().join("home");
+    let model = env.dir.path().join("model");
+    tiny_model_copy(&model);
+    let verify = || {
+        env.cmd()
+            .env("AVX_HOME", &home)
+            .env("AVX_MODEL_DIR", &model)
+            .args(["--json", "model", "verify"])
+            .output()
+            .unwrap()
+    };
+    let lines = util::json_lines(&util::stdout_with_code(verify(), &["model", "verify"], 0));
+    let files: Vec<&str> = lines.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        files,
+        [
+            "onnx/audio_model.onnx",
+            "onnx/text_model.onnx",
+            "onnx/text_model_nomask.onnx"
+        ]
+    );
+    assert!(lines.iter().all(|l| l["status"] == "recorded"), "{lines:?}");
+    let record = std::fs::read_to_string(home.join("file-hashes.json")).unwrap();
+    let audio_sha = lines[0]["sha256"].as_str().unwrap();
+    assert!(record.contains(audio_sha), "{record}");
+    assert!(record.contains("audio_model.onnx"), "{record}");
+    // A download recorded another hash for the text tower: verify says which file and exits 2.
+    let manifest = serde_json::json!({"repo": "x", "revision": "y", "files": {
+        "onnx/text_model.onnx": {"size": 1, "sha256": "0".repeat(64)}}});
+    std::fs::write(model.join("avx-manifest.json"), manifest.to_string()).unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("onnx/text_model.onnx") && err.contains("damaged or replaced"),
+        "{err}"
+    );
+    let lines = util::json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(lines[1]["status"], "MISMATCH", "{lines:?}");
+}

@@ -431,6 +431,18 @@ fn window_search_and_filters() {
     assert_eq!(hits[0].path, Path::new("/lib/1/3.wav"));
     assert_eq!(hits[0].window, Some((10.0, 20.0)));
     assert!((hits[0].score - 1.0).abs() < 1e-5);
+    // Hits carry the files table's row id.
+    for h in &hits {
+        let id: i64 = server()
+            .client()
+            .query_one(
+                "SELECT id FROM window_test WHERE path = $1",
+                &[&h.path.to_string_lossy().as_ref()],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(h.id, id as u64, "{}", h.path.display());
+    }
     let within = db
         .search(&DbQuery {
             within: Some(Path::new("/lib/0")),

@@ -338,14 +338,7 @@ fn synthetic_index(dir: &Path, n: usize) {
         dir,
         OpenOptions {
             write: true,
-            settings: Some(IndexSettings {
-                model: "synthetic".into(),
-                model_hashes: vec![],
-                family: String::new(),
-                frontend: "synthetic".into(),
-                pipeline_version: 1,
-                dim: 32,
-            }),
+            settings: Some(IndexSettings::synthetic(32)),
             ..Default::default()
         },
     )

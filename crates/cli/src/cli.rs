@@ -448,6 +448,9 @@ pub enum ModelCommand {
     },
     /// Print the directory the model is loaded from
     Path,
+    /// Rehash the model's ONNX files, compare with the pinned or downloaded hashes, and record them (loads then
+    /// check only size and modification time)
+    Verify,
 }
 
 #[derive(Debug, Args)]

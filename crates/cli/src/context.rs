@@ -60,6 +60,9 @@ impl Ctx {
             device: self.device,
             threads: self.threads,
             optimization: 3,
+            // ONNX Runtime's intra-op threads otherwise spin between operators and take the cores that decoder
+            // threads (and anything else on the machine) want: benches/pipeline.rs measures both.
+            spinning: false,
         }
     }
 
@@ -141,13 +144,17 @@ impl Ctx {
         })
     }
 
-    /// Loads the model (audio tower; the text tower loads on first use).
+    /// Opens the model (each tower loads on first use; `--device auto` loads the audio tower to say which device
+    /// it got).
     pub fn embedder(&self, stored: Option<&str>) -> Result<Embedder> {
         let choice = self.model_choice(stored)?;
-        let emb = Embedder::open(&choice.name, &choice.dir, self.session_options())
+        let mut emb = Embedder::open(&choice.name, &choice.dir, self.session_options())
             .with_context(|| format!("cannot load model '{}'", choice.name))?;
         if self.device == Device::Auto && self.chatty() {
-            eprintln!("avx: device auto: using {}", emb.device().name());
+            let device = emb
+                .device()
+                .with_context(|| format!("cannot load model '{}'", choice.name))?;
+            eprintln!("avx: device auto: using {}", device.name());
         }
         Ok(emb)
     }

@@ -1,4 +1,6 @@
-//! A loaded model: its front end, its audio tower and (on demand) its text tower.
+//! A loaded model: its front end, and (each on first use) its audio tower and its text tower. A text query
+//! (`avx search`) never loads the audio tower: its fingerprint needs only the audio tower's recorded sha256
+//! ([`crate::hashes`]) and the dimension `config.json` declares.
 
 use std::path::{Path, PathBuf};
 
@@ -98,27 +100,24 @@ pub struct Embedder {
     family: String,
     spec: ModelFrontEnd,
     opts: SessionOptions,
-    audio: AudioEncoder,
+    audio: Option<AudioEncoder>,
     text: Option<TextEncoder>,
     dim: Option<usize>,
 }
 
 impl Embedder {
-    /// Loads the front end and audio tower of the model in `dir`, naming it `name`.
+    /// Reads the front end of the model in `dir`, naming it `name`, and checks that its audio tower exists; the
+    /// tower itself loads on first use ([`Embedder::audio`]).
     pub fn open(name: &str, dir: &Path, opts: SessionOptions) -> Result<Self> {
         let (family, spec) = load_family_spec(dir)?;
-        let audio = AudioEncoder::open(
-            &tower_path(dir, "audio", opts.variant),
-            &spec.input_shape(),
-            &opts,
-        )?;
+        crate::model::check_model_file(&tower_path(dir, "audio", opts.variant))?;
         Ok(Embedder {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             family,
             spec,
             opts,
-            audio,
+            audio: None,
             text: None,
             dim: None,
         })
@@ -144,9 +143,9 @@ impl Embedder {
         &self.spec
     }
 
-    /// The device the audio tower runs on.
-    pub fn device(&self) -> Device {
-        self.audio.device()
+    /// The device the audio tower runs on (loads the tower).
+    pub fn device(&mut self) -> Result<Device> {
+        Ok(self.audio()?.device())
     }
 
     /// Whether the model directory has a text tower and tokenizer.
@@ -178,9 +177,21 @@ impl Embedder {
         self.text()?.embed(text)
     }
 
-    /// The audio tower, for batched use by the pipeline.
-    pub fn audio(&mut self) -> &mut AudioEncoder {
-        &mut self.audio
+    /// Whether the audio tower's session has been created.
+    pub fn audio_loaded(&self) -> bool {
+        self.audio.is_some()
+    }
+
+    /// The audio tower, loaded on first use.
+    pub fn audio(&mut self) -> Result<&mut AudioEncoder> {
+        if self.audio.is_none() {
+            self.audio = Some(AudioEncoder::open(
+                &tower_path(&self.dir, "audio", self.opts.variant),
+                &self.spec.input_shape(),
+                &self.opts,
+            )?);
+        }
+        Ok(self.audio.as_mut().expect("just loaded"))
     }
 
     /// Embeds a batch of model-input windows, returning one normalised vector per window.
@@ -188,7 +199,7 @@ impl Embedder {
         if windows.is_empty() {
             return Ok(Vec::new());
         }
-        let (dim, rows) = self.audio.embed(windows)?;
+        let (dim, rows) = self.audio()?.embed(windows)?;
         self.dim = Some(dim);
         Ok(rows.chunks(dim).map(<[f32]>::to_vec).collect())
     }
@@ -237,10 +248,16 @@ impl Embedder {
         Ok(file)
     }
 
-    /// Embedding dimension (runs the model once on silence if no window was embedded yet).
+    /// Embedding dimension: of the last vectors made, else `config.json`'s `projection_dim` (CLAP: both towers
+    /// project to it) while the audio tower is not loaded, else by running the audio tower once on silence.
     pub fn dim(&mut self) -> Result<usize> {
         if let Some(d) = self.dim {
             return Ok(d);
+        }
+        if self.audio.is_none() {
+            if let Some(d) = declared_dim(&self.dir) {
+                return Ok(d);
+            }
         }
         let n: usize = self.spec.input_shape().iter().product();
         let silence = vec![-100.0f32; n];
@@ -252,11 +269,25 @@ impl Embedder {
     pub fn fingerprint(&mut self, hop_s: f64) -> Result<Fingerprint> {
         Ok(Fingerprint {
             model: self.name.clone(),
-            audio_sha256: crate::fetch::sha256_file(self.audio.path())?,
+            audio_sha256: crate::hashes::known_sha256(&tower_path(
+                &self.dir,
+                "audio",
+                self.opts.variant,
+            ))?,
             family: self.family.clone(),
             frontend: self.spec.canonical(&self.family, hop_s),
             pipeline_version: PIPELINE_VERSION,
             dim: self.dim()?,
         })
     }
+}
+
+/// `projection_dim` of a Hugging Face/Xenova CLAP directory's `config.json`, if it has one.
+fn declared_dim(dir: &Path) -> Option<usize> {
+    let bytes = std::fs::read(dir.join("config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("projection_dim")?
+        .as_u64()
+        .map(|d| d as usize)
+        .filter(|d| *d > 0)
 }

@@ -100,6 +100,58 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// One model file checked by [`verify_model_dir`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheck {
+    /// Path relative to the model directory (`onnx/audio_model.onnx`).
+    pub file: String,
+    /// Its sha256, just computed.
+    pub sha256: String,
+    /// What it should be: the registry's pinned hash, else the one recorded at download; `None` when neither.
+    pub expected: Option<String>,
+}
+
+impl FileCheck {
+    /// Whether the file matches what is expected (a file with no expectation matches).
+    pub fn ok(&self) -> bool {
+        self.expected.as_ref().is_none_or(|e| *e == self.sha256)
+    }
+}
+
+/// Rehashes every ONNX file of the model directory `dir` (`onnx/*.onnx`), records the hashes for cheap later
+/// loads ([`crate::hashes`]), and compares each with `pinned(file)` or, failing that, the hash recorded when it
+/// was downloaded.
+pub fn verify_model_dir(
+    dir: &Path,
+    pinned: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<FileCheck>> {
+    let onnx = dir.join("onnx");
+    let mut files: Vec<PathBuf> = fs::read_dir(&onnx)
+        .map_err(|e| EmbedError::io(&onnx, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+        .collect();
+    files.sort();
+    let manifest = read_manifest(dir);
+    files
+        .iter()
+        .map(|path| {
+            let file = format!(
+                "onnx/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            let sha256 = crate::hashes::verify_sha256(path)?;
+            let expected =
+                pinned(&file).or_else(|| manifest.files.get(&file).map(|e| e.sha256.clone()));
+            Ok(FileCheck {
+                file,
+                sha256,
+                expected,
+            })
+        })
+        .collect()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -150,6 +202,7 @@ pub fn fetch_model_from(
                     fs::remove_file(&dest).map_err(|e| EmbedError::io(&dest, e))?;
                 }
                 _ => {
+                    crate::hashes::remember(&dest, &have);
                     let size = fs::metadata(&dest)
                         .map_err(|e| EmbedError::io(&dest, e))?
                         .len();
@@ -167,6 +220,7 @@ pub fn fetch_model_from(
                 total,
             })
         })?;
+        crate::hashes::remember(&dest, &sha);
         manifest
             .files
             .insert(file.clone(), ManifestEntry { size, sha256: sha });

@@ -13,6 +13,7 @@ pub mod error;
 pub mod family;
 pub mod fetch;
 pub mod frontend;
+pub mod hashes;
 pub mod levels;
 pub mod model;
 pub mod npy;

@@ -122,6 +122,9 @@ pub struct SessionOptions {
     pub threads: usize,
     /// Graph optimisation level 0 to 3 (3: all, the default).
     pub optimization: u8,
+    /// Whether ONNX Runtime's intra-op threads spin while waiting for work (its default, `true`). Spinning
+    /// takes cores that decoder threads running beside inference want (`session.intra_op.allow_spinning`).
+    pub spinning: bool,
 }
 
 impl Default for SessionOptions {
@@ -131,6 +134,7 @@ impl Default for SessionOptions {
             device: Device::Cpu,
             threads: 0,
             optimization: 3,
+            spinning: true,
         }
     }
 }
@@ -152,16 +156,22 @@ fn model_err(path: &Path, e: impl std::fmt::Display) -> EmbedError {
     }
 }
 
+/// `Config` error naming `path` when the model file is missing.
+pub fn check_model_file(path: &Path) -> Result<()> {
+    if path.is_file() {
+        return Ok(());
+    }
+    Err(EmbedError::Config {
+        path: path.to_path_buf(),
+        message: "model file not found: fetch it with `avx model fetch` or point --model-dir at a directory in \
+                  the Hugging Face/Xenova layout (onnx/audio_model.onnx, ...)"
+            .into(),
+    })
+}
+
 /// Builds a session for one ONNX file; returns it with the name of the device it runs on.
 pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Device)> {
-    if !path.is_file() {
-        return Err(EmbedError::Config {
-            path: path.to_path_buf(),
-            message: "model file not found: fetch it with `avx model fetch` or point --model-dir at a directory \
-                      in the Hugging Face/Xenova layout (onnx/audio_model.onnx, ...)"
-                .into(),
-        });
-    }
+    check_model_file(path)?;
     let env = runtime::environment()?;
     let level = match opts.optimization {
         0 => GraphOptimizationLevel::Disable,
@@ -176,6 +186,11 @@ pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Devi
     if opts.threads > 0 {
         builder = builder
             .with_intra_threads(opts.threads)
+            .map_err(|e| model_err(path, e))?;
+    }
+    if !opts.spinning {
+        builder = builder
+            .with_intra_op_spinning(false)
             .map_err(|e| model_err(path, e))?;
     }
     let (mut builder, device) = crate::device::register(builder, opts.device, path)?;

@@ -182,6 +182,7 @@ impl LocalModel {
             std::fs::copy(from.join(f), &part).map_err(|e| crate::EmbedError::io(&part, e))?;
             std::fs::rename(&part, &dest).map_err(|e| crate::EmbedError::io(&dest, e))?;
         }
+        crate::hashes::remember(&dir.join("onnx/audio_model.onnx"), &sum);
         Ok(dir)
     }
 

@@ -225,3 +225,23 @@ fn a_text_file_posing_as_a_model_is_an_error_not_a_panic() {
     .unwrap_err();
     assert!(err.to_string().contains("audio_model.onnx"), "{err}");
 }
+
+/// Issue 18 (cold starts): a text query's fingerprint needs neither the audio tower's session nor a run on
+/// silence: the dimension comes from `config.json` and agrees with what both towers produce.
+#[test]
+fn text_queries_do_not_load_the_audio_tower_and_the_declared_dim_is_the_real_one() {
+    let mut emb = Embedder::open("tiny", &tiny(), SessionOptions::default()).unwrap();
+    let fp = emb.fingerprint(1.0).unwrap();
+    assert!(
+        !emb.audio_loaded(),
+        "the fingerprint loaded the audio tower"
+    );
+    let text = emb.embed_text("door slam").unwrap();
+    assert!(!emb.audio_loaded(), "a text query loaded the audio tower");
+    assert_eq!(text.len(), fp.dim);
+    let n: usize = emb.spec().input_shape().iter().product();
+    let silence = vec![0.0f32; n];
+    assert_eq!(emb.embed_windows(&[&silence]).unwrap()[0].len(), fp.dim);
+    assert!(emb.audio_loaded());
+    assert_eq!(emb.fingerprint(1.0).unwrap(), fp);
+}

@@ -42,14 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dim = s.dim as usize;
             s
         }
-        None => IndexSettings {
-            model: "synthetic".into(),
-            model_hashes: vec![],
-            family: String::new(),
-            frontend: "synthetic".into(),
-            pipeline_version: 1,
-            dim: dim as u32,
-        },
+        None => IndexSettings::synthetic(dim as u32),
     };
     // The crate's one seeded PRNG (xoshiro256**), so the data are the same on every machine.
     let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);

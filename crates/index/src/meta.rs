@@ -106,6 +106,19 @@ pub struct IndexSettings {
 }
 
 impl IndexSettings {
+    /// Settings for vectors of dimension `dim` that no model made (tests, benchmarks, examples): model and front
+    /// end `synthetic`, no model files, pipeline version 1.
+    pub fn synthetic(dim: u32) -> IndexSettings {
+        IndexSettings {
+            model: "synthetic".into(),
+            model_hashes: vec![],
+            family: String::new(),
+            frontend: "synthetic".into(),
+            pipeline_version: 1,
+            dim,
+        }
+    }
+
     /// Compares with the settings an index was built with (`stored`, of the index in `dir`); `Err`
     /// ([`IndexError::ModelMismatch`]) names what differs, stored value and this one. Indexes made before the
     /// `family` field and the canonical front-end text (a Rust `Debug` string) are compared on everything

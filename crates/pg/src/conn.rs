@@ -2,22 +2,27 @@
 //! with `psql` works with avx: `postgres://USER@HOST:PORT/DB?sslmode=...` or `host=... user=...`, with the
 //! missing parts from `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `PGSSLMODE`, and the password from the URL,
 //! `PGPASSWORD`, or the password file (`PGPASSFILE`, default `~/.pgpass`, ignored unless private, as libpq
-//! does). The password is never part of what a `Target` displays, nor of any error.
+//! does). The password is never part of what a `Target` displays, nor of any error. TLS follows `sslmode` and
+//! `sslrootcert` (or `PGSSLMODE`, `PGSSLROOTCERT`) as libpq does: see the `tls` module.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use postgres::config::Host;
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{PgError, Result};
+use crate::tls::{self, RootCert, SslMode, TlsSettings};
 
 /// A database to connect to. `Display` shows `postgres://USER@HOST:PORT/DB`, never the password.
 #[derive(Clone)]
 pub struct Target {
     config: Config,
     shown: String,
+    tls: TlsSettings,
+    home: Option<PathBuf>,
 }
 
 impl fmt::Debug for Target {
@@ -42,7 +47,25 @@ impl Target {
     }
 
     fn parse_with(url: &str, env: Env<'_>) -> Result<Target> {
-        let mut config = Config::from_str(url).map_err(|e| {
+        let (rest, mode, root) = tls::split_tls_params(url);
+        let mode_text = mode.or_else(|| env("PGSSLMODE"));
+        let mode = match &mode_text {
+            None => SslMode::Prefer,
+            Some(m) => SslMode::parse(m).ok_or_else(|| PgError::BadUrl {
+                target: redact_url(url),
+                reason: format!(
+                    "unknown sslmode '{m}' (use disable, prefer, require, verify-ca or verify-full)"
+                ),
+            })?,
+        };
+        let root_cert = root
+            .or_else(|| env("PGSSLROOTCERT"))
+            .map(|r| match r.as_str() {
+                "system" => RootCert::System,
+                _ => RootCert::File(PathBuf::from(r)),
+            });
+        let tls = TlsSettings { mode, root_cert };
+        let mut config = Config::from_str(&rest).map_err(|e| {
             let mut reason = e.to_string();
             if let Some(pw) = password_in_url(url) {
                 reason = reason.replace(&pw, "***");
@@ -70,16 +93,7 @@ impl Target {
                 env("PGDATABASE").unwrap_or_else(|| config.get_user().unwrap_or("").to_string());
             config.dbname(&db);
         }
-        if !url.contains("sslmode") {
-            if let Some(mode) = env("PGSSLMODE") {
-                let mode = match mode.as_str() {
-                    "disable" => postgres::config::SslMode::Disable,
-                    "require" | "verify-ca" | "verify-full" => postgres::config::SslMode::Require,
-                    _ => postgres::config::SslMode::Prefer,
-                };
-                config.ssl_mode(mode);
-            }
-        }
+        config.ssl_mode(tls.mode.to_postgres());
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
             #[cfg(unix)]
@@ -103,16 +117,38 @@ impl Target {
         Ok(Target {
             shown: format!("postgres://{user}@{host}:{port}/{db}"),
             config,
+            tls,
+            home: env("HOME").map(PathBuf::from),
         })
     }
 
-    /// Connects (without TLS: `sslmode=require` is refused by the connection with an error).
+    /// The TLS settings (`sslmode`, `sslrootcert`) this target connects with.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
+    }
+
+    /// Connects, with TLS as `sslmode` asks. A failed TLS handshake says what failed: certificate not trusted,
+    /// host name mismatch, or a server that does not support TLS.
     pub fn connect(&self) -> Result<Client> {
-        self.config
-            .connect(NoTls)
-            .map_err(|source| PgError::Connect {
+        let config = self
+            .tls
+            .client_config(self.home.as_deref())
+            .map_err(|source| PgError::TlsSetup {
                 target: self.shown.clone(),
                 source,
+            })?;
+        self.config
+            .connect(MakeRustlsConnect::new(config))
+            .map_err(|source| match tls::explain(&source) {
+                Some(reason) => PgError::Tls {
+                    target: self.shown.clone(),
+                    reason,
+                    source,
+                },
+                None => PgError::Connect {
+                    target: self.shown.clone(),
+                    source,
+                },
             })
     }
 }
@@ -230,6 +266,23 @@ mod tests {
         .unwrap();
         assert_eq!(t.to_string(), "postgres://u@h:7000/u");
         assert_eq!(t.config.get_password(), Some(&b"pw"[..]));
+    }
+
+    #[test]
+    fn sslmode_and_sslrootcert_come_from_the_url_or_the_environment() {
+        let t = parse("postgres://u@h/db", &[]).unwrap();
+        assert_eq!(t.tls().mode, SslMode::Prefer);
+        let env = [("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", "/ca.pem")];
+        let t = parse("postgres://u@h/db", &env).unwrap();
+        assert_eq!(t.tls().mode, SslMode::VerifyFull);
+        assert_eq!(t.tls().root_cert, Some(RootCert::File("/ca.pem".into())));
+        let t = parse("postgres://u@h/db?sslmode=disable&sslrootcert=system", &env).unwrap();
+        assert_eq!(t.tls().mode, SslMode::Disable);
+        assert_eq!(t.tls().root_cert, Some(RootCert::System));
+        assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Disable);
+        let e = parse("postgres://u:s3cret@h/db?sslmode=verify", &[]).unwrap_err();
+        assert!(e.to_string().contains("unknown sslmode 'verify'"), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 
     #[test]

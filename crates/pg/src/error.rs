@@ -20,6 +20,24 @@ pub enum PgError {
         source: postgres::Error,
     },
 
+    /// The TLS connection failed or was refused: certificate not trusted, host name mismatch, or TLS not
+    /// supported (or demanded) by the server.
+    #[error("cannot connect to {target}: {reason}")]
+    Tls {
+        target: String,
+        reason: String,
+        #[source]
+        source: postgres::Error,
+    },
+
+    /// The TLS settings cannot be used (an unreadable `sslrootcert`).
+    #[error("cannot connect to {target}: {source}")]
+    TlsSetup {
+        target: String,
+        #[source]
+        source: crate::tls::TlsSetupError,
+    },
+
     /// A statement failed.
     #[error("{target}: {what}: {source}")]
     Query {

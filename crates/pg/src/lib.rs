@@ -3,7 +3,8 @@
 //! index: nearest neighbours of a vector, and the vectors themselves for duplicate detection.
 //!
 //! * [`Target`]: a libpq-style connection string with libpq's defaults (`PGHOST`, `PGPASSWORD`, `~/.pgpass`,
-//!   `sslmode`); its `Display` never shows the password.
+//!   `sslmode`, `sslrootcert`: TLS over rustls with libpq's semantics, see [`SslMode`]); its `Display` never
+//!   shows the password.
 //! * [`push`]: sync one index into a table; [`PushOptions`], [`PushReport`].
 //! * [`Db`]: a connected table for queries: [`Db::search`], [`Db::vectors`], [`Db::settings`].
 //!
@@ -16,9 +17,11 @@ mod error;
 mod push;
 mod query;
 mod schema;
+mod tls;
 
 pub use conn::Target;
 pub use error::{PgError, Result};
 pub use push::{default_source, push, PushOptions, PushProgress, PushReport, PAUSE_ENV};
 pub use query::{Db, DbHit, DbQuery, DbVector, DEFAULT_EF_SEARCH};
 pub use schema::{fingerprint, validate_table_name, DEFAULT_TABLE};
+pub use tls::{RootCert, SslMode, TlsSettings, TlsSetupError};

@@ -54,6 +54,8 @@ pub struct DbQuery<'a> {
 /// One result: as a local index's `Hit`, with the file's duration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbHit {
+    /// The file's row id in the files table (`id` column): stable across pushes while the file is unchanged.
+    pub id: u64,
     pub path: PathBuf,
     /// Cosine similarity.
     pub score: f32,
@@ -147,7 +149,7 @@ impl Db {
             "($2::text IS NULL OR starts_with(f.path, $2)) AND ($3::text IS NULL OR f.path <> $3)";
         let sql = if q.segments {
             format!(
-                "SELECT f.path, f.duration_s, (w.embedding <=> $1)::float8 AS d, w.start_s, w.end_s \
+                "SELECT f.path, f.duration_s, (w.embedding <=> $1)::float8 AS d, f.id, w.start_s, w.end_s \
                  FROM {w} w JOIN {f} f ON f.id = w.file_id WHERE {filter} \
                  ORDER BY w.embedding <=> $1 LIMIT $4",
                 w = self.names.windows,
@@ -155,7 +157,7 @@ impl Db {
             )
         } else {
             format!(
-                "SELECT f.path, f.duration_s, (f.embedding <=> $1)::float8 AS d \
+                "SELECT f.path, f.duration_s, (f.embedding <=> $1)::float8 AS d, f.id \
                  FROM {f} f WHERE {filter} ORDER BY f.embedding <=> $1 LIMIT $4",
                 f = self.names.files
             )
@@ -169,11 +171,13 @@ impl Db {
             .map(|r| {
                 let path: String = r.get(0);
                 let d: f64 = r.get(2);
+                let id: i64 = r.get(3);
                 DbHit {
+                    id: id as u64,
                     path: PathBuf::from(path),
                     score: (1.0 - d) as f32,
                     duration_s: r.get(1),
-                    window: q.segments.then(|| (r.get(3), r.get(4))),
+                    window: q.segments.then(|| (r.get(4), r.get(5))),
                 }
             })
             .collect();

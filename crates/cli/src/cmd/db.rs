@@ -56,13 +56,13 @@ fn run(
         within: within.as_deref(),
         exclude,
     })?;
-    // A table row has no index id: results are numbered by rank (the CLI prints no ids).
+    // Hits carry the files table's row id (`id` column), not a local index id.
     let rows: Vec<avx_core::Hit> = hits
         .into_iter()
         .enumerate()
         .map(|(i, h)| avx_core::Hit {
             rank: i + 1,
-            id: i as u64,
+            id: h.id,
             path: h.path,
             score: h.score,
             duration_s: h.duration_s,

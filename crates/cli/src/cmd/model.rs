@@ -1,4 +1,4 @@
-//! `avx model list|fetch|path`.
+//! `avx model list|fetch|path|verify`.
 
 use anyhow::{Context as _, Result};
 use avx_embed::{fetch, registry, runtime};
@@ -146,6 +146,49 @@ pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<Outcome> {
                 )?;
             } else {
                 out.bytes_line(&avx_core::path_bytes(&dir))?;
+            }
+        }
+        ModelCommand::Verify => {
+            let choice = ctx.model_choice(None)?;
+            let known = registry::find(&choice.name);
+            let local = registry::find_local(&choice.name);
+            let pinned = |file: &str| {
+                known
+                    .and_then(|m| m.pinned_sha256(file))
+                    .or_else(|| {
+                        local
+                            .filter(|_| file == "onnx/audio_model.onnx")
+                            .map(|m| m.audio_sha256)
+                    })
+                    .map(str::to_string)
+            };
+            let checks = fetch::verify_model_dir(&choice.dir, &pinned)
+                .with_context(|| format!("cannot verify model '{}'", choice.name))?;
+            for c in &checks {
+                let status = match (&c.expected, c.ok()) {
+                    (_, false) => "MISMATCH",
+                    (Some(_), true) => "ok",
+                    (None, true) => "recorded",
+                };
+                if ctx.global.json {
+                    out.json(
+                        &json!({"type": "model_file", "file": c.file, "sha256": c.sha256,
+                        "expected": c.expected, "status": status}),
+                    )?;
+                } else {
+                    out.line(format!("{status:<9} {}  {}", c.sha256, c.file))?;
+                }
+            }
+            out.flush()?;
+            if let Some(bad) = checks.iter().find(|c| !c.ok()) {
+                anyhow::bail!(
+                    "{} in {} is damaged or replaced: sha256 {} but expected {}; fetch it again (`avx model \
+                     fetch`) or restore it",
+                    bad.file,
+                    choice.dir.display(),
+                    bad.sha256,
+                    bad.expected.as_deref().unwrap_or("")
+                );
             }
         }
         ModelCommand::Path => {
