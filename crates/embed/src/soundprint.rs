@@ -111,7 +111,11 @@ impl SoundPrinter {
                 if f < F_LO || f >= F_HI {
                     usize::MAX
                 } else {
-                    edges.iter().rposition(|&e| e <= f).unwrap_or(0).min(BANDS - 1)
+                    edges
+                        .iter()
+                        .rposition(|&e| e <= f)
+                        .unwrap_or(0)
+                        .min(BANDS - 1)
                 }
             })
             .collect();
@@ -469,7 +473,9 @@ mod tests {
 
     /// Deterministic noise in [-1, 1].
     fn noise(seed: u64, n: usize) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
                 s = s
@@ -491,7 +497,8 @@ mod tests {
                 let t = i as f32 / RATE as f32;
                 let env = (-t * 4.0).exp();
                 let f = tone * (1.0 + 2.0 * (-t * 20.0).exp());
-                let burst = ((t * 16.0 + nz[(t * 16.0) as usize % n] * 0.3).fract() < 0.3) as i32 as f32;
+                let burst =
+                    ((t * 16.0 + nz[(t * 16.0) as usize % n] * 0.3).fract() < 0.3) as i32 as f32;
                 let c = 0.2 + 0.7 * (0.5 + 0.5 * nz[(7 + (t * 16.0) as usize * 13) % n]);
                 lp = c * lp + (1.0 - c) * nz[i];
                 env * (0.4 * (2.0 * std::f32::consts::PI * f * t).sin() + 0.8 * burst * lp)

@@ -180,6 +180,8 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         )?
     };
     let mut writer = index.writer()?;
+    // Sound prints (for `avx dupes`) go to their own log beside the index, keyed by content hash.
+    let mut prints = avx_core::prints::PrintWriter::open(&dir)?;
     index.refresh()?; // the state as of the lock
                       // Bulk load: batches commit without maintenance; compaction and graph builds run once, at the end.
     let mut policy = *writer.policy();
@@ -202,6 +204,8 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
 
     // Classify what is on disk against the index.
     let mut todo: Vec<(PathBuf, Stat)> = Vec::new();
+    // Unchanged files without a sound print (indexed by an older avx): printed without re-embedding.
+    let mut unprinted: Vec<(PathBuf, u128)> = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
     for path in &found {
         let st = match stat(path) {
@@ -219,6 +223,9 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
             Some(fm) if fm.size == st.size && fm.mtime_ns == st.mtime_ns => {
                 if fm.status == FileStatus::Ok {
                     summary.unchanged += 1;
+                    if let Some(h) = fm.content_hash.filter(|h| !prints.has(*h)) {
+                        unprinted.push((path.clone(), h));
+                    }
                 } else if args.retry_failed {
                     todo.push((path.clone(), st));
                 } else {
@@ -318,6 +325,7 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         batch: 4,
         decoders: (ctx.threads / 2).max(1),
         queue: 32,
+        prints: true,
     };
     let started = Instant::now();
     let commit_every = std::env::var("AVX_COMMIT_FILES")
@@ -341,6 +349,9 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
                         None => content_hash(&f.path)
                             .with_context(|| format!("{}: cannot read", f.path.display()))?,
                     };
+                    if let Some(p) = &f.print {
+                        prints.append(hash, p)?;
+                    }
                     let (seconds, windows) = (f.info.duration_s, f.windows.len() as u64);
                     let stored = writer.upsert(FileRecord {
                         path: f.path.clone(),
@@ -387,6 +398,7 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
             since_commit += 1;
             if since_commit >= commit_every || last_commit.elapsed() >= COMMIT_EVERY {
                 writer.commit()?;
+                prints.sync()?;
                 since_commit = 0;
                 last_commit = Instant::now();
             }
@@ -415,6 +427,10 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
         );
     }
     let interrupted = cancel.load(Ordering::SeqCst);
+    if !interrupted {
+        print_unprinted(&unprinted, &mut prints, &cancel)?;
+    }
+    prints.sync()?;
     if !interrupted {
         for p in &to_remove {
             if writer.remove(p)? {
@@ -446,6 +462,31 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
     } else {
         Outcome::PartialFailure
     })
+}
+
+/// Prints files indexed without a sound print (by an older avx), in parallel; a file that fails to decode now
+/// keeps no print (`avx dupes` judges it by its vectors).
+fn print_unprinted(
+    files: &[(PathBuf, u128)],
+    prints: &mut avx_core::prints::PrintWriter,
+    cancel: &AtomicBool,
+) -> Result<()> {
+    use rayon::prelude::*;
+    for chunk in files.chunks(64) {
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        let got: Vec<_> = chunk
+            .par_iter()
+            .map(|(p, h)| (*h, avx_embed::soundprint::print_file(p).ok()))
+            .collect();
+        for (h, p) in got {
+            if let Some(p) = p {
+                prints.append(h, &p)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Lists a failed file (on stderr now, in the summary at the end).

@@ -1,0 +1,121 @@
+//! Issue 16: `avx dupes` finds edited copies and leaves look-alikes apart, on the committed set
+//! `tests/data/dupes/` (five synthetic originals, ten edited copies of each, a "second take" of each; made by
+//! `tests/data/make_dupes.sh`), indexed with the committed aiSFX model (`models/aisfx`).
+
+mod util;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn avx(dir: &Path, args: &[&str], code: i32) -> String {
+    let model = repo().join("models/aisfx");
+    assert!(
+        model.join("onnx/audio_model.onnx").exists(),
+        "the aiSFX model is missing from models/aisfx: restore it with `git checkout models/aisfx`"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
+        .env("AVX_INDEX", dir.join("index"))
+        .env("AVX_MODEL_DIR", &model)
+        .env_remove("AVX_MODEL")
+        .args(["--threads", "2"])
+        .args(args)
+        .output()
+        .expect("avx runs");
+    util::stdout_with_code(out, args, code)
+}
+
+/// The original a file of the set is a copy of (`kick` for `edited/kick__mp3_64k.mp3`), or `None` for a
+/// look-alike.
+fn source(path: &str) -> Option<String> {
+    let name = Path::new(path).file_name()?.to_str()?;
+    if path.contains("/lookalike/") {
+        return None;
+    }
+    Some(
+        name.split("__")
+            .next()?
+            .trim_end_matches(".wav")
+            .to_string(),
+    )
+}
+
+/// The edit of a file (`mp3_64k`), `original` for an original, `lookalike` for a look-alike.
+fn edit(path: &str) -> String {
+    let name = Path::new(path).file_stem().unwrap().to_str().unwrap();
+    if path.contains("/lookalike/") {
+        "lookalike".into()
+    } else {
+        name.split("__").nth(1).unwrap_or("original").to_string()
+    }
+}
+
+#[test]
+fn issue_16_edited_copies_are_found_and_second_takes_are_not() {
+    let set = repo().join("tests/data/dupes");
+    assert!(
+        set.join("orig/kick.wav").exists(),
+        "tests/data/dupes is missing: run tests/data/make_dupes.sh"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    avx(dir.path(), &["--quiet", "index", set.to_str().unwrap()], 0);
+    let out = util::json_lines(&avx(dir.path(), &["--json", "dupes"], 0));
+    let groups: Vec<&Value> = out.iter().filter(|v| v["type"] == "group").collect();
+
+    let mut pairs = HashSet::new();
+    for g in &groups {
+        let m: Vec<&str> = g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["path"].as_str().unwrap())
+            .collect();
+        for i in 0..m.len() {
+            for j in i + 1..m.len() {
+                pairs.insert((m[i].min(m[j]).to_string(), m[i].max(m[j]).to_string()));
+            }
+        }
+        // Every member but the leader says why: the print score, the cosine, and the matching spans.
+        for m in &g["members"].as_array().unwrap()[1..] {
+            assert_eq!(m["basis"], "print", "{m}");
+            assert!(
+                m["cosine"].is_f64() && m["start"].is_f64() && m["leader_end"].is_f64(),
+                "{m}"
+            );
+        }
+    }
+    // Precision: no pair joins two different sounds (look-alikes included).
+    let wrong: Vec<_> = pairs
+        .iter()
+        .filter(|(a, b)| source(a).is_none() || source(a) != source(b))
+        .collect();
+    assert!(wrong.is_empty(), "false pairs: {wrong:#?}");
+
+    // Recall: every edited copy is grouped with its original.
+    let mut missed = Vec::new();
+    let mut copies = 0;
+    for e in std::fs::read_dir(set.join("edited")).unwrap() {
+        let p = e.unwrap().path();
+        let p = p.canonicalize().unwrap();
+        let ps = p.to_str().unwrap().to_string();
+        let src = source(&ps).unwrap();
+        let orig = set
+            .join("orig")
+            .join(format!("{src}.wav"))
+            .canonicalize()
+            .unwrap();
+        let os = orig.to_str().unwrap().to_string();
+        copies += 1;
+        if !pairs.contains(&(os.clone().min(ps.clone()), os.max(ps.clone()))) {
+            missed.push(format!("{src} {}", edit(&ps)));
+        }
+    }
+    assert_eq!(copies, 50);
+    assert!(missed.is_empty(), "edited copies not found: {missed:?}");
+}
