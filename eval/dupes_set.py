@@ -81,13 +81,13 @@ def duration(p):
     return float(run(["soxi", "-D", p]).strip())
 
 
-def edit(src, name, dst_dir):
+def edit(src, name, dst_dir, only_existing=False):
     base = os.path.splitext(os.path.basename(src))[0]
     spec = EDITS[name]
     ext = spec[0] if spec else ".wav"
     d = os.path.join(dst_dir, f"{base}__{name}{ext}")
-    if os.path.exists(d):
-        return d
+    if os.path.exists(d) or only_existing:
+        return d if os.path.exists(d) else None
     if name == "fade_in_out":
         dur = duration(src)
         f = max(0.005, min(0.5, dur * 0.1))
@@ -149,8 +149,9 @@ def sonic_family(name):
     return parts[0]
 
 
-def build(work, n_sonic=52, n_hydrogen=40, n_short=5, n_long=3):
-    """Builds the set under work/files; returns {path: (source id, kind, family)} and the look-alike pairs."""
+def build(work, n_sonic=52, n_hydrogen=40, n_short=5, n_long=3, only_existing=False):
+    """Builds the set under work/files; returns {path: (source id, kind, family)}, the look-alike pairs and the
+    originals. `only_existing`: make no edited copy, list those already made (a partly built set)."""
     root = os.path.join(work, "files")
     odir, edir, ndir = (os.path.join(root, x) for x in ("orig", "edited", "lookalike"))
     for x in (odir, edir, ndir):
@@ -242,20 +243,32 @@ def build(work, n_sonic=52, n_hydrogen=40, n_short=5, n_long=3):
     for p in originals:
         s, _, fam = meta[p]
         for name in EDITS:
-            meta[os.path.realpath(edit(p, name, edir))] = (s, name, fam)
+            e = edit(p, name, edir, only_existing)
+            if e:
+                meta[os.path.realpath(e)] = (s, name, fam)
     meta = {os.path.realpath(p): v for p, v in meta.items()}
     lookalike_pairs = {tuple(sorted((os.path.realpath(a), os.path.realpath(b)))) for a, b in lookalike_pairs}
     return meta, lookalike_pairs, [os.path.realpath(p) for p in originals]
 
 
+def restrict(meta, lookalike_pairs, originals, present):
+    """The set limited to files in `present` (e.g. those indexed so far), originals only with all their edits."""
+    complete = {meta[p][0] for p in originals if p in present and
+                sum(1 for q, v in meta.items() if v[0] == meta[p][0] and v[1] in EDITS and q in present) == len(EDITS)}
+    keep = {p: v for p, v in meta.items() if p in present and (v[1] == "lookalike" or v[0] in complete)}
+    return keep, {pr for pr in lookalike_pairs if pr[0] in keep and pr[1] in keep}, [p for p in originals if p in keep]
+
+
 def score(groups, meta, lookalike_pairs, originals):
-    """Per-edit recall and precision, overall precision and look-alike false pairs of `avx dupes --json` groups."""
+    """Per-edit recall and precision, overall precision and look-alike false pairs of `avx dupes --json` groups
+    (pairs with a file outside `meta` are ignored)."""
     pairs = set()
     for g in groups:
         ms = [m["path"] for m in g["members"]]
         for x in range(len(ms)):
             for y in range(x + 1, len(ms)):
-                pairs.add(tuple(sorted((ms[x], ms[y]))))
+                if ms[x] in meta and ms[y] in meta:
+                    pairs.add(tuple(sorted((ms[x], ms[y]))))
     orig_of = {meta[p][0]: p for p in originals}
     row = {}
     for t in EDITS:

@@ -108,7 +108,7 @@ impl SoundPrinter {
         let bin_band = (0..n / 2 + 1)
             .map(|k| {
                 let f = k as f32 * rate as f32 / n as f32;
-                if f < F_LO || f >= F_HI {
+                if !(F_LO..F_HI).contains(&f) {
                     usize::MAX
                 } else {
                     edges
@@ -357,6 +357,38 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
     (cov / (va * vb).sqrt()).clamp(-1.0, 1.0)
 }
 
+/// Pearson's r of two frame-centred cell blocks after removing each band's mean over the block too: what is left
+/// is how the spectrum changes over time (the average spectral shape, shared by every kick drum, is gone).
+fn interaction(a: &[f32], b: &[f32]) -> f32 {
+    let frames = a.len() / BANDS;
+    if frames < 2 {
+        return pearson(a, b);
+    }
+    let means = |x: &[f32]| {
+        let mut m = [0f32; BANDS];
+        for f in x.chunks(BANDS) {
+            for (m, v) in m.iter_mut().zip(f) {
+                *m += v / frames as f32;
+            }
+        }
+        m
+    };
+    let (ma, mb) = (means(a), means(b));
+    let (mut sab, mut saa, mut sbb) = (0f32, 0f32, 0f32);
+    for (fa, fb) in a.chunks(BANDS).zip(b.chunks(BANDS)) {
+        for k in 0..BANDS {
+            let (x, y) = (fa[k] - ma[k], fb[k] - mb[k]);
+            sab += x * y;
+            saa += x * x;
+            sbb += y * y;
+        }
+    }
+    if saa <= 1e-6 || sbb <= 1e-6 {
+        return if saa <= 1e-6 && sbb <= 1e-6 { 1.0 } else { 0.0 };
+    }
+    (sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0)
+}
+
 /// The overlap of `a` and `b` when `b` is delayed by `lag` frames: (start in a, start in b, frames).
 fn overlap(fa: usize, fb: usize, lag: isize) -> (usize, usize, usize) {
     let (sa, sb) = if lag >= 0 {
@@ -423,7 +455,7 @@ pub fn compare(a: &SoundPrint, b: &SoundPrint) -> Alignment {
             let w = vb.warped(scale, shift).centred();
             for &(_, lag) in &lags {
                 let (sa, sb, len) = overlap(va.frames, w.frames, lag);
-                let r = pearson(
+                let r = interaction(
                     &va.cells[sa * BANDS..(sa + len) * BANDS],
                     &w.cells[sb * BANDS..(sb + len) * BANDS],
                 );
