@@ -2,7 +2,7 @@
 # The committed near-duplicate set of tests/dupes.rs: synthetic one-shots, their edited copies and look-alikes.
 #
 # Originals (22.05 kHz mono 16-bit): a kick, a snare, a two-hit door slam, a 50 ms click and a 3.5 s pad.
-# Look-alikes ("second takes"): the same recipe with slightly different pitch, decay and a different stretch of
+# Look-alikes ("another kick of the kit"): the same recipe with another pitch (2 to 6 semitones), decay and a different stretch of
 # noise. Edited copies: the issue-16 edits, one of each kind. Everything comes from SoX in repeatable mode (-R),
 # without dither (-D), and ffmpeg in bitexact mode, so re-running gives the same files.
 #
@@ -28,7 +28,7 @@ noise() { "${SOX[@]}" -n "${R[@]}" "$tmp/$1.wav" synth 8 pinknoise trim "$3" "$2
 # kick NAME F0 DECAY NOISE_OFFSET
 kick() {
     noise "n$1" 0.5 "$4"
-    "${SOX[@]}" -n "${R[@]}" "$tmp/t$1.wav" synth 0.5 sine "$2":40 fade q 0.002 0.5 "$3"
+    "${SOX[@]}" -n "${R[@]}" "$tmp/t$1.wav" synth 0.5 sine "$2":"$(echo "$2/4" | bc -l)" fade q 0.002 0.5 "$3"
     "${SOX[@]}" -m "$tmp/t$1.wav" -v 0.15 "$tmp/n$1.wav" "$tmp/k$1.wav" fade q 0.001 0.5 0.45
     "${SOX[@]}" "$tmp/k$1.wav" "$5" norm -3
 }
@@ -60,15 +60,15 @@ pad() {
 }
 
 kick kick 160 0.4 0.5 "$out/orig/kick.wav"
-kick kick_b 168 0.36 3.1 "$out/lookalike/kick_take2.wav"
+kick kick_b 230 0.25 3.1 "$out/lookalike/kick_take2.wav"
 snare snare 190 0.25 1.0 "$out/orig/snare.wav"
-snare snare_b 200 0.22 4.2 "$out/lookalike/snare_take2.wav"
+snare snare_b 240 0.18 4.2 "$out/lookalike/snare_take2.wav"
 door door 0.18 900 2.0 "$out/orig/door.wav"
-door door_b 0.16 950 5.3 "$out/lookalike/door_take2.wav"
+door door_b 0.24 1300 5.3 "$out/lookalike/door_take2.wav"
 click click 1800 0.3 "$out/orig/click.wav"
-click click_b 1900 6.1 "$out/lookalike/click_take2.wav"
+click click_b 2500 6.1 "$out/lookalike/click_take2.wav"
 pad pad 220 5 "$out/orig/pad.wav"
-pad pad_b 233 4.5 "$out/lookalike/pad_take2.wav"
+pad pad_b 330 7 "$out/lookalike/pad_take2.wav"
 
 for f in "$out"/orig/*.wav; do
     b="$(basename "$f" .wav)"

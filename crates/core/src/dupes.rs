@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use avx_embed::soundprint::{compare, Alignment, SoundPrint};
+use avx_embed::soundprint::{compare, summary, Alignment, SoundPrint, SUMMARY_DIM};
 use avx_index::analysis::{
     cosine, duplicate_groups_filtered, duplicate_groups_scored, BucketNeighbours, DupesConfig,
     DupesFilter, ExactNeighbours, Neighbours,
@@ -60,8 +60,9 @@ pub fn default_threshold(family: &str) -> f32 {
 }
 
 /// The default print score (Pearson's r of the aligned sound prints) at or above which two files are
-/// duplicates: the same for every model family, since prints do not depend on the model (eval/README.md).
-pub const PRINT_THRESHOLD: f32 = 0.9;
+/// duplicates: the lowest threshold with precision at least 0.99 on eval/README.md's near-duplicate set (0.991),
+/// the same for every model family, since prints do not depend on the model.
+pub const PRINT_THRESHOLD: f32 = 0.92;
 
 /// The default candidate gate of a model family: the pooled-vector cosine a pair needs before its prints are
 /// compared (eval/README.md, "Near-duplicates"). Low, for recall: the prints decide.
@@ -249,12 +250,21 @@ pub fn confirmed_groups(
     }
     let row = |i: usize| &data[i * dim..(i + 1) * dim];
     let n = prints.len();
+    // Summaries of the prints: a second candidate source, for edits that move the model's vector (silence, noise).
+    let summaries: Vec<f32> = prints
+        .iter()
+        .flat_map(|p| match p {
+            Some(p) => summary(p),
+            None => vec![0.0; SUMMARY_DIM],
+        })
+        .collect();
+    let srow = |i: usize| &summaries[i * SUMMARY_DIM..(i + 1) * SUMMARY_DIM];
     // What a pair scores and what it must reach, as a margin (>= 0: a duplicate).
     let judge = |a: usize, b: usize| -> (f32, f32, Option<Alignment>) {
         let cos = cosine(row(a), row(b));
         match (prints[a], prints[b]) {
             (Some(pa), Some(pb)) => {
-                if cos < gate {
+                if cos < gate && cosine(srow(a), srow(b)) < SUMMARY_GATE {
                     return (cos, -1.0, None);
                 }
                 let m = compare(pa, pb);
@@ -286,10 +296,12 @@ pub fn confirmed_groups(
     let k = opts.candidates.max(1);
     let groups = if n < EXACT_CANDIDATES_BELOW {
         let exact = ExactNeighbours::new(data, dim)?;
-        scored(n, &exact, k, &eligible, &margin)?
+        let by_print = ExactNeighbours::new(&summaries, SUMMARY_DIM)?;
+        scored(n, &Union(&exact, &by_print), k, &eligible, &margin)?
     } else {
         let buckets = BucketNeighbours::build(data, dim, 0)?;
-        scored(n, &buckets, k, &eligible, &margin)?
+        let by_print = BucketNeighbours::build(&summaries, SUMMARY_DIM, 0)?;
+        scored(n, &Union(&buckets, &by_print), k, &eligible, &margin)?
     };
     Ok(groups
         .into_iter()
@@ -316,6 +328,40 @@ pub fn confirmed_groups(
             members
         })
         .collect())
+}
+
+/// The summary cosine at or above which a pair's prints are compared even when its vectors are below the gate.
+const SUMMARY_GATE: f32 = 0.8;
+
+/// Candidates from two sources: each row's `k` nearest by both, deduplicated (up to `2 k`).
+struct Union<'a>(&'a dyn Neighbours, &'a dyn Neighbours);
+
+impl Neighbours for Union<'_> {
+    fn neighbours(&self, row: usize, k: usize) -> Vec<(usize, f32)> {
+        let mut out = self.0.neighbours(row, k);
+        for (r, s) in self.1.neighbours(row, k) {
+            if !out.iter().any(|&(q, _)| q == r) {
+                out.push((r, s));
+            }
+        }
+        out
+    }
+
+    fn neighbours_batch(&self, rows: &[usize], k: usize) -> Vec<Vec<(usize, f32)>> {
+        let a = self.0.neighbours_batch(rows, k);
+        let b = self.1.neighbours_batch(rows, k);
+        a.into_iter()
+            .zip(b)
+            .map(|(mut out, more)| {
+                for (r, s) in more {
+                    if !out.iter().any(|&(q, _)| q == r) {
+                        out.push((r, s));
+                    }
+                }
+                out
+            })
+            .collect()
+    }
 }
 
 /// Star groups over the margin links (rows only; the caller scores the members).
