@@ -122,8 +122,19 @@ fn issue_16_edited_copies_are_found_and_second_takes_are_not() {
     // in eval/README.md).
     let strict: Vec<&String> = missed
         .iter()
-        .filter(|m| ["mp3_64k", "rt_16k", "gain_-12dB", "lowpass_8k"].iter().any(|e| m.ends_with(e)))
+        .filter(|m| {
+            ["mp3_64k", "rt_16k", "gain_-12dB", "lowpass_8k"]
+                .iter()
+                .any(|e| m.ends_with(e))
+        })
         .collect();
-    assert!(strict.is_empty(), "re-encoded or level-changed copies not found: {strict:?}");
-    assert!(missed.len() <= 12, "{} of 50 edited copies not found: {missed:?}", missed.len());
+    assert!(
+        strict.is_empty(),
+        "re-encoded or level-changed copies not found: {strict:?}"
+    );
+    assert!(
+        missed.len() <= 12,
+        "{} of 50 edited copies not found: {missed:?}",
+        missed.len()
+    );
 }

@@ -494,7 +494,10 @@ pub fn summary(p: &SoundPrint) -> Vec<f32> {
         return out;
     }
     for step in 0..8 {
-        let (a, b) = (step * frames / 8, ((step + 1) * frames / 8).max(step * frames / 8 + 1));
+        let (a, b) = (
+            step * frames / 8,
+            ((step + 1) * frames / 8).max(step * frames / 8 + 1),
+        );
         let b = b.min(frames).max(a + 1);
         let a = a.min(frames - 1);
         for t in a..b {
