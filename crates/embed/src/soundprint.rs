@@ -408,9 +408,24 @@ fn envelope(v: &View) -> Vec<f32> {
         .collect()
 }
 
-/// The best alignment of two prints (see the [module documentation](self)). Symmetric up to the order of the
-/// spans. Prints of different length regimes (one short, one long) are compared on the coarse view.
+/// The best alignment of two prints (see the [module documentation](self)). Symmetric: `compare(b, a)` has the
+/// same score, with the spans swapped and the inverse scale. Prints of different length regimes (one short, one
+/// long) are compared on the coarse view.
 pub fn compare(a: &SoundPrint, b: &SoundPrint) -> Alignment {
+    // One order for both calls: the second print is the one warped.
+    if (b.frames, &b.fine, &b.coarse) > (a.frames, &a.fine, &a.coarse) {
+        let m = compare_ordered(b, a);
+        return Alignment {
+            score: m.score,
+            span_a: m.span_b,
+            span_b: m.span_a,
+            scale: 1.0 / m.scale,
+        };
+    }
+    compare_ordered(a, b)
+}
+
+fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
     // Lengths no scale and overlap can reconcile: no alignment (the common case for candidates, and cheap).
     let (fa, fb) = (a.frames.max(1) as f32, b.frames.max(1) as f32);
     let (lo, hi) = (SCALES[0], SCALES[SCALES.len() - 1]);
@@ -633,6 +648,18 @@ mod tests {
             assert!(m.score > unsearched(x) + 0.05, "{m:?} vs {}", unsearched(x));
             assert!((m.scale - scale).abs() < 0.021, "{m:?}");
         }
+    }
+
+    #[test]
+    fn compare_is_symmetric() {
+        let (a, b) = (
+            print_samples(&hit(10, 0.9, 150.0), RATE),
+            print_samples(&speed(&hit(10, 0.9, 150.0), 1.04), RATE),
+        );
+        let (ab, ba) = (compare(&a, &b), compare(&b, &a));
+        assert_eq!(ab.score, ba.score);
+        assert_eq!((ab.span_a, ab.span_b), (ba.span_b, ba.span_a));
+        assert!((ab.scale * ba.scale - 1.0).abs() < 1e-6);
     }
 
     #[test]
