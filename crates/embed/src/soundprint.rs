@@ -412,8 +412,8 @@ fn envelope(v: &View) -> Vec<f32> {
 /// same score, with the spans swapped and the inverse scale. Prints of different length regimes (one short, one
 /// long) are compared on the coarse view.
 pub fn compare(a: &SoundPrint, b: &SoundPrint) -> Alignment {
-    // One order for both calls: the second print is the one warped.
-    if (b.frames, &b.fine, &b.coarse) > (a.frames, &a.fine, &a.coarse) {
+    // One order for both calls: the second, longer print is the one warped.
+    if (b.frames, &b.fine, &b.coarse) < (a.frames, &a.fine, &a.coarse) {
         let m = compare_ordered(b, a);
         return Alignment {
             score: m.score,
