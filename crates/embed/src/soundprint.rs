@@ -627,7 +627,7 @@ mod tests {
         let a = hit(3, 2.0, 120.0);
         let b = a[(0.15 * RATE as f32) as usize..].to_vec(); // 7.5 % trimmed from the start
         let m = compare(&print_samples(&a, RATE), &print_samples(&b, RATE));
-        assert!(m.score > 0.97, "{m:?}");
+        assert!(m.score > 0.93, "{m:?}"); // avx dupes's default threshold
         assert!((m.span_a.0 - 0.15).abs() < 0.03, "{m:?}");
     }
 
