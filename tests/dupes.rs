@@ -6,7 +6,6 @@ mod util;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -14,21 +13,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// avx with the aiSFX model and an index in `dir` ([`util::avx_aisfx`]).
 fn avx(dir: &Path, args: &[&str], code: i32) -> String {
-    let model = repo().join("models/aisfx");
-    assert!(
-        model.join("onnx/audio_model.onnx").exists(),
-        "the aiSFX model is missing from models/aisfx: restore it with `git checkout models/aisfx`"
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
-        .env("AVX_INDEX", dir.join("index"))
-        .env("AVX_MODEL_DIR", &model)
-        .env_remove("AVX_MODEL")
-        .args(["--threads", "2"])
-        .args(args)
-        .output()
-        .expect("avx runs");
-    util::stdout_with_code(out, args, code)
+    util::avx_aisfx(dir, args, code)
 }
 
 /// The original a file of the set is a copy of (`kick` for `edited/kick__mp3_64k.mp3`), or `None` for a
