@@ -7,7 +7,8 @@ Steps (each writes JSON under --work and prints a Markdown table):
   retrieval   leave-one-out retrieval: avx index, then avx similar --json -k 11 for every file
               (sonic-pi-samples, 14 classes; hydrogen-drumkits, 6 classes from drumkit.xml names), beside the
               mean-log-mel baseline
-  dupes       near-duplicates: 7 transforms of 100 files + look-alike negatives, avx dupes --json over thresholds
+  dupes       near-duplicates: 26 edits of ~100 originals + look-alike negatives (eval/dupes_set.py), avx dupes --json
+              at the defaults and over print thresholds and gates
   cluster     adjusted Rand index of avx cluster -k <classes> --json, beside k-means on the baseline vectors
 
 Usage: eval/run_eval.py --avx target/release/avx --model-dir DIR [--work /tmp/avx-eval] [STEP...]
@@ -30,7 +31,6 @@ import metrics as M  # noqa: E402
 
 SONICPI = "/usr/share/sonic-pi/samples"
 HYDROGEN = "/usr/share/hydrogen/data/drumkits"
-TRANSFORMS = ["mp3_128k", "resample_22k", "gain_-6dB", "trim_100ms", "mono_fold", "stretch_5pct", "pitch_+1st"]
 
 
 def run(cmd, **kw):
@@ -188,98 +188,35 @@ def step_retrieval(a, avx_exe):
     return out
 
 
-def transform(src, t, dst_dir):
-    base = os.path.splitext(os.path.basename(src))[0]
-    ext = ".mp3" if t == "mp3_128k" else ".wav"
-    d = os.path.join(dst_dir, f"{base}__{t}{ext}")
-    if os.path.exists(d):
-        return d
-    sox = {
-        "resample_22k": ["rate", "-v", "22050", "rate", "-v", "44100"],
-        "gain_-6dB": ["gain", "-6"],
-        "trim_100ms": ["trim", "0.1"],
-        "mono_fold": ["remix", "-"],
-        "stretch_5pct": ["tempo", "1.05"],
-        "pitch_+1st": ["pitch", "100"],
-    }
-    if t == "mp3_128k":
-        run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", src, "-c:a", "libmp3lame", "-b:a", "128k", d])
-    else:
-        run(["sox", "-D", src, "-b", "16", d, *sox[t]])
-    return d
-
-
-def duration(p):
-    return float(run(["soxi", "-D", p]).stdout.strip())
-
-
 def step_dupes(a, avx_exe):
+    """Near-duplicates on the set of eval/dupes_set.py: per-edit recall and precision of `avx dupes` over print
+    thresholds (default gate) and gates (default threshold), at the defaults first."""
+    import dupes_set as D
     work = os.path.join(a.work, "dupes")
-    files, _ = sonicpi_files()
-    # Originals: the 100 longest-enough files, stereo first (so the mono fold is a real transform for most).
-    info = [(f, duration(f), int(run(["soxi", "-c", f]).stdout.strip())) for f in files]
-    cand = [x for x in info if x[1] >= 0.5]
-    cand.sort(key=lambda x: (x[2] != 2, x[0]))
-    originals = sorted(x[0] for x in cand[:100])
-    src_dir = os.path.join(work, "files")
-    staged = stage(originals, os.path.join(src_dir, "orig"))
-    source = {p: i for i, p in enumerate(staged)}
-    kind = {p: "original" for p in staged}
-    tdir = os.path.join(src_dir, "transformed")
-    os.makedirs(tdir, exist_ok=True)
-    for i, p in enumerate(staged):
-        for t in TRANSFORMS:
-            d = os.path.realpath(transform(p, t, tdir))
-            source[d], kind[d] = i, t
-    # Negatives: other sonic-pi files (same classes, different sounds) and hydrogen velocity layers / takes of the
-    # same instrument (two snares, two hits of one drum): every one its own source.
-    rest = [f for f in files if f not in originals]
-    by_inst = {}
-    for kit, name, cls, p in hydrogen_entries():
-        by_inst.setdefault((kit, name), []).append(p)
-    layers = [ps[:3] for ps in by_inst.values() if len(ps) >= 2][:40]
-    neg = stage(rest + [p for ps in layers for p in ps], os.path.join(src_dir, "negatives"))
-    for j, p in enumerate(neg):
-        source[p], kind[p] = 1000 + j, "negative"
-    avx = Avx(avx_exe, a.model_dir, os.path.join(a.work, "index_dupes"))
-    index(avx, src_dir)
-    thresholds = [0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995]
-    n_orig = len(staged)
+    meta, look, originals = D.build(work)
+    index_dir = os.path.join(a.work, f"index_dupes_{a.family}")
+    avx = Avx(avx_exe, a.model_dir, index_dir)
+    index(avx, os.path.join(work, "files"))
+    runs = [("default", [])] + [(f"threshold {t}", ["--threshold", str(t)]) for t in a.thresholds] + \
+        [(f"gate {g}", ["--gate", str(g)]) for g in a.gates]
     table = {}
-    for th in thresholds:
-        groups = [g for g in jsonl(avx("dupes", "--threshold", str(th)).stdout) if g.get("type") == "group"]
-        pairs = set()
-        for g in groups:
-            ms = [m["path"] for m in g["members"]]
-            for x in range(len(ms)):
-                for y in range(x + 1, len(ms)):
-                    pairs.add(tuple(sorted((ms[x], ms[y]))))
-        row = {}
-        for t in TRANSFORMS:
-            found = tp = fp = 0
-            for x, y in pairs:
-                kx, ky = kind.get(x), kind.get(y)
-                if t not in (kx, ky):
-                    continue
-                other = x if ky == t else y
-                if kind.get(other) == t and kx == ky:
-                    continue  # two copies by the same transform: not this transform's question
-                if source[x] == source[y]:
-                    tp += kind.get(other) == "original"
-                else:
-                    fp += 1
-            found = sum(1 for p, k in kind.items() if k == t and tuple(sorted((p, staged[source[p]]))) in pairs)
-            row[t] = {"recall": found / n_orig, "precision": tp / (tp + fp) if tp + fp else 1.0, "fp": fp}
-        same = sum(1 for x, y in pairs if source[x] == source[y])
-        row["all"] = {"pairs": len(pairs), "precision": same / len(pairs) if pairs else 1.0,
-                      "false_pairs": len(pairs) - same}
-        table[str(th)] = row
-    hdr = " | ".join(f"{t} R / P" for t in TRANSFORMS)
-    print(f"| threshold | {hdr} | all pairs: precision (false pairs) |\n|---|" + "---|" * (len(TRANSFORMS) + 1))
-    for th, row in table.items():
-        cells = " | ".join(f"{row[t]['recall']:.2f} / {row[t]['precision']:.2f}" for t in TRANSFORMS)
-        print(f"| {th} | {cells} | {row['all']['precision']:.3f} ({row['all']['false_pairs']}) |")
-    return {"originals": n_orig, "negatives": len(neg), "files": len(kind), "table": table}
+    for name, extra in runs:
+        groups = [g for g in jsonl(avx("dupes", *extra).stdout) if g.get("type") == "group"]
+        table[name] = D.score(groups, meta, look, originals)
+        print(f"{name}: precision {table[name]['all']['precision']:.3f}, "
+              f"look-alike pairs grouped {table[name]['all']['lookalike_false']}/{len(look)}", flush=True)
+    edits = list(D.EDITS)
+    print(f"\noriginals {len(originals)}, files {len(meta)}, look-alike pairs {len(look)}\n")
+    print("| edit | " + " | ".join(table) + " |\n|---|" + "---|" * len(table))
+    for t in edits:
+        print(f"| {t} | " + " | ".join(f"{r[t]['recall']:.2f} / {r[t]['precision']:.2f}" for r in table.values())
+              + " |")
+    print("| all pairs: precision (false pairs) | " + " | ".join(
+        f"{r['all']['precision']:.3f} ({r['all']['false_pairs']})" for r in table.values()) + " |")
+    print("| look-alike pairs grouped | " + " | ".join(
+        f"{r['all']['lookalike_false']} / {r['all']['lookalike_pairs']}" for r in table.values()) + " |")
+    return {"family": a.family, "originals": len(originals), "files": len(meta), "lookalike_pairs": len(look),
+            "table": table}
 
 
 def step_cluster(a, avx_exe):
@@ -316,6 +253,9 @@ def main():
     ap.add_argument("--avx", default=os.path.join(HERE, "..", "target", "release", "avx"))
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--work", default="/tmp/avx-eval")
+    ap.add_argument("--family", default="aisfx", help="names the dupes index (index_dupes_FAMILY)")
+    ap.add_argument("--thresholds", type=float, nargs="*", default=[0.8, 0.85, 0.88, 0.92, 0.95])
+    ap.add_argument("--gates", type=float, nargs="*", default=[0.6, 0.7, 0.9])
     ap.add_argument("steps", nargs="*", default=["parity", "retrieval", "dupes", "cluster"])
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)

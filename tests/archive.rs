@@ -30,22 +30,9 @@ fn layout() -> Vec<(f64, f64, String)> {
         .collect()
 }
 
-/// Runs avx with the aiSFX model and an index in `dir`; asserts the exit code; returns stdout.
+/// avx with the aiSFX model and an index in `dir` ([`util::avx_aisfx`]).
 fn avx(dir: &Path, args: &[&str], code: i32) -> String {
-    let model = repo().join("models/aisfx");
-    assert!(
-        model.join("onnx/audio_model.onnx").exists(),
-        "the aiSFX model is missing from models/aisfx: restore it with `git checkout models/aisfx`"
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
-        .env("AVX_INDEX", dir.join("index"))
-        .env("AVX_MODEL_DIR", &model)
-        .env_remove("AVX_MODEL")
-        .args(["--threads", "2"])
-        .args(args)
-        .output()
-        .expect("avx runs");
-    util::stdout_with_code(out, args, code)
+    util::avx_aisfx(dir, args, code)
 }
 
 fn f(v: &Value) -> f64 {

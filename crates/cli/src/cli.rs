@@ -222,10 +222,14 @@ pub struct SearchArgs {
 
 #[derive(Debug, Args)]
 pub struct DupesArgs {
-    /// Cosine similarity at or above which two items are duplicates (default: 0.97 for CLAP models, 0.985 for
-    /// aiSFX, chosen from the measurements in eval/README.md)
+    /// Score at or above which two files are duplicates: the sound-print score when both files have prints
+    /// (default 0.93), else the cosine of their vectors (default 0.97 for CLAP models, 0.985 for aiSFX; always
+    /// for --segments and --db); defaults from the measurements in eval/README.md
     #[arg(long, value_name = "SCORE")]
     pub threshold: Option<f32>,
+    /// Cosine of the file vectors a pair needs before its sound prints are compared (default 0.8)
+    #[arg(long, value_name = "COSINE")]
+    pub gate: Option<f32>,
     /// Only files under this directory
     #[arg(long = "in", value_name = "DIR")]
     pub within: Option<PathBuf>,

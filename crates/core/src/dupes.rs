@@ -1,17 +1,29 @@
 //! Near-duplicate groups of files (or, with `segments`, of near-identical windows).
 //!
-//! Candidates come from an exact scan below 5,000 vectors and from k-means buckets (an inverted-file ANN) above;
-//! every reported pair is verified with an exact cosine by `avx_index::analysis`.
+//! Candidates come from an exact scan below 5,000 vectors and from k-means buckets (an inverted-file ANN) above.
+//!
+//! Files are judged in two stages when the index has sound prints (`<index>/prints.avp`, [`crate::prints`]):
+//! 1. *candidates*: neighbours by the pooled file vector whose cosine is at least the family's low *gate*
+//!    ([`default_gate`]), which an edited copy passes (silence, noise, re-encodes move the pooled vector);
+//! 2. *confirmation*: the two files' sound prints are aligned ([`avx_embed::soundprint::compare`]: lag, time
+//!    scale, band shift) and the pair is a duplicate when the print score is at least the threshold
+//!    ([`PRINT_THRESHOLD`] by default). A look-alike (a second take of the same drum) passes stage 1 but not 2.
+//!
+//! A file without a print (indexed before prints existed) is judged by its pooled cosine alone, against the
+//! family's [`default_threshold`], as before. Window groups (`segments`) always use window cosines.
 
 use std::path::Path;
 
+use avx_embed::soundprint::{compare, summary, Alignment, SoundPrint, SUMMARY_DIM};
 use avx_index::analysis::{
-    duplicate_groups_filtered, BucketNeighbours, DupesConfig, DupesFilter, ExactNeighbours,
+    cosine, duplicate_groups_filtered, duplicate_groups_scored, BucketNeighbours, DupesConfig,
+    DupesFilter, ExactNeighbours, Neighbours,
 };
 use avx_index::{Index, Level, VectorRef};
 use serde_json::{json, Value};
 
 use crate::error::{CoreError, Result};
+use crate::prints::Prints;
 use crate::FileRef;
 
 /// Gathers a level's live vectors (optionally under a directory) into one row-major matrix.
@@ -47,11 +59,28 @@ pub fn default_threshold(family: &str) -> f32 {
     }
 }
 
+/// The default print score (Pearson's r of the aligned sound prints) at or above which two files are
+/// duplicates: the lowest threshold with precision at least 0.99 on eval/README.md's near-duplicate set (0.994),
+/// the same for every model family, since prints do not depend on the model.
+pub const PRINT_THRESHOLD: f32 = 0.93;
+
+/// The default candidate gate of a model family: the pooled-vector cosine a pair needs before its prints are
+/// compared (eval/README.md, "Near-duplicates"). Low, for recall: the prints decide.
+pub fn default_gate(family: &str) -> f32 {
+    match family {
+        "aisfx" => 0.8,
+        _ => 0.8,
+    }
+}
+
 /// Options of [`duplicate_groups`].
 #[derive(Debug, Clone, Copy)]
 pub struct DupesOptions<'a> {
-    /// Cosine at or above which two vectors are duplicates (`None`: [`default_threshold`] of the index's model).
+    /// The score at or above which two files are duplicates: the print score where both files have prints
+    /// (`None`: [`PRINT_THRESHOLD`]), else the cosine (`None`: [`default_threshold`] of the index's model).
     pub threshold: Option<f32>,
+    /// The candidate gate of the two-stage search (`None`: [`default_gate`] of the index's model).
+    pub gate: Option<f32>,
     /// Compare window vectors instead of file vectors.
     pub segments: bool,
     /// Only files under this directory.
@@ -64,6 +93,7 @@ impl Default for DupesOptions<'_> {
     fn default() -> Self {
         DupesOptions {
             threshold: None,
+            gate: None,
             segments: false,
             within: None,
             candidates: 10,
@@ -79,6 +109,21 @@ pub struct GroupMember {
     pub score: f32,
     /// The window, for segment groups.
     pub window: Option<(f32, f32)>,
+    /// How the member's sound print matched the leader's (files confirmed by prints; `None` for the leader).
+    pub print: Option<PrintMatch>,
+}
+
+/// Why a member is a duplicate of its group's leader, by sound prints.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrintMatch {
+    /// The pooled-vector cosine to the leader (the candidate stage).
+    pub cosine: f32,
+    /// The matching span in this member, seconds.
+    pub span: (f32, f32),
+    /// The matching span in the leader, seconds.
+    pub leader_span: (f32, f32),
+    /// The stretch that makes this member match the leader (1.05: this member is about 5 % shorter).
+    pub scale: f32,
 }
 
 /// A group of near-duplicates.
@@ -97,6 +142,15 @@ impl Group {
                 let mut v = json!({"path": m.file.path_json(), "score": m.score});
                 if with_id { v["id"] = json!(m.file.id); }
                 if let Some((a, b)) = m.window { v["start"] = json!(a); v["end"] = json!(b); }
+                if let Some(p) = &m.print {
+                    v["basis"] = json!("print");
+                    v["cosine"] = json!(p.cosine);
+                    v["start"] = json!(p.span.0);
+                    v["end"] = json!(p.span.1);
+                    v["leader_start"] = json!(p.leader_span.0);
+                    v["leader_end"] = json!(p.leader_span.1);
+                    v["scale"] = json!(p.scale);
+                }
                 v
             }).collect::<Vec<_>>(),
         })
@@ -111,10 +165,37 @@ pub fn duplicate_groups(index: &Index, opts: &DupesOptions) -> Result<Vec<Group>
         Level::File
     };
     let (refs, data) = gather(index, level, opts.within);
-    let owners: Vec<(u64, Option<(f32, f32)>)> =
-        refs.iter().map(|r| (r.file_id, r.window)).collect();
     let st = index.settings();
     let family = avx_embed::family::family_of(&st.family, &st.frontend);
+    if !opts.segments {
+        let prints = Prints::open(index.dir())?;
+        if !prints.is_empty() {
+            let of_row: Vec<Option<&SoundPrint>> = refs
+                .iter()
+                .map(|r| {
+                    let f = index.file_by_id(r.file_id)?;
+                    prints.get(f.content_hash?)
+                })
+                .collect();
+            let groups = confirmed_groups(&data, st.dim as usize, &of_row, &family, opts)?;
+            return Ok(groups
+                .into_iter()
+                .map(|g| Group {
+                    members: g
+                        .into_iter()
+                        .map(|(pos, score, print)| GroupMember {
+                            file: FileRef::of(index, refs[pos].file_id),
+                            score,
+                            window: None,
+                            print,
+                        })
+                        .collect(),
+                })
+                .collect());
+        }
+    }
+    let owners: Vec<(u64, Option<(f32, f32)>)> =
+        refs.iter().map(|r| (r.file_id, r.window)).collect();
     let groups = groups_among(&owners, &data, st.dim as usize, &family, opts)?;
     Ok(groups
         .into_iter()
@@ -125,9 +206,176 @@ pub fn duplicate_groups(index: &Index, opts: &DupesOptions) -> Result<Vec<Group>
                     file: FileRef::of(index, refs[pos].file_id),
                     score,
                     window: refs[pos].window,
+                    print: None,
                 })
                 .collect(),
         })
+        .collect())
+}
+
+/// How many of the index's live files have a sound print (the rest are judged by vectors alone), and how many
+/// live files there are.
+pub fn print_coverage(index: &Index) -> Result<(usize, usize)> {
+    let prints = Prints::open(index.dir())?;
+    let (mut with, mut all) = (0, 0);
+    for (r, _) in index.vectors(Level::File) {
+        all += 1;
+        let f = index.file_by_id(r.file_id);
+        with += usize::from(f.and_then(|f| prints.get(f.content_hash?)).is_some());
+    }
+    Ok((with, all))
+}
+
+/// A member of a confirmed group: (row, score to the leader, how its print matched).
+type Confirmed = (usize, f32, Option<PrintMatch>);
+
+/// The two-stage search over file vectors (`data`, row-major, `dim` wide) and their prints (`prints[row]`,
+/// `None` where a file has none). Each group is led by its first member (score 1, no print match).
+pub fn confirmed_groups(
+    data: &[f32],
+    dim: usize,
+    prints: &[Option<&SoundPrint>],
+    family: &str,
+    opts: &DupesOptions,
+) -> Result<Vec<Vec<Confirmed>>> {
+    let print_threshold = opts.threshold.unwrap_or(PRINT_THRESHOLD);
+    let cos_threshold = opts.threshold.unwrap_or_else(|| default_threshold(family));
+    let gate = opts.gate.unwrap_or_else(|| default_gate(family));
+    for (name, v) in [("--threshold", print_threshold), ("--gate", gate)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(CoreError::Invalid(format!(
+                "{name} must be between 0 and 1"
+            )));
+        }
+    }
+    let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let n = prints.len();
+    // Summaries of the prints: a second candidate source, for edits that move the model's vector (silence, noise).
+    let summaries: Vec<f32> = prints
+        .iter()
+        .flat_map(|p| match p {
+            Some(p) => summary(p),
+            None => vec![0.0; SUMMARY_DIM],
+        })
+        .collect();
+    let srow = |i: usize| &summaries[i * SUMMARY_DIM..(i + 1) * SUMMARY_DIM];
+    // What a pair scores and what it must reach, as a margin (>= 0: a duplicate).
+    let judge = |a: usize, b: usize| -> (f32, f32, Option<Alignment>) {
+        let cos = cosine(row(a), row(b));
+        match (prints[a], prints[b]) {
+            (Some(pa), Some(pb)) => {
+                if cos < gate && cosine(srow(a), srow(b)) < SUMMARY_GATE {
+                    return (cos, -1.0, None);
+                }
+                let m = compare(pa, pb);
+                (cos, m.score - print_threshold, Some(m))
+            }
+            _ => (cos, cos - cos_threshold, None),
+        }
+    };
+    // Each pair is judged once (candidates come from both ends, grouping asks again).
+    let memo: std::sync::Mutex<std::collections::HashMap<(usize, usize), f32>> = Default::default();
+    let margin = |a: usize, b: usize| {
+        let key = (a.min(b), a.max(b));
+        if let Some(&m) = memo
+            .lock()
+            .map(|m| m.get(&key).copied())
+            .ok()
+            .flatten()
+            .as_ref()
+        {
+            return m;
+        }
+        let m = judge(key.0, key.1).1;
+        if let Ok(mut memo) = memo.lock() {
+            memo.insert(key, m);
+        }
+        m
+    };
+    let eligible = |a: usize, b: usize| a != b;
+    let k = opts.candidates.max(1);
+    let groups = if n < EXACT_CANDIDATES_BELOW {
+        let exact = ExactNeighbours::new(data, dim)?;
+        let by_print = ExactNeighbours::new(&summaries, SUMMARY_DIM)?;
+        scored(n, &Union(&exact, &by_print), k, &eligible, &margin)?
+    } else {
+        let buckets = BucketNeighbours::build(data, dim, 0)?;
+        let by_print = BucketNeighbours::build(&summaries, SUMMARY_DIM, 0)?;
+        scored(n, &Union(&buckets, &by_print), k, &eligible, &margin)?
+    };
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let leader = g[0];
+            let mut members: Vec<Confirmed> = vec![(leader, 1.0, None)];
+            for &i in &g[1..] {
+                let (cos, _, m) = judge(leader, i);
+                members.push(match m {
+                    Some(m) => (
+                        i,
+                        m.score,
+                        Some(PrintMatch {
+                            cosine: cos,
+                            span: m.span_b,
+                            leader_span: m.span_a,
+                            scale: m.scale,
+                        }),
+                    ),
+                    None => (i, cos, None),
+                });
+            }
+            members[1..].sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            members
+        })
+        .collect())
+}
+
+/// The summary cosine at or above which a pair's prints are compared even when its vectors are below the gate.
+const SUMMARY_GATE: f32 = 0.8;
+
+/// Candidates from two sources: each row's `k` nearest by both, deduplicated (up to `2 k`).
+struct Union<'a>(&'a dyn Neighbours, &'a dyn Neighbours);
+
+impl Neighbours for Union<'_> {
+    fn neighbours(&self, row: usize, k: usize) -> Vec<(usize, f32)> {
+        let mut out = self.0.neighbours(row, k);
+        for (r, s) in self.1.neighbours(row, k) {
+            if !out.iter().any(|&(q, _)| q == r) {
+                out.push((r, s));
+            }
+        }
+        out
+    }
+
+    fn neighbours_batch(&self, rows: &[usize], k: usize) -> Vec<Vec<(usize, f32)>> {
+        let a = self.0.neighbours_batch(rows, k);
+        let b = self.1.neighbours_batch(rows, k);
+        a.into_iter()
+            .zip(b)
+            .map(|(mut out, more)| {
+                for (r, s) in more {
+                    if !out.iter().any(|&(q, _)| q == r) {
+                        out.push((r, s));
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+/// Star groups over the margin links (rows only; the caller scores the members).
+fn scored(
+    n: usize,
+    candidates: &dyn Neighbours,
+    k: usize,
+    eligible: &(dyn Fn(usize, usize) -> bool + Sync),
+    margin: &(dyn Fn(usize, usize) -> f32 + Sync),
+) -> Result<Vec<Vec<usize>>> {
+    let groups = duplicate_groups_scored(n, candidates, k, eligible, margin, 0.0)?;
+    Ok(groups
+        .into_iter()
+        .map(|g| g.members.into_iter().map(|m| m.0).collect())
         .collect())
 }
 

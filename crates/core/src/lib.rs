@@ -4,7 +4,7 @@
 //! is written twice:
 //!
 //! * [`query`]: similar by file or by vector, search by text; typed [`Hit`]s.
-//! * [`dupes`]: near-duplicate [`Group`]s.
+//! * [`dupes`]: near-duplicate [`Group`]s, confirmed by the sound prints of [`prints`].
 //! * [`cluster`]: k-means [`Cluster`]s with an exemplar and zero-shot labels.
 //! * [`tags`]: zero-shot label ranking ([`LabelSet`]), written once for `avx tag` and cluster labels.
 //! * [`audio`]: loudness (EBU R128) and waveform peaks of an indexed file, with the loudness cache.
@@ -21,6 +21,7 @@ pub mod dupes;
 mod error;
 pub mod map;
 pub mod paths;
+pub mod prints;
 pub mod query;
 pub mod sync;
 pub mod tags;

@@ -30,6 +30,8 @@ pub struct EmbeddedFile {
     pub window_vectors: Vec<Vec<f32>>,
     /// The file's vector: [`pool`] of the window vectors.
     pub vector: Vec<f32>,
+    /// The file's sound print, when asked for ([`PipelineOptions::prints`](crate::pipeline::PipelineOptions)).
+    pub print: Option<crate::soundprint::SoundPrint>,
 }
 
 impl EmbeddedFile {
@@ -243,6 +245,7 @@ impl Embedder {
             windows: times,
             vector: pool(&vectors),
             window_vectors: vectors,
+            print: None,
         };
         file.check_finite()?;
         Ok(file)

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod resample;
 pub mod runtime;
 pub mod sanity;
+pub mod soundprint;
 pub mod window;
 
 pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};

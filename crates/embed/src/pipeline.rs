@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use crate::embedder::{EmbeddedFile, Embedder};
 use crate::family::{ModelFrontEnd, ModelInputs};
 use crate::model::pool;
+use crate::soundprint::SoundPrint;
 use crate::window::AudioInfo;
 use crate::{EmbedError, Result};
 
@@ -29,6 +30,9 @@ pub struct PipelineOptions {
     pub decoders: usize,
     /// Windows that may wait for inference.
     pub queue: usize,
+    /// Also compute each file's [`SoundPrint`](crate::soundprint::SoundPrint) (a second decode on the decoder
+    /// thread), returned in [`EmbeddedFile::print`].
+    pub prints: bool,
 }
 
 impl Default for PipelineOptions {
@@ -38,6 +42,7 @@ impl Default for PipelineOptions {
             batch: 4,
             decoders: 1,
             queue: 32,
+            prints: false,
         }
     }
 }
@@ -62,6 +67,7 @@ enum Msg {
         file: usize,
         info: AudioInfo,
         windows: usize,
+        print: Option<SoundPrint>,
     },
     Failed {
         file: usize,
@@ -74,6 +80,7 @@ struct Partial {
     times: Vec<(f64, f64)>,
     vectors: Vec<Vec<f32>>,
     expected: Option<(AudioInfo, usize)>,
+    print: Option<SoundPrint>,
 }
 
 /// Embeds `files` and calls `on_file` once per file. An error returned here means the model failed (not a file):
@@ -100,7 +107,7 @@ pub fn embed_files(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = files.get(i) else { return };
-                if decode_one(i, path, spec, hop, &tx).is_err() {
+                if decode_one(i, path, spec, hop, opts.prints, &tx).is_err() {
                     return; // receiver gone
                 }
             });
@@ -162,8 +169,11 @@ pub fn embed_files(
                     file,
                     info,
                     windows,
+                    print,
                 } => {
-                    partial.entry(file).or_default().expected = Some((info, windows));
+                    let p = partial.entry(file).or_default();
+                    p.expected = Some((info, windows));
+                    p.print = print;
                 }
                 Msg::Failed { file, error } => {
                     partial.remove(&file);
@@ -214,6 +224,7 @@ fn emit_finished(
             windows: p.times,
             vector: pool(&p.vectors),
             window_vectors: p.vectors,
+            print: p.print,
         };
         on_file(match file.check_finite() {
             Ok(()) => FileOutcome::Embedded(file),
@@ -228,6 +239,7 @@ fn decode_one(
     path: &std::path::Path,
     spec: &ModelFrontEnd,
     hop: f64,
+    prints: bool,
     tx: &mpsc::SyncSender<Msg>,
 ) -> std::result::Result<(), ()> {
     let mut stream = match ModelInputs::open(path, spec, hop) {
@@ -248,13 +260,20 @@ fn decode_one(
                 .map_err(|_| ())?;
             }
             Ok(None) => {
+                // The print is optional extra data: a file whose second decode fails is still embedded, without.
+                let print = if prints {
+                    crate::soundprint::print_file(path).ok()
+                } else {
+                    None
+                };
                 return tx
                     .send(Msg::Done {
                         file,
                         info: stream.info().clone(),
                         windows: n,
+                        print,
                     })
-                    .map_err(|_| ())
+                    .map_err(|_| ());
             }
             Err(error) => return tx.send(Msg::Failed { file, error }).map_err(|_| ()),
         }

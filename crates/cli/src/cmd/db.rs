@@ -109,6 +109,7 @@ pub fn dupes(ctx: &Ctx, args: DupesArgs, url: &str) -> Result<Outcome> {
                     },
                     score,
                     window: owners[row].1,
+                    print: None,
                 })
                 .collect(),
         })

@@ -14,6 +14,16 @@ pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
         return crate::cmd::db::dupes(ctx, args, &url);
     }
     let index = ctx.open_index()?;
+    if !args.segments {
+        let (with, all) = avx_core::dupes::print_coverage(&index)?;
+        if with < all && !ctx.global.quiet {
+            eprintln!(
+                "avx: {} of {all} files have no sound print (indexed by an older avx): they are judged by their \
+                 vectors alone; run `avx index` on them to print them",
+                all - with
+            );
+        }
+    }
     let within = args.within.as_deref().map(absolute).transpose()?;
     let groups = duplicate_groups(&index, &options(&args, within.as_deref()))?;
     print_groups(ctx, &groups)
@@ -23,6 +33,7 @@ pub fn run(ctx: &Ctx, args: DupesArgs) -> Result<Outcome> {
 pub fn options<'a>(args: &DupesArgs, within: Option<&'a std::path::Path>) -> DupesOptions<'a> {
     DupesOptions {
         threshold: args.threshold,
+        gate: args.gate,
         segments: args.segments,
         within,
         candidates: args.candidates,
@@ -39,12 +50,16 @@ pub fn print_groups(ctx: &Ctx, groups: &[Group]) -> Result<Outcome> {
             out.line(format!("group {} ({} members)", g + 1, group.members.len()))?;
             for m in &group.members {
                 let (s, p) = (m.score, m.file.path_text());
-                match m.window {
-                    Some((a, b)) => out.line(format!(
+                match (m.window, m.print) {
+                    (Some((a, b)), _) => out.line(format!(
                         "  {s:.4}  {:>15}  {p}",
                         format!("{}-{}", clock(a as f64), clock(b as f64))
                     ))?,
-                    None => out.line(format!("  {s:.4}  {p}"))?,
+                    (None, Some(pm)) => out.line(format!(
+                        "  {s:.4}  {p}  (cosine {:.3}; {:.2}-{:.2} s here = {:.2}-{:.2} s in the first)",
+                        pm.cosine, pm.span.0, pm.span.1, pm.leader_span.0, pm.leader_span.1
+                    ))?,
+                    (None, None) => out.line(format!("  {s:.4}  {p}"))?,
                 }
             }
         }

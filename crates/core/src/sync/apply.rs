@@ -18,6 +18,7 @@ use avx_index::{FileRecord, MaintenancePolicy, WindowRecord, Writer};
 
 use super::{content_hash, Plan, Reason, Stat};
 use crate::error::{CoreError, Result};
+use crate::prints::PrintWriter;
 
 /// How [`apply()`] runs.
 #[derive(Debug, Clone)]
@@ -109,6 +110,15 @@ pub fn apply<E: From<CoreError>>(
         ..policy
     });
 
+    // Sound prints (for `avx dupes`) go to their own log beside the index, keyed by content hash.
+    let mut prints = PrintWriter::open(writer.dir())?;
+    let unprinted: Vec<(PathBuf, u128)> = plan
+        .unchanged_files
+        .iter()
+        .filter(|(_, h)| !prints.has(*h))
+        .cloned()
+        .collect();
+
     for m in &plan.moves {
         writer
             .relink(&m.from, &m.to, m.stat.size, m.stat.mtime_ns)
@@ -134,11 +144,13 @@ pub fn apply<E: From<CoreError>>(
             batch: opts.batch,
             decoders: opts.decoders,
             queue: 32,
+            prints: true,
         };
         let (tx, rx) = mpsc::sync_channel::<FileOutcome>(16);
         let (embedded, stored) = std::thread::scope(|scope| {
             let mut store = Store {
                 writer: &mut *writer,
+                prints: &mut prints,
                 known: &known,
                 opts,
                 report: &mut report,
@@ -175,6 +187,10 @@ pub fn apply<E: From<CoreError>>(
     }
 
     report.interrupted = cancel.load(Ordering::SeqCst);
+    if !report.interrupted {
+        print_unprinted(&unprinted, &mut prints, cancel)?;
+    }
+    prints.sync()?;
     if !report.interrupted {
         for p in &plan.remove {
             if writer.remove(p).map_err(CoreError::from)? {
@@ -215,6 +231,7 @@ pub fn apply<E: From<CoreError>>(
 /// The storing thread's state.
 struct Store<'a, 'p> {
     writer: &'a mut Writer,
+    prints: &'a mut PrintWriter,
     known: &'a HashMap<PathBuf, (Stat, Option<u128>)>,
     opts: &'a ApplyOptions,
     report: &'a mut Report,
@@ -232,6 +249,9 @@ impl Store<'_, '_> {
                     Some(h) => h,
                     None => content_hash(&f.path).map_err(|e| CoreError::io(&f.path, e))?,
                 };
+                if let Some(p) = &f.print {
+                    self.prints.append(hash, p)?;
+                }
                 let (seconds, windows) = (f.info.duration_s, f.windows.len() as u64);
                 let path = f.path.clone();
                 let stored = self.writer.upsert(FileRecord {
@@ -279,6 +299,7 @@ impl Store<'_, '_> {
             || self.last_commit.elapsed() >= self.opts.commit_every
         {
             self.writer.commit()?;
+            self.prints.sync()?;
             self.since_commit = 0;
             self.last_commit = Instant::now();
         }
@@ -295,4 +316,23 @@ impl Store<'_, '_> {
         self.report.failed.push((path, message));
         Ok(())
     }
+}
+
+/// Prints files indexed without a sound print (by an older avx), on the pool's threads; a file that fails to
+/// decode now keeps no print (`avx dupes` judges it by its vectors).
+fn print_unprinted(files: &[(PathBuf, u128)], prints: &mut PrintWriter, cancel: &AtomicBool) -> Result<()> {
+    use rayon::prelude::*;
+    for chunk in files.chunks(64) {
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        let got: Vec<_> = chunk
+            .par_iter()
+            .map(|(p, h)| (*h, avx_embed::soundprint::print_file(p).ok()))
+            .collect();
+        for (h, p) in got.into_iter().filter_map(|(h, p)| Some((h, p?))) {
+            prints.append(h, &p)?;
+        }
+    }
+    Ok(())
 }

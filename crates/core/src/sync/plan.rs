@@ -96,6 +96,8 @@ pub struct Plan {
     /// Indexed files under the walk's roots that no longer exist.
     pub remove: Vec<PathBuf>,
     pub unchanged: u64,
+    /// The unchanged files with their content hash (a sound print missing for one is made without re-embedding).
+    pub unchanged_files: Vec<(PathBuf, u128)>,
     /// Unchanged files that failed last time and are not retried.
     pub skipped_failed: u64,
     /// Files found by the walk that could not be examined, with a message naming the file.
@@ -169,6 +171,9 @@ pub fn plan(
             Some(k) if k.stat == stat => {
                 if !k.failed {
                     plan.unchanged += 1;
+                    if let Some(h) = k.content_hash {
+                        plan.unchanged_files.push((path.clone(), h));
+                    }
                     continue;
                 } else if retry_failed {
                     Reason::RetryFailed

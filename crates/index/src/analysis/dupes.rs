@@ -272,6 +272,26 @@ pub fn duplicate_groups_filtered(
     ))
 }
 
+/// Star groups (steps 3 and 4) over links decided by the caller: `candidates` proposes (step 1), a pair
+/// `(a, b)` with `eligible(a, b)` is a link when `score(a, b) >= threshold` (step 2, instead of the cosine), and
+/// a group's members all score `>= threshold` against its leader. For scores that are not a cosine of `data`
+/// (e.g. an audio fingerprint confirming vector candidates); `score` must be symmetric.
+pub fn duplicate_groups_scored(
+    n: usize,
+    candidates: &dyn Neighbours,
+    k: usize,
+    eligible: &(dyn Fn(usize, usize) -> bool + Sync),
+    score: &(dyn Fn(usize, usize) -> f32 + Sync),
+    threshold: f32,
+) -> Result<Vec<DupGroup>, AnalysisError> {
+    if threshold.is_nan() {
+        return Err(AnalysisError::InvalidThreshold);
+    }
+    let queries: Vec<usize> = (0..n).collect();
+    let links = verified_links(candidates, &queries, n, k, eligible, score, threshold)?;
+    Ok(group_links(n, &links, score, threshold, None))
+}
+
 /// Steps 1 and 2: asks `candidates` for the `k` nearest rows of every query row (one batch, then per-row
 /// widening, doubling up to `32 k`, where `eligible` rejected some) and keeps the pairs whose exact `score` is
 /// `>= threshold`. Returns `(min, max)` row pairs, sorted and deduplicated.

@@ -29,8 +29,8 @@ pub mod timeline;
 pub use ari::adjusted_rand_index;
 pub use bucket::{BucketConfig, BucketNeighbours};
 pub use dupes::{
-    duplicate_groups, duplicate_groups_filtered, DupGroup, DupesConfig, DupesFilter,
-    ExactNeighbours, Neighbours,
+    duplicate_groups, duplicate_groups_filtered, duplicate_groups_scored, DupGroup, DupesConfig,
+    DupesFilter, ExactNeighbours, Neighbours,
 };
 pub use kmeans::{kmeans, KMeansConfig, KMeansResult};
 pub use linalg::{cosine, dot, dot4};

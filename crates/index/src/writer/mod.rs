@@ -125,6 +125,11 @@ impl Writer {
         &self.settings
     }
 
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The index directory and the held `LOCK` file.
     pub fn lock_path(&self) -> &Path {
         self._lock.path()

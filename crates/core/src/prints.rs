@@ -1,0 +1,280 @@
+//! The sound-print log `<index>/prints.avp`: each indexed file's [`SoundPrint`], keyed by content hash.
+//!
+//! Written by `avx index` beside the index (never inside a commit: the manifest does not name it), read by
+//! [`crate::dupes`] to confirm near-duplicate candidates. The file is append-only; every record carries its own
+//! checksum, so a crash can at worst leave a torn last record, which readers ignore and the next writer cuts off.
+//! A file without a print (an index made before prints existed, a torn record) falls back to its vectors. Format:
+//! index-format.md, "Sound prints".
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use avx_embed::soundprint::{SoundPrint, BANDS};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::error::{CoreError, Result};
+
+/// First eight bytes of the file.
+pub const MAGIC: &[u8; 8] = b"AVXPRNT\0";
+/// Format version (bytes 8..12).
+pub const VERSION: u32 = 1;
+const HEADER: usize = 16;
+/// Bytes before a record's payload: payload length (u32) and xxh3-64 of the payload (u64).
+const RECORD_HEAD: usize = 12;
+/// Payload bytes before the cells.
+const PAYLOAD_HEAD: usize = 16 + 4 + 4 + 4 + 4;
+
+/// The log's path in an index directory.
+pub fn prints_path(index_dir: &Path) -> PathBuf {
+    index_dir.join("prints.avp")
+}
+
+/// The prints of an index, by content hash.
+#[derive(Debug, Default, Clone)]
+pub struct Prints {
+    by_hash: HashMap<u128, SoundPrint>,
+    /// Bytes of whole, valid records (where the next record goes).
+    valid_len: u64,
+}
+
+impl Prints {
+    /// Reads the log of the index in `index_dir` (a missing file is an empty set). A torn or damaged record ends
+    /// the read (what follows it is ignored); a file that is not a print log is an error naming it.
+    pub fn open(index_dir: &Path) -> Result<Prints> {
+        let path = prints_path(index_dir);
+        let mut bytes = Vec::new();
+        match std::fs::File::open(&path) {
+            Ok(mut f) => f
+                .read_to_end(&mut bytes)
+                .map_err(|e| CoreError::io(&path, e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Prints::default()),
+            Err(e) => return Err(CoreError::io(&path, e)),
+        };
+        Self::parse(&bytes).ok_or_else(|| {
+            CoreError::Invalid(format!(
+                "{}: not an avx sound-print log (or one of a newer version): delete it and run `avx index` to \
+                 print the files again",
+                path.display()
+            ))
+        })
+    }
+
+    fn parse(bytes: &[u8]) -> Option<Prints> {
+        if bytes.is_empty() {
+            return Some(Prints::default());
+        }
+        if bytes.len() < HEADER
+            || &bytes[..8] != MAGIC
+            || u32::from_le_bytes(bytes[8..12].try_into().ok()?) != VERSION
+        {
+            return None;
+        }
+        let mut me = Prints {
+            by_hash: HashMap::new(),
+            valid_len: HEADER as u64,
+        };
+        let mut at = HEADER;
+        while let Some((hash, print, next)) = record_at(bytes, at) {
+            me.by_hash.insert(hash, print);
+            at = next;
+            me.valid_len = at as u64;
+        }
+        Some(me)
+    }
+
+    /// The print of the content with this hash.
+    pub fn get(&self, hash: u128) -> Option<&SoundPrint> {
+        self.by_hash.get(&hash)
+    }
+
+    /// Whether the log holds no print.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Number of prints.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+}
+
+/// The record at `at`: (content hash, print, offset of the next record), or `None` when it is torn or damaged.
+fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
+    let head = bytes.get(at..at + RECORD_HEAD)?;
+    let len = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
+    let sum = u64::from_le_bytes(head[4..12].try_into().ok()?);
+    let payload = bytes.get(at + RECORD_HEAD..(at + RECORD_HEAD).checked_add(len)?)?;
+    if xxh3_64(payload) != sum || len < PAYLOAD_HEAD {
+        return None;
+    }
+    let u32_at = |o: usize| u32::from_le_bytes(payload[o..o + 4].try_into().expect("4 bytes"));
+    let hash = u128::from_le_bytes(payload[..16].try_into().ok()?);
+    let lead_s = f32::from_bits(u32_at(16));
+    let frames = u32_at(20);
+    let (nf, nc) = (u32_at(24) as usize, u32_at(28) as usize);
+    if PAYLOAD_HEAD + nf + nc != len || nf % BANDS != 0 || nc % BANDS != 0 || !lead_s.is_finite() {
+        return None;
+    }
+    let fine = payload[PAYLOAD_HEAD..PAYLOAD_HEAD + nf].to_vec();
+    let coarse = payload[PAYLOAD_HEAD + nf..].to_vec();
+    Some((
+        hash,
+        SoundPrint {
+            lead_s,
+            frames,
+            fine,
+            coarse,
+        },
+        at + RECORD_HEAD + len,
+    ))
+}
+
+/// One record's bytes.
+fn record(hash: u128, p: &SoundPrint) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(PAYLOAD_HEAD + p.fine.len() + p.coarse.len());
+    payload.extend_from_slice(&hash.to_le_bytes());
+    payload.extend_from_slice(&p.lead_s.to_bits().to_le_bytes());
+    payload.extend_from_slice(&p.frames.to_le_bytes());
+    payload.extend_from_slice(&(p.fine.len() as u32).to_le_bytes());
+    payload.extend_from_slice(&(p.coarse.len() as u32).to_le_bytes());
+    payload.extend_from_slice(&p.fine);
+    payload.extend_from_slice(&p.coarse);
+    let mut out = Vec::with_capacity(RECORD_HEAD + payload.len());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Appends prints to an index's log.
+#[derive(Debug)]
+pub struct PrintWriter {
+    path: PathBuf,
+    file: std::fs::File,
+    known: Prints,
+}
+
+impl PrintWriter {
+    /// Opens (or creates) the log of the index in `index_dir`, cutting off a torn last record.
+    pub fn open(index_dir: &Path) -> Result<PrintWriter> {
+        let known = Prints::open(index_dir)?;
+        let path = prints_path(index_dir);
+        let io = |e| CoreError::io(&path, e);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len == 0 {
+            let mut head = Vec::with_capacity(HEADER);
+            head.extend_from_slice(MAGIC);
+            head.extend_from_slice(&VERSION.to_le_bytes());
+            head.extend_from_slice(&0u32.to_le_bytes());
+            file.write_all(&head).map_err(io)?;
+        } else if len != known.valid_len {
+            file.set_len(known.valid_len).map_err(io)?;
+        }
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
+        Ok(PrintWriter { path, file, known })
+    }
+
+    /// Whether the log already holds a print for this content.
+    pub fn has(&self, hash: u128) -> bool {
+        self.known.get(hash).is_some()
+    }
+
+    /// Appends the print of the content with this hash (unless the same print is stored already).
+    pub fn append(&mut self, hash: u128, print: &SoundPrint) -> Result<()> {
+        if self.known.get(hash) == Some(print) {
+            return Ok(());
+        }
+        let bytes = record(hash, print);
+        self.file
+            .write_all(&bytes)
+            .map_err(|e| CoreError::io(&self.path, e))?;
+        self.known.by_hash.insert(hash, print.clone());
+        Ok(())
+    }
+
+    /// Makes what was appended durable (called after each index commit).
+    pub fn sync(&mut self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| CoreError::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn print(n: usize, seed: u8) -> SoundPrint {
+        SoundPrint {
+            lead_s: 0.25,
+            frames: n as u32,
+            fine: (0..n * BANDS)
+                .map(|i| (i as u8).wrapping_mul(seed))
+                .collect(),
+            coarse: (0..n.div_ceil(10) * BANDS)
+                .map(|i| i as u8 ^ seed)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_a_torn_tail_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = PrintWriter::open(dir.path()).unwrap();
+        w.append(7, &print(5, 3)).unwrap();
+        w.append(9, &print(40, 5)).unwrap();
+        w.append(7, &print(6, 11)).unwrap(); // a changed file: the later record wins
+        w.sync().unwrap();
+        drop(w);
+        let p = Prints::open(dir.path()).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.get(7), Some(&print(6, 11)));
+        assert_eq!(p.get(9), Some(&print(40, 5)));
+
+        // A crash mid-append: half a record at the end is ignored, then cut off by the next writer.
+        let path = prints_path(dir.path());
+        let whole = std::fs::metadata(&path).unwrap().len();
+        let rec = record(12, &print(8, 7));
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&rec[..rec.len() / 2]).unwrap();
+        drop(f);
+        assert_eq!(Prints::open(dir.path()).unwrap().len(), 2);
+        let mut w = PrintWriter::open(dir.path()).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
+        w.append(12, &print(8, 7)).unwrap();
+        drop(w);
+        assert_eq!(Prints::open(dir.path()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_damaged_record_ends_the_read_and_a_foreign_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = PrintWriter::open(dir.path()).unwrap();
+        w.append(1, &print(3, 1)).unwrap();
+        w.append(2, &print(3, 2)).unwrap();
+        drop(w);
+        let path = prints_path(dir.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let p = Prints::open(dir.path()).unwrap();
+        assert_eq!((p.len(), p.get(1).is_some()), (1, true));
+
+        std::fs::write(&path, b"not a print log at all").unwrap();
+        let e = Prints::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("prints.avp") && e.contains("avx index"), "{e}");
+    }
+}

@@ -1,0 +1,690 @@
+//! Sound prints: a compact, model-independent audio fingerprint that confirms near-duplicates.
+//!
+//! A [`SoundPrint`] is the band-energy envelope of a file's sound with its leading and trailing silence trimmed:
+//! [`BANDS`] log-spaced bands between [`F_LO`] and [`F_HI`] Hz (low bands only, so that an 8 kHz low-pass or a
+//! 16 kHz round trip changes nothing), one frame every 10 ms (window 40 ms, Hann), in decibels relative to the
+//! loudest cell and floored [`FLOOR_DB`] below it (so that gain and normalisation change nothing), quantised to a
+//! quarter decibel in one byte per cell. It keeps two views:
+//!
+//! - `fine`: the first [`FINE_FRAMES`] frames (3 s) at 100 frames/s, for short sounds;
+//! - `coarse`: the whole trimmed sound at 10 frames/s (power mean of 10 fine frames), up to [`COARSE_FRAMES`]
+//!   (one hour), for long ones.
+//!
+//! [`compare`] aligns two prints by normalised cross-correlation (Pearson's r over all cells of the overlap)
+//! over a time lag (trims, fades), a time scale of +-6 % ([`SCALES`]: stretch, speed) and a band shift of
+//! +-1 semitone ([`SHIFTS`]: pitch), and returns the best r with the alignment (offsets in each file). Edited
+//! copies of one recording keep the fine spectro-temporal detail and score close to 1; a second take of the same
+//! drum does not. The print depends only on the decoded audio, never on the embedding model.
+
+use realfft::RealFftPlanner;
+
+/// Frequency bands of a print.
+pub const BANDS: usize = 16;
+/// Lowest band edge, Hz.
+pub const F_LO: f32 = 100.0;
+/// Highest band edge, Hz (below an 8 kHz low-pass and the 16 kHz rate's Nyquist frequency).
+pub const F_HI: f32 = 6000.0;
+/// Fine frames per second.
+pub const FINE_RATE: f32 = 100.0;
+/// Fine frames kept (3 s).
+pub const FINE_FRAMES: usize = 300;
+/// Fine frames per coarse frame.
+pub const COARSE_EVERY: usize = 10;
+/// Coarse frames kept (one hour at 10 frames/s).
+pub const COARSE_FRAMES: usize = 36_000;
+/// Cells this far below the loudest cell are floored, dB.
+pub const FLOOR_DB: f32 = 45.0;
+/// Frames whose energy is this far below the loudest frame's count as silence at the ends, dB.
+pub const SILENCE_DB: f32 = 35.0;
+/// Quantisation steps per dB.
+const STEPS_PER_DB: f32 = 4.0;
+/// Time scales searched (stretch up to 5 %, speed up to 1 semitone, 5.9 %).
+pub const SCALES: [f32; 7] = [0.94, 0.96, 0.98, 1.0, 1.02, 1.04, 1.06];
+/// Band shifts searched, in bands (one band is log2(60)/16 octaves, 4.4 semitones: 0.23 band is one semitone).
+pub const SHIFTS: [f32; 3] = [-0.23, 0.0, 0.23];
+/// Sounds whose trimmed length is at most this many fine frames are compared on the fine view.
+const FINE_COMPARE_MAX: usize = FINE_FRAMES;
+/// The overlap of an alignment must cover at least this share of the shorter sound...
+pub const MIN_COVERAGE: f32 = 0.8;
+/// ... and this share of the longer one (a trim of the attack of a decaying sound also moves its silent end).
+pub const MIN_COVERAGE_LONGER: f32 = 0.6;
+
+/// A file's sound print (see the [module documentation](self)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoundPrint {
+    /// Seconds of leading silence trimmed.
+    pub lead_s: f32,
+    /// Trimmed length in fine frames (may exceed what `fine` and `coarse` keep).
+    pub frames: u32,
+    /// `min(frames, FINE_FRAMES)` frames of `BANDS` cells, frame-major.
+    pub fine: Vec<u8>,
+    /// `ceil(frames / COARSE_EVERY)` frames (at most `COARSE_FRAMES`) of `BANDS` cells, frame-major.
+    pub coarse: Vec<u8>,
+}
+
+impl SoundPrint {
+    /// Trimmed length in seconds.
+    pub fn duration_s(&self) -> f32 {
+        self.frames as f32 / FINE_RATE
+    }
+}
+
+/// Builds a [`SoundPrint`] from mono samples pushed in chunks of any size.
+#[allow(missing_debug_implementations)] // holds an FFT plan
+pub struct SoundPrinter {
+    rate: u32,
+    hop: usize,
+    win: Vec<f32>,
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    /// Band of each FFT bin (`usize::MAX`: outside the bands).
+    bin_band: Vec<usize>,
+    pending: Vec<f32>,
+    /// Band energies per frame.
+    energies: Vec<[f32; BANDS]>,
+    input: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+}
+
+/// Frames kept while printing (two hours); later audio is ignored.
+const MAX_FRAMES: usize = 2 * 3600 * 100;
+
+impl SoundPrinter {
+    /// A printer for audio at `rate` Hz (any rate of 8 kHz or more gives comparable prints).
+    pub fn new(rate: u32) -> SoundPrinter {
+        let rate = rate.max(1);
+        let hop = ((rate as f32 / FINE_RATE).round() as usize).max(1);
+        let wlen = 4 * hop;
+        let n = wlen.next_power_of_two();
+        let win: Vec<f32> = (0..wlen)
+            .map(|i| {
+                let x = std::f32::consts::PI * (i as f32 + 0.5) / wlen as f32;
+                x.sin() * x.sin()
+            })
+            .collect();
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let edges: Vec<f32> = (0..=BANDS)
+            .map(|b| F_LO * (F_HI / F_LO).powf(b as f32 / BANDS as f32))
+            .collect();
+        let bin_band = (0..n / 2 + 1)
+            .map(|k| {
+                let f = k as f32 * rate as f32 / n as f32;
+                if !(F_LO..F_HI).contains(&f) {
+                    usize::MAX
+                } else {
+                    edges
+                        .iter()
+                        .rposition(|&e| e <= f)
+                        .unwrap_or(0)
+                        .min(BANDS - 1)
+                }
+            })
+            .collect();
+        let spectrum = fft.make_output_vec();
+        SoundPrinter {
+            rate,
+            hop,
+            win,
+            fft,
+            bin_band,
+            pending: Vec::new(),
+            energies: Vec::new(),
+            input: vec![0.0; n],
+            spectrum,
+        }
+    }
+
+    /// The sample rate.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Adds samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        if self.energies.len() >= MAX_FRAMES {
+            return;
+        }
+        self.pending.extend_from_slice(samples);
+        let wlen = self.win.len();
+        let mut at = 0;
+        while at + wlen <= self.pending.len() && self.energies.len() < MAX_FRAMES {
+            self.frame(at);
+            at += self.hop;
+        }
+        self.pending.drain(..at.min(self.pending.len()));
+    }
+
+    fn frame(&mut self, at: usize) {
+        let wlen = self.win.len();
+        for (i, x) in self.input.iter_mut().enumerate() {
+            *x = if i < wlen {
+                let s = self.pending[at + i];
+                if s.is_finite() {
+                    s * self.win[i]
+                } else {
+                    0.0
+                }
+            } else {
+                0.0
+            };
+        }
+        let mut e = [0f32; BANDS];
+        if self
+            .fft
+            .process(&mut self.input, &mut self.spectrum)
+            .is_ok()
+        {
+            for (c, &b) in self.spectrum.iter().zip(&self.bin_band) {
+                if b != usize::MAX {
+                    e[b] += c.norm_sqr();
+                }
+            }
+        }
+        self.energies.push(e);
+    }
+
+    /// The print of everything pushed (a sound shorter than one window is padded with silence).
+    pub fn finish(mut self) -> SoundPrint {
+        if !self.pending.is_empty() || self.energies.is_empty() {
+            let wlen = self.win.len();
+            let tail = self.pending.len();
+            self.pending.resize(tail + wlen, 0.0);
+            let mut at = 0;
+            while at < tail.max(1) && self.energies.len() < MAX_FRAMES {
+                self.frame(at);
+                at += self.hop;
+            }
+        }
+        print_of(&self.energies, self.hop as f32 / self.rate as f32)
+    }
+}
+
+/// The print of per-frame band energies (`hop_s` seconds apart).
+fn print_of(energies: &[[f32; BANDS]], hop_s: f32) -> SoundPrint {
+    let total: Vec<f32> = energies.iter().map(|e| e.iter().sum()).collect();
+    let peak = total.iter().copied().fold(0.0, f32::max);
+    let (first, last) = if peak > 0.0 {
+        let gate = peak * 10f32.powf(-SILENCE_DB / 10.0);
+        let first = total.iter().position(|&t| t >= gate).unwrap_or(0);
+        let last = total.iter().rposition(|&t| t >= gate).unwrap_or(0);
+        (first, last)
+    } else {
+        (0, 0)
+    };
+    let kept = &energies[first..=last.max(first).min(energies.len().saturating_sub(1))];
+    let coarse_e: Vec<[f32; BANDS]> = kept
+        .chunks(COARSE_EVERY)
+        .take(COARSE_FRAMES)
+        .map(|c| {
+            let mut m = [0f32; BANDS];
+            for e in c {
+                for (m, e) in m.iter_mut().zip(e) {
+                    *m += e / c.len() as f32;
+                }
+            }
+            m
+        })
+        .collect();
+    // The first loud frame is the first whose window reaches the onset: the onset is in its last hop.
+    let lead_frames = if first > 0 { first as f32 + 3.0 } else { 0.0 };
+    SoundPrint {
+        lead_s: lead_frames * hop_s,
+        frames: kept.len() as u32,
+        fine: quantise(&kept[..kept.len().min(FINE_FRAMES)]),
+        coarse: quantise(&coarse_e),
+    }
+}
+
+/// Decibels relative to the loudest cell, floored, in quarter-dB steps.
+fn quantise(e: &[[f32; BANDS]]) -> Vec<u8> {
+    let db = |x: f32| 10.0 * (x.max(1e-20)).log10();
+    let top = e.iter().flatten().copied().fold(0.0, f32::max);
+    let floor = db(top) - FLOOR_DB;
+    e.iter()
+        .flatten()
+        .map(|&x| ((db(x) - floor).max(0.0) * STEPS_PER_DB).round().min(255.0) as u8)
+        .collect()
+}
+
+/// How two prints align best.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alignment {
+    /// Pearson's r of the aligned cells, in [-1, 1] (0 when they cannot be aligned).
+    pub score: f32,
+    /// Where the matching span starts and ends in the first file, seconds.
+    pub span_a: (f32, f32),
+    /// Where it starts and ends in the second file, seconds.
+    pub span_b: (f32, f32),
+    /// The time stretch that makes the second file match the first (1.05: the second is about 5 % shorter).
+    pub scale: f32,
+}
+
+impl Alignment {
+    fn none() -> Alignment {
+        Alignment {
+            score: 0.0,
+            span_a: (0.0, 0.0),
+            span_b: (0.0, 0.0),
+            scale: 1.0,
+        }
+    }
+}
+
+/// A print view as f32 rows, frame-major.
+struct View {
+    cells: Vec<f32>,
+    frames: usize,
+    /// Seconds per frame.
+    step: f32,
+}
+
+impl View {
+    fn of(p: &SoundPrint) -> View {
+        let fine = p.frames as usize <= FINE_COMPARE_MAX;
+        let (bytes, step) = if fine {
+            (&p.fine, 1.0 / FINE_RATE)
+        } else {
+            (&p.coarse, COARSE_EVERY as f32 / FINE_RATE)
+        };
+        View::raw(bytes, step)
+    }
+
+    fn raw(bytes: &[u8], step: f32) -> View {
+        View {
+            cells: bytes.iter().map(|&b| b as f32).collect(),
+            frames: bytes.len() / BANDS,
+            step,
+        }
+    }
+
+    /// This view less each frame's mean: the spectral shape of each frame, without the loudness envelope that
+    /// look-alikes share (a decaying hit decays in every take).
+    fn centred(mut self) -> View {
+        for f in self.cells.chunks_mut(BANDS) {
+            let m = f.iter().sum::<f32>() / BANDS as f32;
+            f.iter_mut().for_each(|x| *x -= m);
+        }
+        self
+    }
+
+    /// This view with time scaled by `scale` (frame `t` of the result is frame `t / scale` of this one) and
+    /// bands shifted by `shift` bands (linear interpolation, edges held).
+    fn warped(&self, scale: f32, shift: f32) -> View {
+        let frames = ((self.frames as f32 * scale).round() as usize).max(1);
+        let mut cells = vec![0f32; frames * BANDS];
+        let at = |t: usize, b: usize| self.cells[t * BANDS + b];
+        for t in 0..frames {
+            let src = (t as f32 / scale).min((self.frames - 1) as f32);
+            let (t0, ft) = (src.floor() as usize, src.fract());
+            let t1 = (t0 + 1).min(self.frames - 1);
+            for b in 0..BANDS {
+                let sb = (b as f32 - shift).clamp(0.0, (BANDS - 1) as f32);
+                let (b0, fb) = (sb.floor() as usize, sb.fract());
+                let b1 = (b0 + 1).min(BANDS - 1);
+                let v0 = at(t0, b0) * (1.0 - fb) + at(t0, b1) * fb;
+                let v1 = at(t1, b0) * (1.0 - fb) + at(t1, b1) * fb;
+                cells[t * BANDS + b] = v0 * (1.0 - ft) + v1 * ft;
+            }
+        }
+        View {
+            cells,
+            frames,
+            step: self.step,
+        }
+    }
+}
+
+/// Pearson's r of `a`'s frames `[lag.max(0), ..)` against `b`'s frames from `(-lag).max(0)`, over `len` frames.
+fn pearson(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len() as f32;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f32, 0f32, 0f32, 0f32, 0f32);
+    for (&x, &y) in a.iter().zip(b) {
+        sa += x;
+        sb += y;
+        saa += x * x;
+        sbb += y * y;
+        sab += x * y;
+    }
+    let cov = sab - sa * sb / n;
+    let va = saa - sa * sa / n;
+    let vb = sbb - sb * sb / n;
+    if va <= 1e-6 || vb <= 1e-6 {
+        // A flat print (one frame of one level) matches only an equally flat one.
+        return if va <= 1e-6 && vb <= 1e-6 { 1.0 } else { 0.0 };
+    }
+    (cov / (va * vb).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// Pearson's r of two frame-centred cell blocks after removing each band's mean over the block too: what is left
+/// is how the spectrum changes over time (the average spectral shape, shared by every kick drum, is gone).
+fn interaction(a: &[f32], b: &[f32]) -> f32 {
+    let frames = a.len() / BANDS;
+    if frames < 2 {
+        return pearson(a, b);
+    }
+    let means = |x: &[f32]| {
+        let mut m = [0f32; BANDS];
+        for f in x.chunks(BANDS) {
+            for (m, v) in m.iter_mut().zip(f) {
+                *m += v / frames as f32;
+            }
+        }
+        m
+    };
+    let (ma, mb) = (means(a), means(b));
+    let (mut sab, mut saa, mut sbb) = (0f32, 0f32, 0f32);
+    for (fa, fb) in a.chunks(BANDS).zip(b.chunks(BANDS)) {
+        for k in 0..BANDS {
+            let (x, y) = (fa[k] - ma[k], fb[k] - mb[k]);
+            sab += x * y;
+            saa += x * x;
+            sbb += y * y;
+        }
+    }
+    if saa <= 1e-6 || sbb <= 1e-6 {
+        return if saa <= 1e-6 && sbb <= 1e-6 { 1.0 } else { 0.0 };
+    }
+    (sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// The overlap of `a` and `b` when `b` is delayed by `lag` frames: (start in a, start in b, frames).
+fn overlap(fa: usize, fb: usize, lag: isize) -> (usize, usize, usize) {
+    let (sa, sb) = if lag >= 0 {
+        (lag as usize, 0)
+    } else {
+        (0, (-lag) as usize)
+    };
+    let len = fa.saturating_sub(sa).min(fb.saturating_sub(sb));
+    (sa, sb, len)
+}
+
+/// Frame-level energy envelope (mean of the bands), for the lag pre-search.
+fn envelope(v: &View) -> Vec<f32> {
+    v.cells
+        .chunks(BANDS)
+        .map(|c| c.iter().sum::<f32>() / BANDS as f32)
+        .collect()
+}
+
+/// The best alignment of two prints (see the [module documentation](self)). Symmetric: `compare(b, a)` has the
+/// same score, with the spans swapped and the inverse scale. Prints of different length regimes (one short, one
+/// long) are compared on the coarse view.
+pub fn compare(a: &SoundPrint, b: &SoundPrint) -> Alignment {
+    // One order for both calls: the second, longer print is the one warped.
+    if (b.frames, &b.fine, &b.coarse) < (a.frames, &a.fine, &a.coarse) {
+        let m = compare_ordered(b, a);
+        return Alignment {
+            score: m.score,
+            span_a: m.span_b,
+            span_b: m.span_a,
+            scale: 1.0 / m.scale,
+        };
+    }
+    compare_ordered(a, b)
+}
+
+fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
+    // Lengths no scale and overlap can reconcile: no alignment (the common case for candidates, and cheap).
+    let (fa, fb) = (a.frames.max(1) as f32, b.frames.max(1) as f32);
+    let (lo, hi) = (SCALES[0], SCALES[SCALES.len() - 1]);
+    if fb * hi < MIN_COVERAGE_LONGER * fa || fa < MIN_COVERAGE_LONGER * fb * lo {
+        return Alignment::none();
+    }
+    let (mut va, mut vb) = (View::of(a), View::of(b));
+    if va.step != vb.step {
+        // One fine, one coarse: compare both coarse.
+        let coarse = |p: &SoundPrint| View::raw(&p.coarse, COARSE_EVERY as f32 / FINE_RATE);
+        va = coarse(a);
+        vb = coarse(b);
+    }
+    if va.frames == 0 || vb.frames == 0 {
+        return Alignment::none();
+    }
+    let min_len = |fa: usize, fb: usize| {
+        let need = (MIN_COVERAGE * fa.min(fb) as f32).max(MIN_COVERAGE_LONGER * fa.max(fb) as f32);
+        (need.ceil() as usize).max(1)
+    };
+    let ea = envelope(&va);
+    let va = va.centred();
+    let mut best = Alignment::none();
+    for &scale in &SCALES {
+        let wb = vb.warped(scale, 0.0);
+        let need = min_len(va.frames, wb.frames);
+        if need > va.frames.min(wb.frames) {
+            continue;
+        }
+        let eb = envelope(&wb);
+        let max_lag = (va.frames.max(wb.frames) - need) as isize;
+        // Pre-search: the best lags on the envelope.
+        let mut lags: Vec<(f32, isize)> = (-max_lag..=max_lag)
+            .filter_map(|lag| {
+                let (sa, sb, len) = overlap(va.frames, wb.frames, lag);
+                (len >= need).then(|| (pearson(&ea[sa..sa + len], &eb[sb..sb + len]), lag))
+            })
+            .collect();
+        lags.sort_by(|x, y| y.0.total_cmp(&x.0));
+        lags.truncate(3);
+        for &shift in &SHIFTS {
+            let w = vb.warped(scale, shift).centred();
+            for &(_, lag) in &lags {
+                let (sa, sb, len) = overlap(va.frames, w.frames, lag);
+                let r = interaction(
+                    &va.cells[sa * BANDS..(sa + len) * BANDS],
+                    &w.cells[sb * BANDS..(sb + len) * BANDS],
+                );
+                if r > best.score {
+                    let step = va.step;
+                    best = Alignment {
+                        score: r,
+                        span_a: (
+                            a.lead_s + sa as f32 * step,
+                            a.lead_s + (sa + len) as f32 * step,
+                        ),
+                        span_b: (
+                            b.lead_s + sb as f32 * step / scale,
+                            b.lead_s + (sb + len) as f32 * step / scale,
+                        ),
+                        scale,
+                    };
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Length of [`summary`] vectors.
+pub const SUMMARY_DIM: usize = 8 * BANDS;
+
+/// A small vector of the print's start (the first 0.64 s of the trimmed sound, or 6.4 s of a long one, in 8 time
+/// steps x 16 bands, centred), whose cosine finds candidate pairs that the model's vectors miss (added silence,
+/// noise): edited copies have close summaries whatever the model. Zero for an empty print.
+pub fn summary(p: &SoundPrint) -> Vec<f32> {
+    let v = View::of(p);
+    let frames = v.frames.min(64);
+    let mut out = vec![0f32; SUMMARY_DIM];
+    if frames == 0 {
+        return out;
+    }
+    for step in 0..8 {
+        let (a, b) = (
+            step * frames / 8,
+            ((step + 1) * frames / 8).max(step * frames / 8 + 1),
+        );
+        let b = b.min(frames).max(a + 1);
+        let a = a.min(frames - 1);
+        for t in a..b {
+            for k in 0..BANDS {
+                out[step * BANDS + k] += v.cells[t * BANDS + k] / (b - a) as f32;
+            }
+        }
+    }
+    let m = out.iter().sum::<f32>() / SUMMARY_DIM as f32;
+    out.iter_mut().for_each(|x| *x -= m);
+    out
+}
+
+/// The print of the file at `path`, decoded at its own rate (channels averaged).
+pub fn print_file(path: &std::path::Path) -> crate::Result<SoundPrint> {
+    let mut d = crate::decode::Decoder::open(path)?;
+    let mut p = SoundPrinter::new(d.info().sample_rate);
+    while let Some(chunk) = d.next_chunk()? {
+        p.push(chunk);
+    }
+    Ok(p.finish())
+}
+
+/// The print of mono `samples` at `rate` Hz in one call.
+pub fn print_samples(samples: &[f32], rate: u32) -> SoundPrint {
+    let mut p = SoundPrinter::new(rate);
+    p.push(samples);
+    p.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 16_000;
+
+    /// Deterministic noise in [-1, 1].
+    fn noise(seed: u64, n: usize) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 33) as f32 / (1u64 << 31) as f32) - 1.0
+            })
+            .collect()
+    }
+
+    /// A drum-like hit: decaying noise plus a falling tone whose pitch depends on `tone`, with a rattle (noise
+    /// bursts every ~60 ms, their colour set by the noise): a second take has other noise.
+    fn hit(seed: u64, secs: f32, tone: f32) -> Vec<f32> {
+        let n = (secs * RATE as f32) as usize;
+        let nz = noise(seed, n);
+        let mut lp = 0.0f32;
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                let env = (-t * 4.0).exp();
+                let f = tone * (1.0 + 2.0 * (-t * 20.0).exp());
+                let burst =
+                    ((t * 16.0 + nz[(t * 16.0) as usize % n] * 0.3).fract() < 0.3) as i32 as f32;
+                let c = 0.2 + 0.7 * (0.5 + 0.5 * nz[(7 + (t * 16.0) as usize * 13) % n]);
+                lp = c * lp + (1.0 - c) * nz[i];
+                env * (0.4 * (2.0 * std::f32::consts::PI * f * t).sin() + 0.8 * burst * lp)
+            })
+            .collect()
+    }
+
+    /// `x` resampled by linear interpolation to `factor` times its length (speed change: time and pitch).
+    fn speed(x: &[f32], factor: f32) -> Vec<f32> {
+        let n = (x.len() as f32 * factor) as usize;
+        (0..n)
+            .map(|i| {
+                let s = i as f32 / factor;
+                let (i0, f) = (s.floor() as usize, s.fract());
+                let i1 = (i0 + 1).min(x.len() - 1);
+                x[i0.min(x.len() - 1)] * (1.0 - f) + x[i1] * f
+            })
+            .collect()
+    }
+
+    fn score(a: &[f32], b: &[f32]) -> f32 {
+        compare(&print_samples(a, RATE), &print_samples(b, RATE)).score
+    }
+
+    #[test]
+    fn identical_sounds_score_one_and_gain_does_not_matter() {
+        let a = hit(1, 0.8, 200.0);
+        let quiet: Vec<f32> = a.iter().map(|x| x * 0.25).collect();
+        assert!(score(&a, &a) > 0.999);
+        assert!(score(&a, &quiet) > 0.999, "{}", score(&a, &quiet));
+    }
+
+    #[test]
+    fn added_silence_is_trimmed_and_reported_as_an_offset() {
+        let a = hit(2, 0.5, 150.0);
+        let mut b = vec![0.0; RATE as usize]; // 1 s of silence first
+        b.extend_from_slice(&a);
+        b.extend(vec![0.0; RATE as usize * 2]);
+        let (pa, pb) = (print_samples(&a, RATE), print_samples(&b, RATE));
+        assert!((pb.lead_s - 1.0).abs() < 0.03, "lead {}", pb.lead_s);
+        let m = compare(&pa, &pb);
+        assert!(m.score > 0.99, "{m:?}");
+        assert!((m.span_b.0 - m.span_a.0 - 1.0).abs() < 0.03, "{m:?}");
+    }
+
+    #[test]
+    fn a_trimmed_copy_aligns_at_the_trim() {
+        let a = hit(3, 2.0, 120.0);
+        let b = a[(0.15 * RATE as f32) as usize..].to_vec(); // 7.5 % trimmed from the start
+        let m = compare(&print_samples(&a, RATE), &print_samples(&b, RATE));
+        assert!(m.score > 0.93, "{m:?}"); // avx dupes's default threshold
+        assert!((m.span_a.0 - 0.15).abs() < 0.03, "{m:?}");
+    }
+
+    #[test]
+    fn stretch_and_speed_are_searched() {
+        let a = hit(4, 1.5, 180.0);
+        let faster = speed(&a, 1.0 / 1.0595); // one semitone up: 5.6 % shorter, pitch up
+        let slower = speed(&a, 1.05);
+        let unsearched = |x: &[f32]| {
+            let (pa, pb) = (print_samples(&a, RATE), print_samples(x, RATE));
+            let (va, vb) = (View::of(&pa), View::of(&pb));
+            let len = va.frames.min(vb.frames);
+            pearson(&va.cells[..len * BANDS], &vb.cells[..len * BANDS])
+        };
+        for (x, scale) in [(&faster, 1.0595), (&slower, 1.0 / 1.05)] {
+            let m = compare(&print_samples(&a, RATE), &print_samples(x, RATE));
+            assert!(m.score > 0.9, "{m:?}");
+            assert!(m.score > unsearched(x) + 0.05, "{m:?} vs {}", unsearched(x));
+            assert!((m.scale - scale).abs() < 0.021, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn compare_is_symmetric() {
+        let (a, b) = (
+            print_samples(&hit(10, 0.9, 150.0), RATE),
+            print_samples(&speed(&hit(10, 0.9, 150.0), 1.04), RATE),
+        );
+        let (ab, ba) = (compare(&a, &b), compare(&b, &a));
+        assert_eq!(ab.score, ba.score);
+        assert_eq!((ab.span_a, ab.span_b), (ba.span_b, ba.span_a));
+        assert!((ab.scale * ba.scale - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_second_take_is_not_a_duplicate() {
+        // Same recipe, different noise and slightly different tone: a look-alike.
+        let a = hit(6, 0.6, 200.0);
+        let b = hit(7, 0.6, 215.0);
+        let s = score(&a, &b);
+        assert!(s < 0.95, "second take scored {s}");
+        let noisy: Vec<f32> = a
+            .iter()
+            .zip(noise(9, a.len()))
+            .map(|(x, n)| x + 0.003 * n)
+            .collect();
+        assert!(score(&a, &noisy) > s + 0.05, "{} vs {s}", score(&a, &noisy));
+    }
+
+    #[test]
+    fn short_and_silent_inputs_do_not_panic() {
+        let tiny = hit(8, 0.05, 400.0);
+        assert!(score(&tiny, &tiny) > 0.99);
+        let silent = vec![0.0; 100];
+        let p = print_samples(&silent, RATE);
+        assert_eq!(compare(&p, &print_samples(&tiny, RATE)).score, 0.0);
+        let empty = print_samples(&[], RATE);
+        assert!(empty.frames <= 1);
+    }
+}
