@@ -320,7 +320,11 @@ impl Store<'_, '_> {
 
 /// Prints files indexed without a sound print (by an older avx), on the pool's threads; a file that fails to
 /// decode now keeps no print (`avx dupes` judges it by its vectors).
-fn print_unprinted(files: &[(PathBuf, u128)], prints: &mut PrintWriter, cancel: &AtomicBool) -> Result<()> {
+fn print_unprinted(
+    files: &[(PathBuf, u128)],
+    prints: &mut PrintWriter,
+    cancel: &AtomicBool,
+) -> Result<()> {
     use rayon::prelude::*;
     for chunk in files.chunks(64) {
         if cancel.load(Ordering::SeqCst) {
