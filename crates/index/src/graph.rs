@@ -13,7 +13,6 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use hnsw_rs::prelude::{Distance, Hnsw};
 use memmap2::Mmap;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
@@ -115,14 +114,6 @@ impl Adjacency for GraphData {
     }
 }
 
-struct DotDist;
-
-impl Distance<f32> for DotDist {
-    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
-        (1.0 - dot(va, vb)).max(0.0)
-    }
-}
-
 impl GraphData {
     /// Builds a graph over `rows` (row numbers, ascending) with hnsw_rs, extracts it, checks that
     /// every point finds itself and repairs the points that do not.
@@ -153,37 +144,11 @@ impl GraphData {
             return (g, GraphReport::default());
         }
         {
-            let hnsw: Hnsw<f32, DotDist> =
-                Hnsw::new(params.m, n, 16, params.ef_construction, DotDist);
-            let data: Vec<(&[f32], usize)> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, &r)| (vector(r), i))
-                .collect();
-            hnsw.parallel_insert_slice(&data);
-            let top = hnsw.get_max_level_observed() as usize;
-            g.adj = vec![vec![Vec::new(); n]; top + 1];
-            let pi = hnsw.get_point_indexation();
-            let mut entry = None;
-            for layer in 0..=top {
-                for p in pi.get_layer_iterator(layer) {
-                    let node = p.get_origin_id();
-                    let lvl = p.get_point_id().0 as usize;
-                    g.levels[node] = lvl as u8;
-                    if lvl == top && entry.is_none() {
-                        entry = Some(node as u32);
-                    }
-                    for (l, list) in p
-                        .get_neighborhood_id()
-                        .into_iter()
-                        .enumerate()
-                        .take(lvl + 1)
-                    {
-                        g.adj[l][node] = list.iter().map(|nb| nb.get_origin_id() as u32).collect();
-                    }
-                }
-            }
-            g.entry = entry.unwrap_or(0);
+            let vec_of = |node: u32| vector(rows[node as usize]);
+            let built = crate::build::build(n, params.m, params.ef_construction, &vec_of);
+            g.levels = built.levels;
+            g.entry = built.entry;
+            g.adj = built.adj;
         }
         let mut report = GraphReport {
             points: n as u64,
@@ -709,13 +674,13 @@ impl PartialOrd for Cand {
 }
 
 #[derive(Default)]
-struct Visited {
+pub(crate) struct Visited {
     marks: Vec<u32>,
     epoch: u32,
 }
 
 impl Visited {
-    fn reset(&mut self, n: usize) {
+    pub(crate) fn reset(&mut self, n: usize) {
         if self.marks.len() < n {
             self.marks.resize(n, 0);
         }
@@ -727,7 +692,7 @@ impl Visited {
     }
     /// Marks `i`; true if it was not marked yet.
     #[inline]
-    fn insert(&mut self, i: u32) -> bool {
+    pub(crate) fn insert(&mut self, i: u32) -> bool {
         match self.marks.get_mut(i as usize) {
             Some(m) if *m != self.epoch => {
                 *m = self.epoch;
@@ -739,7 +704,7 @@ impl Visited {
 }
 
 thread_local! {
-    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+    pub(crate) static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
 }
 
 /// Hints the CPU to load the first cache lines of `v`; a no-op off x86-64.

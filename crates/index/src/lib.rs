@@ -14,6 +14,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod analysis;
+mod build;
 mod crash;
 mod error;
 mod exact;
