@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rayon::prelude::*;
 
 use crate::exact::dot;
-use crate::graph::{Cand, VISITED};
+use crate::graph::{prefetch, Cand, VISITED};
 
 /// Highest layer a node can be drawn on (layers are counted in a `u8`).
 const MAX_LEVEL: usize = 15;
@@ -148,7 +148,9 @@ where
         }
         let mut eps = vec![cur];
         for layer in (0..=level.min(top)).rev() {
-            let found = self.search_layer(q, &eps, layer, &mut buf);
+            let mut found = self.search_layer(q, &eps, layer, &mut buf);
+            // A racing insertion may already have linked to this node through a layer above.
+            found.retain(|c| c.node != node);
             let chosen = select(&found, self.m, self.vec_of);
             self.links.lock(node)[layer] = chosen.iter().map(|c| c.node).collect();
             for c in &chosen {
@@ -202,10 +204,12 @@ where
                     break;
                 }
                 self.links.read(c.node, layer, buf);
+                // Only unvisited neighbours are scored: ask for their vectors all at once first.
+                buf.retain(|&v| vis.insert(v));
                 for &v in buf.iter() {
-                    if !vis.insert(v) {
-                        continue;
-                    }
+                    prefetch((self.vec_of)(v));
+                }
+                for &v in buf.iter() {
                     let s = dot(q, (self.vec_of)(v));
                     let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
                     if best.len() < self.ef || s > worst {
@@ -232,7 +236,7 @@ where
         let Some(list) = lists.get_mut(layer) else {
             return;
         };
-        if list.contains(&to) {
+        if from == to || list.contains(&to) {
             return;
         }
         if list.len() < limit {
