@@ -217,7 +217,7 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
         }
         let ex50 = percentile(&mut exact_t, 0.5);
         println!("exact scan (1 thread): p50 {:.2} ms over {n} rows", ex50.as_secs_f64() * 1e3);
-        for ef in [32usize, 64, 96, 128, 200, 400, 800] {
+        for ef in [10usize, 16, 24, 32, 48, 64, 96, 200, 400] {
             let mut lat = Vec::new();
             let mut found = 0;
             for (i, q) in qs.iter().enumerate() {

@@ -1,10 +1,10 @@
-//! HNSW graphs: built with `hnsw_rs`, extracted into our own flat, checksummed file format
-//! (`graph-<level>-<gen>.hnsw`), memory-mapped and searched by our own beam search.
+//! HNSW graphs: built by avx's own parallel insertion (`build`), stored in our own flat,
+//! checksummed file format (`graph-<level>-<gen>.hnsw`), memory-mapped and searched by our own
+//! beam search.
 //!
-//! hnsw_rs is used only as a builder: its dump files (native-endian, `assert!`s on bad input,
-//! slow to reload) are never written. After a build every point is searched for itself; points
-//! that cannot be found (hnsw_rs issue #37 leaves orphans) get reverse edges from their nearest
-//! reachable neighbours, and the counts are reported in [`GraphReport`].
+//! After a build every point is searched for itself; the few points that cannot be found (the
+//! neighbour heuristic can prune every link towards a point) get reverse edges from their nearest
+//! reachable neighbours, and the counts and the time it took are reported in [`GraphReport`].
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -12,7 +12,6 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use hnsw_rs::prelude::{Distance, Hnsw};
 use memmap2::Mmap;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
@@ -56,16 +55,18 @@ impl Default for BuildParams {
 pub struct GraphReport {
     /// Points in the graph (live rows covered).
     pub points: u64,
-    /// Points not reachable from the entry point by following edges, as built by hnsw_rs.
+    /// Points not reachable from the entry point by following edges, as inserted.
     pub disconnected: u64,
-    /// Points that a search for their own vector did not find, as built by hnsw_rs.
+    /// Points that a search for their own vector did not find, as inserted.
     pub unreachable: u64,
     /// Of those, points found after adding reverse edges.
     pub repaired: u64,
     /// Points still not found by a self-search after repair (reported, searchable exactly).
     pub still_unreachable: u64,
-    /// Build time in milliseconds (hnsw_rs insertion, extraction, check and repair).
+    /// Build time in milliseconds (insertion, check and repair).
     pub build_ms: u64,
+    /// Of `build_ms`, the self-search check of every point and the repair.
+    pub check_ms: u64,
 }
 
 /// Read access to adjacency lists, shared by the in-memory graph and the mapped file.
@@ -115,17 +116,9 @@ impl Adjacency for GraphData {
     }
 }
 
-struct DotDist;
-
-impl Distance<f32> for DotDist {
-    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
-        (1.0 - dot(va, vb)).max(0.0)
-    }
-}
-
 impl GraphData {
-    /// Builds a graph over `rows` (row numbers, ascending) with hnsw_rs, extracts it, checks that
-    /// every point finds itself and repairs the points that do not.
+    /// Builds a graph over `rows` (row numbers, ascending), checks that every point finds itself
+    /// and repairs the points that do not.
     pub fn build<'a, F>(
         level: Level,
         dim: u32,
@@ -153,45 +146,22 @@ impl GraphData {
             return (g, GraphReport::default());
         }
         {
-            let hnsw: Hnsw<f32, DotDist> =
-                Hnsw::new(params.m, n, 16, params.ef_construction, DotDist);
-            let data: Vec<(&[f32], usize)> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, &r)| (vector(r), i))
-                .collect();
-            hnsw.parallel_insert_slice(&data);
-            let top = hnsw.get_max_level_observed() as usize;
-            g.adj = vec![vec![Vec::new(); n]; top + 1];
-            let pi = hnsw.get_point_indexation();
-            let mut entry = None;
-            for layer in 0..=top {
-                for p in pi.get_layer_iterator(layer) {
-                    let node = p.get_origin_id();
-                    let lvl = p.get_point_id().0 as usize;
-                    g.levels[node] = lvl as u8;
-                    if lvl == top && entry.is_none() {
-                        entry = Some(node as u32);
-                    }
-                    for (l, list) in p
-                        .get_neighborhood_id()
-                        .into_iter()
-                        .enumerate()
-                        .take(lvl + 1)
-                    {
-                        g.adj[l][node] = list.iter().map(|nb| nb.get_origin_id() as u32).collect();
-                    }
-                }
-            }
-            g.entry = entry.unwrap_or(0);
+            let vec_of = |node: u32| vector(rows[node as usize]);
+            let built = crate::build::build(n, params.m, params.ef_construction, &vec_of);
+            g.levels = built.levels;
+            g.entry = built.entry;
+            g.adj = built.adj;
         }
+        let t_check = std::time::Instant::now();
         let mut report = GraphReport {
             points: n as u64,
             ..GraphReport::default()
         };
         report.disconnected = g.disconnected().len() as u64;
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
-        let unfound = g.self_check(params.check_ef, &vec_of, (0..n as u32).collect());
+        // A narrow beam finds almost every point; only the rest are searched at `check_ef`.
+        let quick = g.self_check(params.check_ef.min(16), &vec_of, (0..n as u32).collect());
+        let unfound = g.self_check(params.check_ef, &vec_of, quick);
         report.unreachable = unfound.len() as u64;
         let mut todo = unfound;
         for fan in [4usize, 16, 64] {
@@ -204,6 +174,7 @@ impl GraphData {
         }
         report.still_unreachable = todo.len() as u64;
         report.repaired = report.unreachable - report.still_unreachable;
+        report.check_ms = t_check.elapsed().as_millis() as u64;
         report.build_ms = t0.elapsed().as_millis() as u64;
         (g, report)
     }
@@ -713,13 +684,15 @@ impl PartialOrd for Cand {
 }
 
 #[derive(Default)]
-struct Visited {
+pub(crate) struct Visited {
     marks: Vec<u32>,
     epoch: u32,
+    /// Scratch list of the not yet visited neighbours of the node being expanded.
+    fresh: Vec<u32>,
 }
 
 impl Visited {
-    fn reset(&mut self, n: usize) {
+    pub(crate) fn reset(&mut self, n: usize) {
         if self.marks.len() < n {
             self.marks.resize(n, 0);
         }
@@ -731,7 +704,7 @@ impl Visited {
     }
     /// Marks `i`; true if it was not marked yet.
     #[inline]
-    fn insert(&mut self, i: u32) -> bool {
+    pub(crate) fn insert(&mut self, i: u32) -> bool {
         match self.marks.get_mut(i as usize) {
             Some(m) if *m != self.epoch => {
                 *m = self.epoch;
@@ -743,12 +716,12 @@ impl Visited {
 }
 
 thread_local! {
-    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+    pub(crate) static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
 }
 
 /// Hints the CPU to load the first cache lines of `v`; a no-op off x86-64.
 #[inline(always)]
-fn prefetch(v: &[f32]) {
+pub(crate) fn prefetch(v: &[f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -812,18 +785,17 @@ where
             if c.score < worst && best.len() >= ef {
                 break;
             }
-            let nbrs = g.neighbours(0, c.node);
-            // Vectors are scattered over a large map: ask for the head of every neighbour's row
-            // before scoring the first, so that the memory latencies overlap.
-            for &v in nbrs {
-                if (v as usize) < n {
+            // Vectors are scattered over a large map: ask for the head of every unvisited
+            // neighbour's row before scoring the first, so that the memory latencies overlap.
+            let mut fresh = std::mem::take(&mut vis.fresh);
+            fresh.clear();
+            for &v in g.neighbours(0, c.node) {
+                if (v as usize) < n && vis.insert(v) {
                     prefetch(vec_of(v));
+                    fresh.push(v);
                 }
             }
-            for &v in nbrs {
-                if (v as usize) >= n || !vis.insert(v) {
-                    continue;
-                }
+            for &v in &fresh {
                 let s = dot(q, vec_of(v));
                 let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
                 if best.len() < ef || s > worst {
@@ -835,6 +807,7 @@ where
                     }
                 }
             }
+            vis.fresh = fresh;
         }
         let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
         out.sort_by(|a, b| b.cmp(a));

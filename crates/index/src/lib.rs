@@ -14,6 +14,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod analysis;
+mod build;
 mod error;
 mod exact;
 pub mod graph;

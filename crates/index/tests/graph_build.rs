@@ -1,0 +1,113 @@
+//! avx's own HNSW builder: at most 0.5 % of points need the reachability repair and every point
+//! is found by a search for itself after it, the graph is connected, lists respect their caps, and
+//! levels thin out as HNSW's do.
+//! Seeded; set `AVX_TEST_SEED` to vary.
+
+mod common;
+
+use avx_index::graph::{BuildParams, GraphData};
+use avx_index::Level;
+use common::*;
+
+fn seed() -> u64 {
+    std::env::var("AVX_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7)
+}
+
+fn check(n: usize, dim: usize, clusters: usize, spread: f32, duplicates: usize) {
+    let seed = seed();
+    let mut rng = Rng(seed);
+    let mut vs = clustered(&mut rng, n, dim, clusters, spread);
+    // Exact copies of earlier vectors: a self-search may return either copy.
+    for i in 0..duplicates {
+        let j = rng.below(n as u64) as usize;
+        vs[n - 1 - i] = vs[j].clone();
+    }
+    let rows: Vec<u64> = (0..n as u64).collect();
+    let params = BuildParams::default();
+    let (g, rep) = GraphData::build(
+        Level::File,
+        dim as u32,
+        n as u64,
+        &rows,
+        |r| vs[r as usize].as_slice(),
+        params,
+    );
+    let ctx = format!("n {n}, dim {dim}, seed {seed}: {rep:?}");
+    assert_eq!(rep.points, n as u64, "{ctx}");
+    // The heuristic can prune every link towards a point; the repair must stay marginal.
+    assert!(
+        rep.unreachable as usize <= n / 200,
+        "more than 0.5 % of points not found by a search for themselves before repair ({ctx})"
+    );
+    assert_eq!(rep.still_unreachable, 0, "{ctx}");
+    assert!(g.disconnected().is_empty(), "{ctx}");
+    let m = params.m;
+    for (layer, lists) in g.adj.iter().enumerate() {
+        let cap = if layer == 0 { 2 * m } else { m };
+        for (node, list) in lists.iter().enumerate() {
+            assert!(
+                list.len() <= cap,
+                "layer {layer} node {node}: {} links ({ctx})",
+                list.len()
+            );
+            assert!(
+                !list.contains(&(node as u32)),
+                "self link at {node} ({ctx})"
+            );
+            if layer > 0 && !list.is_empty() {
+                assert!(g.levels[node] as usize >= layer, "{ctx}");
+            }
+        }
+    }
+    // Layer 0 is well filled (the heuristic keeps diverse links, not a handful).
+    let mean = g.adj[0].iter().map(Vec::len).sum::<usize>() as f64 / n as f64;
+    assert!(mean >= 4.0, "mean layer-0 degree {mean:.1} ({ctx})");
+    // Levels thin out geometrically: about 1 in m nodes above layer 0.
+    let upper = g.levels.iter().filter(|&&l| l > 0).count() as f64 / n as f64;
+    assert!(
+        (0.02..0.15).contains(&upper),
+        "fraction above layer 0 {upper:.3} ({ctx})"
+    );
+    assert_eq!(
+        g.levels[g.entry as usize] as usize + 1,
+        g.adj.len(),
+        "{ctx}"
+    );
+}
+
+#[test]
+fn clustered_points_are_all_found() {
+    check(5_000, 32, 100, 0.35 / 32f32.sqrt(), 0);
+}
+
+#[test]
+fn uniform_points_are_all_found() {
+    check(3_000, 64, 1, 1.0, 0);
+}
+
+#[test]
+fn duplicates_are_found() {
+    check(3_000, 16, 30, 0.3 / 4.0, 200);
+}
+
+#[test]
+fn tiny_graphs() {
+    for n in [1usize, 2, 3, 17, 40] {
+        let mut rng = Rng(seed());
+        let vs = clustered(&mut rng, n, 8, 3, 0.2);
+        let rows: Vec<u64> = (0..n as u64).collect();
+        let (g, rep) = GraphData::build(
+            Level::File,
+            8,
+            n as u64,
+            &rows,
+            |r| vs[r as usize].as_slice(),
+            BuildParams::default(),
+        );
+        assert_eq!(rep.still_unreachable, 0, "n {n}: {rep:?}");
+        assert!(g.disconnected().is_empty(), "n {n}");
+    }
+}
