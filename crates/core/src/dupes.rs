@@ -178,20 +178,22 @@ pub fn duplicate_groups(index: &Index, opts: &DupesOptions) -> Result<Vec<Group>
                 })
                 .collect();
             let groups = confirmed_groups(&data, st.dim as usize, &of_row, &family, opts)?;
-            return Ok(groups
-                .into_iter()
-                .map(|g| Group {
-                    members: g
-                        .into_iter()
-                        .map(|(pos, score, print)| GroupMember {
-                            file: FileRef::of(index, refs[pos].file_id),
-                            score,
-                            window: None,
-                            print,
-                        })
-                        .collect(),
-                })
-                .collect());
+            return Ok(by_score_then_path(
+                groups
+                    .into_iter()
+                    .map(|g| Group {
+                        members: g
+                            .into_iter()
+                            .map(|(pos, score, print)| GroupMember {
+                                file: FileRef::of(index, refs[pos].file_id),
+                                score,
+                                window: None,
+                                print,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            ));
         }
     }
     let owners: Vec<(u64, Option<(f32, f32)>)> =
@@ -206,6 +208,80 @@ pub fn duplicate_groups(index: &Index, opts: &DupesOptions) -> Result<Vec<Group>
                     file: FileRef::of(index, refs[pos].file_id),
                     score,
                     window: refs[pos].window,
+                    print: None,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Orders each group's members after its leader by score, ties by path, so that the same files give the same
+/// output whatever order their rows came in (an index's id order, a table's path order).
+fn by_score_then_path(mut groups: Vec<Group>) -> Vec<Group> {
+    for g in &mut groups {
+        g.members[1..].sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.file.path.cmp(&b.file.path))
+        });
+    }
+    groups
+}
+
+/// The duplicate search over rows read from elsewhere (a database table that `avx push` filled): `files[i]` is row
+/// i's file (any id unique per file, and its path), `window` its window for segment rows, `data` the rows. Sound
+/// prints live beside an index, not in the table: where `local` (the index the table was pushed from, on this
+/// machine) holds prints for these paths, they confirm the candidates as in [`duplicate_groups`]; else the vectors
+/// decide alone, as for an index without prints.
+pub fn groups_of_rows(
+    files: &[FileRef],
+    windows: &[Option<(f32, f32)>],
+    data: &[f32],
+    dim: usize,
+    family: &str,
+    opts: &DupesOptions,
+    local: Option<&Index>,
+) -> Result<Vec<Group>> {
+    let local_prints = match local {
+        Some(index) if !opts.segments => Some((index, Prints::open(index.dir())?)),
+        _ => None,
+    };
+    if let Some((index, prints)) = &local_prints {
+        let of_row: Vec<Option<&SoundPrint>> = files
+            .iter()
+            .map(|f| prints.get(index.file_by_path(&f.path)?.content_hash?))
+            .collect();
+        if of_row.iter().any(Option::is_some) {
+            let groups = confirmed_groups(data, dim, &of_row, family, opts)?;
+            return Ok(by_score_then_path(
+                groups
+                    .into_iter()
+                    .map(|g| Group {
+                        members: g
+                            .into_iter()
+                            .map(|(row, score, print)| GroupMember {
+                                file: files[row].clone(),
+                                score,
+                                window: None,
+                                print,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    let owners: Vec<(u64, Option<(f32, f32)>)> =
+        files.iter().zip(windows).map(|(f, w)| (f.id, *w)).collect();
+    Ok(groups_among(&owners, data, dim, family, opts)?
+        .into_iter()
+        .map(|g| Group {
+            members: g
+                .into_iter()
+                .map(|(row, score)| GroupMember {
+                    file: files[row].clone(),
+                    score,
+                    window: windows[row],
                     print: None,
                 })
                 .collect(),

@@ -3,7 +3,6 @@
 //! here, with the table's model.
 
 use anyhow::{Context as _, Result};
-use avx_core::dupes::{Group, GroupMember};
 use avx_core::FileRef;
 use avx_embed::Embedder;
 use avx_pg::{Db, DbQuery, Target};
@@ -85,34 +84,37 @@ pub fn dupes(ctx: &Ctx, args: DupesArgs, url: &str) -> Result<Outcome> {
     let st = db.settings();
     let dim = st.dim as usize;
     // Rows come ordered by path: a new path is a new file (its number is the file id the grouping needs).
-    let mut owners = Vec::with_capacity(vectors.len());
+    let mut files = Vec::with_capacity(vectors.len());
+    let mut windows = Vec::with_capacity(vectors.len());
     let mut data = Vec::with_capacity(vectors.len() * dim);
     let mut file = 0u64;
     for (i, v) in vectors.iter().enumerate() {
         if i > 0 && vectors[i - 1].path != v.path {
             file += 1;
         }
-        owners.push((file, v.window));
+        files.push(FileRef {
+            id: file,
+            path: v.path.clone(),
+        });
+        windows.push(v.window);
         data.extend_from_slice(&v.vector);
     }
     let family = avx_embed::family::family_of(&st.family, &st.frontend);
     let opts = crate::cmd::dupes::options(&args, within.as_deref());
-    let groups: Vec<Group> = avx_core::groups_among(&owners, &data, dim, &family, &opts)?
-        .into_iter()
-        .map(|g| Group {
-            members: g
-                .into_iter()
-                .map(|(row, score)| GroupMember {
-                    file: FileRef {
-                        id: owners[row].0,
-                        path: vectors[row].path.clone(),
-                    },
-                    score,
-                    window: owners[row].1,
-                    print: None,
-                })
-                .collect(),
-        })
-        .collect();
+    // The index the table was pushed from, when it is on this machine: its sound prints confirm candidates.
+    let local = if ctx.index_dir().join("meta.redb").exists() {
+        Some(ctx.open_index()?)
+    } else {
+        None
+    };
+    let groups = avx_core::dupes::groups_of_rows(
+        &files,
+        &windows,
+        &data,
+        dim,
+        &family,
+        &opts,
+        local.as_ref(),
+    )?;
     crate::cmd::dupes::print_groups(ctx, &groups)
 }
