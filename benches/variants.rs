@@ -164,9 +164,11 @@ fn main() {
         "no audio under {}: run tests/data/make_audio.sh",
         data.display()
     );
+    // The new file of a cold `avx similar NEW.wav`: 3 s, one window.
+    let probe = data.join("audio/mono48k_s16_3s.wav");
     if let Ok(spec) = std::env::var("AVX_VARIANTS_COLD") {
         let (tower, v) = spec.split_once(':').unwrap();
-        cold(&model, tower, v.parse().unwrap(), threads, &files[0]);
+        cold(&model, tower, v.parse().unwrap(), threads, &probe);
         return;
     }
 
@@ -328,10 +330,10 @@ fn main() {
     }
     println!(
         "win_ms/query_ms: warm, per 10 s window (batch 1) and per text query; *_load_s: session creation in a fresh \
-         process (median of {runs}); *_first: first window of {} / first query; *_rssMB: peak RSS of that process; \
+         process (median of {runs}); *_first: then embedding {} / the first query; *_rssMB: peak RSS of that process; \
          cos: min and median over windows/queries; top10: mean overlap with fp32's top 10 over a library of {} fp32 \
          file vectors",
-        files[0].display(),
+        probe.display(),
         lib.len()
     );
 }
