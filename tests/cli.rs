@@ -958,3 +958,51 @@ fn model_verify_records_hashes_and_catches_a_replaced_file() {
     let lines = util::json_lines(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(lines[1]["status"], "MISMATCH", "{lines:?}");
 }
+
+/// Issue 18: `avx search` embeds its text with the int8 text tower when the model directory has one (the index
+/// holds audio vectors, so its model check accepts it), and `--variant` overrides that default.
+#[test]
+fn search_uses_an_int8_text_tower_when_present_and_variant_overrides_it() {
+    let env = Env::new();
+    let model = env.dir.path().join("model");
+    tiny_model_copy(&model);
+    make_library(&env, 3);
+    let run = |args: &[&str]| -> Output {
+        env.cmd()
+            .env("AVX_MODEL_DIR", &model)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let out = run(&["index", s(&env.lib())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fp32 = run(&["--json", "--variant", "fp32", "search", "a low hum"]);
+    assert_eq!(fp32.status.code(), Some(0), "{}", text(&fp32));
+    // A damaged int8 text tower: the default loads it (and says which file), --variant fp32 does not.
+    let quantized = model.join("onnx/text_model_quantized.onnx");
+    std::fs::write(&quantized, b"not an onnx file").unwrap();
+    let out = run(&["search", "a low hum"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("text_model_quantized.onnx"),
+        "{}",
+        text(&out)
+    );
+    let again = run(&["--json", "--variant", "fp32", "search", "a low hum"]);
+    assert_eq!(again.stdout, fp32.stdout, "{}", text(&again));
+    // A working one (here the fp32 weights under the int8 name): the default search succeeds with its vectors.
+    std::fs::copy(model.join("onnx/text_model.onnx"), &quantized).unwrap();
+    let int8 = run(&["--json", "search", "a low hum"]);
+    assert_eq!(int8.status.code(), Some(0), "{}", text(&int8));
+    assert_eq!(
+        util::json_lines(&String::from_utf8_lossy(&int8.stdout)),
+        util::json_lines(&String::from_utf8_lossy(&fp32.stdout))
+    );
+}

@@ -32,9 +32,10 @@ pub struct Global {
     /// Use the model in this local directory (Hugging Face/Xenova layout), offline
     #[arg(long, global = true, env = "AVX_MODEL_DIR", value_name = "PATH")]
     pub model_dir: Option<PathBuf>,
-    /// Model weights: fp32, fp16 or int8
-    #[arg(long, global = true, default_value = "fp32", value_name = "VARIANT")]
-    pub variant: String,
+    /// Model weights: fp32, fp16 or int8 [default: fp32; `avx search` embeds its text with the int8 text tower
+    /// when the model has one]
+    #[arg(long, global = true, value_name = "VARIANT")]
+    pub variant: Option<String>,
     /// Where inference runs: cpu, cuda, coreml or auto
     #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,

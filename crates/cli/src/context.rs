@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use avx_embed::model::{Device, SessionOptions, Variant};
+use avx_embed::model::{Device, SessionOptions, Variant, QUERY_TEXT_VARIANT};
 use avx_embed::{registry, runtime, Embedder};
 use avx_index::{Index, IndexSettings, OpenOptions};
 
@@ -28,7 +28,10 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(global: Global) -> Result<Ctx> {
-        let variant: Variant = global.variant.parse().map_err(anyhow::Error::msg)?;
+        let variant: Variant = match &global.variant {
+            Some(v) => v.parse().map_err(anyhow::Error::msg)?,
+            None => Variant::Fp32,
+        };
         let device: Device = global.device.parse().map_err(anyhow::Error::msg)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = match global.threads {
@@ -157,6 +160,15 @@ impl Ctx {
             eprintln!("avx: device auto: using {}", device.name());
         }
         Ok(emb)
+    }
+
+    /// Text queries use the [`QUERY_TEXT_VARIANT`] text tower when the model has it and `--variant` is not
+    /// given (`--variant` sets both towers). Query vectors only search the audio vectors, so the index's model
+    /// check (the audio tower) is unaffected.
+    pub fn prefer_query_text_variant(&self, emb: &mut Embedder) {
+        if self.global.variant.is_none() {
+            emb.prefer_text_variant(QUERY_TEXT_VARIANT);
+        }
     }
 
     /// The settings an index built with this model, windows every `hop_s` seconds, must have.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::family::{read_avx_model, ModelFrontEnd, ModelInputs, AVX_MODEL_JSON, CLAP_FAMILY};
 use crate::frontend::FrontEndSpec;
-use crate::model::{pool, tower_path, AudioEncoder, Device, SessionOptions, TextEncoder};
+use crate::model::{pool, tower_path, AudioEncoder, Device, SessionOptions, TextEncoder, Variant};
 use crate::window::AudioInfo;
 use crate::{EmbedError, Result};
 
@@ -102,6 +102,7 @@ pub struct Embedder {
     family: String,
     spec: ModelFrontEnd,
     opts: SessionOptions,
+    text_variant: Variant,
     audio: Option<AudioEncoder>,
     text: Option<TextEncoder>,
     dim: Option<usize>,
@@ -118,6 +119,7 @@ impl Embedder {
             dir: dir.to_path_buf(),
             family,
             spec,
+            text_variant: opts.variant,
             opts,
             audio: None,
             text: None,
@@ -152,8 +154,26 @@ impl Embedder {
 
     /// Whether the model directory has a text tower and tokenizer.
     pub fn has_text(&self) -> bool {
-        tower_path(&self.dir, "text", self.opts.variant).is_file()
+        tower_path(&self.dir, "text", self.text_variant).is_file()
             && self.dir.join("tokenizer.json").is_file()
+    }
+
+    /// The weight variant of the text tower (the session options' variant unless changed).
+    pub fn text_variant(&self) -> Variant {
+        self.text_variant
+    }
+
+    /// Uses `variant`'s text tower from now on when the model directory has it; returns whether it does. Text
+    /// vectors are queries into the audio tower's space, so the stored vectors do not change with it.
+    pub fn prefer_text_variant(&mut self, variant: Variant) -> bool {
+        if !tower_path(&self.dir, "text", variant).is_file() {
+            return false;
+        }
+        if variant != self.text_variant {
+            self.text_variant = variant;
+            self.text = None;
+        }
+        true
     }
 
     /// The text tower, loaded on first use.
@@ -169,7 +189,11 @@ impl Embedder {
                     ),
                 });
             }
-            self.text = Some(TextEncoder::open_dir(&self.dir, &self.opts)?);
+            self.text = Some(TextEncoder::open(
+                &tower_path(&self.dir, "text", self.text_variant),
+                &self.dir.join("tokenizer.json"),
+                &self.opts,
+            )?);
         }
         Ok(self.text.as_mut().expect("just loaded"))
     }
@@ -293,4 +317,34 @@ fn declared_dim(dir: &Path) -> Option<usize> {
         .as_u64()
         .map(|d| d as usize)
         .filter(|d| *d > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preferred_text_variant_is_used_only_when_its_file_exists() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-clap");
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["", "onnx"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            for e in std::fs::read_dir(fixture.join(sub)).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_file() {
+                    std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+                }
+            }
+        }
+        let mut emb = Embedder::open("tiny", dir.path(), SessionOptions::default()).unwrap();
+        assert!(!emb.prefer_text_variant(Variant::Int8));
+        assert_eq!(emb.text_variant(), Variant::Fp32);
+        assert!(emb.text().unwrap().path().ends_with("onnx/text_model.onnx"));
+        let quantized = tower_path(dir.path(), "text", Variant::Int8);
+        std::fs::copy(dir.path().join("onnx/text_model.onnx"), &quantized).unwrap();
+        assert!(emb.prefer_text_variant(Variant::Int8));
+        assert_eq!(emb.text_variant(), Variant::Int8);
+        assert_eq!(emb.text().unwrap().path(), quantized);
+        assert!(!emb.embed_text("a low hum").unwrap().is_empty());
+    }
 }

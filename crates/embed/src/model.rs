@@ -70,6 +70,10 @@ impl std::str::FromStr for Variant {
     }
 }
 
+/// The text tower `avx search` uses when the model directory has it and no variant is asked for: on the
+/// full-size CLAP export it loads faster and agrees with fp32 (benches/variants.rs; README, Performance).
+pub const QUERY_TEXT_VARIANT: Variant = Variant::Int8;
+
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Device {
@@ -431,6 +435,11 @@ impl TextEncoder {
             mask_input,
             output,
         })
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Whether the model takes an `attention_mask` input.

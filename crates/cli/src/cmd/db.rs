@@ -34,6 +34,7 @@ pub fn similar(ctx: &Ctx, args: SimilarArgs, url: &str) -> Result<Outcome> {
 pub fn search(ctx: &Ctx, args: SearchArgs, url: &str) -> Result<Outcome> {
     let mut db = open(&args.db, url)?;
     let (mut emb, _) = embedder(ctx, &db, &args.db.table)?;
+    ctx.prefer_query_text_variant(&mut emb);
     let vector = avx_core::query::text_vector(&mut emb, &args.text.join(" "))?;
     run(ctx, &mut db, &vector, &args.results, None)
 }

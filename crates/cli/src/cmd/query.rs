@@ -32,6 +32,7 @@ pub fn search(ctx: &Ctx, args: SearchArgs) -> Result<Outcome> {
     }
     let index = ctx.open_index()?;
     let (mut emb, _) = ctx.embedder_for_index(&index)?;
+    ctx.prefer_query_text_variant(&mut emb);
     let vector = query::text_vector(&mut emb, &args.text.join(" "))?;
     run_query(ctx, &index, &vector, &args.results, None)
 }
