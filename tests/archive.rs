@@ -166,3 +166,78 @@ fn timeline_of_a_file_not_indexed_says_what_to_do() {
     // Nothing recurs in one short file: exit code 1.
     avx(dir.path(), &["recurring"], 1);
 }
+
+/// CSV keeps a file name that is not UTF-8 exactly: the raw bytes in the path field, quoted for the comma.
+#[cfg(unix)]
+#[test]
+fn csv_writes_a_non_utf8_path_as_its_raw_bytes() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let prog = lib.join(std::ffi::OsString::from_vec(b"prog,\xff.mp3".to_vec()));
+    std::fs::copy(repo().join("tests/data/programme/programme.mp3"), &prog)
+        .expect("tests/data/programme/programme.mp3 is missing: run tests/data/make_programme.sh");
+    let prog = prog.canonicalize().unwrap();
+    avx(
+        dir.path(),
+        &["--quiet", "index", lib.to_str().unwrap(), "--hop", "0.58"],
+        0,
+    );
+    let mut field = b"\"".to_vec();
+    field.extend_from_slice(prog.as_os_str().as_bytes());
+    field.extend_from_slice(b"\",");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_avx"))
+            .env("AVX_INDEX", dir.path().join("index"))
+            .env("AVX_MODEL_DIR", repo().join("models/aisfx"))
+            .env_remove("AVX_MODEL")
+            .args(["--threads", "2"])
+            .args(args)
+            .output()
+            .expect("avx runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    fn csv(s: &str) -> &std::ffi::OsStr {
+        std::ffi::OsStr::new(s)
+    }
+    let timeline = run(&[
+        csv("timeline"),
+        prog.as_os_str(),
+        csv("--format"),
+        csv("csv"),
+    ]);
+    let rows: Vec<&[u8]> = timeline
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|l| l.starts_with(&field)),
+        "{}",
+        String::from_utf8_lossy(&timeline)
+    );
+    let recurring = run(&[csv("recurring"), csv("--format"), csv("csv")]);
+    let rows: Vec<&[u8]> = recurring
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(rows.len(), 6, "{}", String::from_utf8_lossy(&recurring));
+    for l in rows {
+        // motif,path,...: the path field follows the motif number.
+        let comma = l.iter().position(|b| *b == b',').unwrap();
+        assert!(
+            l[comma + 1..].starts_with(&field),
+            "{}",
+            String::from_utf8_lossy(l)
+        );
+    }
+}

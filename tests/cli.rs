@@ -897,6 +897,22 @@ fn a_non_utf8_file_name_survives_index_similar_and_export() {
         json_name,
         std::fs::read_dir(&av).unwrap().collect::<Vec<_>>()
     );
+
+    // embed without --json: the raw bytes, then a tab and the values.
+    let out = env.cmd().arg("embed").arg(&odd).output().expect("avx runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut want = raw.to_vec();
+    want.push(b'\t');
+    assert!(
+        out.stdout.starts_with(&want),
+        "embed lacks the raw path: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// A copy of the tiny model in a fresh directory (its files can be changed without touching the fixture).

@@ -465,3 +465,64 @@ fn window_search_and_filters() {
     );
     assert_eq!(db.vectors(false, None).unwrap().len(), 12);
 }
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_paths_are_pushed_and_read_back_losslessly() {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(5);
+    // Two names that differ only in a byte that is not UTF-8, one under a directory whose name is not UTF-8,
+    // one whose name holds a literal U+FFFD, and a plain one.
+    let paths = [
+        raw(b"/lib/caf\xe9.wav"),
+        raw(b"/lib/caf\xe8.wav"),
+        raw(b"/lib/d\xff/x.wav"),
+        PathBuf::from("/lib/\u{fffd}e9.wav"),
+        PathBuf::from("/lib/plain.wav"),
+    ];
+    let recs: Vec<FileRecord> = paths.iter().map(|p| record(p, &mut rng, 8, 0)).collect();
+    let index = write(&dir.path().join("i"), &settings("p", 8), recs, &[]);
+    let first = push_ok(&index, &opts("path_bytes_test", false));
+    assert_eq!(first.upserted, 5, "{first:?}");
+    let second = push_ok(&index, &opts("path_bytes_test", false));
+    assert_eq!((second.upserted, second.unchanged), (0, 5), "{second:?}");
+
+    let mut db = Db::open(&target(), "path_bytes_test").unwrap();
+    let mut got: Vec<PathBuf> = db
+        .vectors(false, None)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.path)
+        .collect();
+    got.sort();
+    let mut want = paths.to_vec();
+    want.sort();
+    assert_eq!(got, want);
+
+    // --in a directory that is not UTF-8, and the query file left out by its exact bytes.
+    let under = db.vectors(false, Some(&raw(b"/lib/d\xff"))).unwrap();
+    assert_eq!(
+        under.iter().map(|v| &v.path).collect::<Vec<_>>(),
+        [&paths[2]]
+    );
+    let v = index
+        .file_vector(index.file_by_path(&paths[0]).unwrap())
+        .unwrap()
+        .to_vec();
+    let hits = db
+        .search(&DbQuery {
+            vector: &v,
+            k: 10,
+            segments: false,
+            exact: true,
+            ef_search: None,
+            within: None,
+            exclude: Some(&paths[0]),
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 4, "{hits:?}");
+    assert!(hits.iter().all(|h| h.path != paths[0]), "{hits:?}");
+    assert!(hits.iter().any(|h| h.path == paths[1]), "{hits:?}");
+}

@@ -14,6 +14,7 @@
 
 mod conn;
 mod error;
+mod pathtext;
 mod push;
 mod query;
 mod schema;

@@ -25,6 +25,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::conn::Target;
 use crate::error::Result;
+use crate::pathtext;
 use crate::schema::{self, fingerprint, query_error, Names};
 
 /// Test hook: milliseconds to sleep after each committed batch (lets a test kill a push mid-way).
@@ -94,14 +95,13 @@ pub struct PushReport {
 
 /// The `root` column of a file.
 fn root_of(path: &Path, roots: &[PathBuf]) -> String {
-    roots
+    let root: PathBuf = roots
         .iter()
         .filter(|r| path.starts_with(r))
         .max_by_key(|r| r.as_os_str().len())
         .cloned()
-        .unwrap_or_else(|| path.components().take(3).collect())
-        .to_string_lossy()
-        .into_owned()
+        .unwrap_or_else(|| path.components().take(3).collect());
+    pathtext::to_text(&root)
 }
 
 /// One file as pushed.
@@ -177,7 +177,7 @@ pub fn push(
         let Some(vector) = index.file_vector(f) else {
             continue; // failed files have no vector
         };
-        let path = f.path.to_string_lossy().into_owned();
+        let path = pathtext::to_text(&f.path);
         let mut row = Row {
             meta: f,
             root: root_of(&f.path, &opts.roots),

@@ -10,6 +10,7 @@ use postgres::Client;
 
 use crate::conn::Target;
 use crate::error::{PgError, Result};
+use crate::pathtext;
 use crate::schema::{self, query_error, Names};
 
 /// The `hnsw.ef_search` used when the caller gives none (pgvector's own default is 40). README.md reports the
@@ -73,9 +74,9 @@ pub struct DbVector {
 
 /// `dir` as a text prefix that matches the paths under it (component-wise, as `Path::starts_with`).
 fn dir_prefix(dir: &Path) -> String {
-    let s = dir.to_string_lossy();
+    let s = pathtext::to_text(dir);
     if s.ends_with('/') {
-        s.into_owned()
+        s
     } else {
         format!("{s}/")
     }
@@ -125,7 +126,7 @@ impl Db {
         }
         let t = self.target.clone();
         let within = q.within.map(dir_prefix);
-        let exclude = q.exclude.map(|p| p.to_string_lossy().into_owned());
+        let exclude = q.exclude.map(pathtext::to_text);
         let v = Vector::from(q.vector.to_vec());
         let k = q.k as i64;
         let mut tx = self
@@ -174,7 +175,7 @@ impl Db {
                 let id: i64 = r.get(3);
                 DbHit {
                     id: id as u64,
-                    path: PathBuf::from(path),
+                    path: pathtext::from_text(&path),
                     score: (1.0 - d) as f32,
                     duration_s: r.get(1),
                     window: q.segments.then(|| (r.get(4), r.get(5))),
@@ -217,7 +218,7 @@ impl Db {
                 let path: String = r.get(0);
                 let v: Vector = r.get(1);
                 DbVector {
-                    path: PathBuf::from(path),
+                    path: pathtext::from_text(&path),
                     window: segments.then(|| (r.get(2), r.get(3))),
                     vector: v.to_vec(),
                 }

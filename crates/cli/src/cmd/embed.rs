@@ -60,10 +60,13 @@ pub fn run(ctx: &Ctx, args: EmbedArgs) -> Result<Outcome> {
             }
             out.json(&o)?;
         } else {
-            out.line(format!("{}\t{}", f.path.display(), values(&f.vector)))?;
+            // The path's raw bytes, so a name that is not UTF-8 stays exact (README.md, "Paths").
+            let path = avx_core::path_bytes(&f.path);
+            out.bytes_line(&[&path[..], b"\t", values(&f.vector).as_bytes()].concat())?;
             if args.segments {
                 for ((s, e), v) in f.windows.iter().zip(&f.window_vectors) {
-                    out.line(format!("{}@{s:.3}-{e:.3}\t{}", f.path.display(), values(v)))?;
+                    let rest = format!("@{s:.3}-{e:.3}\t{}", values(v));
+                    out.bytes_line(&[&path[..], rest.as_bytes()].concat())?;
                 }
             }
         }

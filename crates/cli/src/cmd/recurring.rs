@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use avx_core::{path_bytes, path_text};
 use avx_embed::refine::{refine_motif, Clip};
 use avx_index::analysis::{
     center, recurring, BucketNeighbours, ExactNeighbours, Motif, RecurringConfig, Span,
@@ -157,7 +158,7 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
     for (m, motif) in found.motifs.iter().enumerate() {
         let id = m + 1;
         let rep = motif.representative();
-        let rep_path = found.paths[rep.track as usize].to_string_lossy();
+        let rep_path = path_text(&found.paths[rep.track as usize]);
         if !motif
             .occurrences
             .iter()
@@ -183,7 +184,6 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
             if !shown(path) {
                 continue;
             }
-            let p = path.to_string_lossy();
             let is_rep = i == motif.representative;
             if ctx.global.json {
                 out.json(&json!({
@@ -194,17 +194,19 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
             }
             match args.format {
                 ArchiveFormat::Table => out.line(format!(
-                    "  {:>17}  {:.3}  {p}",
+                    "  {:>17}  {:.3}  {}",
                     span(o.start, o.end),
-                    o.score
+                    o.score,
+                    path_text(path)
                 ))?,
-                ArchiveFormat::Csv => out.line(format!(
-                    "{id},{},{:.3},{:.3},{:.4},{is_rep}",
-                    csv_field(&p),
-                    o.start,
-                    o.end,
-                    o.score
-                ))?,
+                ArchiveFormat::Csv => {
+                    let mut line = format!("{id},").into_bytes();
+                    line.extend(csv_field(&path_bytes(path)));
+                    line.extend(
+                        format!(",{:.3},{:.3},{:.4},{is_rep}", o.start, o.end, o.score).bytes(),
+                    );
+                    out.bytes_line(&line)?
+                }
                 ArchiveFormat::Audacity => {
                     out.line(format!("{:.3}\t{:.3}\tmotif {id}", o.start, o.end))?
                 }
@@ -224,13 +226,23 @@ pub fn span(start: f32, end: f32) -> String {
     format!("{}-{}", clock(start as f64), clock(end as f64))
 }
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// A CSV field of raw bytes, quoted when it holds a comma, a quote or a line break. A path goes in as its raw
+/// bytes ([`path_bytes`]), so a file name that is not UTF-8 is written as the file system spells it (README.md,
+/// "Recurring sounds in long recordings").
+pub fn csv_field(s: &[u8]) -> Vec<u8> {
+    if !s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        return s.to_vec();
     }
+    let mut out = Vec::with_capacity(s.len() + 2);
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+    out
 }
 
 #[cfg(test)]
@@ -239,7 +251,13 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("/a/b.wav"), "/a/b.wav");
-        assert_eq!(csv_field("/a,b/\"c\".wav"), "\"/a,b/\"\"c\"\".wav\"");
+        assert_eq!(csv_field(b"/a/b.wav"), b"/a/b.wav");
+        assert_eq!(csv_field(b"/a,b/\"c\".wav"), b"\"/a,b/\"\"c\"\".wav\"");
+    }
+
+    #[test]
+    fn csv_fields_keep_bytes_that_are_not_utf8() {
+        assert_eq!(csv_field(b"/a/caf\xe9 \xff.wav"), b"/a/caf\xe9 \xff.wav");
+        assert_eq!(csv_field(b"/a,\xff.wav"), b"\"/a,\xff.wav\"");
     }
 }

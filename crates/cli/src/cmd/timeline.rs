@@ -108,7 +108,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
     )?;
 
     let mut out = Out::new();
-    let p = path.to_string_lossy();
+    let path_field = csv_field(&avx_core::path_bytes(&path));
     if args.format == ArchiveFormat::Csv && !ctx.global.json {
         out.line("path,start,end,kind,motif,like,like_score,label,label_score")?;
     }
@@ -152,17 +152,29 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
                 }
                 out.line(line)?;
             }
-            ArchiveFormat::Csv => out.line(format!(
-                "{},{:.3},{:.3},{kind},{},{},{},{},{}",
-                csv_field(&p),
-                s.start,
-                s.end,
-                motif.map(|m| m.to_string()).unwrap_or_default(),
-                like.map(|l| csv_field(l.0)).unwrap_or_default(),
-                like.map(|l| format!("{:.4}", l.1)).unwrap_or_default(),
-                label.map(|l| csv_field(l.0)).unwrap_or_default(),
-                label.map(|l| format!("{:.4}", l.1)).unwrap_or_default(),
-            ))?,
+            ArchiveFormat::Csv => {
+                let mut line = path_field.clone();
+                line.extend(format!(",{:.3},{:.3},{kind},", s.start, s.end).bytes());
+                line.extend(motif.map(|m| m.to_string()).unwrap_or_default().bytes());
+                line.push(b',');
+                line.extend(like.map(|l| csv_field(l.0.as_bytes())).unwrap_or_default());
+                line.push(b',');
+                line.extend(
+                    like.map(|l| format!("{:.4}", l.1))
+                        .unwrap_or_default()
+                        .bytes(),
+                );
+                line.push(b',');
+                line.extend(label.map(|l| csv_field(l.0.as_bytes())).unwrap_or_default());
+                line.push(b',');
+                line.extend(
+                    label
+                        .map(|l| format!("{:.4}", l.1))
+                        .unwrap_or_default()
+                        .bytes(),
+                );
+                out.bytes_line(&line)?
+            }
             ArchiveFormat::Audacity => out.line(format!("{:.3}\t{:.3}\t{name}", s.start, s.end))?,
         }
     }
