@@ -59,7 +59,7 @@ pub struct GraphReport {
     pub disconnected: u64,
     /// Points that a search for their own vector did not find, as inserted.
     pub unreachable: u64,
-    /// Of those, points found after adding reverse edges.
+    /// Of those and of the disconnected points, points linked in (found by a self-search) after the repair.
     pub repaired: u64,
     /// Points still not found by a self-search after repair (reported, searchable exactly).
     pub still_unreachable: u64,
@@ -157,13 +157,20 @@ impl GraphData {
             points: n as u64,
             ..GraphReport::default()
         };
-        report.disconnected = g.disconnected().len() as u64;
+        let disconnected = g.disconnected();
+        report.disconnected = disconnected.len() as u64;
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
         // A narrow beam finds almost every point; only the rest are searched at `check_ef`.
         let quick = g.self_check(params.check_ef.min(16), &vec_of, (0..n as u32).collect());
         let unfound = g.self_check(params.check_ef, &vec_of, quick);
         report.unreachable = unfound.len() as u64;
+        // Points that no edge reaches are repaired too, even when a search for one "finds" it through an exact
+        // duplicate of its vector.
         let mut todo = unfound;
+        todo.extend(disconnected);
+        todo.sort_unstable();
+        todo.dedup();
+        let to_repair = todo.len() as u64;
         for fan in [4usize, 16, 64] {
             if todo.is_empty() {
                 break;
@@ -173,7 +180,7 @@ impl GraphData {
             todo = g.self_check(params.check_ef, &vec_of, todo);
         }
         report.still_unreachable = todo.len() as u64;
-        report.repaired = report.unreachable - report.still_unreachable;
+        report.repaired = to_repair - report.still_unreachable;
         report.check_ms = t_check.elapsed().as_millis() as u64;
         report.build_ms = t0.elapsed().as_millis() as u64;
         (g, report)

@@ -46,7 +46,14 @@ fn check(n: usize, dim: usize, clusters: usize, spread: f32, duplicates: usize) 
     assert!(g.disconnected().is_empty(), "{ctx}");
     let m = params.m;
     for (layer, lists) in g.adj.iter().enumerate() {
-        let cap = if layer == 0 { 2 * m } else { m };
+        // Insertion keeps lists within M (2M on layer 0); the repair then links each repaired point both ways
+        // on layer 0, so a list there may grow by one link per repaired point (the format's lists are
+        // variable-length).
+        let cap = if layer == 0 {
+            2 * m + rep.repaired as usize
+        } else {
+            m
+        };
         for (node, list) in lists.iter().enumerate() {
             assert!(
                 list.len() <= cap,
