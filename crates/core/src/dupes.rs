@@ -167,52 +167,24 @@ pub fn duplicate_groups(index: &Index, opts: &DupesOptions) -> Result<Vec<Group>
     let (refs, data) = gather(index, level, opts.within);
     let st = index.settings();
     let family = avx_embed::family::family_of(&st.family, &st.frontend);
-    if !opts.segments {
-        let prints = Prints::open(index.dir())?;
-        if !prints.is_empty() {
-            let of_row: Vec<Option<&SoundPrint>> = refs
-                .iter()
-                .map(|r| {
-                    let f = index.file_by_id(r.file_id)?;
-                    prints.get(f.content_hash?)
-                })
-                .collect();
-            let groups = confirmed_groups(&data, st.dim as usize, &of_row, &family, opts)?;
-            return Ok(by_score_then_path(
-                groups
-                    .into_iter()
-                    .map(|g| Group {
-                        members: g
-                            .into_iter()
-                            .map(|(pos, score, print)| GroupMember {
-                                file: FileRef::of(index, refs[pos].file_id),
-                                score,
-                                window: None,
-                                print,
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            ));
-        }
-    }
-    let owners: Vec<(u64, Option<(f32, f32)>)> =
-        refs.iter().map(|r| (r.file_id, r.window)).collect();
-    let groups = groups_among(&owners, &data, st.dim as usize, &family, opts)?;
-    Ok(groups
-        .into_iter()
-        .map(|g| Group {
-            members: g
-                .into_iter()
-                .map(|(pos, score)| GroupMember {
-                    file: FileRef::of(index, refs[pos].file_id),
-                    score,
-                    window: refs[pos].window,
-                    print: None,
-                })
-                .collect(),
-        })
-        .collect())
+    let prints = if opts.segments {
+        None
+    } else {
+        Some(Prints::open(index.dir())?).filter(|p| !p.is_empty())
+    };
+    let of_row: Option<Vec<Option<&SoundPrint>>> = prints.as_ref().map(|prints| {
+        refs.iter()
+            .map(|r| prints.get(index.file_by_id(r.file_id)?.content_hash?))
+            .collect()
+    });
+    let rows = Rows {
+        owners: refs.iter().map(|r| (r.file_id, r.window)).collect(),
+        data: &data,
+        dim: st.dim as usize,
+    };
+    rows.groups(&family, opts, of_row.as_deref(), |row| {
+        FileRef::of(index, refs[row].file_id)
+    })
 }
 
 /// Orders each group's members after its leader by score, ties by path, so that the same files give the same
@@ -226,6 +198,65 @@ fn by_score_then_path(mut groups: Vec<Group>) -> Vec<Group> {
         });
     }
     groups
+}
+
+/// The rows a duplicate search runs over: `owners[i]` is row i's file (any id unique per file) and window,
+/// `data` the rows (row-major, `dim` wide).
+struct Rows<'a> {
+    owners: Vec<(u64, Option<(f32, f32)>)>,
+    data: &'a [f32],
+    dim: usize,
+}
+
+impl Rows<'_> {
+    /// The groups, files confirmed by their sound prints where `prints` is given (one per row, `None` where a
+    /// file has none), else by vectors alone; `file_of(row)` names a member.
+    fn groups(
+        &self,
+        family: &str,
+        opts: &DupesOptions,
+        prints: Option<&[Option<&SoundPrint>]>,
+        file_of: impl Fn(usize) -> FileRef,
+    ) -> Result<Vec<Group>> {
+        let group = |members: Vec<GroupMember>| Group { members };
+        if let Some(prints) = prints {
+            let groups = confirmed_groups(self.data, self.dim, prints, family, opts)?;
+            return Ok(by_score_then_path(
+                groups
+                    .into_iter()
+                    .map(|g| {
+                        group(
+                            g.into_iter()
+                                .map(|(row, score, print)| GroupMember {
+                                    file: file_of(row),
+                                    score,
+                                    window: None,
+                                    print,
+                                })
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        Ok(
+            groups_among(&self.owners, self.data, self.dim, family, opts)?
+                .into_iter()
+                .map(|g| {
+                    group(
+                        g.into_iter()
+                            .map(|(row, score)| GroupMember {
+                                file: file_of(row),
+                                score,
+                                window: self.owners[row].1,
+                                print: None,
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
 }
 
 /// The duplicate search over rows read from elsewhere (a database table that `avx push` filled): `files[i]` is row
@@ -246,47 +277,21 @@ pub fn groups_of_rows(
         Some(index) if !opts.segments => Some((index, Prints::open(index.dir())?)),
         _ => None,
     };
-    if let Some((index, prints)) = &local_prints {
-        let of_row: Vec<Option<&SoundPrint>> = files
-            .iter()
-            .map(|f| prints.get(index.file_by_path(&f.path)?.content_hash?))
-            .collect();
-        if of_row.iter().any(Option::is_some) {
-            let groups = confirmed_groups(data, dim, &of_row, family, opts)?;
-            return Ok(by_score_then_path(
-                groups
-                    .into_iter()
-                    .map(|g| Group {
-                        members: g
-                            .into_iter()
-                            .map(|(row, score, print)| GroupMember {
-                                file: files[row].clone(),
-                                score,
-                                window: None,
-                                print,
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            ));
-        }
-    }
-    let owners: Vec<(u64, Option<(f32, f32)>)> =
-        files.iter().zip(windows).map(|(f, w)| (f.id, *w)).collect();
-    Ok(groups_among(&owners, data, dim, family, opts)?
-        .into_iter()
-        .map(|g| Group {
-            members: g
-                .into_iter()
-                .map(|(row, score)| GroupMember {
-                    file: files[row].clone(),
-                    score,
-                    window: windows[row],
-                    print: None,
-                })
-                .collect(),
+    let of_row: Option<Vec<Option<&SoundPrint>>> = local_prints
+        .as_ref()
+        .map(|(index, prints)| {
+            files
+                .iter()
+                .map(|f| prints.get(index.file_by_path(&f.path)?.content_hash?))
+                .collect::<Vec<_>>()
         })
-        .collect())
+        .filter(|p| p.iter().any(Option::is_some));
+    let rows = Rows {
+        owners: files.iter().zip(windows).map(|(f, w)| (f.id, *w)).collect(),
+        data,
+        dim,
+    };
+    rows.groups(family, opts, of_row.as_deref(), |row| files[row].clone())
 }
 
 /// How many of the index's live files have a sound print (the rest are judged by vectors alone), and how many
