@@ -65,27 +65,65 @@ pub(crate) fn build<'a, F>(n: usize, m: usize, ef_construction: usize, vec_of: &
 where
     F: Fn(u32) -> &'a [f32] + Sync,
 {
+    let empty = Built {
+        levels: Vec::new(),
+        entry: 0,
+        adj: Vec::new(),
+    };
+    insert_into(empty, n, m, ef_construction, vec_of)
+}
+
+/// Inserts nodes `existing.levels.len()..n` into `existing` (its links kept as they are, its
+/// entry point the starting one) with the same parallel insertion as [`build`], which is this
+/// over an empty graph. New nodes draw their levels from their node numbers as in a bulk build.
+pub(crate) fn insert_into<'a, F>(
+    existing: Built,
+    n: usize,
+    m: usize,
+    ef_construction: usize,
+    vec_of: &F,
+) -> Built
+where
+    F: Fn(u32) -> &'a [f32] + Sync,
+{
     let m = m.max(2);
-    let levels: Vec<u8> = (0..n).map(|i| level_of(i, m)).collect();
+    let Built {
+        mut levels,
+        entry,
+        mut adj,
+    } = existing;
+    let first = levels.len();
+    levels.extend((first..n).map(|i| level_of(i, m)));
     let links = Links {
         nodes: levels
             .iter()
-            .map(|&l| {
+            .enumerate()
+            .map(|(node, &l)| {
                 let lists = (0..=l as usize)
-                    .map(|layer| Vec::with_capacity(cap(layer, m) + 1))
+                    .map(|layer| {
+                        let mut list: Vec<u32> = adj
+                            .get_mut(layer)
+                            .and_then(|a| a.get_mut(node))
+                            .map(std::mem::take)
+                            .unwrap_or_default();
+                        list.reserve((cap(layer, m) + 1).saturating_sub(list.len()));
+                        list
+                    })
                     .collect();
                 Mutex::new(lists)
             })
             .collect(),
     };
-    let entry: Mutex<Option<(u32, usize)>> = Mutex::new(None);
+    drop(adj);
+    let start = (first > 0).then(|| (entry, levels[entry as usize] as usize));
+    let entry: Mutex<Option<(u32, usize)>> = Mutex::new(start);
     let ins = Inserter {
         links: &links,
         m,
         ef: ef_construction.max(m),
         vec_of,
     };
-    (0..n as u32)
+    (first as u32..n as u32)
         .into_par_iter()
         .with_min_len(64)
         .for_each(|node| ins.insert(node, levels[node as usize] as usize, &entry));

@@ -55,6 +55,8 @@ impl Default for BuildParams {
 pub struct GraphReport {
     /// Points in the graph (live rows covered).
     pub points: u64,
+    /// Of `points`, those inserted into the previous generation's graph (0: built from scratch).
+    pub inserted: u64,
     /// Points not reachable from the entry point by following edges, as inserted.
     pub disconnected: u64,
     /// Points that a search for their own vector did not find, as inserted.
@@ -152,16 +154,33 @@ impl GraphData {
             g.entry = built.entry;
             g.adj = built.adj;
         }
-        let t_check = std::time::Instant::now();
         let mut report = GraphReport {
             points: n as u64,
             ..GraphReport::default()
         };
+        g.check_and_repair((0..n as u32).collect(), &vector, params, &mut report);
+        report.build_ms = t0.elapsed().as_millis() as u64;
+        (g, report)
+    }
+
+    /// Searches for each node of `nodes` with its own vector and repairs the ones not found, and every node no
+    /// edge reaches from the entry point; fills `report`'s counts and `check_ms`.
+    pub(crate) fn check_and_repair<'a, F>(
+        &mut self,
+        nodes: Vec<u32>,
+        vector: &F,
+        params: BuildParams,
+        report: &mut GraphReport,
+    ) where
+        F: Fn(u64) -> &'a [f32] + Sync,
+    {
+        let t_check = std::time::Instant::now();
+        let g = self;
         let disconnected = g.disconnected();
         report.disconnected = disconnected.len() as u64;
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
         // A narrow beam finds almost every point; only the rest are searched at `check_ef`.
-        let quick = g.self_check(params.check_ef.min(16), &vec_of, (0..n as u32).collect());
+        let quick = g.self_check(params.check_ef.min(16), &vec_of, nodes);
         let unfound = g.self_check(params.check_ef, &vec_of, quick);
         report.unreachable = unfound.len() as u64;
         // Points that no edge reaches are repaired too, even when a search for one "finds" it through an exact
@@ -175,15 +194,13 @@ impl GraphData {
             if todo.is_empty() {
                 break;
             }
-            g.repair(&todo, fan, params.check_ef, &vector);
+            g.repair(&todo, fan, params.check_ef, vector);
             let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
             todo = g.self_check(params.check_ef, &vec_of, todo);
         }
         report.still_unreachable = todo.len() as u64;
         report.repaired = to_repair - report.still_unreachable;
         report.check_ms = t_check.elapsed().as_millis() as u64;
-        report.build_ms = t0.elapsed().as_millis() as u64;
-        (g, report)
     }
 
     /// Nodes not reachable from the entry point along edges of any layer.
@@ -749,6 +766,24 @@ where
     A: Adjacency + ?Sized,
     F: Fn(u32) -> &'a [f32] + ?Sized,
 {
+    search_where(g, q, ef, vec_of, |_| true)
+}
+
+/// [`search`] returning only nodes for which `keep` holds (dead rows, a path filter), as hnswlib's
+/// filtered search: the walk goes through every node, the `ef` best kept nodes bound the beam, and it
+/// stops only once it holds `ef` of them (or runs out of nodes).
+pub(crate) fn search_where<'a, A, F, K>(
+    g: &A,
+    q: &[f32],
+    ef: usize,
+    vec_of: &F,
+    keep: K,
+) -> Vec<Cand>
+where
+    A: Adjacency + ?Sized,
+    F: Fn(u32) -> &'a [f32] + ?Sized,
+    K: Fn(u32) -> bool,
+{
     let Some(mut cur) = g.entry() else {
         return Vec::new();
     };
@@ -786,7 +821,9 @@ where
         let mut cands = BinaryHeap::with_capacity(ef * 2);
         let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
         cands.push(start);
-        best.push(std::cmp::Reverse(start));
+        if keep(cur) {
+            best.push(std::cmp::Reverse(start));
+        }
         while let Some(c) = cands.pop() {
             let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
             if c.score < worst && best.len() >= ef {
@@ -808,9 +845,11 @@ where
                 if best.len() < ef || s > worst {
                     let cand = Cand { score: s, node: v };
                     cands.push(cand);
-                    best.push(std::cmp::Reverse(cand));
-                    if best.len() > ef {
-                        best.pop();
+                    if keep(v) {
+                        best.push(std::cmp::Reverse(cand));
+                        if best.len() > ef {
+                            best.pop();
+                        }
                     }
                 }
             }

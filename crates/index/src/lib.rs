@@ -17,6 +17,7 @@ pub mod analysis;
 mod build;
 mod error;
 mod exact;
+mod extend;
 pub mod graph;
 mod index;
 mod kernel;

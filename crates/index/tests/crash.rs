@@ -482,7 +482,8 @@ impl Storage for LostWrites {
     }
 }
 
-/// Batches of the lost-writes script, and the batch after which it compacts and builds both graphs.
+/// Batches of the lost-writes script, and the batch after which it compacts and builds both graphs (after the
+/// last batch it inserts that batch's rows into both graphs).
 const LW_BATCHES: u64 = 3;
 const LW_MAINTAIN_AFTER: u64 = 1;
 
@@ -511,6 +512,21 @@ fn lost_writes_script(dir: &Path, fs: &LostWrites) -> (u64, bool) {
         {
             return (b + 1, false);
         }
+        // The last batch's rows are inserted into the graphs built above (a new generation each).
+        if b == LW_BATCHES - 1 {
+            // (A crash in the maintenance above can have left a level without a graph: it is built then.)
+            let points = Index::open(dir, read_opts()).map_or([0; 2], |ix| ix.stats().graph_points);
+            for level in [Level::File, Level::Window] {
+                match w.extend_graph(level) {
+                    Ok(rep) => assert!(
+                        rep.is_some_and(|r| r.inserted > 0)
+                            || points[(level == Level::Window) as usize] == 0,
+                        "{level:?}: the graph was not extended: {rep:?}"
+                    ),
+                    Err(_) => return (b + 1, false),
+                }
+            }
+        }
     }
     (LW_BATCHES, false)
 }
@@ -534,7 +550,7 @@ fn lost_writes_at_every_operation() {
         total > 50,
         "only {total} operations: the backend is not in the path"
     );
-    let (mut in_flight, mut maintenance) = (0, 0);
+    let (mut in_flight, mut maintenance, mut extending) = (0, 0, 0);
     // Nothing below syncs the real disk (fsyncs would make this minutes): each case starts from a copy of a
     // fresh index, and the recovering writer runs on a backend that never crashes.
     let pristine = tmp.path().join("pristine");
@@ -571,6 +587,7 @@ fn lost_writes_at_every_operation() {
         };
         in_flight += (flying && found == k + 1) as u32;
         maintenance += (!flying && k == LW_MAINTAIN_AFTER + 1 && k < LW_BATCHES) as u32;
+        extending += (!flying && k == LW_BATCHES) as u32;
         // The next writer recovers; verify is then clean, and the script resumes to the end.
         let recover = Arc::new(LostWrites::new(&dir, u64::MAX));
         drop(Writer::open_with_storage(&dir, Some(settings(DIM as u32)), false, recover).unwrap());
@@ -589,10 +606,11 @@ fn lost_writes_at_every_operation() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
     eprintln!(
-        "{total} crash points: {in_flight} found the batch in flight committed, {maintenance} crashed in maintenance"
+        "{total} crash points: {in_flight} found the batch in flight committed, {maintenance} crashed in maintenance, \
+         {extending} while extending the graphs"
     );
     assert!(
-        in_flight > 0 && maintenance > 0,
-        "the crash points missed the commit point or maintenance"
+        in_flight > 0 && maintenance > 0 && extending > 0,
+        "the crash points missed the commit point, maintenance or the graph extension"
     );
 }

@@ -26,10 +26,21 @@ impl Writer {
             if self.live[i] < p.graph_min_rows {
                 continue;
             }
-            let covered = ls.graph.map_or(0, |g| g.rows_covered);
-            let tail = ls.rows - covered;
-            if ls.graph.is_none() || tail as f64 > p.graph_tail_fraction * covered as f64 {
+            let Some(g) = ls.graph else {
                 report.graphs[i] = self.rebuild_graph(level)?;
+                continue;
+            };
+            let tail = ls.rows - g.rows_covered;
+            if tail as f64 <= p.graph_tail_fraction * g.rows_covered as f64 {
+                continue;
+            }
+            // The tail's live rows: inserted into the graph unless they would outnumber its points by
+            // more than the policy allows (then one build from scratch, in parallel from the start).
+            let live_tail = self.live_rows_from(level, g.rows_covered).len();
+            if live_tail as f64 > p.graph_insert_max_fraction * g.points as f64 {
+                report.graphs[i] = self.rebuild_graph(level)?;
+            } else {
+                report.graphs[i] = self.extend_graph(level)?;
             }
         }
         Ok(())
@@ -166,44 +177,95 @@ impl Writer {
         if self.has_pending() {
             self.commit_staged()?;
         }
-        let i = level.code() as usize;
         let map = self.map(level)?;
-        let mut rows: Vec<u64> = match level {
-            Level::File => self.entries.values().filter_map(|e| e.vector_row).collect(),
-            Level::Window => self
-                .entries
-                .values()
-                .flat_map(|e| e.window_rows())
-                .collect(),
-        };
-        rows.sort_unstable();
-        let covered = self.state.levels[i].rows;
-        let old = self.state.levels[i].graph;
-        let mut state = self.state.clone();
-        state.commits += 1;
-        let mut report = None;
-        if rows.is_empty() {
-            state.levels[i].graph = None;
-        } else {
-            let (g, rep) = GraphData::build(
+        let rows = self.live_rows_from(level, 0);
+        let covered = self.state.level(level).rows;
+        let built = (!rows.is_empty()).then(|| {
+            GraphData::build(
                 level,
                 self.settings.dim,
                 covered,
                 &rows,
                 |r| map.row(r),
                 self.policy.build,
-            );
-            let generation = state.commits;
-            let path = self.dir.join(level.graph_file_name(generation));
-            let (len, sum) = g.write(&*self.paths.storage, &path)?;
-            state.levels[i].graph = Some(GraphRef {
-                generation,
-                rows_covered: covered,
-                points: rows.len() as u64,
-                file_len: len,
-                checksum: sum,
-            });
-            report = Some(rep);
+            )
+        });
+        self.install_graph(level, built)
+    }
+
+    /// Inserts a level's live rows past its graph into that graph (committing staged changes first) and
+    /// switches to the result, a new generation written and committed exactly as by
+    /// [`Writer::rebuild_graph`] (see `crate::extend`). Builds from scratch when the level has no graph,
+    /// or when its graph file fails its checks.
+    pub fn extend_graph(&mut self, level: Level) -> Result<Option<GraphReport>> {
+        self.check_usable()?;
+        if self.has_pending() {
+            self.commit_staged()?;
+        }
+        let ls = self.state.level(level);
+        let Some(old) = ls.graph else {
+            return self.rebuild_graph(level);
+        };
+        let view = match old.open(&self.dir, level, true) {
+            Ok(v) if v.deep_check(ls.rows).is_empty() => v,
+            _ => return self.rebuild_graph(level),
+        };
+        let map = self.map(level)?;
+        let new_rows = self.live_rows_from(level, old.rows_covered);
+        let (g, rep) =
+            GraphData::extend(&view, ls.rows, &new_rows, |r| map.row(r), self.policy.build);
+        drop(view);
+        self.install_graph(level, Some((g, rep)))
+    }
+
+    /// The level's live committed rows at or past `from`, ascending.
+    fn live_rows_from(&self, level: Level, from: u64) -> Vec<u64> {
+        let mut rows: Vec<u64> = match level {
+            Level::File => self
+                .entries
+                .values()
+                .filter_map(|e| e.vector_row)
+                .filter(|&r| r >= from)
+                .collect(),
+            Level::Window => self
+                .entries
+                .values()
+                .flat_map(|e| e.window_rows())
+                .filter(|&r| r >= from)
+                .collect(),
+        };
+        rows.sort_unstable();
+        rows
+    }
+
+    /// Writes `built` as the level's next graph generation and fsyncs it (`graph-written`), records it in
+    /// `state` in one transaction (`graph-committed`), then deletes the old graph file; `None` drops the
+    /// level's graph.
+    fn install_graph(
+        &mut self,
+        level: Level,
+        built: Option<(GraphData, GraphReport)>,
+    ) -> Result<Option<GraphReport>> {
+        let i = level.code() as usize;
+        let old = self.state.levels[i].graph;
+        let mut state = self.state.clone();
+        state.commits += 1;
+        let mut report = None;
+        match built {
+            None => state.levels[i].graph = None,
+            Some((g, rep)) => {
+                let generation = state.commits;
+                let path = self.dir.join(level.graph_file_name(generation));
+                let (len, sum) = g.write(&*self.paths.storage, &path)?;
+                state.levels[i].graph = Some(GraphRef {
+                    generation,
+                    rows_covered: g.rows_covered,
+                    points: g.rows.len() as u64,
+                    file_len: len,
+                    checksum: sum,
+                });
+                report = Some(rep);
+            }
         }
         let db_path = self.paths.db.clone();
         let st = state.clone();

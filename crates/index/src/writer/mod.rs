@@ -62,8 +62,14 @@ pub struct MaintenancePolicy {
     pub min_dead_rows: u64,
     /// Build a level's graph once it has this many live rows.
     pub graph_min_rows: u64,
-    /// Rebuild when rows past the graph exceed this fraction of the rows it covers.
+    /// Update a level's graph when rows past it (its tail, scanned exactly by every search) exceed this
+    /// fraction of the rows it covers: by inserting the tail's live rows into it
+    /// ([`Writer::extend_graph`]), or by a build from scratch ([`Writer::rebuild_graph`]) when they
+    /// outnumber `graph_insert_max_fraction` times its points.
     pub graph_tail_fraction: f64,
+    /// Past this many live tail rows per graph point, the graph is built from scratch instead of extended.
+    /// A compaction (which renumbers rows) always drops the graph, so the next one is built from scratch.
+    pub graph_insert_max_fraction: f64,
     /// Graph construction parameters.
     pub build: BuildParams,
     /// Whether commit runs maintenance at all (bulk loads turn it off and call
@@ -77,7 +83,8 @@ impl Default for MaintenancePolicy {
             compact_dead_fraction: 0.25,
             min_dead_rows: 64,
             graph_min_rows: EXACT_BELOW_ROWS,
-            graph_tail_fraction: 0.2,
+            graph_tail_fraction: 0.005,
+            graph_insert_max_fraction: 1.0,
             build: BuildParams::default(),
             enabled: true,
         }
