@@ -11,6 +11,13 @@
 //! * `AVX_BENCH_EXPORT=DIR`: first write the vectors and queries there as raw little-endian f32
 //!   (`vectors.f32`, `queries.f32`) for `benches/hnswlib_compare.py`, which times `hnswlib` and a
 //!   NumPy brute-force scan on the same data.
+//! * `AVX_BENCH_MODE=incremental`: instead of the above, N files in 100 directories with ids in path
+//!   order (as `avx index` hands them out), a graph built over the first `N - N * AVX_BENCH_ADD_PERMILLE /
+//!   1000` (default 10 per mille: 1 %), the rest inserted into it (`Writer::extend_graph`), against a fresh
+//!   build over all N in the same run (vectors/s, recall@10 of both), then path-filtered searches (one
+//!   directory = 1 %, ten = 10 %, all, none) against exact filtered searches.
+//!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone, on an index without a graph (1M files
+//!   in minutes).
 //!
 //! Vectors are clustered synthetic unit vectors (seeded): 1000 centres by default, noise 0.6/sqrt(dim) per
 //! component, queries are stored vectors perturbed by the same noise.
@@ -307,8 +314,226 @@ fn benches(c: &mut Criterion) {
 
 criterion_group!(group, benches);
 
+/// Path of file `i` of `n` in the incremental and filtered modes: 10 directories of 10 of `n / 100` files
+/// each, ids in path order.
+fn ordered_path(i: u64, n: u64) -> PathBuf {
+    let d = i * 100 / n;
+    PathBuf::from(format!("/lib/{}/{}/{i:09}.flac", d / 10, d % 10))
+}
+
+/// Stores files `range` (of `n`) with maintenance off and commits.
+fn store(dir: &Path, data: &Data, n: u64, range: std::ops::Range<u64>) -> avx_index::Writer {
+    let opts = OpenOptions {
+        write: true,
+        wait: false,
+        settings: Some(settings(data.dim)),
+    };
+    let ix = Index::open(dir, opts).unwrap();
+    let mut w = ix.writer().unwrap();
+    w.set_policy(MaintenancePolicy {
+        enabled: false,
+        ..MaintenancePolicy::default()
+    });
+    for i in range {
+        w.upsert(FileRecord {
+            path: ordered_path(i, n),
+            size: i,
+            mtime_ns: 0,
+            content_hash: i as u128,
+            duration_s: 1.0,
+            sample_rate: 48_000,
+            channels: 2,
+            codec: "flac".into(),
+            vector: data.vector(i),
+            windows: vec![],
+        })
+        .unwrap();
+        if i % 10_000 == 9_999 {
+            w.commit().unwrap();
+        }
+    }
+    w.commit().unwrap();
+    w
+}
+
+/// Recall@10 and p50 of graph searches at `ef` (one thread) against exact ones.
+fn graph_recall(
+    ix: &Index,
+    qs: &[Vec<f32>],
+    truth: &[Vec<avx_index::Hit>],
+    ef: usize,
+) -> (f64, Duration) {
+    let mut lat = Vec::new();
+    let mut found = 0;
+    for (q, tr) in qs.iter().zip(truth) {
+        let t = Instant::now();
+        let hits = ix
+            .search(
+                q,
+                &SearchOptions {
+                    k: 10,
+                    ef: Some(ef),
+                    exact_below_rows: 0,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        lat.push(t.elapsed());
+        found += hits
+            .iter()
+            .filter(|h| tr.iter().any(|e| e.row == h.row))
+            .count();
+    }
+    (
+        found as f64 / (qs.len() * 10) as f64,
+        percentile(&mut lat, 0.5),
+    )
+}
+
+fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
+    let added = n * env("AVX_BENCH_ADD_PERMILLE", 10) as u64 / 1000;
+    let base = n - added;
+    let (inc, fresh) = (root.join("incremental"), root.join("fresh"));
+    let _ = std::fs::remove_dir_all(&inc);
+    let _ = std::fs::remove_dir_all(&fresh);
+    let mut w = store(&inc, data, n, 0..base);
+    let t = Instant::now();
+    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
+    let b = t.elapsed().as_secs_f64();
+    println!(
+        "base graph over {base}: {b:.1} s ({:.0} vectors/s); {rep:?}",
+        base as f64 / b
+    );
+    drop(w);
+    let mut w = store(&inc, data, n, base..n);
+    let t = Instant::now();
+    let rep = w.extend_graph(Level::File).unwrap().unwrap();
+    let e = t.elapsed().as_secs_f64();
+    println!(
+        "incremental: {added} inserted into the graph of {base} in {e:.2} s ({:.0} vectors/s, load and \
+         write of the whole graph included); {rep:?}",
+        added as f64 / e
+    );
+    drop(w);
+    let mut w = store(&fresh, data, n, 0..n);
+    let t = Instant::now();
+    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
+    let f = t.elapsed().as_secs_f64();
+    println!(
+        "fresh build over {n}: {f:.1} s ({:.0} vectors/s); {rep:?}",
+        n as f64 / f
+    );
+    println!(
+        "per vector: incremental {:.2} ms, fresh build {:.2} ms (ratio {:.2})",
+        e * 1e3 / added as f64,
+        f * 1e3 / n as f64,
+        (e / added as f64) / (f / n as f64)
+    );
+    drop(w);
+    let (inc_ix, fresh_ix) = (
+        Index::open(&inc, OpenOptions::default()).unwrap(),
+        Index::open(&fresh, OpenOptions::default()).unwrap(),
+    );
+    let qs: Vec<Vec<f32>> = (0..queries.min(300)).map(|i| data.query(i, n)).collect();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    one.install(|| {
+        let truth: Vec<_> = qs
+            .iter()
+            .map(|q| inc_ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap())
+            .collect();
+        for ef in [16usize, 32, 96] {
+            let (ri, ti) = graph_recall(&inc_ix, &qs, &truth, ef);
+            let (rf, tf) = graph_recall(&fresh_ix, &qs, &truth, ef);
+            println!(
+                "ef {ef}: recall@10 incremental {ri:.4} (p50 {:.3} ms), fresh {rf:.4} (p50 {:.3} ms), difference {:+.4}",
+                ti.as_secs_f64() * 1e3,
+                tf.as_secs_f64() * 1e3,
+                ri - rf
+            );
+        }
+    });
+    filtered(&inc_ix, data, n, queries);
+}
+
+/// Path-filtered searches (k 10, default beam, one thread) on `ix` against exact filtered searches.
+fn filtered(ix: &Index, data: &Data, n: u64, queries: u64) {
+    let qs: Vec<Vec<f32>> = (0..queries.min(200)).map(|i| data.query(i, n)).collect();
+    let t = Instant::now();
+    let first = ix
+        .search(
+            &qs[0],
+            &SearchOptions {
+                path_prefix: Some(Path::new("/lib/4/2")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    println!(
+        "first filtered search after open (checks the path order): {:.1} ms, {} hits",
+        t.elapsed().as_secs_f64() * 1e3,
+        first.len()
+    );
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    one.install(|| {
+        for (what, dirs) in [("1 %", 1usize), ("10 %", 10), ("100 %", 100), ("none", 0)] {
+            let prefixes: Vec<PathBuf> = (0..qs.len())
+                .map(|i| match dirs {
+                    0 => PathBuf::from("/lib/nothing"),
+                    1 => PathBuf::from(format!("/lib/{}/{}", i % 10, (i / 10) % 10)),
+                    10 => PathBuf::from(format!("/lib/{}", i % 10)),
+                    _ => PathBuf::from("/lib"),
+                })
+                .collect();
+            let (mut lat, mut exact_lat) = (Vec::new(), Vec::new());
+            let (mut found, mut wanted) = (0, 0);
+            for (q, p) in qs.iter().zip(&prefixes) {
+                let opts = SearchOptions { k: 10, path_prefix: Some(p), ..Default::default() };
+                let t = Instant::now();
+                let hits = ix.search(q, &opts).unwrap();
+                lat.push(t.elapsed());
+                let t = Instant::now();
+                let truth = ix.search(q, &SearchOptions { exact: true, ..opts }).unwrap();
+                exact_lat.push(t.elapsed());
+                assert!(hits.iter().all(|h| h.path.starts_with(p)));
+                wanted += truth.len();
+                found += hits.iter().filter(|h| truth.iter().any(|e| e.row == h.row)).count();
+            }
+            println!(
+                "filter {what} of {n} files: p50 {:.3} ms, p99 {:.3} ms, recall@10 {:.4} against exact filtered \
+                 (exact filtered p50 {:.3} ms)",
+                percentile(&mut lat, 0.5).as_secs_f64() * 1e3,
+                percentile(&mut lat, 0.99).as_secs_f64() * 1e3,
+                if wanted == 0 { 1.0 } else { found as f64 / wanted as f64 },
+                percentile(&mut exact_lat, 0.5).as_secs_f64() * 1e3,
+            );
+        }
+    });
+}
+
 fn main() {
     let (dir, _tmp, data, n, queries) = setup();
+    match std::env::var("AVX_BENCH_MODE").as_deref() {
+        Ok("incremental") => return incremental(&dir, &data, n, queries),
+        Ok("filtered") => {
+            if Index::open(&dir, OpenOptions::default())
+                .map_or(true, |ix| ix.live_rows(Level::File) != n)
+            {
+                let _ = std::fs::remove_dir_all(&dir);
+                drop(store(&dir, &data, n, 0..n));
+            }
+            let t = Instant::now();
+            let ix = Index::open(&dir, OpenOptions::default()).unwrap();
+            println!("open: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+            return filtered(&ix, &data, n, queries);
+        }
+        _ => {}
+    }
     if std::env::var("AVX_BENCH_OPEN_ONLY").is_ok() {
         report(&dir, &data, n, queries);
         return;

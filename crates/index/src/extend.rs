@@ -4,9 +4,10 @@
 //! Existing nodes keep their numbers and links, new nodes are numbered after them in row order, so the
 //! node -> row map stays ascending. Dead rows stay nodes (a search walks through them and drops them from
 //! its results) until a compaction renumbers the rows and the next graph is built from scratch. After the
-//! insertion, the new nodes and every old node that lost an incoming link (a neighbour list re-selected
-//! by the heuristic) are searched for with their own vectors and repaired as after a bulk build, and
-//! reachability from the entry point is checked over the whole graph. The writer's policy
+//! insertion, the new nodes and the old nodes that lost an incoming link (a neighbour list re-selected
+//! by the heuristic) and are left with fewer than `m / 2` on layer 0 are searched for with their own
+//! vectors and repaired as after a bulk build, and reachability from the entry point is checked over the
+//! whole graph. The writer's policy
 //! (`MaintenancePolicy::graph_insert_max_fraction`) decides between this and a full build.
 
 use crate::build::{insert_into, Built};
@@ -42,13 +43,26 @@ impl GraphData {
             };
             insert_into(existing, n, m, params.ef_construction, &vec_of)
         };
-        // Old nodes that lost an incoming link may no longer be found: check them with the new ones.
+        // An old node that lost an incoming link may no longer be found: those left with few links towards
+        // them on layer 0 are checked with the new nodes (about 30 lists are re-selected per insertion, so
+        // checking every loser would cost more than the insertions; the reachability walk covers all).
+        let mut in_degree = vec![0u32; n];
+        for list in &built.adj[0] {
+            for &v in list {
+                in_degree[v as usize] += 1;
+            }
+        }
+        let few = (m / 2) as u32;
         let mut check: Vec<u32> = Vec::new();
         for (layer, lists) in built.adj.iter().enumerate() {
             for (node, list) in lists.iter().enumerate().take(first) {
                 let before = old.neighbours_of(layer, node as u32);
                 if before != list.as_slice() {
-                    check.extend(before.iter().filter(|v| !list.contains(v)));
+                    check.extend(
+                        before
+                            .iter()
+                            .filter(|&&v| in_degree[v as usize] < few && !list.contains(&v)),
+                    );
                 }
             }
         }

@@ -171,6 +171,19 @@ pub struct Index {
     by_hash: OnceLock<HashMap<u128, Vec<u32>>>,
 }
 
+/// Path separators, as bytes of [`key`].
+const SEPARATORS: &[u8] = if cfg!(windows) { b"\\/" } else { b"/" };
+
+/// The key of a path filter: trailing separators dropped (`Path::starts_with` ignores them), except the
+/// root's.
+fn dir_key(p: &Path) -> &[u8] {
+    let mut k = key(p);
+    while k.len() > 1 && SEPARATORS.contains(&k[k.len() - 1]) {
+        k = &k[..k.len() - 1];
+    }
+    k
+}
+
 /// A path's bytes, ordered as path order is (`OsStr`'s order is that of its encoded bytes), so a
 /// byte prefix selects a contiguous range of it.
 fn key(p: &Path) -> &[u8] {
@@ -385,6 +398,32 @@ impl Index {
             .map(|i| &self.files[order[i] as usize])
     }
 
+    /// Slots of the files under `p` (component-wise, as `Path::starts_with`) as ranges of path order,
+    /// found by binary search: the file named `p` itself, and those whose path continues `p` with a
+    /// separator (a sibling such as `p-old` or `p.wav` sorts between them, and is in neither).
+    fn under(&self, p: &Path) -> Vec<&[u32]> {
+        let order = self.path_order();
+        let path = |s: &u32| key(&self.files[*s as usize].path);
+        let starting = |k: &[u8]| {
+            let lo = order.partition_point(|s| path(s) < k);
+            let hi = lo + order[lo..].partition_point(|s| path(s).starts_with(k));
+            &order[lo..hi]
+        };
+        let k = dir_key(p);
+        // The root (or an empty prefix): every path that starts with it.
+        if k.last().is_none_or(|c| SEPARATORS.contains(c)) {
+            return vec![starting(k)];
+        }
+        let lo = order.partition_point(|s| path(s) < k);
+        let mut out = vec![&order[lo..lo + order.get(lo).is_some_and(|s| path(s) == k) as usize]];
+        for &sep in SEPARATORS {
+            let mut dir = k.to_vec();
+            dir.push(sep);
+            out.push(starting(&dir));
+        }
+        out
+    }
+
     fn slot_of(&self, id: u64) -> Option<u32> {
         self.files
             .binary_search_by_key(&id, |f| f.id)
@@ -483,16 +522,10 @@ impl Index {
         };
         let li = level.code() as usize;
         let owner = &self.owner[li];
-        // Files under the prefix filter, as the slots of a contiguous range of path order (a
-        // byte-prefix match, narrowed by `Path::starts_with` below).
-        let prefix_key = opts.path_prefix.map(|p| (p, key(p)));
-        let prefix: Option<&[u32]> = prefix_key.as_ref().map(|(_, k)| {
-            let order = self.path_order();
-            let path = |s: &u32| key(&self.files[*s as usize].path);
-            let lo = order.partition_point(|s| path(s) < *k);
-            let hi = lo + order[lo..].partition_point(|s| path(s).starts_with(k));
-            &order[lo..hi]
-        });
+        // Files under the prefix filter, as the slots of a few contiguous ranges of path order
+        // (narrowed by `Path::starts_with` below).
+        let prefix_key = opts.path_prefix.map(|p| (p, dir_key(p)));
+        let prefix: Option<Vec<&[u32]>> = opts.path_prefix.map(|p| self.under(p));
         let slot_ok = |slot: u32| -> bool {
             // `DEAD` (a row no file owns) is past every slot.
             let Some(f) = self.files.get(slot as usize) else {
@@ -509,11 +542,11 @@ impl Index {
         let row_of = |r: u64| map.row(r);
         let k = opts.k;
 
-        let exact_rows = |prefix_slots: Option<&[u32]>| -> Vec<Scored> {
+        let exact_rows = |prefix_slots: Option<&[&[u32]]>| -> Vec<Scored> {
             match prefix_slots {
-                Some(slots) => {
+                Some(ranges) => {
                     let mut ids = Vec::new();
-                    for &slot in slots {
+                    for &slot in ranges.iter().copied().flatten() {
                         if !slot_ok(slot) {
                             continue;
                         }
@@ -531,8 +564,10 @@ impl Index {
 
         let selected: u64 = match &prefix {
             None => self.live[li],
-            Some(slots) => slots
+            Some(ranges) => ranges
                 .iter()
+                .copied()
+                .flatten()
                 .map(|&s| &self.files[s as usize])
                 .map(|f| match level {
                     Level::File => f.vector_row.is_some() as u64,
@@ -548,7 +583,7 @@ impl Index {
         // A filtered walk visits about `ef / selectivity` nodes at about `FILTER_WALK_COST` scored
         // neighbours each; an exact scan of the selection scores `selected` rows. The scan wins below
         // `selected = sqrt(FILTER_WALK_COST * ef * live)` (39,000 of 1M rows at ef 96).
-        let scan_below = match prefix {
+        let scan_below = match &prefix {
             Some(_) if opts.exact_below_rows > 0 => opts
                 .exact_below_rows
                 .max(((FILTER_WALK_COST * ef) as f64 * self.live[li] as f64).sqrt() as u64),
@@ -563,7 +598,7 @@ impl Index {
                 let node_ok = |node: u32| g.row(node).is_some_and(keep);
                 loop {
                     if ef > MAX_EF {
-                        break exact_rows(prefix);
+                        break exact_rows(prefix.as_deref());
                     }
                     let mut top = TopK::new(k);
                     for c in graph::search_where(g, query, ef, &vec_of, node_ok) {
@@ -581,7 +616,7 @@ impl Index {
                     ef *= 4;
                 }
             }
-            _ => exact_rows(prefix),
+            _ => exact_rows(prefix.as_deref()),
         };
         Ok(scored
             .into_iter()

@@ -209,3 +209,71 @@ fn dead_rows_are_walked_through_not_returned() {
         }
     }
 }
+
+/// A path filter selects whole components (as `Path::starts_with`), found by binary search over the path
+/// order: siblings that share the prefix's bytes (`b-old`, `bc`, `b.wav`) are out, a file named exactly
+/// the prefix is in, a trailing separator changes nothing, a filter matching nothing returns nothing; on a
+/// graph-sized index as on a small one.
+#[test]
+fn path_filter_selects_whole_components() {
+    let mut rng = Rng(seed() ^ 0xF17E);
+    let names = [
+        "/a/b",
+        "/a/b-old/1.wav",
+        "/a/b.wav",
+        "/a/bc/2.wav",
+        "/a/b/3.wav",
+        "/a/b/c/4.wav",
+    ];
+    for filler in [0usize, 3_000] {
+        let tmp = tempfile::tempdir().unwrap();
+        let ix = Index::open(tmp.path(), write_opts(DIM as u32)).unwrap();
+        let mut w = ix.writer().unwrap();
+        w.set_policy(policy());
+        let mut all: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        // Filler under /a/b/ (a large selection, walked in the graph) and elsewhere.
+        all.extend(
+            (0..filler).map(|i| format!("/a/{}/f{i:05}.wav", if i % 2 == 0 { "b" } else { "z" })),
+        );
+        for p in &all {
+            w.upsert(record(p.as_str(), random_unit(&mut rng, DIM), vec![]))
+                .unwrap();
+        }
+        w.commit().unwrap();
+        drop(w);
+        let ix = Index::open(tmp.path(), read_opts()).unwrap();
+        assert_eq!(ix.stats().graph_points[0] > 0, filler > 0);
+        let q = random_unit(&mut rng, DIM);
+        for prefix in ["/a/b", "/a/b/", "/", "/a/b/c", "/a/nothing", "/a/b/3.wav"] {
+            let want = all
+                .iter()
+                .filter(|p| Path::new(p).starts_with(prefix))
+                .count();
+            for exact in [true, false] {
+                let hits = ix
+                    .search(
+                        &q,
+                        &SearchOptions {
+                            k: 10_000,
+                            exact,
+                            exact_below_rows: 100,
+                            path_prefix: Some(Path::new(prefix)),
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap();
+                assert!(
+                    hits.iter().all(|h| h.path.starts_with(prefix)),
+                    "{prefix} (filler {filler}, exact {exact})"
+                );
+                if exact || want < 100 {
+                    assert_eq!(
+                        hits.len(),
+                        want,
+                        "{prefix} (filler {filler}, exact {exact})"
+                    );
+                }
+            }
+        }
+    }
+}
