@@ -106,37 +106,8 @@ fn build(dir: &Path, data: &Data, n: u64) {
         }
     }
     let _ = std::fs::remove_dir_all(dir);
-    let opts = OpenOptions {
-        write: true,
-        wait: false,
-        settings: Some(settings(data.dim)),
-    };
-    let ix = Index::open(dir, opts).unwrap();
-    let mut w = ix.writer().unwrap();
-    w.set_policy(MaintenancePolicy {
-        enabled: false,
-        ..MaintenancePolicy::default()
-    });
     let t = Instant::now();
-    for i in 0..n {
-        w.upsert(FileRecord {
-            path: bench_path(i),
-            size: i,
-            mtime_ns: 0,
-            content_hash: i as u128,
-            duration_s: 1.0,
-            sample_rate: 48_000,
-            channels: 2,
-            codec: "flac".into(),
-            vector: data.vector(i),
-            windows: vec![],
-        })
-        .unwrap();
-        if i % 10_000 == 9_999 {
-            w.commit().unwrap();
-        }
-    }
-    w.commit().unwrap();
+    let mut w = store(dir, data, 0..n, bench_path);
     let store = t.elapsed();
     let t = Instant::now();
     let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
@@ -321,8 +292,13 @@ fn ordered_path(i: u64, n: u64) -> PathBuf {
     PathBuf::from(format!("/lib/{}/{}/{i:09}.flac", d / 10, d % 10))
 }
 
-/// Stores files `range` (of `n`) with maintenance off and commits.
-fn store(dir: &Path, data: &Data, n: u64, range: std::ops::Range<u64>) -> avx_index::Writer {
+/// Stores files `range` (named by `path`) with maintenance off and commits.
+fn store(
+    dir: &Path,
+    data: &Data,
+    range: std::ops::Range<u64>,
+    path: impl Fn(u64) -> PathBuf,
+) -> avx_index::Writer {
     let opts = OpenOptions {
         write: true,
         wait: false,
@@ -336,7 +312,7 @@ fn store(dir: &Path, data: &Data, n: u64, range: std::ops::Range<u64>) -> avx_in
     });
     for i in range {
         w.upsert(FileRecord {
-            path: ordered_path(i, n),
+            path: path(i),
             size: i,
             mtime_ns: 0,
             content_hash: i as u128,
@@ -410,7 +386,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     let (inc, fresh) = (root.join("incremental"), root.join("fresh"));
     let _ = std::fs::remove_dir_all(&inc);
     let _ = std::fs::remove_dir_all(&fresh);
-    let mut w = store(&inc, data, n, 0..base);
+    let mut w = store(&inc, data, 0..base, |i| ordered_path(i, n));
     let (t, c) = (Instant::now(), cpu_s());
     let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
     let (b, bc) = (t.elapsed().as_secs_f64(), cpu_s() - c);
@@ -419,7 +395,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         base as f64 / b
     );
     drop(w);
-    let mut w = store(&inc, data, n, base..n);
+    let mut w = store(&inc, data, base..n, |i| ordered_path(i, n));
     let (t, c) = (Instant::now(), cpu_s());
     let rep = w.extend_graph(Level::File).unwrap().unwrap();
     let (e, ec) = (t.elapsed().as_secs_f64(), cpu_s() - c);
@@ -429,7 +405,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         added as f64 / e
     );
     drop(w);
-    let mut w = store(&fresh, data, n, 0..n);
+    let mut w = store(&fresh, data, 0..n, |i| ordered_path(i, n));
     let (t, c) = (Instant::now(), cpu_s());
     let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
     let (f, fc) = (t.elapsed().as_secs_f64(), cpu_s() - c);
@@ -543,7 +519,7 @@ fn main() {
                 .map_or(true, |ix| ix.live_rows(Level::File) != n)
             {
                 let _ = std::fs::remove_dir_all(&dir);
-                drop(store(&dir, &data, n, 0..n));
+                drop(store(&dir, &data, 0..n, |i| ordered_path(i, n)));
             }
             let t = Instant::now();
             let ix = Index::open(&dir, OpenOptions::default()).unwrap();
