@@ -338,7 +338,7 @@ fn cpu_s() -> f64 {
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<f64> = after
         .split_whitespace()
-        .filter_map(|x| x.parse().ok())
+        .map(|x| x.parse().unwrap_or(0.0))
         .collect();
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name; 100 ticks per second.
     f.get(11)

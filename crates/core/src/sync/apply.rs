@@ -215,7 +215,8 @@ pub fn apply<E: From<CoreError>>(
         }
         for (level, graph) in ["file", "window"].iter().zip(&done.graphs) {
             if let Some(g) = graph {
-                log::info!("built the {level}-level search graph: {g:?}");
+                let how = if g.inserted > 0 { "extended" } else { "built" };
+                log::info!("{how} the {level}-level search graph: {g:?}");
             }
         }
     }
