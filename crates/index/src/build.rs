@@ -7,6 +7,10 @@
 //! only by a node that raises the top layer (about one node in `m` per layer above the top).
 //! Levels come from a seeded hash of the node number, so they do not depend on thread timing;
 //! the links do (insertions race), as in hnswlib.
+//!
+//! Every similarity the build needs is between two nodes ([`Space::sim`]): the graph module passes the
+//! nodes' int8 codes (`QuantRows`, a quarter of the bytes of the f32 rows), or the f32 rows themselves.
+//! [`extend`] inserts more nodes into an already built graph with the same insertion.
 
 use std::collections::BinaryHeap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -14,12 +18,47 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rayon::prelude::*;
 
 use crate::exact::dot;
-use crate::graph::{prefetch, Cand, VISITED};
+use crate::graph::{prefetch, prefetch_codes, Cand, QuantRows, VISITED};
+use crate::kernel::dot_i8;
+
+/// The similarity the build scores with: between nodes, by number.
+pub(crate) trait Space: Sync {
+    fn sim(&self, a: u32, b: u32) -> f32;
+    /// A hint that `node`'s data is about to be read.
+    fn prefetch(&self, node: u32);
+}
+
+/// f32 rows, `vec_of(node)`.
+impl<'a, F> Space for F
+where
+    F: Fn(u32) -> &'a [f32] + Sync,
+{
+    #[inline]
+    fn sim(&self, a: u32, b: u32) -> f32 {
+        dot(self(a), self(b))
+    }
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        prefetch(self(node));
+    }
+}
+
+impl Space for QuantRows<'_> {
+    #[inline]
+    fn sim(&self, a: u32, b: u32) -> f32 {
+        dot_i8(self.codes(a), self.codes(b)) as f32 * self.step(a) * self.step(b)
+    }
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        prefetch_codes(self.codes(node));
+    }
+}
 
 /// Highest layer a node can be drawn on (layers are counted in a `u8`).
 const MAX_LEVEL: usize = 15;
 
 /// A graph as built: per node its level, `adj[layer][node]`, and the entry point.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Built {
     pub levels: Vec<u8>,
     pub entry: u32,
@@ -59,33 +98,58 @@ fn level_of(node: usize, m: usize) -> u8 {
     level.min(MAX_LEVEL) as u8
 }
 
-/// Builds an HNSW graph over nodes `0..n` (`vec_of(node)` gives a unit vector): `m` links per
-/// node on upper layers, `2 * m` on layer 0, beam `ef_construction` while inserting.
-pub(crate) fn build<'a, F>(n: usize, m: usize, ef_construction: usize, vec_of: &F) -> Built
-where
-    F: Fn(u32) -> &'a [f32] + Sync,
-{
+/// Builds an HNSW graph over nodes `0..n` (scored by `space`): `m` links per node on upper layers,
+/// `2 * m` on layer 0, beam `ef_construction` while inserting.
+pub(crate) fn build<S: Space>(n: usize, m: usize, ef_construction: usize, space: &S) -> Built {
+    extend(Built::default(), n, m, ef_construction, space)
+}
+
+/// Inserts nodes `prev.levels.len()..n` into the graph `prev` (built over the nodes before them with the
+/// same `m`), as [`build`] inserts every node; returns the graph over `0..n`.
+pub(crate) fn extend<S: Space>(
+    prev: Built,
+    n: usize,
+    m: usize,
+    ef_construction: usize,
+    space: &S,
+) -> Built {
     let m = m.max(2);
-    let levels: Vec<u8> = (0..n).map(|i| level_of(i, m)).collect();
+    let old = prev.levels.len().min(n);
+    let mut levels = prev.levels;
+    levels.truncate(old);
+    levels.extend((old..n).map(|i| level_of(i, m)));
+    let mut prev_adj = prev.adj;
     let links = Links {
         nodes: levels
             .iter()
-            .map(|&l| {
+            .enumerate()
+            .map(|(node, &l)| {
                 let lists = (0..=l as usize)
-                    .map(|layer| Vec::with_capacity(cap(layer, m) + 1))
+                    .map(|layer| {
+                        let mut list = Vec::with_capacity(cap(layer, m) + 1);
+                        if node < old {
+                            if let Some(had) = prev_adj.get_mut(layer).and_then(|a| a.get_mut(node))
+                            {
+                                list.append(had);
+                            }
+                        }
+                        list
+                    })
                     .collect();
                 Mutex::new(lists)
             })
             .collect(),
     };
-    let entry: Mutex<Option<(u32, usize)>> = Mutex::new(None);
+    drop(prev_adj);
+    let start = (old > 0).then(|| (prev.entry, levels[prev.entry as usize] as usize));
+    let entry: Mutex<Option<(u32, usize)>> = Mutex::new(start);
     let ins = Inserter {
         links: &links,
         m,
         ef: ef_construction.max(m),
-        vec_of,
+        space,
     };
-    (0..n as u32)
+    (old as u32..n as u32)
         .into_par_iter()
         .with_min_len(64)
         .for_each(|node| ins.insert(node, levels[node as usize] as usize, &entry));
@@ -113,17 +177,14 @@ fn cap(layer: usize, m: usize) -> usize {
     }
 }
 
-struct Inserter<'l, 'f, F> {
+struct Inserter<'l, 's, S> {
     links: &'l Links,
     m: usize,
     ef: usize,
-    vec_of: &'f F,
+    space: &'s S,
 }
 
-impl<'a, F> Inserter<'_, '_, F>
-where
-    F: Fn(u32) -> &'a [f32] + Sync,
-{
+impl<S: Space> Inserter<'_, '_, S> {
     fn insert(&self, node: u32, level: usize, entry: &Mutex<Option<(u32, usize)>>) {
         let mut global = entry.lock().unwrap_or_else(PoisonError::into_inner);
         let Some((ep, top)) = *global else {
@@ -137,10 +198,10 @@ where
             drop(global);
             None
         };
-        let q = (self.vec_of)(node);
+        let q = node;
         let mut buf = Vec::new();
         let mut cur = Cand {
-            score: dot(q, (self.vec_of)(ep)),
+            score: self.space.sim(q, ep),
             node: ep,
         };
         for layer in (level + 1..=top).rev() {
@@ -151,7 +212,7 @@ where
             let mut found = self.search_layer(q, &eps, layer, &mut buf);
             // A racing insertion may already have linked to this node through a layer above.
             found.retain(|c| c.node != node);
-            let chosen = select(&found, self.m, self.vec_of);
+            let chosen = select(&found, self.m, self.space);
             self.links.lock(node)[layer] = chosen.iter().map(|c| c.node).collect();
             for c in &chosen {
                 self.connect(c.node, node, c.score, layer);
@@ -164,12 +225,12 @@ where
     }
 
     /// Greedy walk on `layer` towards `q`.
-    fn greedy(&self, q: &[f32], mut cur: Cand, layer: usize, buf: &mut Vec<u32>) -> Cand {
+    fn greedy(&self, q: u32, mut cur: Cand, layer: usize, buf: &mut Vec<u32>) -> Cand {
         loop {
             let mut moved = false;
             self.links.read(cur.node, layer, buf);
             for &v in buf.iter() {
-                let s = dot(q, (self.vec_of)(v));
+                let s = self.space.sim(q, v);
                 if s > cur.score {
                     cur = Cand { score: s, node: v };
                     moved = true;
@@ -182,7 +243,7 @@ where
     }
 
     /// Beam search of width `ef` on `layer` from `eps`; best first.
-    fn search_layer(&self, q: &[f32], eps: &[Cand], layer: usize, buf: &mut Vec<u32>) -> Vec<Cand> {
+    fn search_layer(&self, q: u32, eps: &[Cand], layer: usize, buf: &mut Vec<u32>) -> Vec<Cand> {
         VISITED.with(|vis| {
             let mut vis = vis.borrow_mut();
             vis.reset(self.links.nodes.len());
@@ -207,10 +268,10 @@ where
                 // Only unvisited neighbours are scored: ask for their vectors all at once first.
                 buf.retain(|&v| vis.insert(v));
                 for &v in buf.iter() {
-                    prefetch((self.vec_of)(v));
+                    self.space.prefetch(v);
                 }
                 for &v in buf.iter() {
-                    let s = dot(q, (self.vec_of)(v));
+                    let s = self.space.sim(q, v);
                     let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
                     if best.len() < self.ef || s > worst {
                         let cand = Cand { score: s, node: v };
@@ -243,17 +304,16 @@ where
             list.push(to);
             return;
         }
-        let vf = (self.vec_of)(from);
         let mut cands: Vec<Cand> = list
             .iter()
             .map(|&v| Cand {
-                score: dot(vf, (self.vec_of)(v)),
+                score: self.space.sim(from, v),
                 node: v,
             })
             .collect();
         cands.push(Cand { score, node: to });
         cands.sort_by(|a, b| b.cmp(a));
-        *list = select(&cands, limit, self.vec_of)
+        *list = select(&cands, limit, self.space)
             .iter()
             .map(|c| c.node)
             .collect();
@@ -262,22 +322,18 @@ where
 
 /// hnswlib's neighbour heuristic: from candidates sorted best first, keep a candidate only if it
 /// is closer to the query than to every candidate already kept, up to `m`.
-fn select<'a, F>(cands: &[Cand], m: usize, vec_of: &F) -> Vec<Cand>
-where
-    F: Fn(u32) -> &'a [f32] + Sync,
-{
+fn select<S: Space>(cands: &[Cand], m: usize, space: &S) -> Vec<Cand> {
     if cands.len() <= m {
         return cands.to_vec();
     }
-    let mut kept: Vec<(Cand, &[f32])> = Vec::with_capacity(m);
+    let mut kept: Vec<Cand> = Vec::with_capacity(m);
     for &c in cands {
         if kept.len() >= m {
             break;
         }
-        let vc = vec_of(c.node);
-        if kept.iter().all(|(_, vk)| dot(vc, vk) <= c.score) {
-            kept.push((c, vc));
+        if kept.iter().all(|k| space.sim(c.node, k.node) <= c.score) {
+            kept.push(c);
         }
     }
-    kept.into_iter().map(|(c, _)| c).collect()
+    kept
 }
