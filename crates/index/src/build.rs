@@ -13,6 +13,8 @@
 //! [`extend`] inserts more nodes into an already built graph with the same insertion.
 
 use std::collections::BinaryHeap;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rayon::prelude::*;
@@ -65,25 +67,96 @@ pub(crate) struct Built {
     pub adj: Vec<Vec<Vec<u32>>>,
 }
 
-/// Adjacency lists of every node, one lock per node.
+/// Adjacency lists of every node, one lock per node. Layer 0 (every node, the lists searched most) is one
+/// flat array as in hnswlib, `stride` slots per node: the count, then the links; the layers above are small
+/// per-node vectors behind the node's lock, which also guards its layer-0 slots. The slots are atomics only
+/// so that they can be shared without `unsafe`: every access holds the node's lock, which orders them.
 struct Links {
-    nodes: Vec<Mutex<Vec<Vec<u32>>>>,
+    l0: Vec<AtomicU32>,
+    stride: usize,
+    /// Per node, its lists on layers `1..=level` (index 0 is layer 1).
+    upper: Vec<Mutex<Vec<Vec<u32>>>>,
 }
 
 impl Links {
+    /// Empty lists for nodes of `levels`, then `prev[layer][node]` where given; layer-0 slots for at least
+    /// `cap0` links (more when a previous list is longer).
+    fn new(levels: &[u8], cap0: usize, upper_cap: usize, prev: &mut [Vec<Vec<u32>>]) -> Links {
+        let longest = prev
+            .first()
+            .map_or(0, |l| l.iter().map(Vec::len).max().unwrap_or(0));
+        let stride = cap0.max(longest) + 1;
+        let l0: Vec<AtomicU32> = (0..levels.len() * stride)
+            .map(|_| AtomicU32::new(0))
+            .collect();
+        let upper = levels
+            .iter()
+            .enumerate()
+            .map(|(node, &l)| {
+                let lists = (1..=l as usize)
+                    .map(|layer| {
+                        let mut list = Vec::with_capacity(upper_cap + 1);
+                        if let Some(had) = prev.get_mut(layer).and_then(|a| a.get_mut(node)) {
+                            list.append(had);
+                        }
+                        list
+                    })
+                    .collect();
+                Mutex::new(lists)
+            })
+            .collect();
+        let links = Links { l0, stride, upper };
+        if let Some(p0) = prev.first() {
+            for (node, list) in p0.iter().enumerate().take(levels.len()) {
+                let g = links.lock(node as u32);
+                links.store0(&g, node as u32, list);
+            }
+        }
+        links
+    }
+
     fn lock(&self, node: u32) -> MutexGuard<'_, Vec<Vec<u32>>> {
         // A panic elsewhere cannot leave a list half-written (lists are replaced whole).
-        self.nodes[node as usize]
+        self.upper[node as usize]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Copies the neighbours of `node` on `layer` into `buf`.
-    fn read(&self, node: u32, layer: usize, buf: &mut Vec<u32>) {
+    /// Copies the neighbours of `node` on `layer` into `buf` (`upper` is the node's locked guard).
+    fn load(&self, upper: &[Vec<u32>], node: u32, layer: usize, buf: &mut Vec<u32>) {
         buf.clear();
-        if let Some(l) = self.lock(node).get(layer) {
+        if layer == 0 {
+            let base = node as usize * self.stride;
+            let len = (self.l0[base].load(Relaxed) as usize).min(self.stride - 1);
+            buf.extend(
+                self.l0[base + 1..base + 1 + len]
+                    .iter()
+                    .map(|a| a.load(Relaxed)),
+            );
+        } else if let Some(l) = upper.get(layer - 1) {
             buf.extend_from_slice(l);
         }
+    }
+
+    /// Replaces the layer-0 neighbours of `node` (`_held` is the node's locked guard); a list longer than
+    /// the slots is cut (callers keep lists within their caps).
+    fn store0(&self, _held: &MutexGuard<'_, Vec<Vec<u32>>>, node: u32, list: &[u32]) {
+        let base = node as usize * self.stride;
+        let len = list.len().min(self.stride - 1);
+        for (slot, &v) in self.l0[base + 1..base + 1 + len].iter().zip(list) {
+            slot.store(v, Relaxed);
+        }
+        self.l0[base].store(len as u32, Relaxed);
+    }
+
+    /// Copies the neighbours of `node` on `layer` into `buf`.
+    fn read(&self, node: u32, layer: usize, buf: &mut Vec<u32>) {
+        let g = self.lock(node);
+        self.load(&g, node, layer, buf);
+    }
+
+    fn len(&self) -> usize {
+        self.upper.len()
     }
 }
 
@@ -119,27 +192,7 @@ pub(crate) fn extend<S: Space>(
     levels.truncate(old);
     levels.extend((old..n).map(|i| level_of(i, m)));
     let mut prev_adj = prev.adj;
-    let links = Links {
-        nodes: levels
-            .iter()
-            .enumerate()
-            .map(|(node, &l)| {
-                let lists = (0..=l as usize)
-                    .map(|layer| {
-                        let mut list = Vec::with_capacity(cap(layer, m) + 1);
-                        if node < old {
-                            if let Some(had) = prev_adj.get_mut(layer).and_then(|a| a.get_mut(node))
-                            {
-                                list.append(had);
-                            }
-                        }
-                        list
-                    })
-                    .collect();
-                Mutex::new(lists)
-            })
-            .collect(),
-    };
+    let links = Links::new(&levels, cap(0, m), cap(1, m), &mut prev_adj);
     drop(prev_adj);
     let start = (old > 0).then(|| (prev.entry, levels[prev.entry as usize] as usize));
     let entry: Mutex<Option<(u32, usize)>> = Mutex::new(start);
@@ -159,10 +212,13 @@ pub(crate) fn extend<S: Space>(
         .unwrap_or_else(PoisonError::into_inner)
         .map_or(0, |(e, _)| e);
     let mut adj = vec![vec![Vec::new(); n]; top + 1];
-    for (node, lists) in links.nodes.into_iter().enumerate() {
-        let lists = lists.into_inner().unwrap_or_else(PoisonError::into_inner);
-        for (layer, list) in lists.into_iter().enumerate() {
-            adj[layer][node] = list;
+    let mut buf = Vec::new();
+    for (node, lists) in links.upper.iter().enumerate() {
+        let lists = lists.lock().unwrap_or_else(PoisonError::into_inner);
+        links.load(&lists, node as u32, 0, &mut buf);
+        adj[0][node] = buf.clone();
+        for (layer, list) in lists.iter().enumerate() {
+            adj[layer + 1][node] = list.clone();
         }
     }
     Built { levels, entry, adj }
@@ -213,7 +269,13 @@ impl<S: Space> Inserter<'_, '_, S> {
             // A racing insertion may already have linked to this node through a layer above.
             found.retain(|c| c.node != node);
             let chosen = select(&found, self.m, self.space);
-            self.links.lock(node)[layer] = chosen.iter().map(|c| c.node).collect();
+            let ids: Vec<u32> = chosen.iter().map(|c| c.node).collect();
+            let mut g = self.links.lock(node);
+            if layer == 0 {
+                self.links.store0(&g, node, &ids);
+            } else {
+                g[layer - 1] = ids;
+            }
             for c in &chosen {
                 self.connect(c.node, node, c.score, layer);
             }
@@ -246,7 +308,7 @@ impl<S: Space> Inserter<'_, '_, S> {
     fn search_layer(&self, q: u32, eps: &[Cand], layer: usize, buf: &mut Vec<u32>) -> Vec<Cand> {
         VISITED.with(|vis| {
             let mut vis = vis.borrow_mut();
-            vis.reset(self.links.nodes.len());
+            vis.reset(self.links.len());
             let mut cands: BinaryHeap<Cand> = BinaryHeap::with_capacity(self.ef * 2);
             let mut best: BinaryHeap<std::cmp::Reverse<Cand>> =
                 BinaryHeap::with_capacity(self.ef + 1);
@@ -293,30 +355,37 @@ impl<S: Space> Inserter<'_, '_, S> {
     /// is full, re-selects it with the heuristic over the old links and the new one.
     fn connect(&self, from: u32, to: u32, score: f32, layer: usize) {
         let limit = cap(layer, self.m);
-        let mut lists = self.links.lock(from);
-        let Some(list) = lists.get_mut(layer) else {
+        let mut g = self.links.lock(from);
+        if layer > g.len() || from == to {
             return;
-        };
-        if from == to || list.contains(&to) {
+        }
+        let mut list = Vec::with_capacity(self.links.stride);
+        self.links.load(&g, from, layer, &mut list);
+        if list.contains(&to) {
             return;
         }
         if list.len() < limit {
             list.push(to);
-            return;
+        } else {
+            let mut cands: Vec<Cand> = list
+                .iter()
+                .map(|&v| Cand {
+                    score: self.space.sim(from, v),
+                    node: v,
+                })
+                .collect();
+            cands.push(Cand { score, node: to });
+            cands.sort_by(|a, b| b.cmp(a));
+            list = select(&cands, limit, self.space)
+                .iter()
+                .map(|c| c.node)
+                .collect();
         }
-        let mut cands: Vec<Cand> = list
-            .iter()
-            .map(|&v| Cand {
-                score: self.space.sim(from, v),
-                node: v,
-            })
-            .collect();
-        cands.push(Cand { score, node: to });
-        cands.sort_by(|a, b| b.cmp(a));
-        *list = select(&cands, limit, self.space)
-            .iter()
-            .map(|c| c.node)
-            .collect();
+        if layer == 0 {
+            self.links.store0(&g, from, &list);
+        } else {
+            g[layer - 1] = list;
+        }
     }
 }
 

@@ -245,8 +245,8 @@ impl GraphData {
         let disconnected = g.disconnected();
         report.disconnected = disconnected.len() as u64;
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
-        // A narrow beam finds almost every point; only the rest are searched at `check_ef`.
-        let quick = g.self_check(params.check_ef.min(16), &vec_of, (0..n as u32).collect());
+        // A narrow beam (8) finds almost every point; only the rest are searched at `check_ef`.
+        let quick = g.self_check(params.check_ef.min(8), &vec_of, (0..n as u32).collect());
         let unfound = g.self_check(params.check_ef, &vec_of, quick);
         report.unreachable = unfound.len() as u64;
         // Points that no edge reaches are repaired too, even when a search for one "finds" it through an exact
@@ -290,7 +290,8 @@ impl GraphData {
         (0..n as u32).filter(|&i| !seen[i as usize]).collect()
     }
 
-    /// The nodes of `nodes` that a search for their own vector does not return.
+    /// The nodes of `nodes` that a search for their own vector does not return (or an exact duplicate of
+    /// it). Presence among the walk's `ef` candidates is what counts, so the walk skips the re-scoring.
     fn self_check<'a, F>(&self, ef: usize, vec_of: &F, nodes: Vec<u32>) -> Vec<u32>
     where
         F: Fn(u32) -> &'a [f32] + Sync,
@@ -299,11 +300,8 @@ impl GraphData {
             .into_par_iter()
             .filter(|&u| {
                 let q = vec_of(u);
-                let found = search(self, q, ef, vec_of);
-                let self_score = dot(q, q);
-                !found
-                    .iter()
-                    .any(|c| c.node == u || c.score >= self_score - 1e-6 && vec_of(c.node) == q)
+                let found = walk(self, q, ef, vec_of, false);
+                !(found.iter().any(|c| c.node == u) || found.iter().any(|c| vec_of(c.node) == q))
             })
             .collect()
     }
@@ -908,6 +906,16 @@ where
     A: Adjacency + ?Sized,
     F: Fn(u32) -> &'a [f32] + ?Sized,
 {
+    walk(g, q, ef, vec_of, true)
+}
+
+/// [`search`], with the final re-scoring on the f32 rows only if `exact` (without it, scores and order
+/// are the int8 walk's when the graph has int8 rows).
+fn walk<'a, A, F>(g: &A, q: &[f32], ef: usize, vec_of: &F, exact: bool) -> Vec<Cand>
+where
+    A: Adjacency + ?Sized,
+    F: Fn(u32) -> &'a [f32] + ?Sized,
+{
     let Some(quant) = g.quant().filter(|qr| qr.dim == q.len()) else {
         return beam(g, ef, |v| dot(q, vec_of(v)), |v| prefetch(vec_of(v)));
     };
@@ -922,6 +930,9 @@ where
             |v| quant.score(codes, step, v),
             |v| prefetch_codes(quant.codes(v)),
         );
+        if !exact {
+            return out;
+        }
         for c in &out {
             prefetch(vec_of(c.node));
         }
