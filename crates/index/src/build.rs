@@ -171,14 +171,9 @@ fn level_of(node: usize, m: usize) -> u8 {
     level.min(MAX_LEVEL) as u8
 }
 
-/// Builds an HNSW graph over nodes `0..n` (scored by `space`): `m` links per node on upper layers,
-/// `2 * m` on layer 0, beam `ef_construction` while inserting.
-pub(crate) fn build<S: Space>(n: usize, m: usize, ef_construction: usize, space: &S) -> Built {
-    extend(Built::default(), n, m, ef_construction, space)
-}
-
-/// Inserts nodes `prev.levels.len()..n` into the graph `prev` (built over the nodes before them with the
-/// same `m`), as [`build`] inserts every node; returns the graph over `0..n`.
+/// Inserts nodes `prev.levels.len()..n` (scored by `space`) into the graph `prev` (built over the nodes
+/// before them with the same `m`; `Built::default()` to build from nothing): `m` links per node on upper
+/// layers, `2 * m` on layer 0, beam `ef_construction` while inserting. Returns the graph over `0..n`.
 pub(crate) fn extend<S: Space>(
     prev: Built,
     n: usize,
@@ -270,11 +265,14 @@ impl<S: Space> Inserter<'_, '_, S> {
             found.retain(|c| c.node != node);
             let chosen = select(&found, self.m, self.space);
             let ids: Vec<u32> = chosen.iter().map(|c| c.node).collect();
-            let mut g = self.links.lock(node);
-            if layer == 0 {
-                self.links.store0(&g, node, &ids);
-            } else {
-                g[layer - 1] = ids;
+            {
+                // Released before linking back: a thread never holds two node locks.
+                let mut g = self.links.lock(node);
+                if layer == 0 {
+                    self.links.store0(&g, node, &ids);
+                } else {
+                    g[layer - 1] = ids;
+                }
             }
             for c in &chosen {
                 self.connect(c.node, node, c.score, layer);
@@ -414,6 +412,10 @@ mod tests {
     use crate::graph::{search, GraphData};
     use crate::vectors::Level;
 
+    fn build<S: Space>(n: usize, m: usize, ef_construction: usize, space: &S) -> Built {
+        extend(Built::default(), n, m, ef_construction, space)
+    }
+
     /// `n` clustered unit vectors of dimension `dim`.
     fn data(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut r = Rng::new(seed);
@@ -464,7 +466,7 @@ mod tests {
     fn extend_inserts_into_a_built_graph_and_keeps_every_list_within_its_cap() {
         let vs = data(3_000, 48, 11);
         let vec_of = |i: u32| vs[i as usize].as_slice();
-        let quant = QuantRows::quantize_rows(48, vs.len(), &vec_of);
+        let quant = QuantRows::quantize_rows(48, 0..vs.len(), &vec_of);
         let q = QuantRows::new(48, &quant.0, &quant.1).unwrap();
         let half = build(2_000, 16, 100, &q);
         let old_entry = half.entry;
@@ -496,7 +498,7 @@ mod tests {
         let mut vs = data(n + 200, dim, 5);
         let queries = vs.split_off(n);
         let vec_of = |i: u32| vs[i as usize].as_slice();
-        let quant = QuantRows::quantize_rows(dim, n, &vec_of);
+        let quant = QuantRows::quantize_rows(dim, 0..n, &vec_of);
         let q = QuantRows::new(dim, &quant.0, &quant.1).unwrap();
         let on_codes = graph_of(build(n, 16, 100, &q), &vs, quant.clone());
         // The same graph without its int8 rows (as a version 1 file) is searched on the f32 rows.

@@ -129,11 +129,16 @@ impl<'a> QuantRows<'a> {
         dot_i8(codes, c) as f32 * step * self.step(node)
     }
 
-    /// Quantises `rows` (node order) with `kernel::quantize`, in parallel.
-    pub fn quantize_rows<'v, F>(dim: usize, n: usize, vec_of: &F) -> (Vec<i8>, Vec<f32>)
+    /// Quantises the vectors of `nodes` with `kernel::quantize`, in parallel.
+    pub fn quantize_rows<'v, F>(
+        dim: usize,
+        nodes: std::ops::Range<usize>,
+        vec_of: &F,
+    ) -> (Vec<i8>, Vec<f32>)
     where
         F: Fn(u32) -> &'v [f32] + Sync,
     {
+        let n = nodes.len();
         let mut codes = vec![0i8; n * dim];
         let mut steps = vec![0f32; n];
         if dim > 0 {
@@ -142,7 +147,7 @@ impl<'a> QuantRows<'a> {
                 .zip(steps.par_iter_mut())
                 .enumerate()
                 .with_min_len(1024)
-                .for_each(|(i, (c, s))| *s = quantize(vec_of(i as u32), c));
+                .for_each(|(i, (c, s))| *s = quantize(vec_of((nodes.start + i) as u32), c));
         }
         (codes, steps)
     }
@@ -209,44 +214,93 @@ impl GraphData {
     where
         F: Fn(u64) -> &'a [f32] + Sync,
     {
-        let t0 = std::time::Instant::now();
-        let n = rows.len();
         let mut g = GraphData {
             level,
             dim,
             m: params.m as u32,
             rows_covered,
-            rows: rows.iter().map(|&r| r as u32).collect(),
-            levels: vec![0; n],
+            rows: Vec::new(),
+            levels: Vec::new(),
             entry: 0,
-            adj: vec![vec![Vec::new(); n]],
+            adj: vec![Vec::new()],
             codes: Vec::new(),
             steps: Vec::new(),
         };
-        if n == 0 {
-            return (g, GraphReport::default());
+        let report = g.extend(rows, rows_covered, vector, params);
+        (g, report)
+    }
+
+    /// Inserts `rows` (ascending, each above every row already in the graph) into this graph with the
+    /// insertion [`GraphData::build`] uses, without rebuilding what is there, and sets `rows_covered`. Then
+    /// checks that every new point is found by a search for itself (and that every point is connected) and
+    /// repairs as `build` does; the report counts the new points. A graph without int8 rows (format 1)
+    /// gets them for every node first. Uses the graph's own `m`; `params` gives the beams.
+    ///
+    /// # Panics
+    /// If `rows` is not ascending or does not start above the graph's last row (a bug of the caller).
+    pub fn extend<'a, F>(
+        &mut self,
+        rows: &[u64],
+        rows_covered: u64,
+        vector: F,
+        params: BuildParams,
+    ) -> GraphReport
+    where
+        F: Fn(u64) -> &'a [f32] + Sync,
+    {
+        let t0 = std::time::Instant::now();
+        let last = self.rows.last().map(|&r| r as u64);
+        assert!(
+            rows.windows(2).all(|w| w[0] < w[1])
+                && rows.first().is_none_or(|&r| last.is_none_or(|l| l < r)),
+            "GraphData::extend: rows must be ascending and above the graph's rows"
+        );
+        let old = self.rows.len();
+        self.rows.extend(rows.iter().map(|&r| r as u32));
+        self.rows_covered = rows_covered;
+        let n = self.rows.len();
+        if rows.is_empty() {
+            return GraphReport::default();
         }
+        let dim = self.dim as usize;
         {
-            let vec_of = |node: u32| vector(rows[node as usize]);
-            (g.codes, g.steps) = QuantRows::quantize_rows(dim as usize, n, &vec_of);
-            let built = match g.quant() {
-                Some(quant) => crate::build::build(n, params.m, params.ef_construction, &quant),
-                None => crate::build::build(n, params.m, params.ef_construction, &vec_of),
+            let node_rows = &self.rows;
+            let vec_of = |node: u32| vector(node_rows[node as usize] as u64);
+            let from = if self.quant().is_some() { old } else { 0 };
+            let (codes, steps) = QuantRows::quantize_rows(dim, from..n, &vec_of);
+            self.codes.truncate(from * dim);
+            self.steps.truncate(from);
+            self.codes.extend(codes);
+            self.steps.extend(steps);
+            let prev = crate::build::Built {
+                levels: std::mem::take(&mut self.levels),
+                entry: self.entry,
+                adj: std::mem::take(&mut self.adj),
             };
-            g.levels = built.levels;
-            g.entry = built.entry;
-            g.adj = built.adj;
+            let (m, ef) = (self.m as usize, params.ef_construction);
+            let built = match QuantRows::new(dim, &self.codes, &self.steps) {
+                Some(quant) => crate::build::extend(prev, n, m, ef, &quant),
+                None => crate::build::extend(prev, n, m, ef, &vec_of),
+            };
+            self.levels = built.levels;
+            self.entry = built.entry;
+            self.adj = built.adj;
         }
         let t_check = std::time::Instant::now();
         let mut report = GraphReport {
-            points: n as u64,
+            points: rows.len() as u64,
             ..GraphReport::default()
         };
+        let g = self;
         let disconnected = g.disconnected();
         report.disconnected = disconnected.len() as u64;
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
-        // A narrow beam (8) finds almost every point; only the rest are searched at `check_ef`.
-        let quick = g.self_check(params.check_ef.min(8), &vec_of, (0..n as u32).collect());
+        // A near-greedy walk (beam 2) finds almost every point; only the rest are searched at `check_ef`.
+        let quick = g.self_check(
+            params.check_ef.min(2),
+            &vec_of,
+            (old as u32..n as u32).collect(),
+        );
         let unfound = g.self_check(params.check_ef, &vec_of, quick);
         report.unreachable = unfound.len() as u64;
         // Points that no edge reaches are repaired too, even when a search for one "finds" it through an exact
@@ -268,7 +322,7 @@ impl GraphData {
         report.repaired = to_repair - report.still_unreachable;
         report.check_ms = t_check.elapsed().as_millis() as u64;
         report.build_ms = t0.elapsed().as_millis() as u64;
-        (g, report)
+        report
     }
 
     /// Nodes not reachable from the entry point along edges of any layer.
