@@ -7,6 +7,7 @@
 //! * `AVX_BENCH_N` (default 10000), `AVX_BENCH_DIM` (512), `AVX_BENCH_QUERIES` (1000),
 //!   `AVX_BENCH_CENTRES` (1000: 1M vectors have 1000 per cluster, as do 100k with 100 centres);
 //! * `AVX_BENCH_DIR`: keep the index there and reuse it on the next run (for 1M vectors);
+//! * `AVX_BENCH_REBUILD_GRAPH=1`: with a reused index, build its graph again (and time it);
 //! * `AVX_BENCH_REPORT_ONLY=1`: print the figures and skip the criterion groups;
 //! * `AVX_BENCH_EXPORT=DIR`: first write the vectors and queries there as raw little-endian f32
 //!   (`vectors.f32`, `queries.f32`) for `benches/hnswlib_compare.py`, which times `hnswlib` and a
@@ -102,6 +103,16 @@ fn build(dir: &Path, data: &Data, n: u64) {
     if let Ok(ix) = Index::open(dir, OpenOptions::default()) {
         if ix.live_rows(Level::File) == n && ix.stats().tail_rows[0] == 0 {
             println!("reusing index at {}", dir.display());
+            if std::env::var_os("AVX_BENCH_REBUILD_GRAPH").is_some() {
+                drop(ix);
+                let opts = OpenOptions {
+                    write: true,
+                    wait: false,
+                    settings: Some(settings(data.dim)),
+                };
+                let mut w = Index::open(dir, opts).unwrap().writer().unwrap();
+                time_graph(&mut w, n);
+            }
             return;
         }
     }
@@ -109,17 +120,38 @@ fn build(dir: &Path, data: &Data, n: u64) {
     let t = Instant::now();
     let mut w = store(dir, data, 0..n, bench_path);
     let store = t.elapsed();
-    let t = Instant::now();
-    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
-    let g = t.elapsed();
     println!(
-        "build: store {n} rows {:.1} s ({:.0} rows/s); graph {:.1} s ({:.0} vectors/s, {} threads); {rep:?}",
+        "build: store {n} rows {:.1} s ({:.0} rows/s)",
         store.as_secs_f64(),
         n as f64 / store.as_secs_f64(),
+    );
+    time_graph(&mut w, n);
+}
+
+/// Builds the file level's graph and prints its wall and CPU time.
+fn time_graph(w: &mut avx_index::Writer, n: u64) {
+    let (t, cpu) = (Instant::now(), cpu_s());
+    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
+    let (g, cpu) = (t.elapsed(), cpu_s() - cpu);
+    println!(
+        "build: graph {:.1} s ({:.0} vectors/s, {} threads, {cpu:.1} s CPU); {rep:?}",
         g.as_secs_f64(),
         n as f64 / g.as_secs_f64(),
         rayon::current_num_threads()
     );
+}
+
+/// CPU time of this process so far (user + system), from `/proc/self/stat`, in seconds.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let ticks = f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0);
+    ticks / 100.0
 }
 
 /// Writes the bench's vectors and queries as raw little-endian f32 for `benches/hnswlib_compare.py`.
@@ -193,9 +225,18 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
             truth.push(ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap());
             exact_t.push(t.elapsed());
         }
+        // Recall over every query, as benches/hnswlib_compare.py measures it (the rest untimed, on all cores).
+        let rest: Vec<_> = rayon::ThreadPoolBuilder::new().build().unwrap().install(|| {
+            use rayon::prelude::*;
+            qs[exact_n as usize..]
+                .par_iter()
+                .map(|q| ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap())
+                .collect()
+        });
+        truth.extend(rest);
         let ex50 = percentile(&mut exact_t, 0.5);
         println!("exact scan (1 thread): p50 {:.2} ms over {n} rows", ex50.as_secs_f64() * 1e3);
-        for ef in [10usize, 16, 24, 32, 48, 64, 96, 200, 400] {
+        for ef in [10usize, 16, 24, 32, 48, 64, 96, 128, 200, 400] {
             let mut lat = Vec::new();
             let mut found = 0;
             for (i, q) in qs.iter().enumerate() {
@@ -330,20 +371,6 @@ fn store(
     }
     w.commit().unwrap();
     w
-}
-
-/// CPU seconds (user + system) of this process so far, from `/proc/self/stat` (0 elsewhere).
-fn cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name; 100 ticks per second.
-    f.get(11)
-        .zip(f.get(12))
-        .map_or(0.0, |(u, s)| (u + s) / 100.0)
 }
 
 /// Recall@10 and p50 of graph searches at `ef` (one thread) against exact ones.

@@ -5,6 +5,11 @@
 //! After a build every point is searched for itself; the few points that cannot be found (the
 //! neighbour heuristic can prune every link towards a point) get reverse edges from their nearest
 //! reachable neighbours, and the counts and the time it took are reported in [`GraphReport`].
+//!
+//! Since graph format version 2 the file also holds an int8 copy of every node's vector in node order
+//! ([`QuantRows`]): the build and the beam search walk the graph on those (a quarter of the bytes of the f32
+//! rows), and a search re-scores its final candidates exactly on the f32 rows, so results and scores stay
+//! exact. Version 1 graphs (no int8 copy) are searched on the f32 rows as before.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -18,6 +23,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{IndexError, Result};
 use crate::exact::dot;
+use crate::kernel::{dot_i8, quantize};
 use crate::storage::Storage;
 use crate::vectors::{sync_dir, u32_at, u64_at, Level};
 
@@ -26,7 +32,12 @@ pub const GRAPH_MAGIC: [u8; 8] = *b"AVXHNSW\0";
 /// Magic number closing a graph file.
 pub const GRAPH_END: [u8; 8] = *b"AVXHEND\0";
 /// Graph-file format version written by this build.
-pub const GRAPH_VERSION: u32 = 1;
+/// Version 2 added the int8 rows section after the layers; version 1 files (without it) still open.
+pub const GRAPH_VERSION: u32 = 2;
+/// Quantised-rows kind: none (version 1 files, or a graph written without them).
+const QUANT_NONE: u64 = 0;
+/// Quantised-rows kind: int8 codes per node with one f32 step per node (`kernel::quantize`).
+const QUANT_I8: u64 = 1;
 const HEADER: usize = 64;
 const FOOTER: usize = 24;
 
@@ -79,10 +90,73 @@ pub(crate) trait Adjacency: Sync {
     /// Neighbours of `node` on `layer` (empty when the node is not on that layer).
     fn neighbours(&self, layer: usize, node: u32) -> &[u32];
     fn row(&self, node: u32) -> Option<u64>;
+    /// The int8 copy of the nodes' vectors, when the graph has one.
+    fn quant(&self) -> Option<QuantRows<'_>>;
+}
+
+/// Int8 copies of a graph's vectors in node order: node `i`'s codes are `codes[i * dim..(i + 1) * dim]` and
+/// `dot(a, b)` is approximated by `dot_i8(codes_a, codes_b) * steps[a] * steps[b]` (see `kernel::quantize`).
+#[derive(Debug, Clone, Copy)]
+pub struct QuantRows<'a> {
+    pub dim: usize,
+    pub codes: &'a [i8],
+    pub steps: &'a [f32],
+}
+
+impl<'a> QuantRows<'a> {
+    /// `None` when the slices do not describe the same number of rows of `dim` codes.
+    pub fn new(dim: usize, codes: &'a [i8], steps: &'a [f32]) -> Option<Self> {
+        (dim > 0 && codes.len() == steps.len() * dim).then_some(QuantRows { dim, codes, steps })
+    }
+
+    /// Codes of `node` (empty when out of range).
+    #[inline]
+    pub fn codes(&self, node: u32) -> &'a [i8] {
+        let a = node as usize * self.dim;
+        self.codes.get(a..a + self.dim).unwrap_or(&[])
+    }
+
+    #[inline]
+    pub fn step(&self, node: u32) -> f32 {
+        self.steps.get(node as usize).copied().unwrap_or(0.0)
+    }
+
+    /// Approximate similarity of the query `(codes, step)` to `node`.
+    #[inline]
+    pub(crate) fn score(&self, codes: &[i8], step: f32, node: u32) -> f32 {
+        let c = self.codes(node);
+        if c.len() != codes.len() {
+            return f32::NEG_INFINITY;
+        }
+        dot_i8(codes, c) as f32 * step * self.step(node)
+    }
+
+    /// Quantises the vectors of `nodes` with `kernel::quantize`, in parallel.
+    pub fn quantize_rows<'v, F>(
+        dim: usize,
+        nodes: std::ops::Range<usize>,
+        vec_of: &F,
+    ) -> (Vec<i8>, Vec<f32>)
+    where
+        F: Fn(u32) -> &'v [f32] + Sync,
+    {
+        let n = nodes.len();
+        let mut codes = vec![0i8; n * dim];
+        let mut steps = vec![0f32; n];
+        if dim > 0 {
+            codes
+                .par_chunks_mut(dim)
+                .zip(steps.par_iter_mut())
+                .enumerate()
+                .with_min_len(1024)
+                .for_each(|(i, (c, s))| *s = quantize(vec_of((nodes.start + i) as u32), c));
+        }
+        (codes, steps)
+    }
 }
 
 /// A graph held in memory, as built; serialised by [`GraphData::to_bytes`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GraphData {
     pub level: Level,
     pub dim: u32,
@@ -95,6 +169,10 @@ pub struct GraphData {
     pub entry: u32,
     /// `adj[layer][node]`; on layers above 0 only nodes with `levels[node] >= layer` have lists.
     pub adj: Vec<Vec<Vec<u32>>>,
+    /// Int8 codes of every node's vector in node order (`points * dim`), or empty: see [`QuantRows`].
+    pub codes: Vec<i8>,
+    /// Per node, the step of its codes (empty when `codes` is).
+    pub steps: Vec<f32>,
 }
 
 impl Adjacency for GraphData {
@@ -116,6 +194,12 @@ impl Adjacency for GraphData {
     fn row(&self, node: u32) -> Option<u64> {
         self.rows.get(node as usize).map(|&r| r as u64)
     }
+    fn quant(&self) -> Option<QuantRows<'_>> {
+        if self.steps.len() != self.rows.len() {
+            return None;
+        }
+        QuantRows::new(self.dim as usize, &self.codes, &self.steps)
+    }
 }
 
 impl GraphData {
@@ -132,35 +216,104 @@ impl GraphData {
     where
         F: Fn(u64) -> &'a [f32] + Sync,
     {
-        let t0 = std::time::Instant::now();
-        let n = rows.len();
         let mut g = GraphData {
             level,
             dim,
             m: params.m as u32,
             rows_covered,
-            rows: rows.iter().map(|&r| r as u32).collect(),
-            levels: vec![0; n],
+            rows: Vec::new(),
+            levels: Vec::new(),
             entry: 0,
-            adj: vec![vec![Vec::new(); n]],
+            adj: vec![Vec::new()],
+            codes: Vec::new(),
+            steps: Vec::new(),
         };
-        if n == 0 {
-            return (g, GraphReport::default());
+        let report = g.extend(rows, rows_covered, vector, params);
+        (g, report)
+    }
+
+    /// Inserts `rows` (ascending, each above every row already in the graph) into this graph with the
+    /// insertion [`GraphData::build`] uses, without rebuilding what is there, and sets `rows_covered`. Then
+    /// checks that every new point is found by a search for itself (and that every point is connected) and
+    /// repairs as `build` does; the report counts the new points. A graph without int8 rows (format 1)
+    /// gets them for every node first. Uses the graph's own `m`; `params` gives the beams.
+    ///
+    /// # Panics
+    /// If `rows` is not ascending or does not start above the graph's last row (a bug of the caller).
+    pub fn extend<'a, F>(
+        &mut self,
+        rows: &[u64],
+        rows_covered: u64,
+        vector: F,
+        params: BuildParams,
+    ) -> GraphReport
+    where
+        F: Fn(u64) -> &'a [f32] + Sync,
+    {
+        let t0 = std::time::Instant::now();
+        if rows.is_empty() {
+            self.rows_covered = rows_covered;
+            return GraphReport::default();
         }
-        {
-            let vec_of = |node: u32| vector(rows[node as usize]);
-            let built = crate::build::build(n, params.m, params.ef_construction, &vec_of);
-            g.levels = built.levels;
-            g.entry = built.entry;
-            g.adj = built.adj;
-        }
+        let old = self.insert_rows(rows, rows_covered, &vector, params);
         let mut report = GraphReport {
-            points: n as u64,
+            points: rows.len() as u64,
             ..GraphReport::default()
         };
-        g.check_and_repair((0..n as u32).collect(), &vector, params, &mut report);
+        let n = self.rows.len() as u32;
+        self.check_and_repair((old as u32..n).collect(), &vector, params, &mut report);
         report.build_ms = t0.elapsed().as_millis() as u64;
-        (g, report)
+        report
+    }
+
+    /// The insertion of [`GraphData::extend`] without its check: inserts `rows` and returns how many nodes
+    /// the graph had before.
+    pub(crate) fn insert_rows<'a, F>(
+        &mut self,
+        rows: &[u64],
+        rows_covered: u64,
+        vector: &F,
+        params: BuildParams,
+    ) -> usize
+    where
+        F: Fn(u64) -> &'a [f32] + Sync,
+    {
+        let last = self.rows.last().map(|&r| r as u64);
+        assert!(
+            rows.windows(2).all(|w| w[0] < w[1])
+                && rows.first().is_none_or(|&r| last.is_none_or(|l| l < r)),
+            "GraphData::extend: rows must be ascending and above the graph's rows"
+        );
+        let old = self.rows.len();
+        // A graph without int8 rows (format 1) gets them for every node; one with them, for the new ones.
+        let from = if self.quant().is_some() { old } else { 0 };
+        self.rows.extend(rows.iter().map(|&r| r as u32));
+        self.rows_covered = rows_covered;
+        let n = self.rows.len();
+        let dim = self.dim as usize;
+        {
+            let node_rows = &self.rows;
+            let vec_of = |node: u32| vector(node_rows[node as usize] as u64);
+            let (codes, steps) = QuantRows::quantize_rows(dim, from..n, &vec_of);
+            self.codes.truncate(from * dim);
+            self.steps.truncate(from);
+            self.codes.extend(codes);
+            self.steps.extend(steps);
+            let prev = crate::build::Built {
+                levels: std::mem::take(&mut self.levels),
+                entry: self.entry,
+                adj: std::mem::take(&mut self.adj),
+            };
+            let (m, ef) = (self.m as usize, params.ef_construction);
+            let built = match QuantRows::new(dim, &self.codes, &self.steps) {
+                Some(quant) => crate::build::extend(prev, n, m, ef, &quant),
+                None => crate::build::extend(prev, n, m, ef, &vec_of),
+            };
+            self.levels = built.levels;
+            self.entry = built.entry;
+            self.adj = built.adj;
+        }
+        old
     }
 
     /// Searches for each node of `nodes` with its own vector and repairs the ones not found, and every node no
@@ -179,8 +332,8 @@ impl GraphData {
         let disconnected = g.disconnected();
         report.disconnected = disconnected.len() as u64;
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
-        // A narrow beam finds almost every point; only the rest are searched at `check_ef`.
-        let quick = g.self_check(params.check_ef.min(16), &vec_of, nodes);
+        // A near-greedy walk (beam 2) finds almost every point; only the rest are searched at `check_ef`.
+        let quick = g.self_check(params.check_ef.min(2), &vec_of, nodes);
         let unfound = g.self_check(params.check_ef, &vec_of, quick);
         report.unreachable = unfound.len() as u64;
         // Points that no edge reaches are repaired too, even when a search for one "finds" it through an exact
@@ -222,7 +375,8 @@ impl GraphData {
         (0..n as u32).filter(|&i| !seen[i as usize]).collect()
     }
 
-    /// The nodes of `nodes` that a search for their own vector does not return.
+    /// The nodes of `nodes` that a search for their own vector does not return (or an exact duplicate of
+    /// it). Presence among the walk's `ef` candidates is what counts, so the walk skips the re-scoring.
     fn self_check<'a, F>(&self, ef: usize, vec_of: &F, nodes: Vec<u32>) -> Vec<u32>
     where
         F: Fn(u32) -> &'a [f32] + Sync,
@@ -231,11 +385,8 @@ impl GraphData {
             .into_par_iter()
             .filter(|&u| {
                 let q = vec_of(u);
-                let found = search(self, q, ef, vec_of);
-                let self_score = dot(q, q);
-                !found
-                    .iter()
-                    .any(|c| c.node == u || c.score >= self_score - 1e-6 && vec_of(c.node) == q)
+                let found = walk(self, q, ef, vec_of, false, |_| true);
+                !(found.iter().any(|c| c.node == u) || found.iter().any(|c| vec_of(c.node) == q))
             })
             .collect()
     }
@@ -344,6 +495,22 @@ impl GraphData {
             }
             pad8(&mut out);
         }
+        match self.quant() {
+            Some(qr) => {
+                out.extend_from_slice(&QUANT_I8.to_le_bytes());
+                out.extend_from_slice(&(qr.dim as u64).to_le_bytes());
+                for s in qr.steps {
+                    out.extend_from_slice(&s.to_le_bytes());
+                }
+                pad_to(&mut out, 64);
+                out.extend(qr.codes.iter().map(|&c| c as u8));
+                pad8(&mut out);
+            }
+            None => {
+                out.extend_from_slice(&QUANT_NONE.to_le_bytes());
+                out.extend_from_slice(&0u64.to_le_bytes());
+            }
+        }
         let sum = xxh3_64(&out);
         let total = out.len() as u64 + FOOTER as u64;
         out.extend_from_slice(&sum.to_le_bytes());
@@ -371,7 +538,11 @@ impl GraphData {
 }
 
 fn pad8(v: &mut Vec<u8>) {
-    while !v.len().is_multiple_of(8) {
+    pad_to(v, 8);
+}
+
+fn pad_to(v: &mut Vec<u8>, align: usize) {
+    while !v.len().is_multiple_of(align) {
         v.push(0);
     }
 }
@@ -420,6 +591,8 @@ pub struct GraphView {
     rows_at: usize,
     levels_at: usize,
     layers: Vec<LayerSpan>,
+    /// Byte offsets of the int8 section's steps and codes, when the file has one.
+    quant_at: Option<(usize, usize)>,
     checksum: u64,
 }
 
@@ -515,6 +688,24 @@ impl GraphView {
                 edges,
             });
         }
+        let mut quant_at = None;
+        if version >= 2 {
+            let head = take(&mut at, 16)?;
+            match u64_at(b, head) {
+                QUANT_NONE => {}
+                QUANT_I8 => {
+                    if u64_at(b, head + 8) != u32_at(b, 32) as u64 || u32_at(b, 32) == 0 {
+                        return Err(bad("graph int8 rows do not match the dimension"));
+                    }
+                    let dim = u32_at(b, 32) as usize;
+                    let steps = take(&mut at, n * 4)?;
+                    at = at.div_ceil(64) * 64;
+                    let codes = take(&mut at, n * dim)?;
+                    quant_at = Some((steps, codes));
+                }
+                _ => return Err(bad("unknown kind of graph int8 rows")),
+            }
+        }
         if at != end {
             return Err(bad("graph sections do not fill the file"));
         }
@@ -529,6 +720,7 @@ impl GraphView {
             rows_at,
             levels_at,
             layers,
+            quant_at,
             checksum,
             data,
         })
@@ -591,6 +783,8 @@ impl GraphView {
             levels: self.levels().to_vec(),
             entry: self.entry,
             adj,
+            codes: self.quant().map_or(Vec::new(), |q| q.codes.to_vec()),
+            steps: self.quant().map_or(Vec::new(), |q| q.steps.to_vec()),
         }
     }
 
@@ -684,6 +878,24 @@ impl Adjacency for GraphView {
     fn row(&self, node: u32) -> Option<u64> {
         self.rows().get(node as usize).map(|&r| r as u64)
     }
+    fn quant(&self) -> Option<QuantRows<'_>> {
+        let (steps_at, codes_at) = self.quant_at?;
+        let n = self.points as usize;
+        let dim = self.dim as usize;
+        let b = self.data.bytes();
+        // SAFETY: as for `u32s` (the steps start at a multiple of 8, f32 has no invalid bit patterns); the
+        // codes are bytes, bounds checked at parse time.
+        let steps = unsafe {
+            std::slice::from_raw_parts(b[steps_at..steps_at + n * 4].as_ptr().cast::<f32>(), n)
+        };
+        let codes = unsafe {
+            std::slice::from_raw_parts(
+                b[codes_at..codes_at + n * dim].as_ptr().cast::<i8>(),
+                n * dim,
+            )
+        };
+        QuantRows::new(dim, codes, steps)
+    }
 }
 
 /// A candidate in a graph search.
@@ -746,21 +958,34 @@ thread_local! {
 /// Hints the CPU to load the first cache lines of `v`; a no-op off x86-64.
 #[inline(always)]
 pub(crate) fn prefetch(v: &[f32]) {
+    prefetch_lines(v.as_ptr().cast(), (v.len() / 16).min(4));
+}
+
+/// Hints the CPU to load the whole of an int8 code row (at most 16 cache lines).
+#[inline(always)]
+pub(crate) fn prefetch_codes(v: &[i8]) {
+    prefetch_lines(v.as_ptr().cast(), v.len().div_ceil(64).min(16));
+}
+
+#[inline(always)]
+fn prefetch_lines(p: *const i8, lines: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = v.as_ptr().cast::<i8>();
-        for line in 0..(v.len() / 16).min(4) {
-            // SAFETY: prefetching is a hint and never faults; the address is inside `v`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(line * 64)) };
+        for line in 0..lines {
+            // SAFETY: prefetching is a hint and never faults; callers pass lines inside their slice.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
+    let _ = (p, lines);
 }
 
 /// HNSW search: greedy descent through the upper layers, then a beam of width `ef` on layer 0.
-/// Returns up to `ef` candidates, best first.
+/// Returns up to `ef` candidates, best first, with exact scores (`dot` on the f32 rows of `vec_of`).
+///
+/// With an int8 copy of the rows ([`Adjacency::quant`]) the walk scores on it and the final candidates are
+/// re-scored on the f32 rows; without one, it scores on the f32 rows throughout.
 pub(crate) fn search<'a, A, F>(g: &A, q: &[f32], ef: usize, vec_of: &F) -> Vec<Cand>
 where
     A: Adjacency + ?Sized,
@@ -784,12 +1009,67 @@ where
     F: Fn(u32) -> &'a [f32] + ?Sized,
     K: Fn(u32) -> bool,
 {
+    walk(g, q, ef, vec_of, true, keep)
+}
+
+/// [`search_where`], with the final re-scoring on the f32 rows only if `exact` (without it, scores and
+/// order are the int8 walk's when the graph has int8 rows).
+fn walk<'a, A, F, K>(g: &A, q: &[f32], ef: usize, vec_of: &F, exact: bool, keep: K) -> Vec<Cand>
+where
+    A: Adjacency + ?Sized,
+    F: Fn(u32) -> &'a [f32] + ?Sized,
+    K: Fn(u32) -> bool,
+{
+    let Some(quant) = g.quant().filter(|qr| qr.dim == q.len()) else {
+        return beam(g, ef, |v| dot(q, vec_of(v)), |v| prefetch(vec_of(v)), keep);
+    };
+    QUERY_CODES.with(|codes| {
+        let mut codes = codes.borrow_mut();
+        codes.resize(q.len(), 0);
+        let step = quantize(q, &mut codes);
+        let codes = &codes[..];
+        let mut out = beam(
+            g,
+            ef,
+            |v| quant.score(codes, step, v),
+            |v| prefetch_codes(quant.codes(v)),
+            keep,
+        );
+        if !exact {
+            return out;
+        }
+        for c in &out {
+            prefetch(vec_of(c.node));
+        }
+        for c in &mut out {
+            c.score = dot(q, vec_of(c.node));
+        }
+        out.sort_by(|a, b| b.cmp(a));
+        out
+    })
+}
+
+thread_local! {
+    /// The query's int8 codes (one buffer per thread, reused).
+    static QUERY_CODES: RefCell<Vec<i8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The search proper, on any scoring: `score(node)` is the similarity to the query, `fetch(node)` a
+/// prefetch hint for the data `score` will read; only nodes for which `keep` holds are returned.
+#[inline(always)]
+fn beam<A, S, P, K>(g: &A, ef: usize, score: S, fetch: P, keep: K) -> Vec<Cand>
+where
+    A: Adjacency + ?Sized,
+    S: Fn(u32) -> f32,
+    P: Fn(u32),
+    K: Fn(u32) -> bool,
+{
     let Some(mut cur) = g.entry() else {
         return Vec::new();
     };
     let n = g.len();
     let ef = ef.max(1);
-    let mut cur_score = dot(q, vec_of(cur));
+    let mut cur_score = score(cur);
     for layer in (1..=g.top_layer()).rev() {
         loop {
             let mut moved = false;
@@ -797,7 +1077,7 @@ where
                 if v as usize >= n {
                     continue;
                 }
-                let s = dot(q, vec_of(v));
+                let s = score(v);
                 if s > cur_score {
                     cur_score = s;
                     cur = v;
@@ -835,12 +1115,12 @@ where
             fresh.clear();
             for &v in g.neighbours(0, c.node) {
                 if (v as usize) < n && vis.insert(v) {
-                    prefetch(vec_of(v));
+                    fetch(v);
                     fresh.push(v);
                 }
             }
             for &v in &fresh {
-                let s = dot(q, vec_of(v));
+                let s = score(v);
                 let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
                 if best.len() < ef || s > worst {
                     let cand = Cand { score: s, node: v };

@@ -165,6 +165,124 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot_portable(a, b)
 }
 
+/// Symmetric int8 quantisation of one row: `codes[i] = round(v[i] / step)` in `-127..=127` with
+/// `step = max|v| / 127`; returns `step` (0 for an all-zero row), so that
+/// `dot_i8(a, b) as f32 * step_a * step_b` approximates `dot(a, b)`.
+pub(crate) fn quantize(v: &[f32], codes: &mut [i8]) -> f32 {
+    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 || !max.is_finite() {
+        codes.iter_mut().for_each(|c| *c = 0);
+        return 0.0;
+    }
+    let inv = 127.0 / max;
+    for (c, x) in codes.iter_mut().zip(v) {
+        *c = (x * inv).round().clamp(-127.0, 127.0) as i8;
+    }
+    max / 127.0
+}
+
+#[inline(always)]
+fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+/// AVX2 int8 dot product: `|a| * (b * sign(a))` by `maddubs` (pairs of products stay below `2 * 127 * 127`,
+/// so the 16-bit sums never saturate: codes are in `-127..=127`), then widened to 32 bits by `madd`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let full = n - n % 32;
+    let ones = _mm256_set1_epi16(1);
+    let mut acc0 = _mm256_setzero_si256();
+    let mut acc1 = _mm256_setzero_si256();
+    let mut i = 0;
+    // SAFETY: every load reads 32 bytes at `i < full <= len` of both slices (unaligned loads).
+    unsafe {
+        while i + 64 <= full {
+            let x0 = _mm256_loadu_si256(a.as_ptr().add(i).cast());
+            let y0 = _mm256_loadu_si256(b.as_ptr().add(i).cast());
+            let x1 = _mm256_loadu_si256(a.as_ptr().add(i + 32).cast());
+            let y1 = _mm256_loadu_si256(b.as_ptr().add(i + 32).cast());
+            let p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(x0, x0), _mm256_sign_epi8(y0, x0));
+            let p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(x1, x1), _mm256_sign_epi8(y1, x1));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, ones));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(p1, ones));
+            i += 64;
+        }
+        if i < full {
+            let x0 = _mm256_loadu_si256(a.as_ptr().add(i).cast());
+            let y0 = _mm256_loadu_si256(b.as_ptr().add(i).cast());
+            let p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(x0, x0), _mm256_sign_epi8(y0, x0));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, ones));
+        }
+        let acc = _mm256_add_epi32(acc0, acc1);
+        let s = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256::<1>(acc),
+        );
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+        _mm_cvtsi128_si32(s) + dot_i8_portable(&a[full..n], &b[full..n])
+    }
+}
+
+/// AVX-512 VNNI int8 dot product: `vpdpbusd` multiplies unsigned by signed bytes, so `a` is shifted to
+/// `a + 128` (a flip of the top bit) and `128 * sum(b)` (summed by a second `vpdpbusd` against ones) taken
+/// off again. Exact for every code, -128 included (32-bit sums, no saturation).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dot_i8_vnni(a: &[i8], b: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let full = n - n % 64;
+    let flip = _mm512_set1_epi8(i8::MIN);
+    let ones = _mm512_set1_epi8(1);
+    let mut acc = _mm512_setzero_si512();
+    let mut sum_b = _mm512_setzero_si512();
+    let mut i = 0;
+    // SAFETY: every load reads 64 bytes at `i < full <= len` of both slices (unaligned loads).
+    unsafe {
+        while i < full {
+            let x = _mm512_loadu_si512(a.as_ptr().add(i).cast());
+            let y = _mm512_loadu_si512(b.as_ptr().add(i).cast());
+            acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(x, flip), y);
+            sum_b = _mm512_dpbusd_epi32(sum_b, ones, y);
+            i += 64;
+        }
+    }
+    _mm512_reduce_add_epi32(acc) - 128 * _mm512_reduce_add_epi32(sum_b)
+        + dot_i8_portable(&a[full..n], &b[full..n])
+}
+
+/// Exact integer dot product of two int8 code rows written by [`quantize`] (codes in `-127..=127`; a code
+/// of -128 may make the AVX2 path differ). Integer sums are exact, so every path (AVX-512 VNNI, AVX2,
+/// scalar, picked at run time) gives the same result.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    assert_eq!(a.len(), b.len(), "dot_i8: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if a.len() >= 64
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: the CPU supports AVX-512 F, BW and VNNI (checked just above; BW implies F), the only
+            // requirement of `dot_i8_vnni`.
+            return unsafe { dot_i8_vnni(a, b) };
+        }
+        if a.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `dot_i8_avx2`.
+            return unsafe { dot_i8_avx2(a, b) };
+        }
+    }
+    dot_i8_portable(a, b)
+}
+
 /// A scored candidate; ordered so that a `BinaryHeap<Scored>` keeps the *worst* kept candidate on top
 /// (lower score, then higher id, is worse), which makes every top-k deterministic.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -286,6 +404,59 @@ mod tests {
                 assert_eq!(seen, 7);
             }
         }
+    }
+
+    #[test]
+    fn dot_i8_is_exact_on_every_path_and_quantize_approximates_dot() {
+        let mut r = crate::analysis::Rng::new(5);
+        for len in [0usize, 1, 31, 32, 33, 63, 64, 65, 100, 512, 515] {
+            let a: Vec<i8> = (0..len)
+                .map(|_| (r.below(255) as i32 - 127) as i8)
+                .collect();
+            let b: Vec<i8> = (0..len)
+                .map(|_| (r.below(255) as i32 - 127) as i8)
+                .collect();
+            assert_eq!(dot_i8(&a, &b), dot_i8_portable(&a, &b), "len {len}");
+            // Each SIMD path on its own, where the CPU has it.
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 is present (checked just above).
+                    assert_eq!(unsafe { dot_i8_avx2(&a, &b) }, dot_i8_portable(&a, &b));
+                }
+                if std::arch::is_x86_feature_detected!("avx512vnni")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                {
+                    // SAFETY: AVX-512 F, BW and VNNI are present (checked just above).
+                    assert_eq!(unsafe { dot_i8_vnni(&a, &b) }, dot_i8_portable(&a, &b));
+                    let low = vec![i8::MIN; len];
+                    // SAFETY: as above.
+                    assert_eq!(unsafe { dot_i8_vnni(&low, &b) }, dot_i8_portable(&low, &b));
+                }
+            }
+            let extreme = vec![-127i8; len];
+            assert_eq!(dot_i8(&extreme, &extreme), 127 * 127 * len as i32);
+            assert_eq!(dot_i8(&extreme, &a), dot_i8_portable(&extreme, &a));
+        }
+        for _ in 0..50 {
+            let mut x: Vec<f32> = (0..512).map(|_| r.gaussian() as f32).collect();
+            let mut y: Vec<f32> = x.iter().map(|v| v + r.gaussian() as f32).collect();
+            for v in [&mut x, &mut y] {
+                let n = v.iter().map(|t| t * t).sum::<f32>().sqrt();
+                v.iter_mut().for_each(|t| *t /= n);
+            }
+            let (mut cx, mut cy) = (vec![0i8; 512], vec![0i8; 512]);
+            let (sx, sy) = (quantize(&x, &mut cx), quantize(&y, &mut cy));
+            let approx = dot_i8(&cx, &cy) as f32 * sx * sy;
+            assert!(
+                (approx - dot(&x, &y)).abs() < 0.01,
+                "{approx} vs {}",
+                dot(&x, &y)
+            );
+        }
+        let mut z = vec![5i8; 4];
+        assert_eq!(quantize(&[0.0; 4], &mut z), 0.0);
+        assert_eq!(z, vec![0; 4]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Format tests: codec round trips (proptest), newer-version messages, and the committed
-//! format-v1 fixture, which every later version must keep opening.
+//! fixtures (format v1; v2: graph files with int8 rows), which every later version must keep opening.
 
 mod common;
 
@@ -94,6 +94,17 @@ fn arb_graph() -> impl Strategy<Value = GraphData> {
             levels,
             entry,
             adj,
+            // Half the cases carry int8 rows (graph format 2), half do not.
+            codes: if seed % 2 == 0 {
+                (0..n * 8).map(|i| (i as i8).wrapping_mul(37)).collect()
+            } else {
+                Vec::new()
+            },
+            steps: if seed % 2 == 0 {
+                (0..n).map(|i| i as f32 * 0.01).collect()
+            } else {
+                Vec::new()
+            },
         }
     })
 }
@@ -142,14 +153,14 @@ fn newer_format_versions_are_named() {
         .find(|p| p.extension().is_some_and(|e| e == "hnsw"))
         .unwrap();
     let mut b = std::fs::read(&graph).unwrap();
-    b[8..12].copy_from_slice(&2u32.to_le_bytes());
+    b[8..12].copy_from_slice(&3u32.to_le_bytes());
     let err = GraphView::from_bytes(&b, false).unwrap_err();
     assert!(
         matches!(
             err,
             IndexError::NewerFormat {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
@@ -157,15 +168,17 @@ fn newer_format_versions_are_named() {
     );
 }
 
-fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
+fn fixture_dir(version: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(version)
 }
 
 fn fixture_vector(i: u64) -> Vec<f32> {
     random_unit(&mut Rng(1000 + i), 16)
 }
 
-/// Writes the v1 fixture if it is missing (commit it when it is created).
+/// Writes the current version's fixture if it is missing (commit it when it is created).
 fn write_fixture(dir: &Path) {
     let ix = Index::open(dir, write_opts(16)).unwrap();
     let mut w = ix.writer().unwrap();
@@ -198,7 +211,19 @@ fn write_fixture(dir: &Path) {
 
 #[test]
 fn opens_format_v1_fixture() {
-    let dir = fixture_dir();
+    opens_fixture("v1", 1);
+}
+
+/// Graph files of version 2 (int8 rows after the layers).
+#[test]
+fn opens_format_v2_fixture() {
+    opens_fixture("v2", 2);
+}
+
+/// The fixture in `tests/fixtures/<version>` opens, reads and searches as written; its graph files are of
+/// `graph_version`.
+fn opens_fixture(version: &str, graph_version: u32) {
+    let dir = fixture_dir(version);
     if !dir.join("meta.redb").exists() {
         // The fixture is committed; it is written only on request (when a new format version adds one).
         assert!(
@@ -254,4 +279,28 @@ fn opens_format_v1_fixture() {
     let r = avx_index::verify(&dir);
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(HEADER_LEN, 64);
+    let mut graphs = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|e| e == "hnsw") {
+            let b = std::fs::read(&p).unwrap();
+            assert_eq!(
+                u32::from_le_bytes(b[8..12].try_into().unwrap()),
+                graph_version,
+                "{}",
+                p.display()
+            );
+            let g = GraphView::from_bytes(&b, true).unwrap();
+            assert!(g.deep_check(u64::MAX).is_empty());
+            // Version 2 graphs carry the int8 rows; version 1 graphs do not.
+            assert_eq!(
+                !g.to_data().codes.is_empty(),
+                graph_version >= 2,
+                "{}",
+                p.display()
+            );
+            graphs += 1;
+        }
+    }
+    assert_eq!(graphs, 2);
 }

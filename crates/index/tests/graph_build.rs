@@ -118,3 +118,39 @@ fn tiny_graphs() {
         assert!(g.disconnected().is_empty(), "n {n}");
     }
 }
+
+/// Rows added to a built graph are inserted into it (`GraphData::extend`, no rebuild): every point is found
+/// by a search for itself, including in a graph that had no int8 rows (format 1), which gets them.
+#[test]
+fn extend_inserts_new_rows_into_a_built_graph() {
+    let (n, dim) = (3_000usize, 32usize);
+    let mut rng = Rng(seed());
+    let vs = clustered(&mut rng, n, dim, 60, 0.35 / (dim as f32).sqrt());
+    let rows: Vec<u64> = (0..n as u64).collect();
+    let vector = |r: u64| vs[r as usize].as_slice();
+    let (first, _) = GraphData::build(
+        Level::File,
+        dim as u32,
+        2_000,
+        &rows[..2_000],
+        vector,
+        BuildParams::default(),
+    );
+    let mut without_codes = first.clone();
+    (without_codes.codes, without_codes.steps) = (Vec::new(), Vec::new());
+    for mut g in [first, without_codes] {
+        let rep = g.extend(&rows[2_000..], n as u64, vector, BuildParams::default());
+        let ctx = format!("seed {}: {rep:?}", seed());
+        assert_eq!(rep.points, 1_000, "{ctx}");
+        assert!(rep.unreachable <= 5, "{ctx}");
+        assert_eq!(rep.still_unreachable, 0, "{ctx}");
+        assert_eq!(g.rows.len(), n);
+        assert_eq!(g.rows_covered, n as u64);
+        assert_eq!(g.codes.len(), n * dim, "{ctx}");
+        assert!(g.disconnected().is_empty(), "{ctx}");
+        let bytes = g.to_bytes();
+        let view = avx_index::graph::GraphView::from_bytes(&bytes, true).unwrap();
+        assert!(view.deep_check(n as u64).is_empty());
+        assert_eq!(view.to_data(), g);
+    }
+}

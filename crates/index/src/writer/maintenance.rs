@@ -213,7 +213,7 @@ impl Writer {
         let map = self.map(level)?;
         let new_rows = self.live_rows_from(level, old.rows_covered);
         let (g, rep) =
-            GraphData::extend(&view, ls.rows, &new_rows, |r| map.row(r), self.policy.build);
+            GraphData::extend_from(&view, ls.rows, &new_rows, |r| map.row(r), self.policy.build);
         drop(view);
         self.install_graph(level, Some((g, rep)))
     }
