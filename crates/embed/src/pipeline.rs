@@ -30,8 +30,8 @@ pub struct PipelineOptions {
     pub decoders: usize,
     /// Windows that may wait for inference.
     pub queue: usize,
-    /// Also compute each file's [`SoundPrint`](crate::soundprint::SoundPrint) (a second decode on the decoder
-    /// thread), returned in [`EmbeddedFile::print`].
+    /// Also compute each file's [`SoundPrint`](crate::soundprint::SoundPrint) from the same decoded samples as
+    /// its windows, returned in [`EmbeddedFile::print`].
     pub prints: bool,
 }
 
@@ -242,7 +242,7 @@ fn decode_one(
     prints: bool,
     tx: &mpsc::SyncSender<Msg>,
 ) -> std::result::Result<(), ()> {
-    let mut stream = match ModelInputs::open(path, spec, hop) {
+    let mut stream = match ModelInputs::open_printing(path, spec, hop, prints) {
         Ok(s) => s,
         Err(error) => return tx.send(Msg::Failed { file, error }).map_err(|_| ()),
     };
@@ -260,12 +260,8 @@ fn decode_one(
                 .map_err(|_| ())?;
             }
             Ok(None) => {
-                // The print is optional extra data: a file whose second decode fails is still embedded, without.
-                let print = if prints {
-                    crate::soundprint::print_file(path).ok()
-                } else {
-                    None
-                };
+                // The print comes from the same decode as the windows (no second pass over the file).
+                let print = stream.take_print();
                 return tx
                     .send(Msg::Done {
                         file,
