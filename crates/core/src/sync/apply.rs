@@ -145,6 +145,7 @@ pub fn apply<E: From<CoreError>>(
             decoders: opts.decoders,
             queue: 32,
             prints: true,
+            ..PipelineOptions::default()
         };
         let (tx, rx) = mpsc::sync_channel::<FileOutcome>(16);
         let (embedded, stored) = std::thread::scope(|scope| {
