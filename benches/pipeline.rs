@@ -9,13 +9,13 @@
 //! stereo FLAC files and 0.1 to 2 s one-shots, encoded with `sox` (or `ffmpeg`), which must be installed.
 //!
 //! Each round runs, one after the other: the bare session at batch 1 and at `AVX_BENCH_BATCH`; the pipeline as
-//! `avx index` runs it (sound prints on) with the decoders in the background (avx's default) and at normal
-//! priority; and the one-shots. Every run reports wall time and the process's CPU time (user + system,
+//! `avx index` runs it (sound prints on) at both batch sizes with the decoders in the background (avx's
+//! default), and at the default batch size with the decoders at normal priority; and the one-shots. Every run reports wall time and the process's CPU time (user + system,
 //! `getrusage`) per window; the summary gives, per setting, the median over rounds of the ratio to the best bare
 //! session of the same round. The front end's own cost (decode + resample + log-mel, one thread) is measured
 //! once, before the rounds.
 //!
-//! Environment: `AVX_BENCH_FILES` (default 24 ten-second files), `AVX_BENCH_THREADS` (default: all cores),
+//! Environment: `AVX_BENCH_FILES` (default 16 ten-second files), `AVX_BENCH_THREADS` (default: all cores),
 //! `AVX_BENCH_BATCH` (default 4), `AVX_BENCH_VARIANT` (default "fp32"), `AVX_BENCH_SHORT` (default 40 one-shots),
 //! `AVX_BENCH_ROUNDS` (default 3).
 
@@ -117,7 +117,7 @@ fn main() {
         eprintln!("pipeline bench: set AVX_BENCH_MODEL to a full-size model directory (models/export_clap.py)");
         return;
     };
-    let n_files: usize = env_or("AVX_BENCH_FILES", 24);
+    let n_files: usize = env_or("AVX_BENCH_FILES", 16);
     let threads: usize = env_or(
         "AVX_BENCH_THREADS",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -195,9 +195,9 @@ fn main() {
         r.2.push(wall / ref_wall);
         r.3.push(cpu / ref_cpu);
     };
-    let run_pipeline = |emb: &mut Embedder, files: &[PathBuf], background: bool| {
+    let run_pipeline = |emb: &mut Embedder, files: &[PathBuf], b: usize, background: bool| {
         let popts = PipelineOptions {
-            batch,
+            batch: b,
             decoders: (threads / 2).max(1),
             background_decoders: background,
             prints: true,
@@ -215,6 +215,7 @@ fn main() {
         assert_eq!(ok, files.len());
         t
     };
+    let default_batch = PipelineOptions::default().batch;
     for round in 1..=rounds {
         let mut best = (f64::INFINITY, f64::INFINITY);
         let mut bare_runs = Vec::new();
@@ -234,11 +235,13 @@ fn main() {
         for (label, wall, cpu) in bare_runs {
             record(label, wall, cpu, bw, bc);
         }
-        for background in [true, false] {
-            let (wall, cpu) = run_pipeline(&mut emb, &files, background);
+        let mut settings: Vec<(usize, bool)> = batches.iter().map(|&b| (b, true)).collect();
+        settings.push((default_batch, false));
+        for (b, background) in settings {
+            let (wall, cpu) = run_pipeline(&mut emb, &files, b, background);
             record(
                 format!(
-                    "pipeline (avx index), batch {batch}, decoders {}",
+                    "pipeline (avx index), batch {b}, decoders {}",
                     if background {
                         "in the background (default)"
                     } else {
@@ -251,10 +254,10 @@ fn main() {
                 bc,
             );
         }
-        let (wall, cpu) = run_pipeline(&mut emb, &shorts, true);
+        let (wall, cpu) = run_pipeline(&mut emb, &shorts, default_batch, true);
         let ns = n_short as f64;
         record(
-            "one-shots: per file against per bare window".into(),
+            format!("one-shots (batch {default_batch}): per file against per bare window"),
             wall / ns,
             cpu / ns,
             bw,

@@ -29,7 +29,8 @@ pub struct PipelineOptions {
     /// Seconds between window starts in long files (None: the front end's default: one window length for CLAP,
     /// half a block for aiSFX).
     pub hop_s: Option<f64>,
-    /// Windows per model call.
+    /// Windows per model call. 1 by default: on CPU a batch brings nothing (each window's operators already
+    /// take every intra-op thread) and larger tensors cost more per window (benches/pipeline.rs).
     pub batch: usize,
     /// Decoder threads.
     pub decoders: usize,
@@ -47,7 +48,7 @@ impl Default for PipelineOptions {
     fn default() -> Self {
         PipelineOptions {
             hop_s: None,
-            batch: 4,
+            batch: 1,
             decoders: 1,
             queue: 32,
             background_decoders: true,

@@ -41,7 +41,7 @@ impl Default for ApplyOptions {
             commit_every_files: 64,
             commit_every: Duration::from_secs(30),
             decoders: 1,
-            batch: 4,
+            batch: PipelineOptions::default().batch,
             graph: false,
         }
     }
