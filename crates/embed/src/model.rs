@@ -215,7 +215,11 @@ pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Devi
         std::fs::create_dir_all(dir).ok()?;
         Some(p.with_extension(format!("{}.part", std::process::id())))
     });
-    let built = build_session(path, opts, None, part.as_deref());
+    let mut built = build_session(path, opts, None, part.as_deref());
+    if built.is_err() && part.is_some() {
+        // Saving can fail where loading would not (a read-only cache): load without saving.
+        built = build_session(path, opts, None, None);
+    }
     if let (Some(part), Some(saved)) = (&part, &cache) {
         if built.is_ok() && part.is_file() {
             if let Err(e) = std::fs::rename(part, saved) {

@@ -64,4 +64,16 @@ fn a_saved_optimised_graph_is_written_once_read_later_and_gives_the_same_vectors
         std::fs::metadata(&saved).unwrap().len() > 1000,
         "not saved again"
     );
+
+    // A cache that cannot be written (here the temporary name is taken by a directory; as root, permissions would
+    // not stop the write): the model loads anyway, unsaved.
+    let stuck = tempfile::tempdir().unwrap();
+    let saved = optimized_path(stuck.path(), &audio, 3).unwrap();
+    std::fs::create_dir_all(saved.with_extension(format!("{}.part", std::process::id()))).unwrap();
+    let stuck_opts = SessionOptions {
+        optimized_cache: Some(stuck.path().to_path_buf()),
+        ..plain.clone()
+    };
+    assert_eq!(vectors(&stuck_opts), want, "unwritable cache");
+    assert!(!saved.exists());
 }
