@@ -17,38 +17,12 @@ use std::time::Instant;
 use avx_embed::model::{AudioEncoder, SessionOptions, TextEncoder, Variant};
 use avx_embed::{runtime, FrontEndSpec, WindowStream};
 
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage writes one rusage struct, which lives on this stack frame.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_SELF is always valid.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
+#[path = "util.rs"]
+mod util;
+use util::{cpu_seconds, env_or, median, peak_rss_mb};
 
 /// One child's wall time and its `key=value` figures.
 type Sample = (f64, Vec<(String, f64)>);
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// 10 s of 44.1 kHz stereo 16-bit WAV.
 fn write_wav(path: &Path) {

@@ -28,38 +28,15 @@ use avx_embed::model::{AudioEncoder, SessionOptions, Variant};
 use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
 use avx_embed::{Embedder, FrontEndSpec, WindowStream};
 
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// This process's CPU time so far (user + system), seconds.
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage writes one rusage struct, which lives on this stack frame.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_SELF is always valid.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
+#[path = "util.rs"]
+mod util;
+use util::{cpu_seconds, env_or, median};
 
 /// Wall and CPU seconds of `f`.
 fn timed(f: impl FnOnce()) -> (f64, f64) {
     let (t, c) = (Instant::now(), cpu_seconds());
     f();
     (t.elapsed().as_secs_f64(), cpu_seconds() - c)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// `wav` as 16-bit FLAC at `flac`, with sox or else ffmpeg.
