@@ -1,18 +1,26 @@
 //! End-to-end embedding throughput: avx's pipeline (decode + resample + log-mel on worker threads, batched
-//! inference) against the bare ONNX Runtime session fed ready-made model input, in the same process and run:
-//! batch 1 and `AVX_BENCH_BATCH`, ONNX Runtime's intra-op spinning on and off, and short one-shots (files/s
-//! against the bare session's windows/s).
+//! inference) against the bare ONNX Runtime session fed ready-made model input, in the same process, alternated
+//! round by round so that the ratio holds on a shared machine.
 //!
 //!     AVX_BENCH_MODEL=/path/to/full-size/model cargo bench -p avx-embed --bench pipeline
 //!
 //! The model directory is a full-size export (`models/export_clap.py --random-init --variants`); speed does not
-//! depend on weight values. Without `AVX_BENCH_MODEL` the bench says so and exits. Environment:
-//! `AVX_BENCH_FILES` (default 50 ten-second files), `AVX_BENCH_THREADS` (default: all cores),
-//! `AVX_BENCH_BATCH` (default 4), `AVX_BENCH_VARIANTS` (default "fp32", e.g. "fp32,fp16,int8"),
-//! `AVX_BENCH_SHORT` (default 40 one-shots of 0.5 s). Prints windows/s for each and the pipeline's overhead
-//! over the best bare session (the fastest of batch 1 and batch `AVX_BENCH_BATCH`, spinning on and off).
+//! depend on weight values. Without `AVX_BENCH_MODEL` the bench says so and exits. The inputs are 10 s 44.1 kHz
+//! stereo FLAC files and 0.1 to 2 s one-shots, encoded with `sox` (or `ffmpeg`), which must be installed.
+//!
+//! Each round runs, one after the other: the bare session at batch 1 and at `AVX_BENCH_BATCH`; the pipeline as
+//! `avx index` runs it (sound prints on) at both batch sizes with the decoders in the background (avx's
+//! default), and at the default batch size with the decoders at normal priority; and the one-shots. Every run reports wall time and the process's CPU time (user + system,
+//! `getrusage`) per window; the summary gives, per setting, the median over rounds of the ratio to the best bare
+//! session of the same round. The front end's own cost (decode + resample + log-mel, one thread) is measured
+//! once, before the rounds.
+//!
+//! Environment: `AVX_BENCH_FILES` (default 16 ten-second files), `AVX_BENCH_THREADS` (default: all cores),
+//! `AVX_BENCH_BATCH` (default 4), `AVX_BENCH_VARIANT` (default "fp32"), `AVX_BENCH_SHORT` (default 40 one-shots),
+//! `AVX_BENCH_ROUNDS` (default 3).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -20,11 +28,32 @@ use avx_embed::model::{AudioEncoder, SessionOptions, Variant};
 use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
 use avx_embed::{Embedder, FrontEndSpec, WindowStream};
 
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+#[path = "util.rs"]
+mod util;
+use util::{cpu_seconds, env_or, median};
+
+/// Wall and CPU seconds of `f`.
+fn timed(f: impl FnOnce()) -> (f64, f64) {
+    let (t, c) = (Instant::now(), cpu_seconds());
+    f();
+    (t.elapsed().as_secs_f64(), cpu_seconds() - c)
+}
+
+/// `wav` as 16-bit FLAC at `flac`, with sox or else ffmpeg.
+fn to_flac(wav: &Path, flac: &Path) {
+    let sox = Command::new("sox").arg(wav).arg(flac).status();
+    if matches!(sox, Ok(s) if s.success()) {
+        return;
+    }
+    let ff = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(wav)
+        .arg(flac)
+        .status();
+    assert!(
+        matches!(ff, Ok(s) if s.success()),
+        "pipeline bench: cannot encode FLAC: install sox or ffmpeg (apt-get install sox)"
+    );
 }
 
 /// `seconds` of 44.1 kHz stereo 16-bit WAV with seeded content.
@@ -65,116 +94,164 @@ fn main() {
         eprintln!("pipeline bench: set AVX_BENCH_MODEL to a full-size model directory (models/export_clap.py)");
         return;
     };
-    let n_files: usize = env_or("AVX_BENCH_FILES", 50);
+    let n_files: usize = env_or("AVX_BENCH_FILES", 16);
     let threads: usize = env_or(
         "AVX_BENCH_THREADS",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     let batch: usize = env_or("AVX_BENCH_BATCH", 4);
-    let variants: String = env_or("AVX_BENCH_VARIANTS", "fp32".to_string());
+    let variant: Variant = env_or("AVX_BENCH_VARIANT", "fp32".to_string())
+        .parse()
+        .unwrap();
+    let rounds: usize = env_or("AVX_BENCH_ROUNDS", 3);
+    let n_short: usize = env_or("AVX_BENCH_SHORT", 40);
     let dir = tempfile::tempdir().unwrap();
+    let make = |name: String, seed: u64, seconds: f64| {
+        let wav = dir.path().join(format!("{name}.wav"));
+        let flac = dir.path().join(format!("{name}.flac"));
+        write_file(&wav, seed, seconds);
+        to_flac(&wav, &flac);
+        std::fs::remove_file(&wav).unwrap();
+        flac
+    };
     let files: Vec<PathBuf> = (0..n_files)
+        .map(|i| make(format!("f{i:03}"), i as u64, 10.0))
+        .collect();
+    // One-shots from 0.1 to 2 s, evenly spread.
+    let shorts: Vec<PathBuf> = (0..n_short)
         .map(|i| {
-            let p = dir.path().join(format!("f{i:03}.wav"));
-            write_file(&p, i as u64, 10.0);
-            p
+            let secs = 0.1 + 1.9 * i as f64 / (n_short.max(2) - 1) as f64;
+            make(format!("s{i:03}"), 1000 + i as u64, secs)
         })
         .collect();
     let spec = FrontEndSpec::clap_from_preprocessor_config(&model.join("preprocessor_config.json"))
         .unwrap();
-    // Model input for the bare-session baseline, computed once, untimed.
+    // Model input for the bare session, computed once on this thread: the front end's own cost.
     let mut windows = Vec::new();
-    for f in &files {
-        let mut s = WindowStream::open(f, &spec, spec.window_seconds()).unwrap();
-        while let Some(w) = s.next_window().unwrap() {
-            windows.push(w.features);
-        }
-    }
-    println!(
-        "{n_files} files, {} windows, {threads} threads, batch {batch}",
-        windows.len()
-    );
-    let n_short: usize = env_or("AVX_BENCH_SHORT", 40);
-    let shorts: Vec<PathBuf> = (0..n_short)
-        .map(|i| {
-            let p = dir.path().join(format!("s{i:03}.wav"));
-            write_file(&p, 1000 + i as u64, 0.5);
-            p
-        })
-        .collect();
-    let mut batches = vec![1, batch];
-    batches.dedup();
-    let w = windows.len() as f64;
-    for v in variants.split(',') {
-        let variant: Variant = v.trim().parse().unwrap();
-        let opts = |spinning: bool| SessionOptions {
-            variant,
-            threads,
-            spinning,
-            ..Default::default()
-        };
-        let mut best_bare = f64::INFINITY;
-        for spinning in [true, false] {
-            let t = Instant::now();
-            let mut enc = AudioEncoder::open_dir(&model, &spec, &opts(spinning)).unwrap();
-            let load = t.elapsed().as_secs_f64();
-            enc.embed(&[windows[0].as_slice()]).unwrap(); // warm-up
-            for &b in &batches {
-                let t = Instant::now();
-                for chunk in windows.chunks(b) {
-                    let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
-                    enc.embed(&refs).unwrap();
-                }
-                let bare = t.elapsed().as_secs_f64();
-                best_bare = best_bare.min(bare);
-                println!(
-                    "{v:>5}: load {load:.2} s | bare session, batch {b}, spinning {}: {:.2} windows/s ({:.3} s/window)",
-                    if spinning { "on " } else { "off" },
-                    w / bare,
-                    bare / w
-                );
+    let (fe_wall, fe_cpu) = timed(|| {
+        for f in &files {
+            let mut s = WindowStream::open(f, &spec, spec.window_seconds()).unwrap();
+            while let Some(w) = s.next_window().unwrap() {
+                windows.push(w.features);
             }
         }
-        let run = |files: &[PathBuf], b: usize, spinning: bool| -> f64 {
-            let mut emb = Embedder::open("bench", &model, opts(spinning)).unwrap();
-            emb.embed_windows(&[windows[0].as_slice()]).unwrap(); // loads the audio tower; warm-up
-            let popts = PipelineOptions {
-                batch: b,
-                decoders: (threads / 2).max(1),
-                ..Default::default()
-            };
-            let cancel = AtomicBool::new(false);
-            let mut ok = 0;
-            let t = Instant::now();
-            embed_files(&mut emb, files, &popts, &cancel, &mut |o| {
+    });
+    let w = windows.len() as f64;
+    println!(
+        "{n_files} FLAC files of 10 s, {} windows, {n_short} one-shots (0.1 to 2 s), {threads} threads, batch {batch}, {}",
+        windows.len(),
+        variant.name()
+    );
+    println!(
+        "front end (decode + resample + log-mel, one thread): {:.1} ms wall, {:.1} ms CPU per window",
+        fe_wall / w * 1e3,
+        fe_cpu / w * 1e3
+    );
+    let opts = SessionOptions {
+        variant,
+        threads,
+        spinning: false, // as the command line runs it
+        ..Default::default()
+    };
+    let mut bare = AudioEncoder::open_dir(&model, &spec, &opts).unwrap();
+    bare.embed(&[windows[0].as_slice()]).unwrap(); // warm-up
+    let mut emb = Embedder::open("bench", &model, opts.clone()).unwrap();
+    emb.embed_windows(&[windows[0].as_slice()]).unwrap(); // loads the audio tower; warm-up
+    let mut batches = vec![1, batch];
+    batches.dedup();
+
+    // (label, per-round (wall, cpu) per unit, per-round wall ratio, per-round cpu ratio)
+    type Row = (String, Vec<(f64, f64)>, Vec<f64>, Vec<f64>);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut record = |label: String, wall: f64, cpu: f64, ref_wall: f64, ref_cpu: f64| {
+        if !rows.iter().any(|r| r.0 == label) {
+            rows.push((label.clone(), Vec::new(), Vec::new(), Vec::new()));
+        }
+        let r = rows.iter_mut().find(|r| r.0 == label).unwrap();
+        r.1.push((wall, cpu));
+        r.2.push(wall / ref_wall);
+        r.3.push(cpu / ref_cpu);
+    };
+    let run_pipeline = |emb: &mut Embedder, files: &[PathBuf], b: usize, background: bool| {
+        let popts = PipelineOptions {
+            batch: b,
+            decoders: (threads / 2).max(1),
+            background_decoders: background,
+            prints: true,
+            ..Default::default()
+        };
+        let mut ok = 0;
+        let t = timed(|| {
+            embed_files(emb, files, &popts, &AtomicBool::new(false), &mut |o| {
                 if let FileOutcome::Embedded(_) = o {
                     ok += 1
                 }
             })
-            .unwrap();
-            assert_eq!(ok, files.len());
-            t.elapsed().as_secs_f64()
-        };
+            .unwrap()
+        });
+        assert_eq!(ok, files.len());
+        t
+    };
+    let default_batch = PipelineOptions::default().batch;
+    for round in 1..=rounds {
+        let mut best = (f64::INFINITY, f64::INFINITY);
+        let mut bare_runs = Vec::new();
         for &b in &batches {
-            for spinning in [true, false] {
-                let full = run(&files, b, spinning);
-                println!(
-                    "{v:>5}: pipeline, batch {b}, spinning {}: {:.2} windows/s | overhead over the best bare session {:+.1} %",
-                    if spinning { "on " } else { "off" },
-                    w / full,
-                    (full / best_bare - 1.0) * 100.0
-                );
+            let (wall, cpu) = timed(|| {
+                for chunk in windows.chunks(b) {
+                    let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+                    bare.embed(&refs).unwrap();
+                }
+            });
+            bare_runs.push((format!("bare session, batch {b}"), wall / w, cpu / w));
+            if wall < best.0 {
+                best = (wall, cpu);
             }
         }
-        for spinning in [true, false] {
-            let full = run(&shorts, batch, spinning);
-            println!(
-                "{v:>5}: {n_short} one-shots of 0.5 s, batch {batch}, spinning {}: {:.2} files/s against {:.2} bare windows/s: {:+.1} %",
-                if spinning { "on " } else { "off" },
-                n_short as f64 / full,
-                w / best_bare,
-                (full / n_short as f64 / (best_bare / w) - 1.0) * 100.0
+        let (bw, bc) = (best.0 / w, best.1 / w);
+        for (label, wall, cpu) in bare_runs {
+            record(label, wall, cpu, bw, bc);
+        }
+        let mut settings: Vec<(usize, bool)> = batches.iter().map(|&b| (b, true)).collect();
+        settings.push((default_batch, false));
+        for (b, background) in settings {
+            let (wall, cpu) = run_pipeline(&mut emb, &files, b, background);
+            record(
+                format!(
+                    "pipeline (avx index), batch {b}, decoders {}",
+                    if background {
+                        "in the background (default)"
+                    } else {
+                        "at normal priority"
+                    }
+                ),
+                wall / w,
+                cpu / w,
+                bw,
+                bc,
             );
         }
+        let (wall, cpu) = run_pipeline(&mut emb, &shorts, default_batch, true);
+        let ns = n_short as f64;
+        record(
+            format!("one-shots (batch {default_batch}): per file against per bare window"),
+            wall / ns,
+            cpu / ns,
+            bw,
+            bc,
+        );
+        println!("round {round}/{rounds} done");
+    }
+    println!("\nmedians of {rounds} rounds (ratio: to the fastest bare session of the same round)");
+    println!("| run | wall s/window | CPU s/window | wall ratio | CPU ratio |");
+    println!("|---|---|---|---|---|");
+    for (label, v, rw, rc) in rows {
+        println!(
+            "| {label} | {:.4} | {:.4} | {:+.1} % | {:+.1} % |",
+            median(v.iter().map(|x| x.0).collect()),
+            median(v.iter().map(|x| x.1).collect()),
+            (median(rw) - 1.0) * 100.0,
+            (median(rc) - 1.0) * 100.0
+        );
     }
 }

@@ -19,6 +19,10 @@ use std::time::Instant;
 use avx_embed::model::{pool, SessionOptions, Variant};
 use avx_embed::{Embedder, ModelInputs};
 
+#[path = "util.rs"]
+mod util;
+use util::{env_or, median, peak_rss_mb};
+
 const VARIANTS: [Variant; 3] = [Variant::Fp32, Variant::Fp16, Variant::Int8];
 
 const QUERIES: [&str; 30] = [
@@ -54,13 +58,6 @@ const QUERIES: [&str; 30] = [
     "crackling fire",
 ];
 
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn opts(variant: Variant, threads: usize) -> SessionOptions {
     SessionOptions {
         variant,
@@ -68,21 +65,6 @@ fn opts(variant: Variant, threads: usize) -> SessionOptions {
         spinning: false,
         ..SessionOptions::default()
     }
-}
-
-/// Peak resident set of this process in MB (`VmHWM`).
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {

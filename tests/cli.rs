@@ -264,6 +264,41 @@ fn every_command_and_output_format() {
     assert_eq!(e[0]["windows"].as_array().unwrap().len(), 1);
     let t = env.json(&["embed", "--text", "rain on a tin roof"], 0);
     assert_eq!(t[0]["vector"].as_array().unwrap().len(), 512);
+    // Several files go through the pipeline and come back in the order given (a repeated file twice, the same
+    // vector both times); a missing one is a failure on stderr and exit code 2, the rest are still printed.
+    let order = [&files[4], &files[0], &files[3], &files[0], &files[1]];
+    let mut args: Vec<&str> = vec!["embed"];
+    args.extend(order.iter().map(|f| s(f)));
+    let many = env.json(&args, 0);
+    let names: Vec<String> = many
+        .iter()
+        .map(|v| {
+            v["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let want: Vec<String> = order
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, want);
+    assert_eq!(many[1]["vector"], many[3]["vector"]);
+    assert_eq!(many[0]["vector"], e_first_of(&env, &files[4]));
+    let missing = env.dir.path().join("no such file.wav");
+    let out = env.run(&["embed", s(&files[1]), s(&missing), s(&files[2])]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such file.wav"));
     let npy = env.dir.path().join("mel.npy");
     let times = env.ok(&["debug", "mel", s(&files[2]), "--out", s(&npy)], 0);
     assert_eq!(times.lines().count(), 1);
@@ -913,6 +948,11 @@ fn a_non_utf8_file_name_survives_index_similar_and_export() {
         "embed lacks the raw path: {:?}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// The vector `avx embed FILE` prints for one file on its own.
+fn e_first_of(env: &Env, file: &Path) -> Value {
+    env.json(&["embed", file.to_str().unwrap()], 0)[0]["vector"].clone()
 }
 
 /// A copy of the tiny model in a fresh directory (its files can be changed without touching the fixture).

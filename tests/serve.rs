@@ -523,3 +523,44 @@ fn no_cors_unless_asked_and_a_commit_is_visible_without_restart() {
         "http://localhost:3000"
     );
 }
+
+/// Text queries use the int8 text tower when the model has one, as `avx search` does; `--variant` overrides.
+#[test]
+fn text_queries_use_the_int8_text_tower_unless_a_variant_is_given() {
+    let lib = Library::new();
+    let info = get_json(&lib.serve(&[]), "/api/info");
+    assert_eq!(
+        info["text_variant"], "fp32",
+        "tiny-clap has only fp32: {info}"
+    );
+    // The same model with an int8 text tower beside (its audio tower, so the index accepts it, is unchanged).
+    let model = lib.dir.path().join("models/tiny-clap");
+    let from = harness::repo().join("tests/fixtures/tiny-clap");
+    for sub in ["", "onnx"] {
+        std::fs::create_dir_all(model.join(sub)).unwrap();
+        for e in std::fs::read_dir(from.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, model.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    std::fs::copy(
+        model.join("onnx/text_model.onnx"),
+        model.join("onnx/text_model_quantized.onnx"),
+    )
+    .unwrap();
+    for (variant, want) in [(None, "int8"), (Some("fp32"), "fp32")] {
+        let mut c = lib.cmd();
+        c.env("AVX_MODEL_DIR", &model);
+        if let Some(v) = variant {
+            c.args(["--variant", v]);
+        }
+        c.args(["serve", "--bind", "127.0.0.1:0"]);
+        let s = lib.serve_with(c);
+        let info = get_json(&s, "/api/info");
+        assert_eq!(info["text_variant"], want, "--variant {variant:?}: {info}");
+        let hits = get_json(&s, "/api/search?q=a%20kick%20drum&k=3");
+        assert_eq!(hits.as_array().unwrap().len(), 3, "{hits}");
+    }
+}

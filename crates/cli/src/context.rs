@@ -66,6 +66,9 @@ impl Ctx {
             // ONNX Runtime's intra-op threads otherwise spin between operators and take the cores that decoder
             // threads (and anything else on the machine) want: benches/pipeline.rs measures both.
             spinning: false,
+            // The optimised graphs are saved once beside the models' other cached data: a later cold start
+            // (`avx similar NEW.wav`, `avx search`) skips ONNX Runtime's graph optimisation (README, Performance).
+            optimized_cache: Some(runtime::cache_dir().join("optimized")),
         }
     }
 

@@ -147,18 +147,31 @@ fn record(hash: u128, p: &SoundPrint) -> Vec<u8> {
     out
 }
 
+/// The checksum field of one record's bytes ([`record`]): equal for equal prints of the same content hash.
+fn record_sum(record: &[u8]) -> u64 {
+    u64::from_le_bytes(record[4..12].try_into().expect("a record has its head"))
+}
+
 /// Appends prints to an index's log.
 #[derive(Debug)]
 pub struct PrintWriter {
     path: PathBuf,
     file: std::fs::File,
-    known: Prints,
+    /// Each content hash in the log with its latest record's checksum (not the print itself, so the writer's
+    /// memory is 16 + 8 bytes per file however large the library, not the whole log).
+    known: HashMap<u128, u64>,
 }
 
 impl PrintWriter {
     /// Opens (or creates) the log of the index in `index_dir`, cutting off a torn last record.
     pub fn open(index_dir: &Path) -> Result<PrintWriter> {
-        let known = Prints::open(index_dir)?;
+        let prints = Prints::open(index_dir)?;
+        let valid_len = prints.valid_len;
+        let known: HashMap<u128, u64> = prints
+            .by_hash
+            .into_iter()
+            .map(|(h, p)| (h, record_sum(&record(h, &p))))
+            .collect();
         let path = prints_path(index_dir);
         let io = |e| CoreError::io(&path, e);
         let mut file = std::fs::OpenOptions::new()
@@ -175,8 +188,8 @@ impl PrintWriter {
             head.extend_from_slice(&VERSION.to_le_bytes());
             head.extend_from_slice(&0u32.to_le_bytes());
             file.write_all(&head).map_err(io)?;
-        } else if len != known.valid_len {
-            file.set_len(known.valid_len).map_err(io)?;
+        } else if len != valid_len {
+            file.set_len(valid_len).map_err(io)?;
         }
         use std::io::Seek;
         file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
@@ -185,19 +198,20 @@ impl PrintWriter {
 
     /// Whether the log already holds a print for this content.
     pub fn has(&self, hash: u128) -> bool {
-        self.known.get(hash).is_some()
+        self.known.contains_key(&hash)
     }
 
     /// Appends the print of the content with this hash (unless the same print is stored already).
     pub fn append(&mut self, hash: u128, print: &SoundPrint) -> Result<()> {
-        if self.known.get(hash) == Some(print) {
+        let bytes = record(hash, print);
+        let sum = record_sum(&bytes);
+        if self.known.get(&hash) == Some(&sum) {
             return Ok(());
         }
-        let bytes = record(hash, print);
         self.file
             .write_all(&bytes)
             .map_err(|e| CoreError::io(&self.path, e))?;
-        self.known.by_hash.insert(hash, print.clone());
+        self.known.insert(hash, sum);
         Ok(())
     }
 

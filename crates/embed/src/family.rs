@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::blocks::{BlockSpec, BlockStream, CenterPad, Compression, FilterNorm, Level};
 use crate::frontend::{FrontEndSpec, MelNorm, MelScale, Padding};
+use crate::soundprint::SoundPrint;
 use crate::window::{AudioInfo, Window, WindowStream};
 use crate::{EmbedError, Result};
 
@@ -310,14 +311,29 @@ pub enum ModelInputs {
 impl ModelInputs {
     /// Opens `path` for the inputs of `fe`, one every `hop_s` seconds.
     pub fn open(path: &Path, fe: &ModelFrontEnd, hop_s: f64) -> Result<Self> {
+        Self::open_printing(path, fe, hop_s, false)
+    }
+
+    /// [`ModelInputs::open`]; with `print` set, the file's [`SoundPrint`] is also made from the same decoded
+    /// samples (one decode for both), for [`ModelInputs::take_print`] after the last input.
+    pub fn open_printing(path: &Path, fe: &ModelFrontEnd, hop_s: f64, print: bool) -> Result<Self> {
         Ok(match fe {
             ModelFrontEnd::Windows(s) => {
-                ModelInputs::Windows(Box::new(WindowStream::open(path, s, hop_s)?))
+                let stream = WindowStream::open(path, s, hop_s)?;
+                ModelInputs::Windows(Box::new(if print { stream.printing() } else { stream }))
             }
             ModelFrontEnd::Blocks(s) => {
-                ModelInputs::Blocks(Box::new(BlockStream::open(path, s, hop_s)?))
+                ModelInputs::Blocks(Box::new(BlockStream::open_printing(path, s, hop_s, print)?))
             }
         })
+    }
+
+    /// The file's sound print, after the last input, when [`ModelInputs::open_printing`] asked for it.
+    pub fn take_print(&mut self) -> Option<SoundPrint> {
+        match self {
+            ModelInputs::Windows(s) => s.take_print(),
+            ModelInputs::Blocks(s) => s.take_print(),
+        }
     }
 
     /// The next input, or `None` after the last.

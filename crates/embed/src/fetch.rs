@@ -163,8 +163,9 @@ fn fetch_error(url: &str, message: impl Into<String>) -> EmbedError {
     }
 }
 
-/// Downloads every file `variant` of `model` needs into `model.local_dir(root)`, skipping files already present
-/// and verified. Returns the model directory.
+/// Downloads every file `variant` of `model` needs, and the text tower text queries use by default
+/// ([`KnownModel::query_files`]), into `model.local_dir(root)`, skipping files already present and verified.
+/// Returns the model directory.
 pub fn fetch_model(
     model: &KnownModel,
     variant: Variant,
@@ -187,7 +188,9 @@ pub fn fetch_model_from(
     let mut manifest = read_manifest(&dir);
     manifest.repo = model.repo.to_string();
     manifest.revision = model.revision.to_string();
-    for file in model.files(variant) {
+    let mut files = model.files(variant);
+    files.extend(model.query_files(variant));
+    for file in files {
         let dest = dir.join(&file);
         let url = file_url(endpoint, model.repo, model.revision, &file);
         let expected = model

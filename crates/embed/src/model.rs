@@ -129,6 +129,10 @@ pub struct SessionOptions {
     /// Whether ONNX Runtime's intra-op threads spin while waiting for work (its default, `true`). Spinning
     /// takes cores that decoder threads running beside inference want (`session.intra_op.allow_spinning`).
     pub spinning: bool,
+    /// A directory where each model file's graph, once optimised by ONNX Runtime, is saved (keyed by the
+    /// file's sha256, the ONNX Runtime version and the level) and loaded from on later starts, skipping the
+    /// graph optimisation (CPU only; `None`: optimise on every load). See [`open_session`].
+    pub optimized_cache: Option<PathBuf>,
 }
 
 impl Default for SessionOptions {
@@ -139,6 +143,7 @@ impl Default for SessionOptions {
             threads: 0,
             optimization: 3,
             spinning: true,
+            optimized_cache: None,
         }
     }
 }
@@ -173,11 +178,68 @@ pub fn check_model_file(path: &Path) -> Result<()> {
     })
 }
 
+/// Where [`open_session`] keeps the optimised graph of `path` under `dir`: named by the file's sha256 (the
+/// recorded one, [`crate::hashes`]), the ONNX Runtime version and the optimisation level.
+pub fn optimized_path(dir: &Path, path: &Path, optimization: u8) -> Result<PathBuf> {
+    let sha = crate::hashes::known_sha256(path)?;
+    Ok(dir.join(format!(
+        "{sha}-ort{}-O{}.onnx",
+        runtime::ORT_VERSION,
+        optimization.min(3)
+    )))
+}
+
 /// Builds a session for one ONNX file; returns it with the name of the device it runs on.
+///
+/// With [`SessionOptions::optimized_cache`] (CPU only), the first load saves ONNX Runtime's optimised graph
+/// there (written to a temporary name, then renamed) and later loads read it with graph optimisation off: the
+/// same graph, without optimising it again. A saved graph that fails to load is deleted and the model file is
+/// loaded as without the cache; a cache that cannot be written only costs the saving.
 pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Device)> {
     check_model_file(path)?;
+    let cache = match (&opts.optimized_cache, opts.device) {
+        (Some(dir), Device::Cpu) => optimized_path(dir, path, opts.optimization).ok(),
+        _ => None,
+    };
+    if let Some(saved) = cache.as_ref().filter(|p| p.is_file()) {
+        match build_session(saved, opts, Some(0), None) {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                log::warn!("{e}: loading {} instead", path.display());
+                let _ = std::fs::remove_file(saved);
+            }
+        }
+    }
+    let part = cache.as_ref().and_then(|p| {
+        let dir = p.parent()?;
+        std::fs::create_dir_all(dir).ok()?;
+        Some(p.with_extension(format!("{}.part", std::process::id())))
+    });
+    let mut built = build_session(path, opts, None, part.as_deref());
+    if built.is_err() && part.is_some() {
+        // Saving can fail where loading would not (a read-only cache): load without saving.
+        built = build_session(path, opts, None, None);
+    }
+    if let (Some(part), Some(saved)) = (&part, &cache) {
+        if built.is_ok() && part.is_file() {
+            if let Err(e) = std::fs::rename(part, saved) {
+                log::warn!("cannot keep the optimised model {}: {e}", saved.display());
+            }
+        }
+        let _ = std::fs::remove_file(part);
+    }
+    built
+}
+
+/// One session from `path`, at `level` (default: the options' level), saving the optimised graph to `save`.
+fn build_session(
+    path: &Path,
+    opts: &SessionOptions,
+    level: Option<u8>,
+    save: Option<&Path>,
+) -> Result<(Session, Device)> {
     let env = runtime::environment()?;
-    let level = match opts.optimization {
+    let level = match level.unwrap_or(opts.optimization) {
         0 => GraphOptimizationLevel::Disable,
         1 => GraphOptimizationLevel::Level1,
         2 => GraphOptimizationLevel::Level2,
@@ -195,6 +257,11 @@ pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Devi
     if !opts.spinning {
         builder = builder
             .with_intra_op_spinning(false)
+            .map_err(|e| model_err(path, e))?;
+    }
+    if let Some(save) = save {
+        builder = builder
+            .with_optimized_model_path(save)
             .map_err(|e| model_err(path, e))?;
     }
     let (mut builder, device) = crate::device::register(builder, opts.device, path)?;

@@ -2,6 +2,11 @@
 //!
 //! Decoder threads take files from a shared queue and send model-input windows through a bounded channel, so
 //! memory stays bounded when decoding outruns inference (at most `queue` windows wait, plus one per decoder).
+//!
+//! **Threads.** ONNX Runtime's intra-op threads take every core; decoder threads run at a lower scheduling
+//! priority ([`PipelineOptions::background_decoders`]), so the front end fills the gaps between operators instead
+//! of competing with an intra-op thread (an operator waits for its slowest thread, so one intra-op thread sharing
+//! a core with a decoder slows the whole model). While inference waits for input, the decoders get the cores.
 //! The calling thread batches windows across files, runs the audio tower, and hands each finished file to a
 //! callback in completion order. Setting the cancel flag stops new files from starting; files already started
 //! are finished and reported.
@@ -24,14 +29,18 @@ pub struct PipelineOptions {
     /// Seconds between window starts in long files (None: the front end's default: one window length for CLAP,
     /// half a block for aiSFX).
     pub hop_s: Option<f64>,
-    /// Windows per model call.
+    /// Windows per model call. 1 by default: on CPU a batch brings nothing (each window's operators already
+    /// take every intra-op thread) and larger tensors cost more per window (benches/pipeline.rs).
     pub batch: usize,
     /// Decoder threads.
     pub decoders: usize,
     /// Windows that may wait for inference.
     pub queue: usize,
-    /// Also compute each file's [`SoundPrint`](crate::soundprint::SoundPrint) (a second decode on the decoder
-    /// thread), returned in [`EmbeddedFile::print`].
+    /// Run decoder threads at a lower scheduling priority than inference (Linux: nice +10 per thread; elsewhere
+    /// no effect); see the module documentation.
+    pub background_decoders: bool,
+    /// Also compute each file's [`SoundPrint`](crate::soundprint::SoundPrint) from the same decoded samples as
+    /// its windows, returned in [`EmbeddedFile::print`].
     pub prints: bool,
 }
 
@@ -39,9 +48,10 @@ impl Default for PipelineOptions {
     fn default() -> Self {
         PipelineOptions {
             hop_s: None,
-            batch: 4,
+            batch: 1,
             decoders: 1,
             queue: 32,
+            background_decoders: true,
             prints: false,
         }
     }
@@ -101,14 +111,19 @@ pub fn embed_files(
             let tx = tx.clone();
             let spec = &spec;
             let next = &next;
-            scope.spawn(move || loop {
-                if cancel.load(Ordering::Relaxed) {
-                    return;
+            scope.spawn(move || {
+                if opts.background_decoders {
+                    yield_to_inference();
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = files.get(i) else { return };
-                if decode_one(i, path, spec, hop, opts.prints, &tx).is_err() {
-                    return; // receiver gone
+                loop {
+                    if cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { return };
+                    if decode_one(i, path, spec, hop, opts.prints, &tx).is_err() {
+                        return; // receiver gone
+                    }
                 }
             });
         }
@@ -191,6 +206,66 @@ pub fn embed_files(
     })
 }
 
+/// [`embed_files`], handing outcomes to `on_file` in the order of `files` (a file finished early waits, with
+/// only its vectors held, for the files before it). After a cancel, the files that did finish are handed on, in
+/// order.
+pub fn embed_files_in_order(
+    embedder: &mut Embedder,
+    files: &[PathBuf],
+    opts: &PipelineOptions,
+    cancel: &AtomicBool,
+    on_file: &mut dyn FnMut(FileOutcome),
+) -> Result<()> {
+    let mut positions: HashMap<&std::path::Path, std::collections::VecDeque<usize>> =
+        HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        positions.entry(f.as_path()).or_default().push_back(i);
+    }
+    let mut waiting = std::collections::BTreeMap::new();
+    let mut next = 0;
+    let result = embed_files(embedder, files, opts, cancel, &mut |o| {
+        let path = match &o {
+            FileOutcome::Embedded(f) => f.path.as_path(),
+            FileOutcome::Failed(p, _) => p.as_path(),
+        };
+        let i = positions
+            .get_mut(path)
+            .and_then(|q| q.pop_front())
+            .expect("the pipeline reports only the files it was given, once each");
+        waiting.insert(i, o);
+        while let Some(o) = waiting.remove(&next) {
+            on_file(o);
+            next += 1;
+        }
+    });
+    for (_, o) in waiting {
+        on_file(o);
+    }
+    result
+}
+
+/// How much lower than inference the decoder threads run (a nice value, added to the process's).
+#[cfg(target_os = "linux")]
+const DECODER_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority (Linux; elsewhere nothing), so the inference threads preempt it.
+fn yield_to_inference() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take no pointers; on Linux a thread id is a valid PRIO_PROCESS target
+        // and changes only this thread. A failure (e.g. a sandbox forbidding it) leaves the priority as it was.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                tid,
+                now.saturating_add(DECODER_NICE).min(19),
+            );
+        }
+    }
+}
+
 /// Makes decoders stop taking new files (after a model error).
 fn cancel_decoders(next: &AtomicUsize, n: usize) {
     next.store(n, Ordering::Relaxed);
@@ -242,7 +317,7 @@ fn decode_one(
     prints: bool,
     tx: &mpsc::SyncSender<Msg>,
 ) -> std::result::Result<(), ()> {
-    let mut stream = match ModelInputs::open(path, spec, hop) {
+    let mut stream = match ModelInputs::open_printing(path, spec, hop, prints) {
         Ok(s) => s,
         Err(error) => return tx.send(Msg::Failed { file, error }).map_err(|_| ()),
     };
@@ -260,12 +335,8 @@ fn decode_one(
                 .map_err(|_| ())?;
             }
             Ok(None) => {
-                // The print is optional extra data: a file whose second decode fails is still embedded, without.
-                let print = if prints {
-                    crate::soundprint::print_file(path).ok()
-                } else {
-                    None
-                };
+                // The print comes from the same decode as the windows (no second pass over the file).
+                let print = stream.take_print();
                 return tx
                     .send(Msg::Done {
                         file,

@@ -215,6 +215,17 @@ impl KnownModel {
         files
     }
 
+    /// Files fetched beside `variant`'s: the text tower text queries use by default
+    /// ([`QUERY_TEXT_VARIANT`](crate::model::QUERY_TEXT_VARIANT)) when it is another file. Every model in
+    /// [`KNOWN_MODELS`] publishes it (the Xenova exports have every variant). Not needed to load the model.
+    pub fn query_files(&self, variant: Variant) -> Vec<String> {
+        let query = crate::model::QUERY_TEXT_VARIANT;
+        if !self.has_text || variant == query {
+            return Vec::new();
+        }
+        vec![format!("onnx/text_model{}.onnx", query.file_suffix())]
+    }
+
     /// The pinned sha256 of a repository file, if one is known.
     pub fn pinned_sha256(&self, file: &str) -> Option<&'static str> {
         self.sha256
@@ -234,14 +245,22 @@ impl KnownModel {
         self.files(variant).iter().all(|f| dir.join(f).is_file())
     }
 
-    /// Approximate total download size in MB of a variant.
+    /// Approximate total download size in MB of a variant, with its [`query_files`](Self::query_files).
     pub fn approx_size_mb(&self, variant: Variant) -> u32 {
-        let (a, t) = self.size_mb[match variant {
-            Variant::Fp32 => 0,
-            Variant::Fp16 => 1,
-            Variant::Int8 => 2,
-        }];
-        a + if self.has_text { t } else { 0 }
+        let sizes = |v: Variant| {
+            self.size_mb[match v {
+                Variant::Fp32 => 0,
+                Variant::Fp16 => 1,
+                Variant::Int8 => 2,
+            }]
+        };
+        let (a, t) = sizes(variant);
+        let query = if self.query_files(variant).is_empty() {
+            0
+        } else {
+            sizes(crate::model::QUERY_TEXT_VARIANT).1
+        };
+        a + if self.has_text { t } else { 0 } + query
     }
 }
 

@@ -70,7 +70,6 @@ impl SoundPrint {
 }
 
 /// Builds a [`SoundPrint`] from mono samples pushed in chunks of any size.
-#[allow(missing_debug_implementations)] // holds an FFT plan
 pub struct SoundPrinter {
     rate: u32,
     hop: usize,
@@ -83,6 +82,15 @@ pub struct SoundPrinter {
     energies: Vec<[f32; BANDS]>,
     input: Vec<f32>,
     spectrum: Vec<realfft::num_complex::Complex<f32>>,
+}
+
+impl std::fmt::Debug for SoundPrinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoundPrinter")
+            .field("rate", &self.rate)
+            .field("frames", &self.energies.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Frames kept while printing (two hours); later audio is ignored.

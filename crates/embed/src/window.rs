@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::decode::Decoder;
 use crate::frontend::FrontEndSpec;
 use crate::resample::StreamResampler;
+use crate::soundprint::{SoundPrint, SoundPrinter};
 use crate::{EmbedError, Result};
 
 /// What is known about an input file.
@@ -65,6 +66,8 @@ pub struct WindowStream {
     windows_emitted: u64,
     last_end: u64,
     done: bool,
+    /// Fed every decoded chunk when the caller asked for the file's sound print ([`WindowStream::printing`]).
+    printer: Option<SoundPrinter>,
 }
 
 impl WindowStream {
@@ -112,7 +115,24 @@ impl WindowStream {
             windows_emitted: 0,
             last_end: 0,
             done: false,
+            printer: None,
         })
+    }
+
+    /// Also computes the file's [`SoundPrint`] from the same decoded samples (so a caller that wants both
+    /// decodes the file once); read it with [`WindowStream::take_print`] after the last window.
+    pub fn printing(mut self) -> Self {
+        self.printer = Some(SoundPrinter::new(self.decoder.info().sample_rate));
+        self
+    }
+
+    /// The sound print, once the stream has returned `None` (and only if [`WindowStream::printing`] asked for
+    /// it): the same print as [`crate::soundprint::print_file`] gives for the file.
+    pub fn take_print(&mut self) -> Option<SoundPrint> {
+        if !self.eof {
+            return None;
+        }
+        self.printer.take().map(SoundPrinter::finish)
     }
 
     /// What is known about the file; `duration_s` and `frames` are final once the stream has returned `None`.
@@ -174,7 +194,12 @@ impl WindowStream {
     /// Decodes and resamples one more chunk into the buffer, or marks the end.
     fn fill(&mut self) -> Result<()> {
         match self.decoder.next_chunk()? {
-            Some(chunk) => self.resampler.push(chunk, &mut self.buf),
+            Some(chunk) => {
+                if let Some(p) = self.printer.as_mut() {
+                    p.push(chunk);
+                }
+                self.resampler.push(chunk, &mut self.buf)
+            }
             None => {
                 self.resampler.finish(&mut self.buf);
                 self.eof = true;

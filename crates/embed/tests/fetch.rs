@@ -268,3 +268,58 @@ fn urls_follow_the_hugging_face_resolve_form() {
         "https://huggingface.co/Xenova/clap-htsat-unfused/resolve/c28f288/onnx/audio_model.onnx"
     );
 }
+
+#[test]
+fn an_fp32_fetch_also_brings_the_int8_text_tower_for_queries() {
+    let repo = "test/query-model";
+    let rev = "def456";
+    let fp32 = [
+        "config.json",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "onnx/audio_model.onnx",
+        "onnx/text_model.onnx",
+    ];
+    let query = "onnx/text_model_quantized.onnx";
+    let mut s = Server::default();
+    for (i, f) in fp32.iter().chain([&query]).enumerate() {
+        s.files.insert(
+            format!("/{repo}/resolve/{rev}/{f}"),
+            bytes(4_000 + i * 500, 9 + i as u8),
+        );
+    }
+    let s = Arc::new(s);
+    let base = serve(s.clone());
+    let model = KnownModel {
+        name: "query",
+        repo,
+        revision: rev,
+        revision_pinned: true,
+        dim: 512,
+        has_text: true,
+        size_mb: [(10, 20), (5, 10), (3, 4)],
+        sha256: &[],
+        summary: "test",
+    };
+    assert_eq!(model.query_files(Variant::Fp32), vec![query.to_string()]);
+    assert!(model.query_files(Variant::Int8).is_empty());
+    assert_eq!(model.approx_size_mb(Variant::Fp32), 10 + 20 + 4);
+    assert_eq!(model.approx_size_mb(Variant::Int8), 3 + 4);
+    let root = tempfile::tempdir().unwrap();
+    let dir = fetch_model_from(&base, &model, Variant::Fp32, root.path(), &mut |_| {}).unwrap();
+    for f in fp32.iter().chain([&query]) {
+        assert!(dir.join(f).is_file(), "{f} not fetched");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
+    assert!(manifest["files"][query]["sha256"].is_string(), "{manifest}");
+    assert_eq!(s.requests.load(Ordering::SeqCst), 6);
+
+    // A model without a text tower gets no text file at all.
+    let audio_only = KnownModel {
+        has_text: false,
+        ..model
+    };
+    assert!(audio_only.query_files(Variant::Fp32).is_empty());
+    assert_eq!(audio_only.approx_size_mb(Variant::Fp32), 10);
+}

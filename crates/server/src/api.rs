@@ -311,6 +311,7 @@ async fn info(State(st): State<Shared>) -> ApiResult {
         "model": st.model_name(),
         "dim": s.dim,
         "text": st.has_text(),
+        "text_variant": st.text_variant,
         "files": stats.files - stats.failed,
         "failed": stats.failed,
         "windows": stats.live_rows[1],

@@ -41,6 +41,8 @@ pub struct AppState {
     pub(crate) upload_limit: usize,
     /// Seconds between the windows of an uploaded reference (the index's hop).
     pub(crate) hop_s: Option<f64>,
+    /// The weight variant of the text tower text queries use (`fp32`, `fp16`, `int8`).
+    pub(crate) text_variant: &'static str,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             reopen: Mutex::new(()),
             model_name: model.name().to_string(),
             has_text: model.has_text(),
+            text_variant: model.text_variant().name(),
             model: Mutex::new(model),
             loudness: Mutex::new(LoudnessCache::open(dir)),
             map: Mutex::new(None),

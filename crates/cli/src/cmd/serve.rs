@@ -12,8 +12,10 @@ use crate::Outcome;
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Outcome> {
     let index = ctx.open_index()?;
-    let (model, hop) = ctx.embedder_for_index(&index)?;
+    let (mut model, hop) = ctx.embedder_for_index(&index)?;
     drop(index);
+    // Text queries use the same text tower as `avx search` (int8 when the model has it; --variant overrides).
+    ctx.prefer_query_text_variant(&mut model);
     let cfg = ServeConfig {
         bind: args.bind,
         token: args.token,

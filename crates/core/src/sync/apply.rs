@@ -41,7 +41,7 @@ impl Default for ApplyOptions {
             commit_every_files: 64,
             commit_every: Duration::from_secs(30),
             decoders: 1,
-            batch: 4,
+            batch: PipelineOptions::default().batch,
             graph: false,
         }
     }
@@ -145,6 +145,7 @@ pub fn apply<E: From<CoreError>>(
             decoders: opts.decoders,
             queue: 32,
             prints: true,
+            ..PipelineOptions::default()
         };
         let (tx, rx) = mpsc::sync_channel::<FileOutcome>(16);
         let (embedded, stored) = std::thread::scope(|scope| {

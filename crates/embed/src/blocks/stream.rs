@@ -7,6 +7,7 @@ use super::dsp::Framer;
 use super::spec::{BlockSpec, Level};
 use crate::decode::Decoder;
 use crate::resample::StreamResampler;
+use crate::soundprint::{SoundPrint, SoundPrinter};
 use crate::window::{AudioInfo, Window};
 use crate::{EmbedError, Result};
 
@@ -35,6 +36,8 @@ pub struct BlockStream {
     next_block: u64,
     blocks: u64,
     done: bool,
+    /// The file's sound print, made in the first pass when asked for ([`BlockStream::open_printing`]).
+    print: Option<SoundPrint>,
 }
 
 impl std::fmt::Debug for BlockStream {
@@ -50,6 +53,12 @@ impl BlockStream {
     /// Opens `path` for blocks every `hop_s` seconds (rounded to whole frames; callers default to
     /// [`BlockSpec::hop_seconds`]). Runs the first pass (decoding for the peak) before returning.
     pub fn open(path: &Path, spec: &BlockSpec, hop_s: f64) -> Result<Self> {
+        Self::open_printing(path, spec, hop_s, false)
+    }
+
+    /// [`BlockStream::open`], also computing the file's [`SoundPrint`] from the first pass's decoded samples
+    /// when `print` is set (read it with [`BlockStream::take_print`]): the file is not decoded again for it.
+    pub fn open_printing(path: &Path, spec: &BlockSpec, hop_s: f64, print: bool) -> Result<Self> {
         let hop_frames = spec
             .hop_frames_for(hop_s)
             .ok_or_else(|| EmbedError::Config {
@@ -71,6 +80,7 @@ impl BlockStream {
                     message,
                 }
             })?;
+        let mut printer = print.then(|| SoundPrinter::new(decoder.info().sample_rate));
         let mut held: Option<Vec<f32>> = Some(Vec::new());
         let mut chunk_out = Vec::new();
         let (mut n, mut peak) = (0u64, 0f32);
@@ -78,6 +88,9 @@ impl BlockStream {
             chunk_out.clear();
             let end = match decoder.next_chunk()? {
                 Some(chunk) => {
+                    if let Some(p) = printer.as_mut() {
+                        p.push(chunk);
+                    }
                     resampler.push(chunk, &mut chunk_out);
                     false
                 }
@@ -142,7 +155,14 @@ impl BlockStream {
             next_block: 0,
             blocks,
             done: false,
+            print: printer.map(SoundPrinter::finish),
         })
+    }
+
+    /// The sound print [`BlockStream::open_printing`] made (the same as
+    /// [`crate::soundprint::print_file`] gives for the file), once.
+    pub fn take_print(&mut self) -> Option<SoundPrint> {
+        self.print.take()
     }
 
     /// What the decoder learnt about the file (final: the first pass has read it all).

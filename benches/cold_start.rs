@@ -1,0 +1,228 @@
+//! Where a cold start's time goes: `avx similar NEW.wav` (audio tower session + decode + one 10 s window) and
+//! `avx search TEXT` (text tower session + one query), each in a fresh child process (warm page cache), for
+//! ONNX Runtime's graph optimisation levels and for the saved optimised graph (`SessionOptions::
+//! optimized_cache`, what the command line uses), alternated run by run so the ratios hold on a shared machine.
+//!
+//!     AVX_BENCH_MODEL=/path/to/full-size/model cargo run --release -p avx-embed --example cold_start
+//!
+//! Each child reports: loading ONNX Runtime, creating the session, the front end (decode + resample + log-mel of
+//! a 10 s 44.1 kHz WAV) or tokenising, the first run, and its CPU time (user + system) and peak RSS; the parent
+//! adds the process's wall time from spawn to exit. Medians of `AVX_BENCH_COLD_RUNS` (default 5).
+//! `AVX_BENCH_THREADS` (default 2).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use avx_embed::model::{AudioEncoder, SessionOptions, TextEncoder, Variant};
+use avx_embed::{runtime, FrontEndSpec, WindowStream};
+
+#[path = "util.rs"]
+mod util;
+use util::{cpu_seconds, env_or, median, peak_rss_mb};
+
+/// One child's wall time and its `key=value` figures.
+type Sample = (f64, Vec<(String, f64)>);
+
+/// 10 s of 44.1 kHz stereo 16-bit WAV.
+fn write_wav(path: &Path) {
+    let rate = 44_100u32;
+    let n = rate as usize * 10;
+    let len = (n * 4) as u32;
+    let mut d = Vec::with_capacity(44 + n * 4);
+    d.extend_from_slice(b"RIFF");
+    d.extend_from_slice(&(36 + len).to_le_bytes());
+    d.extend_from_slice(b"WAVEfmt ");
+    d.extend_from_slice(&16u32.to_le_bytes());
+    d.extend_from_slice(&1u16.to_le_bytes());
+    d.extend_from_slice(&2u16.to_le_bytes());
+    d.extend_from_slice(&rate.to_le_bytes());
+    d.extend_from_slice(&(rate * 4).to_le_bytes());
+    d.extend_from_slice(&4u16.to_le_bytes());
+    d.extend_from_slice(&16u16.to_le_bytes());
+    d.extend_from_slice(b"data");
+    d.extend_from_slice(&len.to_le_bytes());
+    for i in 0..n {
+        let t = i as f32 / rate as f32;
+        let q = ((2.0 * std::f32::consts::PI * 440.0 * t).sin() * 8000.0) as i16;
+        d.extend_from_slice(&q.to_le_bytes());
+        d.extend_from_slice(&q.to_le_bytes());
+    }
+    std::fs::write(path, d).unwrap();
+}
+
+/// The child: one cold start, printed as `key=value` pairs.
+fn child(args: &[String]) {
+    let t0 = Instant::now();
+    let (tower, variant, level, cache, model, wav) = (
+        &args[0],
+        args[1].parse::<Variant>().unwrap(),
+        args[2].parse::<u8>().unwrap(),
+        &args[3],
+        PathBuf::from(&args[4]),
+        PathBuf::from(&args[5]),
+    );
+    let opts = SessionOptions {
+        variant,
+        threads: env_or("AVX_BENCH_THREADS", 2),
+        optimization: level,
+        spinning: false,
+        optimized_cache: (cache != "-").then(|| PathBuf::from(cache)),
+        ..Default::default()
+    };
+    runtime::init().unwrap();
+    let init = t0.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (session, front, run);
+    if tower == "audio" {
+        let spec =
+            FrontEndSpec::clap_from_preprocessor_config(&model.join("preprocessor_config.json"))
+                .unwrap();
+        let mut enc = AudioEncoder::open_dir(&model, &spec, &opts).unwrap();
+        session = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut s = WindowStream::open(&wav, &spec, spec.window_seconds()).unwrap();
+        let w = s.next_window().unwrap().unwrap();
+        front = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        enc.embed(&[w.features.as_slice()]).unwrap();
+        run = t.elapsed().as_secs_f64();
+    } else {
+        let mut enc = TextEncoder::open_dir(&model, &opts).unwrap();
+        session = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        enc.tokenize("a heavy door slamming shut").unwrap();
+        front = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        enc.embed("a heavy door slamming shut").unwrap();
+        run = t.elapsed().as_secs_f64();
+    }
+    println!(
+        "init={init} session={session} front={front} run={run} cpu={} rss={}",
+        cpu_seconds(),
+        peak_rss_mb()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        return child(&args[1..]);
+    }
+    let Some(model) = std::env::var_os("AVX_BENCH_MODEL").map(PathBuf::from) else {
+        eprintln!("cold_start: set AVX_BENCH_MODEL to a full-size model directory (models/export_clap.py)");
+        return;
+    };
+    let runs: usize = env_or("AVX_BENCH_COLD_RUNS", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("new.wav");
+    write_wav(&wav);
+    let cache = dir.path().join("optimized");
+    // (label, tower, variant, level, cache)
+    let configs: Vec<(String, &str, &str, u8, bool)> = vec![
+        (
+            "audio fp32, level 3 (all)".into(),
+            "audio",
+            "fp32",
+            3,
+            false,
+        ),
+        (
+            "audio fp32, level 1 (basic)".into(),
+            "audio",
+            "fp32",
+            1,
+            false,
+        ),
+        (
+            "audio fp32, level 0 (none)".into(),
+            "audio",
+            "fp32",
+            0,
+            false,
+        ),
+        (
+            "audio fp32, saved optimised graph".into(),
+            "audio",
+            "fp32",
+            3,
+            true,
+        ),
+        ("text int8, level 3".into(), "text", "int8", 3, false),
+        (
+            "text int8, saved optimised graph".into(),
+            "text",
+            "int8",
+            3,
+            true,
+        ),
+        ("text fp32, level 3".into(), "text", "fp32", 3, false),
+        (
+            "text fp32, saved optimised graph".into(),
+            "text",
+            "fp32",
+            3,
+            true,
+        ),
+    ];
+    let exe = std::env::current_exe().unwrap();
+    let spawn = |c: &(String, &str, &str, u8, bool)| -> Sample {
+        let t = Instant::now();
+        let out = Command::new(&exe)
+            .arg("--child")
+            .args([c.1, c.2, &c.3.to_string()])
+            .arg(if c.4 { cache.as_os_str() } else { "-".as_ref() })
+            .arg(&model)
+            .arg(&wav)
+            .output()
+            .unwrap();
+        let wall = t.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fields = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect();
+        (wall, fields)
+    };
+    // Saving the graphs is a one-time cost, measured once before the runs.
+    for c in configs.iter().filter(|c| c.4) {
+        let (wall, _) = spawn(c);
+        println!("{}: first start, saving the graph: {wall:.2} s", c.0);
+    }
+    let mut results: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
+    for _ in 0..runs {
+        for (i, c) in configs.iter().enumerate() {
+            results[i].push(spawn(c));
+        }
+    }
+    println!("\nmedians of {runs} cold processes each (seconds; rss MB)");
+    println!("| start | process wall | CPU | ORT load | session | front end / tokens | first run | peak RSS |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (c, r) in configs.iter().zip(results) {
+        let get = |k: &str| {
+            median(
+                r.iter()
+                    .map(|(_, f)| f.iter().find(|(n, _)| n == k).map_or(f64::NAN, |x| x.1))
+                    .collect(),
+            )
+        };
+        println!(
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+            c.0,
+            median(r.iter().map(|x| x.0).collect()),
+            get("cpu"),
+            get("init"),
+            get("session"),
+            get("front"),
+            get("run"),
+            get("rss")
+        );
+    }
+}

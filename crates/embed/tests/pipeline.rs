@@ -1,0 +1,107 @@
+//! The pipeline against the one-file path: `embed_files` (decoder threads, batches across files, sound prints from
+//! the same decode) gives bit for bit the vectors of `Embedder::embed_file` and the prints of `print_file`, for the
+//! committed test files, with the committed tiny random-weight CLAP (`tests/fixtures/tiny-clap`); the aiSFX block
+//! stream's print tap is checked the same way without a model.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use avx_embed::blocks::BlockSpec;
+use avx_embed::model::SessionOptions;
+use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
+use avx_embed::soundprint::print_file;
+use avx_embed::{Embedder, ModelFrontEnd, ModelInputs};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn audio_files() -> Vec<PathBuf> {
+    let dir = root().join("tests/data/audio");
+    let mut files: Vec<PathBuf> = [
+        "mono16k_s16_11s.wav",
+        "mono22k_5s.flac",
+        "stereo48k_12p5s.flac",
+        "stereo44k_4s.mp3",
+        "mono8k_u8_3s.wav",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    files.sort();
+    for f in &files {
+        assert!(
+            f.is_file(),
+            "{} missing: run tests/data/make_audio.sh",
+            f.display()
+        );
+    }
+    files
+}
+
+#[test]
+fn pipeline_vectors_and_prints_equal_the_one_file_path() {
+    let model = root().join("tests/fixtures/tiny-clap");
+    let files = audio_files();
+    for (decoders, batch) in [(1, 1), (1, 4), (2, 3)] {
+        let mut emb =
+            Embedder::open("tiny", &model, SessionOptions::default()).expect("open model");
+        let opts = PipelineOptions {
+            batch,
+            decoders,
+            queue: 2,
+            prints: true,
+            ..Default::default()
+        };
+        let mut got = Vec::new();
+        embed_files(
+            &mut emb,
+            &files,
+            &opts,
+            &AtomicBool::new(false),
+            &mut |o| match o {
+                FileOutcome::Embedded(f) => got.push(f),
+                FileOutcome::Failed(p, e) => panic!("{}: {e}", p.display()),
+            },
+        )
+        .expect("pipeline");
+        assert_eq!(got.len(), files.len());
+        for f in got {
+            let want = emb.embed_file(&f.path, None, 1).expect("embed_file");
+            assert_eq!(f.windows, want.windows, "{}", f.path.display());
+            assert_eq!(
+                f.window_vectors,
+                want.window_vectors,
+                "{}: window vectors",
+                f.path.display()
+            );
+            assert_eq!(f.vector, want.vector, "{}: file vector", f.path.display());
+            let print = print_file(&f.path).expect("print_file");
+            assert_eq!(
+                f.print.as_ref(),
+                Some(&print),
+                "{}: print",
+                f.path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn block_stream_prints_from_its_first_pass_equal_print_file() {
+    let fe = ModelFrontEnd::from(BlockSpec::aisfx());
+    for path in audio_files() {
+        let mut inputs = ModelInputs::open_printing(&path, &fe, 1.0, true).expect("open");
+        let mut plain = ModelInputs::open(&path, &fe, 1.0).expect("open");
+        loop {
+            let (a, b) = (inputs.next_window().unwrap(), plain.next_window().unwrap());
+            assert_eq!(a, b, "{}: printing changed the inputs", path.display());
+            if a.is_none() {
+                break;
+            }
+        }
+        let want = print_file(&path).expect("print_file");
+        assert_eq!(inputs.take_print(), Some(want), "{}", path.display());
+        assert_eq!(plain.take_print(), None);
+    }
+}
