@@ -78,6 +78,11 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
         let buckets = BucketNeighbours::build(&data, dim, 0)?;
         recurring(&data, dim, &spans, &buckets, &cfg)?
     };
+    for (mi, m) in motifs.iter().enumerate() {
+        for o in &m.occurrences {
+            if std::env::var_os("AVX_DEBUG_RECURRING").is_some() { eprintln!("COARSE {} {} {:.2} {:.2} {} {:.3}", mi + 1, paths[o.track as usize].display(), o.start, o.end, o.links, o.score); }
+        }
+    }
     for m in &mut motifs {
         refine(&paths, m, only)?;
     }
@@ -125,11 +130,26 @@ fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<(
         .position(|&i| i == motif.representative)
         .unwrap_or(0);
     let refined = refine_motif(&clips, reference, REFINE_MARGIN_S, REFINE_LAG_S)?;
-    for (&i, (s, e)) in chosen.iter().zip(refined) {
+    let mut keep = vec![true; motif.occurrences.len()];
+    for (&i, r) in chosen.iter().zip(refined) {
         let o = &mut motif.occurrences[i];
-        o.start = s as f32;
-        o.end = e as f32;
+        o.start = r.start as f32;
+        o.end = r.end as f32;
+        if let Some(m) = r.matched {
+            if std::env::var_os("AVX_DEBUG_RECURRING").is_some() {
+                eprintln!("AUDIO {} {:.2} {:.2} {:.3} {:.3}", paths[o.track as usize].display(), o.start, o.end, m.similarity, m.contrast);
+            }
+        }
+        keep[i] = i == motif.representative || r.matched.is_some_and(|m| m.is_repeat());
     }
+    // Occurrences whose audio does not measurably repeat the representative's go.
+    let rep = motif.representative;
+    let mut i = 0;
+    motif.occurrences.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    motif.representative = keep[..rep].iter().filter(|&&k| k).count();
     Ok(())
 }
 

@@ -208,7 +208,9 @@ pub fn recurring(
                 if st(points[j].a) - st(points[i].a) > max_gap {
                     break;
                 }
-                if (lag(&points[j]) - lag(&points[i])).abs() <= max_lag {
+                let diagonal = (lag(&points[j]) - lag(&points[i])).abs() <= max_lag;
+                let boxed = (st(points[j].b) - st(points[i].b)).abs() <= max_gap;
+                if diagonal || boxed {
                     union(&mut parent, i, j);
                 }
             }
