@@ -8,7 +8,12 @@
 //! with a gain-invariant cosine. The lag between the two is refined first (the lag that maximises the mean
 //! similarity over the coarse overlap), then the matched span is the longest run of frames around the
 //! middle whose smoothed similarity stays at or above a threshold set from the match's own core
-//! (`core median - 0.2`, within `[0.4, 0.9]`), allowing dips of up to 0.2 s.
+//! (`core median - 0.12`, within `[0.4, 0.95]`), allowing dips of up to 0.1 s.
+//!
+//! The match is also a confirmation ([`AudioMatch`]): a repeat of the reference's audio peaks sharply at one
+//! lag, while a passage that only shares its timbre (another stretch of the same synthetic music, one
+//! speaker's other sentences) is about as similar at every lag searched. [`AudioMatch::is_repeat`] asks for
+//! the similarity at the best lag to exceed the median over all lags by [`MIN_CONTRAST`].
 //!
 //! Each file is decoded once for all of its spans.
 
@@ -413,5 +418,37 @@ mod tests {
         }
         let m = got[1].matched.expect("the second clip is measured");
         assert!(m.similarity > 0.8 && m.contrast > 0.2, "{m:?}");
+        assert!(m.is_repeat());
+    }
+
+    /// Another stretch of the same kind of sound (noise of one colour, different samples) is similar at
+    /// every lag: not a repeat. (So a steady sound's true repeats are not confirmed either: the planted
+    /// chirp above is.)
+    #[test]
+    fn shared_timbre_is_not_a_repeat() {
+        let rate = 16_000usize;
+        let dir = tempfile::tempdir().unwrap();
+        let colour = |seed: u64| -> Vec<f32> {
+            let x = noise(seed, 12 * rate);
+            let mut y = vec![0f32; x.len()];
+            for i in 1..x.len() {
+                y[i] = 0.8 * y[i - 1] + x[i];
+            }
+            y
+        };
+        let mut clips = Vec::new();
+        for k in 0..2 {
+            let path = dir.path().join(format!("n{k}.wav"));
+            std::fs::write(&path, crate::levels::wav_bytes(&colour(k + 1), rate as u32)).unwrap();
+            clips.push(Clip {
+                path,
+                start: 4.0,
+                end: 8.0,
+            });
+        }
+        let got = refine_motif(&clips, 0, 1.0, 1.0).unwrap();
+        let other = got[1].matched.expect("measured");
+        assert!(other.similarity > 0.8, "{other:?}");
+        assert!(!other.is_repeat(), "{other:?}");
     }
 }

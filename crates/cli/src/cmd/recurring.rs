@@ -2,7 +2,8 @@
 //!
 //! Glue only: gathers the window vectors, picks a candidate source (exact below 5,000 windows, k-means buckets
 //! above: never all pairs), calls `avx_index::analysis::recurring`, refines each occurrence's boundaries from the
-//! audio (`avx_embed::refine`), then prints.
+//! audio (`avx_embed::refine`) and drops the occurrences whose audio does not repeat the motif's
+//! representative (`AudioMatch::is_repeat`), then prints.
 
 use std::path::{Path, PathBuf};
 
@@ -78,11 +79,6 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
         let buckets = BucketNeighbours::build(&data, dim, 0)?;
         recurring(&data, dim, &spans, &buckets, &cfg)?
     };
-    for (mi, m) in motifs.iter().enumerate() {
-        for o in &m.occurrences {
-            if std::env::var_os("AVX_DEBUG_RECURRING").is_some() { eprintln!("COARSE {} {} {:.2} {:.2} {} {:.3}", mi + 1, paths[o.track as usize].display(), o.start, o.end, o.links, o.score); }
-        }
-    }
     for m in &mut motifs {
         refine(&paths, m, only)?;
     }
@@ -135,11 +131,6 @@ fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<(
         let o = &mut motif.occurrences[i];
         o.start = r.start as f32;
         o.end = r.end as f32;
-        if let Some(m) = r.matched {
-            if std::env::var_os("AVX_DEBUG_RECURRING").is_some() {
-                eprintln!("AUDIO {} {:.2} {:.2} {:.3} {:.3}", paths[o.track as usize].display(), o.start, o.end, m.similarity, m.contrast);
-            }
-        }
         keep[i] = i == motif.representative || r.matched.is_some_and(|m| m.is_repeat());
     }
     // Occurrences whose audio does not measurably repeat the representative's go.

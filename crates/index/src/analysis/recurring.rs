@@ -208,9 +208,7 @@ pub fn recurring(
                 if st(points[j].a) - st(points[i].a) > max_gap {
                     break;
                 }
-                let diagonal = (lag(&points[j]) - lag(&points[i])).abs() <= max_lag;
-                let boxed = (st(points[j].b) - st(points[i].b)).abs() <= max_gap;
-                if diagonal || boxed {
+                if (lag(&points[j]) - lag(&points[i])).abs() <= max_lag {
                     union(&mut parent, i, j);
                 }
             }
