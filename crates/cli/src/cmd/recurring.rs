@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 use avx_core::{path_bytes, path_text};
 use avx_embed::refine::{refine_motif, Clip};
 use avx_index::analysis::{
-    center, recurring, BucketNeighbours, ExactNeighbours, Motif, RecurringConfig, Span,
+    center, recurring, BucketNeighbours, ExactNeighbours, Motif, Occurrence, RecurringConfig, Span,
 };
 use avx_index::{Index, Level};
 use serde_json::json;
@@ -72,15 +72,37 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
         min_occurrences: args.min_occurrences,
         ..RecurringConfig::default()
     };
-    let mut motifs = if refs.len() < EXACT_CANDIDATES_BELOW {
+    let motifs = if refs.len() < EXACT_CANDIDATES_BELOW {
         let exact = ExactNeighbours::new(&data, dim)?;
         recurring(&data, dim, &spans, &exact, &cfg)?
     } else {
         let buckets = BucketNeighbours::build(&data, dim, 0)?;
         recurring(&data, dim, &spans, &buckets, &cfg)?
     };
-    for m in &mut motifs {
-        refine(&paths, m, only)?;
+    // A motif whose occurrences do not all repeat its representative's audio is split: the confirmed ones
+    // stay, the rest become a motif of their own (led by the occurrence with the most links), up to
+    // MAX_SPLITS times (window links chain passages that merely sound alike into one motif).
+    let mut queue: Vec<(Motif, usize)> = motifs.into_iter().map(|m| (m, 0)).collect();
+    let mut motifs = Vec::new();
+    while let Some((mut m, splits)) = queue.pop() {
+        let rest = refine(&paths, &mut m, only)?;
+        motifs.push(m);
+        if splits < MAX_SPLITS && rest.len() >= args.min_occurrences {
+            let mut representative = 0;
+            for (i, o) in rest.iter().enumerate() {
+                if o.links > rest[representative].links {
+                    representative = i;
+                }
+            }
+            let occurrences = rest;
+            queue.push((
+                Motif {
+                    occurrences,
+                    representative,
+                },
+                splits + 1,
+            ));
+        }
     }
     // The audio must match for at least --min-length: refined occurrences shorter than that go, and so do
     // motifs left with too few occurrences.
@@ -94,6 +116,14 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
             .unwrap_or(0);
         m.occurrences.len() >= args.min_occurrences
     });
+    motifs.sort_by(|x, y| {
+        let (p, q) = (x.representative(), y.representative());
+        y.occurrences
+            .len()
+            .cmp(&x.occurrences.len())
+            .then(p.track.cmp(&q.track))
+            .then(p.start.total_cmp(&q.start))
+    });
     Ok(Found { paths, motifs })
 }
 
@@ -101,9 +131,13 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
 const REFINE_MARGIN_S: f64 = 2.5;
 const REFINE_LAG_S: f64 = 2.5;
 
+/// Times a motif is split by the audio confirmation.
+const MAX_SPLITS: usize = 3;
+
 /// Window matches place an occurrence to about a window; the audio places it to about 10 ms
-/// (`avx_embed::refine`).
-fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<()> {
+/// (`avx_embed::refine`). Occurrences whose audio does not measurably repeat the representative's are taken
+/// out and returned, with their window-match spans.
+fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<Vec<Occurrence>> {
     let chosen: Vec<usize> = (0..motif.occurrences.len())
         .filter(|&i| {
             i == motif.representative
@@ -126,6 +160,7 @@ fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<(
         .position(|&i| i == motif.representative)
         .unwrap_or(0);
     let refined = refine_motif(&clips, reference, REFINE_MARGIN_S, REFINE_LAG_S)?;
+    let coarse = motif.occurrences.clone();
     let mut keep = vec![true; motif.occurrences.len()];
     for (&i, r) in chosen.iter().zip(refined) {
         let o = &mut motif.occurrences[i];
@@ -141,7 +176,12 @@ fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<(
         keep[i - 1]
     });
     motif.representative = keep[..rep].iter().filter(|&&k| k).count();
-    Ok(())
+    Ok(coarse
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| !k)
+        .map(|(o, _)| o)
+        .collect())
 }
 
 pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
