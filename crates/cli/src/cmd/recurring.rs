@@ -11,7 +11,8 @@ use anyhow::{bail, Result};
 use avx_core::{path_bytes, path_text};
 use avx_embed::refine::{refine_motif, Clip};
 use avx_index::analysis::{
-    center, recurring, BucketNeighbours, ExactNeighbours, Motif, Occurrence, RecurringConfig, Span,
+    center, recurring, sort_motifs, BucketNeighbours, ExactNeighbours, Motif, Occurrence,
+    RecurringConfig, Span,
 };
 use avx_index::{Index, Level};
 use serde_json::json;
@@ -116,14 +117,7 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
             .unwrap_or(0);
         m.occurrences.len() >= args.min_occurrences
     });
-    motifs.sort_by(|x, y| {
-        let (p, q) = (x.representative(), y.representative());
-        y.occurrences
-            .len()
-            .cmp(&x.occurrences.len())
-            .then(p.track.cmp(&q.track))
-            .then(p.start.total_cmp(&q.start))
-    });
+    sort_motifs(&mut motifs);
     Ok(Found { paths, motifs })
 }
 
