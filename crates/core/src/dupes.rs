@@ -46,7 +46,7 @@ pub fn gather(index: &Index, level: Level, within: Option<&Path>) -> (Vec<Vector
 }
 
 /// Below this many vectors candidates come from an exact all-pairs scan.
-const EXACT_CANDIDATES_BELOW: usize = 5_000;
+pub(crate) const EXACT_CANDIDATES_BELOW: usize = 5_000;
 
 /// The default threshold of a model family (the index's `family` setting, [`avx_embed::family::family_of`]).
 /// aiSFX: 0.985, the lowest threshold with precision about 1 on every transform of eval/README.md's

@@ -6,6 +6,8 @@
 //! * [`query`]: similar by file or by vector, search by text; typed [`Hit`]s.
 //! * [`dupes`]: near-duplicate [`Group`]s, confirmed by the sound prints of [`prints`].
 //! * [`cluster`]: k-means [`Cluster`]s with an exemplar and zero-shot labels.
+//! * [`recurring`]: motifs that recur across recordings, confirmed and placed by the audio, for `avx recurring`
+//!   and `avx timeline`.
 //! * [`tags`]: zero-shot label ranking ([`LabelSet`]), written once for `avx tag` and cluster labels.
 //! * [`audio`]: loudness (EBU R128) and waveform peaks of an indexed file, with the loudness cache.
 //! * [`sync`]: bringing an index up to date with the files on disk (walk, plan, apply), for `avx index`.
@@ -23,6 +25,7 @@ pub mod map;
 pub mod paths;
 pub mod prints;
 pub mod query;
+pub mod recurring;
 pub mod sync;
 pub mod tags;
 pub mod vocab;

@@ -1,18 +1,14 @@
 //! `avx recurring`: motifs that recur across the indexed recordings, each with every occurrence.
 //!
-//! Glue only: gathers the window vectors, picks a candidate source (exact below 5,000 windows, k-means buckets
-//! above: never all pairs), calls `avx_index::analysis::recurring`, refines each occurrence's boundaries from the
-//! audio (`avx_embed::refine`), then prints.
+//! Glue only: the motifs, confirmed by the audio and split where it does not confirm them, come from
+//! `avx_core::recurring::discover`; this module turns the arguments into its options and prints.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Result};
+use avx_core::recurring::{Found, MotifOptions};
 use avx_core::{path_bytes, path_text};
-use avx_embed::refine::{refine_motif, Clip};
-use avx_index::analysis::{
-    center, recurring, BucketNeighbours, ExactNeighbours, Motif, RecurringConfig, Span,
-};
-use avx_index::{Index, Level};
+use avx_index::Index;
 use serde_json::json;
 
 use crate::cli::{ArchiveFormat, MotifArgs, RecurringArgs};
@@ -20,117 +16,21 @@ use crate::context::{absolute, Ctx};
 use crate::output::{clock, Out};
 use crate::Outcome;
 
-/// Below this many windows candidates come from an exact scan.
-const EXACT_CANDIDATES_BELOW: usize = 5_000;
-
-/// Motifs found over the index, with the path of every track number.
-pub struct Found {
-    pub paths: Vec<PathBuf>,
-    pub motifs: Vec<Motif>,
-}
-
-/// Gathers window vectors (under `--in`) and finds the motifs. With `only`, the boundaries of the occurrences
-/// in that file (and of each motif's representative) are refined from the audio, the others are left as the
-/// window matches placed them (the file's timeline needs no more, and decoding every file costs time).
+/// Finds the motifs with the options of `args` (its `--in` made absolute); see [`avx_core::recurring::discover`].
 pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<Found> {
-    let threshold = args
-        .threshold
-        .unwrap_or(RecurringConfig::default().threshold);
-    if !(0.0..=1.0).contains(&threshold) {
-        bail!("--threshold must be between 0 and 1");
-    }
-    if args.min_occurrences < 2 {
-        bail!("--min-occurrences must be at least 2");
-    }
-    let within = args.within.as_deref().map(absolute).transpose()?;
-    let (refs, mut data) = avx_core::gather(index, Level::Window, within.as_deref());
-    let mut paths = Vec::new();
-    let mut track_of = std::collections::HashMap::new();
-    let spans: Vec<Span> = refs
-        .iter()
-        .map(|r| {
-            let track = *track_of.entry(r.file_id).or_insert_with(|| {
-                paths.push(
-                    index
-                        .file_by_id(r.file_id)
-                        .map(|f| f.path.clone())
-                        .unwrap_or_default(),
-                );
-                (paths.len() - 1) as u32
-            });
-            let (start, end) = r.window.unwrap_or((0.0, 0.0));
-            Span { track, start, end }
-        })
-        .collect();
-    let dim = index.settings().dim as usize;
-    center(&mut data, dim)?;
-    let cfg = RecurringConfig {
-        threshold,
-        k: args.candidates.max(1),
-        min_length: args.min_length,
+    let mut opts = MotifOptions {
+        within: None,
         min_occurrences: args.min_occurrences,
-        ..RecurringConfig::default()
+        min_length: args.min_length,
+        threshold: args.threshold,
+        candidates: args.candidates,
+        only,
     };
-    let mut motifs = if refs.len() < EXACT_CANDIDATES_BELOW {
-        let exact = ExactNeighbours::new(&data, dim)?;
-        recurring(&data, dim, &spans, &exact, &cfg)?
-    } else {
-        let buckets = BucketNeighbours::build(&data, dim, 0)?;
-        recurring(&data, dim, &spans, &buckets, &cfg)?
-    };
-    for m in &mut motifs {
-        refine(&paths, m, only)?;
-    }
-    // The audio must match for at least --min-length: refined occurrences shorter than that go, and so do
-    // motifs left with too few occurrences.
-    motifs.retain_mut(|m| {
-        let rep = m.occurrences[m.representative].clone();
-        m.occurrences.retain(|o| o.end - o.start >= args.min_length);
-        m.representative = m
-            .occurrences
-            .iter()
-            .position(|o| o.track == rep.track && o.start == rep.start)
-            .unwrap_or(0);
-        m.occurrences.len() >= args.min_occurrences
-    });
-    Ok(Found { paths, motifs })
-}
-
-/// Seconds searched beyond a coarse occurrence (about one aiSFX block) and around its lag.
-const REFINE_MARGIN_S: f64 = 2.5;
-const REFINE_LAG_S: f64 = 2.5;
-
-/// Window matches place an occurrence to about a window; the audio places it to about 10 ms
-/// (`avx_embed::refine`).
-fn refine(paths: &[PathBuf], motif: &mut Motif, only: Option<&Path>) -> Result<()> {
-    let chosen: Vec<usize> = (0..motif.occurrences.len())
-        .filter(|&i| {
-            i == motif.representative
-                || only.is_none_or(|p| paths[motif.occurrences[i].track as usize] == p)
-        })
-        .collect();
-    let clips: Vec<Clip> = chosen
-        .iter()
-        .map(|&i| {
-            let o = &motif.occurrences[i];
-            Clip {
-                path: paths[o.track as usize].clone(),
-                start: o.start as f64,
-                end: o.end as f64,
-            }
-        })
-        .collect();
-    let reference = chosen
-        .iter()
-        .position(|&i| i == motif.representative)
-        .unwrap_or(0);
-    let refined = refine_motif(&clips, reference, REFINE_MARGIN_S, REFINE_LAG_S)?;
-    for (&i, (s, e)) in chosen.iter().zip(refined) {
-        let o = &mut motif.occurrences[i];
-        o.start = s as f32;
-        o.end = e as f32;
-    }
-    Ok(())
+    // Bad numbers are reported before a bad --in, as they always were.
+    opts.check()?;
+    let within = args.within.as_deref().map(absolute).transpose()?;
+    opts.within = within.as_deref();
+    Ok(avx_core::recurring::discover(index, &opts)?)
 }
 
 pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {

@@ -1,8 +1,8 @@
 //! `avx timeline FILE`: one indexed recording cut into segments (recurring motifs, silence, the rest), each
 //! named after the nearest `--like` example and, with a text model, the best `--labels` label.
 //!
-//! Glue only: motifs come from `cmd::recurring::discover`, levels from `avx_embed::levels`, the cutting and
-//! labelling from `avx_index::analysis::timeline`.
+//! Glue only: motifs come from `avx_core::recurring::discover` (through `cmd::recurring::discover`), levels
+//! from `avx_embed::levels`, the cutting and labelling from `avx_index::analysis::timeline`.
 
 use anyhow::{bail, Context as _, Result};
 use avx_index::analysis::{nearest, timeline, LevelTrack, SegmentKind, TimelineConfig};

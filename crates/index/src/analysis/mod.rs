@@ -34,7 +34,7 @@ pub use dupes::{
 };
 pub use kmeans::{kmeans, KMeansConfig, KMeansResult};
 pub use linalg::{cosine, dot, dot4};
-pub use recurring::{center, recurring, Motif, Occurrence, RecurringConfig, Span};
+pub use recurring::{center, recurring, sort_motifs, Motif, Occurrence, RecurringConfig, Span};
 pub use rng::{splitmix64, Rng};
 pub use timeline::{nearest, timeline, LevelTrack, Segment, SegmentKind, TimelineConfig};
 

@@ -343,6 +343,13 @@ pub fn recurring(
             representative,
         });
     }
+    sort_motifs(&mut motifs);
+    Ok(motifs)
+}
+
+/// Orders motifs as [`recurring`] returns them (step 5 of the [module documentation](self)): by number of
+/// occurrences (descending), then by the representative's track and start.
+pub fn sort_motifs(motifs: &mut [Motif]) {
     motifs.sort_by(|x, y| {
         let (p, q) = (x.representative(), y.representative());
         y.occurrences
@@ -351,7 +358,6 @@ pub fn recurring(
             .then(p.track.cmp(&q.track))
             .then(p.start.total_cmp(&q.start))
     });
-    Ok(motifs)
 }
 
 /// Subtracts the mean row from every row of `data` (`n × dim`), in place (see step 0 of the
