@@ -812,6 +812,53 @@ mod tests {
     }
 
     #[test]
+    fn fades_a_trimmed_attack_and_a_click_at_the_end_keep_a_copy_above_the_default() {
+        let a = hit(11, 1.0, 170.0);
+        let n = a.len();
+        let f = n / 10; // fades over 10 %
+        let faded: Vec<f32> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * (i.min(n - 1 - i) as f32 / f as f32).min(1.0))
+            .collect();
+        let trimmed = a[n / 10..].to_vec(); // the loud attack cut: the copy's own scale moves by many dB
+        let mut clicked = a.clone();
+        clicked.extend(vec![0.0; RATE as usize / 2]);
+        clicked.push(0.9); // a decoder's stray sample after the sound's tail
+        clicked.push(-0.9);
+        for (what, x) in [("fade", &faded), ("trim", &trimmed), ("click", &clicked)] {
+            let s = score(&a, x);
+            assert!(s >= 0.95, "{what}: {s}");
+        }
+        // The trim is found where it is, not at the start.
+        let m = compare(&print_samples(&a, RATE), &print_samples(&trimmed, RATE));
+        assert!((m.span_a.0 - m.span_b.0 - 0.1).abs() < 0.03, "{m:?}");
+    }
+
+    #[test]
+    fn noise_30_db_below_the_sound_is_under_the_compare_floor() {
+        let a = hit(12, 0.8, 190.0);
+        let rms = (a.iter().map(|x| x * x).sum::<f32>() / a.len() as f32).sqrt();
+        let nz = noise(13, a.len());
+        let nrms = (nz.iter().map(|x| x * x).sum::<f32>() / nz.len() as f32).sqrt();
+        let k = rms / nrms * 10f32.powf(-30.0 / 20.0);
+        let noisy: Vec<f32> = a.iter().zip(&nz).map(|(x, n)| x + k * n).collect();
+        let s = score(&a, &noisy);
+        assert!(s >= 0.95, "{s}");
+    }
+
+    #[test]
+    fn a_sound_at_the_first_sample_prints_like_the_same_sound_after_silence() {
+        let a = hit(14, 0.05, 300.0); // a 50 ms one-shot, loud from its first sample
+        let mut b = vec![0.0; RATE as usize / 2];
+        b.extend_from_slice(&a);
+        let (pa, pb) = (print_samples(&a, RATE), print_samples(&b, RATE));
+        assert_eq!(pa.frames, pb.frames);
+        assert_eq!(pa.fine, pb.fine);
+        assert!((pb.lead_s - 0.5).abs() < 0.011, "{}", pb.lead_s);
+    }
+
+    #[test]
     fn short_and_silent_inputs_do_not_panic() {
         let tiny = hit(8, 0.05, 400.0);
         assert!(score(&tiny, &tiny) > 0.99);
