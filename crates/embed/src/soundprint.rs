@@ -10,11 +10,19 @@
 //! - `coarse`: the whole trimmed sound at 10 frames/s (power mean of 10 fine frames), up to [`COARSE_FRAMES`]
 //!   (one hour), for long ones.
 //!
-//! [`compare`] aligns two prints by normalised cross-correlation (Pearson's r over all cells of the overlap)
-//! over a time lag (trims, fades), a time scale of +-6 % ([`SCALES`]: stretch, speed) and a band shift of
-//! +-1 semitone ([`SHIFTS`]: pitch), and returns the best r with the alignment (offsets in each file). Edited
-//! copies of one recording keep the fine spectro-temporal detail and score close to 1; a second take of the same
-//! drum does not. The print depends only on the decoded audio, never on the embedding model.
+//! The first frame of a print ends one hop into the file (the frames start a window less one hop before the first
+//! sample), so a sound that starts at once prints exactly like the same sound after added silence.
+//!
+//! [`compare`] aligns two prints over a time lag (trims, fades), a time scale of +-6 % ([`SCALES`]: stretch,
+//! speed), a band shift of +-1 semitone ([`SHIFTS`]: pitch) and, for short sounds, half-frame offsets, and
+//! returns the best score with the alignment (offsets in each file). The score is a level-weighted Pearson's r
+//! of the aligned cells less each frame's and each band's mean (how the spectrum changes over time, not the
+//! loudness envelope or the average spectrum that look-alikes share), with both prints floored
+//! [`COMPARE_FLOOR_DB`] below the louder of the two on a common scale (noise at 30 dB, a codec's floor, a
+//! fade's quiet end or a trimmed attack then change little), and an alignment must hold most of each print's
+//! level ([`MIN_COVERAGE`], [`MIN_COVERAGE_LONGER`]). Edited copies of one recording keep the fine
+//! spectro-temporal detail and score close to 1; a second take of the same drum does not. The print depends
+//! only on the decoded audio, never on the embedding model.
 
 use realfft::RealFftPlanner;
 
