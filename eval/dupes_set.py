@@ -259,6 +259,15 @@ def build(work, n_sonic=52, n_hydrogen=40, n_short=5, n_long=3, only_existing=Fa
         meta[p] = (sid, "original", f"long{k}")
         originals.append(p)
         sid += 1
+    # One source id per content: a kit may use one sample file for two instruments (Millo_MultiLayered2's
+    # "Crash" and "Crash Jazz" are the same crash_0N.flac), and such copies are duplicates, not look-alikes.
+    import hashlib
+    first = {}
+    for p in list(meta):
+        h = hashlib.md5(open(p, "rb").read()).hexdigest()
+        s0 = first.setdefault(h, meta[p][0])
+        meta[p] = (s0, *meta[p][1:])
+    lookalike_pairs = {pr for pr in lookalike_pairs if meta[pr[0]][0] != meta[pr[1]][0]}
     for p in originals:
         s, _, fam = meta[p]
         for name in EDITS:
@@ -288,7 +297,9 @@ def score(groups, meta, lookalike_pairs, originals):
             for y in range(x + 1, len(ms)):
                 if ms[x] in meta and ms[y] in meta:
                     pairs.add(tuple(sorted((ms[x], ms[y]))))
-    orig_of = {meta[p][0]: p for p in originals}
+    origs_of = {}
+    for p in originals:
+        origs_of.setdefault(meta[p][0], []).append(p)
     row = {}
     for t in EDITS:
         tp = fp = found = n = 0
@@ -296,7 +307,7 @@ def score(groups, meta, lookalike_pairs, originals):
             if kind != t:
                 continue
             n += 1
-            found += tuple(sorted((p, orig_of[s]))) in pairs
+            found += any(tuple(sorted((p, o))) in pairs for o in origs_of[s])
         for x, y in pairs:
             if t not in (meta.get(x, (0, ""))[1], meta.get(y, (0, ""))[1]):
                 continue
