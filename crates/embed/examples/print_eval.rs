@@ -18,6 +18,29 @@ struct File {
     family: String,
 }
 
+/// `f(0..n)` on `threads` threads, in order.
+fn par_map<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let f = &f;
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|k| {
+                s.spawn(move || {
+                    (k..n)
+                        .step_by(threads)
+                        .map(|i| (i, f(i)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, T)> = hs
+            .into_iter()
+            .flat_map(|h| h.join().expect("join"))
+            .collect();
+        all.sort_by_key(|x| x.0);
+        all.into_iter().map(|x| x.1).collect()
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (list, out) = (&args[0], &args[1]);
@@ -44,24 +67,8 @@ fn main() {
         .collect();
     let t = Instant::now();
     let threads = 2;
-    let prints: Vec<Option<SoundPrint>> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|k| {
-                let files = &files;
-                s.spawn(move || {
-                    (k..files.len())
-                        .step_by(threads)
-                        .map(|i| (i, print_file(files[i].path.as_ref()).ok()))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, Option<SoundPrint>)> = hs
-            .into_iter()
-            .flat_map(|h| h.join().expect("join"))
-            .collect();
-        all.sort_by_key(|x| x.0);
-        all.into_iter().map(|x| x.1).collect()
+    let prints: Vec<Option<SoundPrint>> = par_map(files.len(), threads, |i| {
+        print_file(files[i].path.as_ref()).ok()
     });
     eprintln!(
         "printed {} files in {:.1} s",
@@ -97,31 +104,12 @@ fn main() {
         }
     }
     let t = Instant::now();
-    let scores: Vec<f32> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|k| {
-                let (pairs, prints) = (&pairs, &prints);
-                s.spawn(move || {
-                    (k..pairs.len())
-                        .step_by(threads)
-                        .map(|i| {
-                            let (a, b, _, _) = &pairs[i];
-                            let sc = match (&prints[*a], &prints[*b]) {
-                                (Some(x), Some(y)) => compare(x, y).score,
-                                _ => -2.0,
-                            };
-                            (i, sc)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, f32)> = hs
-            .into_iter()
-            .flat_map(|h| h.join().expect("join"))
-            .collect();
-        all.sort_by_key(|x| x.0);
-        all.into_iter().map(|x| x.1).collect()
+    let scores: Vec<f32> = par_map(pairs.len(), threads, |i| {
+        let (a, b, _, _) = &pairs[i];
+        match (&prints[*a], &prints[*b]) {
+            (Some(x), Some(y)) => compare(x, y).score,
+            _ => -2.0,
+        }
     });
     eprintln!(
         "compared {} pairs in {:.1} s",
