@@ -3,7 +3,8 @@
 Originals: sonic-pi-samples one-shots and loops, the first velocity layer of hydrogen-drumkits instruments, 50 ms
 cuts of hydrogen hits, and three ~60 s recordings (sonic-pi files joined end to end, no source shared). Every
 original gets every edit of EDITS (sox / ffmpeg). Look-alikes (negatives, never edited): the other velocity
-layers of each hydrogen instrument, 50 ms cuts of those layers, and each sonic-pi original's neighbours in name
+layers of each hydrogen instrument (except layers that are the first one at another gain: `scaled_copy`), 50 ms
+cuts of those layers, and each sonic-pi original's neighbours in name
 order within its family (drum_snare_hard / drum_snare_soft, tabla_ghe1 / tabla_ghe2, bd_ada / bd_boom).
 A look-alike pair is an (original, look-alike) or (original, original) pair of one family.
 """
@@ -113,6 +114,22 @@ def edit(src, name, dst_dir, only_existing=False):
     return d
 
 
+def _samples(p):
+    import numpy as np
+    raw = subprocess.run(["sox", p, "-t", "f32", "-c", "1", "-r", "22050", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype=np.float32).astype(np.float64)
+
+
+def scaled_copy(a, b):
+    """Whether b's waveform is a's up to gain and a shift (peak normalised cross-correlation >= 0.999): some kits'
+    velocity layers (Gimme A Hand's) are one recording at four gains, i.e. gain edits, not look-alikes."""
+    import numpy as np
+    x, y = _samples(a), _samples(b)
+    n = 1 << int(np.ceil(np.log2(len(x) + len(y))))
+    c = np.fft.irfft(np.fft.rfft(x, n) * np.conj(np.fft.rfft(y, n)), n)
+    return float(np.max(np.abs(c)) / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-12)) >= 0.999
+
+
 def _copy(src, dst):
     if not os.path.exists(dst):
         shutil.copyfile(src, dst)
@@ -200,6 +217,8 @@ def build(work, n_sonic=52, n_hydrogen=40, n_short=5, n_long=3, only_existing=Fa
         originals.append(p)
         sid += 1
         for layer in layers[1:4]:
+            if scaled_copy(layers[0], layer):
+                continue
             q = _copy(layer, os.path.join(ndir, f"h{k:02d}_{tag}_{os.path.basename(layer)}"))
             meta[q] = (sid, "lookalike", fam)
             sid += 1
@@ -240,6 +259,15 @@ def build(work, n_sonic=52, n_hydrogen=40, n_short=5, n_long=3, only_existing=Fa
         meta[p] = (sid, "original", f"long{k}")
         originals.append(p)
         sid += 1
+    # One source id per content: a kit may use one sample file for two instruments (Millo_MultiLayered2's
+    # "Crash" and "Crash Jazz" are the same crash_0N.flac), and such copies are duplicates, not look-alikes.
+    import hashlib
+    first = {}
+    for p in list(meta):
+        h = hashlib.md5(open(p, "rb").read()).hexdigest()
+        s0 = first.setdefault(h, meta[p][0])
+        meta[p] = (s0, *meta[p][1:])
+    lookalike_pairs = {pr for pr in lookalike_pairs if meta[pr[0]][0] != meta[pr[1]][0]}
     for p in originals:
         s, _, fam = meta[p]
         for name in EDITS:
@@ -269,7 +297,9 @@ def score(groups, meta, lookalike_pairs, originals):
             for y in range(x + 1, len(ms)):
                 if ms[x] in meta and ms[y] in meta:
                     pairs.add(tuple(sorted((ms[x], ms[y]))))
-    orig_of = {meta[p][0]: p for p in originals}
+    origs_of = {}
+    for p in originals:
+        origs_of.setdefault(meta[p][0], []).append(p)
     row = {}
     for t in EDITS:
         tp = fp = found = n = 0
@@ -277,7 +307,7 @@ def score(groups, meta, lookalike_pairs, originals):
             if kind != t:
                 continue
             n += 1
-            found += tuple(sorted((p, orig_of[s]))) in pairs
+            found += any(tuple(sorted((p, o))) in pairs for o in origs_of[s])
         for x, y in pairs:
             if t not in (meta.get(x, (0, ""))[1], meta.get(y, (0, ""))[1]):
                 continue

@@ -115,15 +115,22 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
         }
     }
     assert_eq!(copies, 50);
-    // Re-encodes, rate round trips, gain and low-pass: every copy. All edits: at least 38 of 50 (43 when this test
-    // was written; the misses are pitch shifts, trims, fades and 2 s of added silence on the short hits, as in
-    // eval/README.md).
+    // Re-encodes, rate round trips, gain, low-pass, noise at 30 dB and the 5 % stretch: every copy. All edits: at
+    // least 45 of 50 (45 with sound prints version 2 at the default 0.95; 43 with version 1 at 0.93; the misses are
+    // pitch shifts, a fade, a trim and 2 s of added silence before a short hit, as in eval/README.md).
     let strict: Vec<&String> = missed
         .iter()
         .filter(|m| {
-            ["mp3_64k", "rt_16k", "gain_-12dB", "lowpass_8k"]
-                .iter()
-                .any(|e| m.ends_with(e))
+            [
+                "mp3_64k",
+                "rt_16k",
+                "gain_-12dB",
+                "lowpass_8k",
+                "noise_30dB",
+                "stretch_5pct",
+            ]
+            .iter()
+            .any(|e| m.ends_with(e))
         })
         .collect();
     assert!(
@@ -131,7 +138,7 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
         "re-encoded or level-changed copies not found: {strict:?}"
     );
     assert!(
-        missed.len() <= 12,
+        missed.len() <= 5,
         "{} of 50 edited copies not found: {missed:?}",
         missed.len()
     );

@@ -17,8 +17,10 @@ use crate::error::{CoreError, Result};
 
 /// First eight bytes of the file.
 pub const MAGIC: &[u8; 8] = b"AVXPRNT\0";
-/// Format version (bytes 8..12).
-pub const VERSION: u32 = 1;
+/// Format version (bytes 8..12). Version 1 printed a sound that starts at the file's first sample without the
+/// frames over its onset that the same sound after silence gets: its prints are not comparable with version 2's,
+/// so a version-1 log reads as empty and the next writer starts it again (`avx index` prints every file anew).
+pub const VERSION: u32 = 2;
 const HEADER: usize = 16;
 /// Bytes before a record's payload: payload length (u32) and xxh3-64 of the payload (u64).
 const RECORD_HEAD: usize = 12;
@@ -64,11 +66,14 @@ impl Prints {
         if bytes.is_empty() {
             return Some(Prints::default());
         }
-        if bytes.len() < HEADER
-            || &bytes[..8] != MAGIC
-            || u32::from_le_bytes(bytes[8..12].try_into().ok()?) != VERSION
-        {
+        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
             return None;
+        }
+        match u32::from_le_bytes(bytes[8..12].try_into().ok()?) {
+            VERSION => {}
+            // An older log: its prints are not comparable, the files are printed again.
+            v if v < VERSION => return Some(Prints::default()),
+            _ => return None,
         }
         let mut me = Prints {
             by_hash: HashMap::new(),
@@ -181,7 +186,12 @@ impl PrintWriter {
             .write(true)
             .open(&path)
             .map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let mut len = file.metadata().map_err(io)?.len();
+        if known.valid_len == 0 && len > 0 {
+            // An older version's log (parsed as empty): start it again.
+            file.set_len(0).map_err(io)?;
+            len = 0;
+        }
         if len == 0 {
             let mut head = Vec::with_capacity(HEADER);
             head.extend_from_slice(MAGIC);
@@ -270,6 +280,34 @@ mod tests {
         w.append(12, &print(8, 7)).unwrap();
         drop(w);
         assert_eq!(Prints::open(dir.path()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn an_older_version_reads_as_empty_and_is_started_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = PrintWriter::open(dir.path()).unwrap();
+        w.append(1, &print(3, 1)).unwrap();
+        drop(w);
+        let path = prints_path(dir.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Prints::open(dir.path()).unwrap().is_empty());
+        let mut w = PrintWriter::open(dir.path()).unwrap();
+        assert!(!w.has(1));
+        w.append(2, &print(4, 2)).unwrap();
+        drop(w);
+        let p = Prints::open(dir.path()).unwrap();
+        assert_eq!(
+            (p.len(), p.get(1).is_none(), p.get(2).is_some()),
+            (1, true, true)
+        );
+        assert_eq!(std::fs::read(&path).unwrap()[8..12], VERSION.to_le_bytes());
+
+        bytes[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let e = Prints::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("newer version"), "{e}");
     }
 
     #[test]

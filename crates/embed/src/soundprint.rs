@@ -10,11 +10,19 @@
 //! - `coarse`: the whole trimmed sound at 10 frames/s (power mean of 10 fine frames), up to [`COARSE_FRAMES`]
 //!   (one hour), for long ones.
 //!
-//! [`compare`] aligns two prints by normalised cross-correlation (Pearson's r over all cells of the overlap)
-//! over a time lag (trims, fades), a time scale of +-6 % ([`SCALES`]: stretch, speed) and a band shift of
-//! +-1 semitone ([`SHIFTS`]: pitch), and returns the best r with the alignment (offsets in each file). Edited
-//! copies of one recording keep the fine spectro-temporal detail and score close to 1; a second take of the same
-//! drum does not. The print depends only on the decoded audio, never on the embedding model.
+//! The first frame of a print ends one hop into the file (the frames start a window less one hop before the first
+//! sample), so a sound that starts at once prints exactly like the same sound after added silence.
+//!
+//! [`compare`] aligns two prints over a time lag (trims, fades), a time scale of +-6 % ([`SCALES`]: stretch,
+//! speed), a band shift of +-1 semitone ([`SHIFTS`]: pitch) and, for short sounds, half-frame offsets, and
+//! returns the best score with the alignment (offsets in each file). The score is a level-weighted Pearson's r
+//! of the aligned cells less each frame's and each band's mean (how the spectrum changes over time, not the
+//! loudness envelope or the average spectrum that look-alikes share), with both prints floored
+//! [`COMPARE_FLOOR_DB`] below the louder of the two on a common scale (noise at 30 dB, a codec's floor, a
+//! fade's quiet end or a trimmed attack then change little), and an alignment must hold most of each print's
+//! level ([`MIN_COVERAGE`], [`MIN_COVERAGE_LONGER`]). Edited copies of one recording keep the fine
+//! spectro-temporal detail and score close to 1; a second take of the same drum does not. The print depends
+//! only on the decoded audio, never on the embedding model.
 
 use realfft::RealFftPlanner;
 
@@ -44,10 +52,6 @@ pub const SCALES: [f32; 7] = [0.94, 0.96, 0.98, 1.0, 1.02, 1.04, 1.06];
 pub const SHIFTS: [f32; 3] = [-0.23, 0.0, 0.23];
 /// Sounds whose trimmed length is at most this many fine frames are compared on the fine view.
 const FINE_COMPARE_MAX: usize = FINE_FRAMES;
-/// The overlap of an alignment must cover at least this share of the shorter sound...
-pub const MIN_COVERAGE: f32 = 0.8;
-/// ... and this share of the longer one (a trim of the attack of a decaying sound also moves its silent end).
-pub const MIN_COVERAGE_LONGER: f32 = 0.6;
 
 /// A file's sound print (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq)]
@@ -131,10 +135,12 @@ impl SoundPrinter {
         SoundPrinter {
             rate,
             hop,
-            win,
             fft,
             bin_band,
-            pending: Vec::new(),
+            // Silence before the first sample, so that a sound starting at once gets the same frames over its
+            // onset as the same sound after added silence (the first frame ends one hop into the sound).
+            pending: vec![0.0; wlen - hop],
+            win,
             energies: Vec::new(),
             input: vec![0.0; n],
             spectrum,
@@ -232,10 +238,10 @@ fn print_of(energies: &[[f32; BANDS]], hop_s: f32) -> SoundPrint {
             m
         })
         .collect();
-    // The first loud frame is the first whose window reaches the onset: the onset is in its last hop.
-    let lead_frames = if first > 0 { first as f32 + 3.0 } else { 0.0 };
+    // The first loud frame is the first whose window reaches the onset: the onset is in its last hop, which
+    // starts `first` hops into the file (the printer's frames start a window less one hop before it).
     SoundPrint {
-        lead_s: lead_frames * hop_s,
+        lead_s: first as f32 * hop_s,
         frames: kept.len() as u32,
         fine: quantise(&kept[..kept.len().min(FINE_FRAMES)]),
         coarse: quantise(&coarse_e),
@@ -304,24 +310,14 @@ impl View {
         }
     }
 
-    /// This view less each frame's mean: the spectral shape of each frame, without the loudness envelope that
-    /// look-alikes share (a decaying hit decays in every take).
-    fn centred(mut self) -> View {
-        for f in self.cells.chunks_mut(BANDS) {
-            let m = f.iter().sum::<f32>() / BANDS as f32;
-            f.iter_mut().for_each(|x| *x -= m);
-        }
-        self
-    }
-
-    /// This view with time scaled by `scale` (frame `t` of the result is frame `t / scale` of this one) and
+    /// This view with time scaled by `scale` (frame `t` of the result is frame `t / scale + offset` of this one) and
     /// bands shifted by `shift` bands (linear interpolation, edges held).
-    fn warped(&self, scale: f32, shift: f32) -> View {
+    fn warped(&self, scale: f32, shift: f32, offset: f32) -> View {
         let frames = ((self.frames as f32 * scale).round() as usize).max(1);
         let mut cells = vec![0f32; frames * BANDS];
         let at = |t: usize, b: usize| self.cells[t * BANDS + b];
         for t in 0..frames {
-            let src = (t as f32 / scale).min((self.frames - 1) as f32);
+            let src = (t as f32 / scale + offset).min((self.frames - 1) as f32);
             let (t0, ft) = (src.floor() as usize, src.fract());
             let t1 = (t0 + 1).min(self.frames - 1);
             for b in 0..BANDS {
@@ -341,7 +337,71 @@ impl View {
     }
 }
 
-/// Pearson's r of `a`'s frames `[lag.max(0), ..)` against `b`'s frames from `(-lag).max(0)`, over `len` frames.
+/// Cells more than this far below the print's loudest cell are raised to it when comparing, dB: what lies
+/// below is where noise at 30 dB below the sound, a codec's noise floor or a limiter's distortion decides the
+/// value, not the sound.
+pub const COMPARE_FLOOR_DB: f32 = 30.0;
+/// The overlap of an alignment must hold at least this share of the level-weighted length of one print (the
+/// shorter, contained copy)...
+pub const MIN_COVERAGE: f32 = 0.85;
+/// ... and this share of the other's (a trim removes the start; added noise or a click extends the gated end).
+pub const MIN_COVERAGE_LONGER: f32 = 0.5;
+
+/// A view ready to compare: its cells, and each frame's level in [0, 1] (0: [`COMPARE_FLOOR_DB`] or more below
+/// the print's loudest cell, 1: the loudest frame), which weighs frames in the lag search and the coverage.
+struct Shape {
+    cells: Vec<f32>,
+    /// Loudest cell of each frame.
+    top: Vec<f32>,
+    level: Vec<f32>,
+    /// Each frame's spectral outline: the mean of [`OUTLINE`] groups of bands (floored at the compare floor),
+    /// less their mean, for the lag pre-search.
+    outline: Vec<f32>,
+    frames: usize,
+}
+
+/// [`COMPARE_FLOOR_DB`] in quantisation steps.
+fn compare_range() -> f32 {
+    COMPARE_FLOOR_DB * STEPS_PER_DB
+}
+
+impl Shape {
+    fn of(v: &View) -> Shape {
+        let loudest = FLOOR_DB * STEPS_PER_DB;
+        let range = compare_range();
+        let top: Vec<f32> = v
+            .cells
+            .chunks(BANDS)
+            .map(|f| f.iter().copied().fold(0.0, f32::max))
+            .collect();
+        let level: Vec<f32> = top
+            .iter()
+            .map(|t| ((t - (loudest - range)) / range).clamp(0.0, 1.0))
+            .collect();
+        let floor = loudest - range;
+        let mut outline = Vec::with_capacity(v.frames * OUTLINE);
+        for f in v.cells.chunks(BANDS) {
+            let g: Vec<f32> = f
+                .chunks(BANDS / OUTLINE)
+                .map(|c| c.iter().map(|x| x.max(floor)).sum::<f32>() / c.len() as f32)
+                .collect();
+            let m = g.iter().sum::<f32>() / OUTLINE as f32;
+            outline.extend(g.iter().map(|x| x - m));
+        }
+        Shape {
+            cells: v.cells.clone(),
+            top,
+            level,
+            outline,
+            frames: v.frames,
+        }
+    }
+}
+
+/// Band groups of a [`Shape`]'s outline.
+const OUTLINE: usize = 4;
+
+/// Pearson's r of `a` against `b` (plain, unweighted).
 fn pearson(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len() as f32;
     if n < 2.0 {
@@ -365,36 +425,96 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
     (cov / (va * vb).sqrt()).clamp(-1.0, 1.0)
 }
 
-/// Pearson's r of two frame-centred cell blocks after removing each band's mean over the block too: what is left
-/// is how the spectrum changes over time (the average spectral shape, shared by every kick drum, is gone).
-fn interaction(a: &[f32], b: &[f32]) -> f32 {
-    let frames = a.len() / BANDS;
-    if frames < 2 {
-        return pearson(a, b);
+/// The score of an overlap (`len` frames from `sa` in `a`, from `sb` in `b`): a level-weighted Pearson's r of the
+/// two blocks of cells, on a common floor, after removing each frame's mean (the loudness envelope, which
+/// look-alikes share: a decaying hit decays in every take) and each band's mean (the average spectral shape,
+/// shared by every kick drum). What is left is how the spectrum changes over time.
+///
+/// Each print is relative to its own loudest cell, so a trimmed attack or a fade moves one print's scale: the
+/// level difference of the two blocks is measured on their loud frames first, and both are floored at
+/// [`COMPARE_FLOOR_DB`] below the louder of the two, in common units (what lies below is where added noise, a
+/// codec or a fade decides, not the sound). Each frame weighs the lower of its two levels, so that faded,
+/// trimmed or noise-covered quiet frames count little.
+fn interaction(a: &Shape, sa: usize, b: &Shape, sb: usize, len: usize) -> Option<f32> {
+    let xa = &a.cells[sa * BANDS..(sa + len) * BANDS];
+    let xb = &b.cells[sb * BANDS..(sb + len) * BANDS];
+    let (ta, tb) = (&a.top[sa..sa + len], &b.top[sb..sb + len]);
+    // b's offset above a (steps), from the frames loud in both.
+    let (mut num, mut den) = (0f32, 0f32);
+    for t in 0..len {
+        let w = a.level[sa + t].min(b.level[sb + t]).powi(4);
+        num += w * (tb[t] - ta[t]);
+        den += w;
     }
+    let d = if den > 0.0 { num / den } else { 0.0 };
+    let loudest = FLOOR_DB * STEPS_PER_DB;
+    let range = compare_range();
+    // The common floor in a's units; b's floor is `fa + d` in its own.
+    let fa = loudest.max(loudest - d) - range;
+    let fb = fa + d;
+    // How much of each print the overlap holds, by level in common units: a tail that one print's own gate kept
+    // and the other's cut off lies near the common floor and counts little.
+    let share = |x: &Shape, floor: f32, from: usize| {
+        let lv = |t: &f32| ((t - floor) / range).clamp(0.0, 1.0);
+        let all: f32 = x.top.iter().map(lv).sum();
+        let inside: f32 = x.top[from..from + len].iter().map(lv).sum();
+        if all > 0.0 {
+            inside / all
+        } else {
+            0.0
+        }
+    };
+    let (ca, cb) = (share(a, fa, sa), share(b, fb, sb));
+    if ca.max(cb) < MIN_COVERAGE || ca.min(cb) < MIN_COVERAGE_LONGER {
+        return None;
+    }
+    let mut w = vec![0f32; len];
+    let mut ca = vec![0f32; len * BANDS];
+    let mut cb = vec![0f32; len * BANDS];
+    for t in 0..len {
+        w[t] = ((ta[t] - fa).min(tb[t] - fb) / range).max(0.0) + 1e-3;
+        if sa + t < RAMP || sb + t < RAMP {
+            // A window over the start of the file: an abrupt start (a trim) splatters across the bands.
+            w[t] *= RAMP_WEIGHT;
+        }
+        for (out, x, floor) in [(&mut ca, xa, fa), (&mut cb, xb, fb)] {
+            let row = &mut out[t * BANDS..(t + 1) * BANDS];
+            let src = &x[t * BANDS..(t + 1) * BANDS];
+            let mut m = 0.0;
+            for (o, &v) in row.iter_mut().zip(src) {
+                *o = v.max(floor);
+                m += *o;
+            }
+            let m = m / BANDS as f32;
+            row.iter_mut().for_each(|o| *o -= m);
+        }
+    }
+    let total: f32 = w.iter().sum();
     let means = |x: &[f32]| {
         let mut m = [0f32; BANDS];
-        for f in x.chunks(BANDS) {
-            for (m, v) in m.iter_mut().zip(f) {
-                *m += v / frames as f32;
+        if len >= 2 {
+            for (f, &w) in x.chunks(BANDS).zip(&w) {
+                for (m, v) in m.iter_mut().zip(f) {
+                    *m += w * v / total;
+                }
             }
         }
         m
     };
-    let (ma, mb) = (means(a), means(b));
+    let (ma, mb) = (means(&ca), means(&cb));
     let (mut sab, mut saa, mut sbb) = (0f32, 0f32, 0f32);
-    for (fa, fb) in a.chunks(BANDS).zip(b.chunks(BANDS)) {
+    for ((fa, fb), &w) in ca.chunks(BANDS).zip(cb.chunks(BANDS)).zip(&w) {
         for k in 0..BANDS {
             let (x, y) = (fa[k] - ma[k], fb[k] - mb[k]);
-            sab += x * y;
-            saa += x * x;
-            sbb += y * y;
+            sab += w * x * y;
+            saa += w * x * x;
+            sbb += w * y * y;
         }
     }
     if saa <= 1e-6 || sbb <= 1e-6 {
-        return if saa <= 1e-6 && sbb <= 1e-6 { 1.0 } else { 0.0 };
+        return Some(if saa <= 1e-6 && sbb <= 1e-6 { 1.0 } else { 0.0 });
     }
-    (sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0)
+    Some((sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0))
 }
 
 /// The overlap of `a` and `b` when `b` is delayed by `lag` frames: (start in a, start in b, frames).
@@ -406,14 +526,6 @@ fn overlap(fa: usize, fb: usize, lag: isize) -> (usize, usize, usize) {
     };
     let len = fa.saturating_sub(sa).min(fb.saturating_sub(sb));
     (sa, sb, len)
-}
-
-/// Frame-level energy envelope (mean of the bands), for the lag pre-search.
-fn envelope(v: &View) -> Vec<f32> {
-    v.cells
-        .chunks(BANDS)
-        .map(|c| c.iter().sum::<f32>() / BANDS as f32)
-        .collect()
 }
 
 /// The best alignment of two prints (see the [module documentation](self)). Symmetric: `compare(b, a)` has the
@@ -433,11 +545,28 @@ pub fn compare(a: &SoundPrint, b: &SoundPrint) -> Alignment {
     compare_ordered(a, b)
 }
 
+/// The largest lag searched, as a share of the longer print (plus four frames).
+const MAX_LAG_SHARE: f32 = 0.2;
+
+/// The first frames of a print, whose windows reach before the file's first sample.
+const RAMP: usize = 3;
+
+/// Weight of a [`RAMP`] frame in the score.
+const RAMP_WEIGHT: f32 = 0.05;
+
+/// Prints of at most this many frames (in the view compared) are also searched at half-frame offsets.
+const HALF_FRAMES_UP_TO: usize = 100;
+
+/// Lags kept from the pre-search, per time scale.
+const LAGS: usize = 5;
+
+/// Lengths (trimmed frames) beyond this ratio are not compared: no trim, stretch or gated tail reconciles them.
+const MAX_LENGTH_RATIO: f32 = 4.0;
+
 fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
     // Lengths no scale and overlap can reconcile: no alignment (the common case for candidates, and cheap).
     let (fa, fb) = (a.frames.max(1) as f32, b.frames.max(1) as f32);
-    let (lo, hi) = (SCALES[0], SCALES[SCALES.len() - 1]);
-    if fb * hi < MIN_COVERAGE_LONGER * fa || fa < MIN_COVERAGE_LONGER * fb * lo {
+    if fa.max(fb) > MAX_LENGTH_RATIO * fa.min(fb) {
         return Alignment::none();
     }
     let (mut va, mut vb) = (View::of(a), View::of(b));
@@ -450,38 +579,51 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
     if va.frames == 0 || vb.frames == 0 {
         return Alignment::none();
     }
-    let min_len = |fa: usize, fb: usize| {
-        let need = (MIN_COVERAGE * fa.min(fb) as f32).max(MIN_COVERAGE_LONGER * fa.max(fb) as f32);
-        (need.ceil() as usize).max(1)
-    };
-    let ea = envelope(&va);
-    let va = va.centred();
+    let sa_ = Shape::of(&va);
     let mut best = Alignment::none();
-    for &scale in &SCALES {
-        let wb = vb.warped(scale, 0.0);
-        let need = min_len(va.frames, wb.frames);
-        if need > va.frames.min(wb.frames) {
-            continue;
-        }
-        let eb = envelope(&wb);
-        let max_lag = (va.frames.max(wb.frames) - need) as isize;
-        // Pre-search: the best lags on the envelope.
+    // Half-frame offsets too for short sounds, where a trim between two frames' starts matters most.
+    let offsets: &[f32] = if va.frames.max(vb.frames) <= HALF_FRAMES_UP_TO {
+        &[0.0, 0.5]
+    } else {
+        &[0.0]
+    };
+    for (&scale, &off) in SCALES
+        .iter()
+        .flat_map(|s| offsets.iter().map(move |o| (s, o)))
+    {
+        let sb0 = Shape::of(&vb.warped(scale, 0.0, off));
+        // Lags a trim, a fade or a gated end can cause: a share of the longer print, and a few frames.
+        let max_lag = (va.frames.max(sb0.frames) as f32 * MAX_LAG_SHARE) as isize + 4;
+        let need = (va.frames.min(sb0.frames) / 2).max(1);
+        // Pre-search: the best lags by a cheap correlation of the two spectral outlines.
         let mut lags: Vec<(f32, isize)> = (-max_lag..=max_lag)
             .filter_map(|lag| {
-                let (sa, sb, len) = overlap(va.frames, wb.frames, lag);
-                (len >= need).then(|| (pearson(&ea[sa..sa + len], &eb[sb..sb + len]), lag))
+                let (sa, sb, len) = overlap(va.frames, sb0.frames, lag);
+                (len >= need).then(|| {
+                    (
+                        pearson(
+                            &sa_.outline[sa * OUTLINE..(sa + len) * OUTLINE],
+                            &sb0.outline[sb * OUTLINE..(sb + len) * OUTLINE],
+                        ),
+                        lag,
+                    )
+                })
             })
             .collect();
         lags.sort_by(|x, y| y.0.total_cmp(&x.0));
-        lags.truncate(3);
+        lags.truncate(LAGS);
         for &shift in &SHIFTS {
-            let w = vb.warped(scale, shift).centred();
+            let w = if shift == 0.0 {
+                None
+            } else {
+                Some(Shape::of(&vb.warped(scale, shift, off)))
+            };
+            let w = w.as_ref().unwrap_or(&sb0);
             for &(_, lag) in &lags {
                 let (sa, sb, len) = overlap(va.frames, w.frames, lag);
-                let r = interaction(
-                    &va.cells[sa * BANDS..(sa + len) * BANDS],
-                    &w.cells[sb * BANDS..(sb + len) * BANDS],
-                );
+                let Some(r) = interaction(&sa_, sa, w, sb, len) else {
+                    continue;
+                };
                 if r > best.score {
                     let step = va.step;
                     best = Alignment {
@@ -491,8 +633,8 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
                             a.lead_s + (sa + len) as f32 * step,
                         ),
                         span_b: (
-                            b.lead_s + sb as f32 * step / scale,
-                            b.lead_s + (sb + len) as f32 * step / scale,
+                            b.lead_s + (sb as f32 / scale + off) * step,
+                            b.lead_s + ((sb + len) as f32 / scale + off) * step,
                         ),
                         scale,
                     };
@@ -683,6 +825,53 @@ mod tests {
             .map(|(x, n)| x + 0.003 * n)
             .collect();
         assert!(score(&a, &noisy) > s + 0.05, "{} vs {s}", score(&a, &noisy));
+    }
+
+    #[test]
+    fn fades_a_trimmed_attack_and_a_click_at_the_end_keep_a_copy_above_the_default() {
+        let a = hit(11, 1.0, 170.0);
+        let n = a.len();
+        let f = n / 10; // fades over 10 %
+        let faded: Vec<f32> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * (i.min(n - 1 - i) as f32 / f as f32).min(1.0))
+            .collect();
+        let trimmed = a[n / 10..].to_vec(); // the loud attack cut: the copy's own scale moves by many dB
+        let mut clicked = a.clone();
+        clicked.extend(vec![0.0; RATE as usize / 2]);
+        clicked.push(0.9); // a decoder's stray sample after the sound's tail
+        clicked.push(-0.9);
+        for (what, x) in [("fade", &faded), ("trim", &trimmed), ("click", &clicked)] {
+            let s = score(&a, x);
+            assert!(s >= 0.95, "{what}: {s}");
+        }
+        // The trim is found where it is, not at the start.
+        let m = compare(&print_samples(&a, RATE), &print_samples(&trimmed, RATE));
+        assert!((m.span_a.0 - m.span_b.0 - 0.1).abs() < 0.03, "{m:?}");
+    }
+
+    #[test]
+    fn noise_30_db_below_the_sound_is_under_the_compare_floor() {
+        let a = hit(12, 0.8, 190.0);
+        let rms = (a.iter().map(|x| x * x).sum::<f32>() / a.len() as f32).sqrt();
+        let nz = noise(13, a.len());
+        let nrms = (nz.iter().map(|x| x * x).sum::<f32>() / nz.len() as f32).sqrt();
+        let k = rms / nrms * 10f32.powf(-30.0 / 20.0);
+        let noisy: Vec<f32> = a.iter().zip(&nz).map(|(x, n)| x + k * n).collect();
+        let s = score(&a, &noisy);
+        assert!(s >= 0.95, "{s}");
+    }
+
+    #[test]
+    fn a_sound_at_the_first_sample_prints_like_the_same_sound_after_silence() {
+        let a = hit(14, 0.05, 300.0); // a 50 ms one-shot, loud from its first sample
+        let mut b = vec![0.0; RATE as usize / 2];
+        b.extend_from_slice(&a);
+        let (pa, pb) = (print_samples(&a, RATE), print_samples(&b, RATE));
+        assert_eq!(pa.frames, pb.frames);
+        assert_eq!(pa.fine, pb.fine);
+        assert!((pb.lead_s - 0.5).abs() < 0.011, "{}", pb.lead_s);
     }
 
     #[test]
