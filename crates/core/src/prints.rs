@@ -187,7 +187,7 @@ impl PrintWriter {
             .open(&path)
             .map_err(io)?;
         let mut len = file.metadata().map_err(io)?.len();
-        if known.valid_len == 0 && len > 0 {
+        if valid_len == 0 && len > 0 {
             // An older version's log (parsed as empty): start it again.
             file.set_len(0).map_err(io)?;
             len = 0;
