@@ -235,7 +235,8 @@ impl GraphData {
     /// Inserts `rows` (ascending, each above every row already in the graph) into this graph with the
     /// insertion [`GraphData::build`] uses, without rebuilding what is there, and sets `rows_covered`. Then
     /// checks that every new point is found by a search for itself (and that every point is connected) and
-    /// repairs as `build` does; the report counts the new points. A graph without int8 rows (format 1)
+    /// repairs as `build` does; the report's `points` counts every point, `inserted` the new ones (0 when the
+    /// graph was empty: a build). A graph without int8 rows (format 1)
     /// gets them for every node first. Uses the graph's own `m`; `params` gives the beams.
     ///
     /// # Panics
@@ -253,14 +254,18 @@ impl GraphData {
         let t0 = std::time::Instant::now();
         if rows.is_empty() {
             self.rows_covered = rows_covered;
-            return GraphReport::default();
+            return GraphReport {
+                points: self.rows.len() as u64,
+                ..GraphReport::default()
+            };
         }
         let old = self.insert_rows(rows, rows_covered, &vector, params);
+        let n = self.rows.len() as u32;
         let mut report = GraphReport {
-            points: rows.len() as u64,
+            points: n as u64,
+            inserted: if old > 0 { rows.len() as u64 } else { 0 },
             ..GraphReport::default()
         };
-        let n = self.rows.len() as u32;
         self.check_and_repair((old as u32..n).collect(), &vector, params, &mut report);
         report.build_ms = t0.elapsed().as_millis() as u64;
         report

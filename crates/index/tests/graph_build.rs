@@ -141,7 +141,7 @@ fn extend_inserts_new_rows_into_a_built_graph() {
     for mut g in [first, without_codes] {
         let rep = g.extend(&rows[2_000..], n as u64, vector, BuildParams::default());
         let ctx = format!("seed {}: {rep:?}", seed());
-        assert_eq!(rep.points, 1_000, "{ctx}");
+        assert_eq!((rep.points, rep.inserted), (n as u64, 1_000), "{ctx}");
         assert!(rep.unreachable <= 5, "{ctx}");
         assert_eq!(rep.still_unreachable, 0, "{ctx}");
         assert_eq!(g.rows.len(), n);
