@@ -23,6 +23,8 @@
 //! Vectors are clustered synthetic unit vectors (seeded): 1000 centres by default, noise 0.6/sqrt(dim) per
 //! component, queries are stored vectors perturbed by the same noise.
 
+mod util;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -31,18 +33,12 @@ use avx_index::{
     FileRecord, Index, IndexSettings, Level, MaintenancePolicy, OpenOptions, SearchOptions,
 };
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use util::{cpu_seconds, env_or};
 
 fn unit(mut v: Vec<f32>) -> Vec<f32> {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     v.iter_mut().for_each(|x| *x /= n);
     v
-}
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
 }
 
 struct Data {
@@ -130,28 +126,15 @@ fn build(dir: &Path, data: &Data, n: u64) {
 
 /// Builds the file level's graph and prints its wall and CPU time.
 fn time_graph(w: &mut avx_index::Writer, n: u64) {
-    let (t, cpu) = (Instant::now(), cpu_s());
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
-    let (g, cpu) = (t.elapsed(), cpu_s() - cpu);
+    let (g, cpu) = (t.elapsed(), cpu_seconds() - cpu);
     println!(
         "build: graph {:.1} s ({:.0} vectors/s, {} threads, {cpu:.1} s CPU); {rep:?}",
         g.as_secs_f64(),
         n as f64 / g.as_secs_f64(),
         rayon::current_num_threads()
     );
-}
-
-/// CPU time of this process so far (user + system), from `/proc/self/stat`, in seconds.
-fn cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let ticks = f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0);
-    ticks / 100.0
 }
 
 /// Writes the bench's vectors and queries as raw little-endian f32 for `benches/hnswlib_compare.py`.
@@ -261,11 +244,11 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
 }
 
 fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
-    let n = env("AVX_BENCH_N", 10_000) as u64;
-    let dim = env("AVX_BENCH_DIM", 512);
-    let queries = env("AVX_BENCH_QUERIES", 1000) as u64;
+    let n = env_or::<usize>("AVX_BENCH_N", 10_000) as u64;
+    let dim = env_or::<usize>("AVX_BENCH_DIM", 512);
+    let queries = env_or::<usize>("AVX_BENCH_QUERIES", 1000) as u64;
     let mut r = Rng::new(7);
-    let centres = (0..env("AVX_BENCH_CENTRES", 1000))
+    let centres = (0..env_or::<usize>("AVX_BENCH_CENTRES", 1000))
         .map(|_| unit((0..dim).map(|_| r.gaussian() as f32).collect()))
         .collect();
     let data = Data {
@@ -408,24 +391,24 @@ fn graph_recall(
 }
 
 fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
-    let added = n * env("AVX_BENCH_ADD_PERMILLE", 10) as u64 / 1000;
+    let added = n * env_or::<usize>("AVX_BENCH_ADD_PERMILLE", 10) as u64 / 1000;
     let base = n - added;
     let (inc, fresh) = (root.join("incremental"), root.join("fresh"));
     let _ = std::fs::remove_dir_all(&inc);
     let _ = std::fs::remove_dir_all(&fresh);
     let mut w = store(&inc, data, 0..base, |i| ordered_path(i, n));
-    let (t, c) = (Instant::now(), cpu_s());
+    let (t, c) = (Instant::now(), cpu_seconds());
     let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
-    let (b, bc) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+    let (b, bc) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
     println!(
         "base graph over {base}: {b:.1} s, CPU {bc:.1} s ({:.0} vectors/s); {rep:?}",
         base as f64 / b
     );
     drop(w);
     let mut w = store(&inc, data, base..n, |i| ordered_path(i, n));
-    let (t, c) = (Instant::now(), cpu_s());
+    let (t, c) = (Instant::now(), cpu_seconds());
     let rep = w.extend_graph(Level::File).unwrap().unwrap();
-    let (e, ec) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+    let (e, ec) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
     println!(
         "incremental: {added} inserted into the graph of {base} in {e:.2} s, CPU {ec:.2} s ({:.0} vectors/s, \
          load and write of the whole graph included); {rep:?}",
@@ -433,9 +416,9 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     );
     drop(w);
     let mut w = store(&fresh, data, 0..n, |i| ordered_path(i, n));
-    let (t, c) = (Instant::now(), cpu_s());
+    let (t, c) = (Instant::now(), cpu_seconds());
     let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
-    let (f, fc) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+    let (f, fc) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
     println!(
         "fresh build over {n}: {f:.1} s, CPU {fc:.1} s ({:.0} vectors/s); {rep:?}",
         n as f64 / f
