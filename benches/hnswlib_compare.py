@@ -111,7 +111,7 @@ def main():
     )
 
     ix.set_num_threads(1)
-    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 200, 400]:
+    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 200, 300, 400, 600, 800]:  # benches/index.rs's EFS
         ix.set_ef(ef)
         lat, found = [], 0
         for qi, tr in zip(q, truth):

@@ -19,6 +19,10 @@
 //!   directory = 1 %, ten = 10 %, all, none) against exact filtered searches.
 //!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone, on an index without a graph (1M files
 //!   in minutes).
+//! * `AVX_BENCH_VECTORS=DIR`: instead of the synthetic vectors, read `DIR/vectors.f32` and
+//!   `DIR/queries.f32` (the layout `AVX_BENCH_EXPORT` writes, of dimension `AVX_BENCH_DIM`; N and the
+//!   query count are the files' rows), e.g. the real aiSFX window vectors `benches/real_set.sh` makes, so
+//!   that `benches/hnswlib_compare.py` runs on exactly the same vectors.
 //!
 //! Vectors are clustered synthetic unit vectors (seeded): 1000 centres by default, noise 0.6/sqrt(dim) per
 //! component, queries are stored vectors perturbed by the same noise.
@@ -41,20 +45,54 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
     v
 }
 
+/// Beam widths of the report, the same list as `benches/hnswlib_compare.py`'s: they bracket recall@10 0.95
+/// and 0.99 on both sides from 100k synthetic vectors to 1M.
+const EFS: [usize; 13] = [10, 16, 24, 32, 48, 64, 96, 128, 200, 300, 400, 600, 800];
+
 struct Data {
     dim: usize,
     centres: Vec<Vec<f32>>,
     seed: u64,
+    /// `AVX_BENCH_VECTORS`: the vectors and queries, mapped from their files.
+    file: Option<(memmap2::Mmap, memmap2::Mmap)>,
+}
+
+/// Maps a raw little-endian f32 file of `dim` columns; panics with the file's name when it is not one.
+fn map_f32(path: &Path, dim: usize) -> memmap2::Mmap {
+    let f = std::fs::File::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (AVX_BENCH_VECTORS needs vectors.f32 and queries.f32)", path.display()));
+    // SAFETY: the bench only reads the file, and nothing writes it while the bench runs.
+    let m = unsafe { memmap2::Mmap::map(&f) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        !m.is_empty() && m.len() % (dim * 4) == 0,
+        "{}: {} bytes is not a whole number of {dim}-d f32 rows (set AVX_BENCH_DIM)",
+        path.display(),
+        m.len()
+    );
+    m
+}
+
+fn row(m: &[u8], dim: usize, i: u64) -> Vec<f32> {
+    m[i as usize * dim * 4..(i as usize + 1) * dim * 4]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 impl Data {
     fn vector(&self, i: u64) -> Vec<f32> {
+        if let Some((v, _)) = &self.file {
+            return row(v, self.dim, i);
+        }
         let mut r = Rng::new(self.seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
         let c = &self.centres[r.below(self.centres.len())];
         let s = 0.6 / (self.dim as f32).sqrt();
         unit(c.iter().map(|x| x + s * r.gaussian() as f32).collect())
     }
     fn query(&self, i: u64, n: u64) -> Vec<f32> {
+        if let Some((_, q)) = &self.file {
+            return row(q, self.dim, i);
+        }
         let base = self.vector((i * 7919) % n);
         let mut r = Rng::new(0xABCD ^ i);
         let s = 0.6 / (self.dim as f32).sqrt();
@@ -219,7 +257,7 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
         truth.extend(rest);
         let ex50 = percentile(&mut exact_t, 0.5);
         println!("exact scan (1 thread): p50 {:.2} ms over {n} rows", ex50.as_secs_f64() * 1e3);
-        for ef in [10usize, 16, 24, 32, 48, 64, 96, 128, 200, 400] {
+        for ef in EFS {
             let mut lat = Vec::new();
             let mut found = 0;
             for (i, q) in qs.iter().enumerate() {
@@ -244,9 +282,17 @@ fn report(dir: &Path, data: &Data, n: u64, queries: u64) {
 }
 
 fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
-    let n = env_or::<usize>("AVX_BENCH_N", 10_000) as u64;
+    let mut n = env_or::<usize>("AVX_BENCH_N", 10_000) as u64;
     let dim = env_or::<usize>("AVX_BENCH_DIM", 512);
-    let queries = env_or::<usize>("AVX_BENCH_QUERIES", 1000) as u64;
+    let mut queries = env_or::<usize>("AVX_BENCH_QUERIES", 1000) as u64;
+    let file = std::env::var_os("AVX_BENCH_VECTORS").map(|d| {
+        let d = PathBuf::from(d);
+        let (v, q) = (map_f32(&d.join("vectors.f32"), dim), map_f32(&d.join("queries.f32"), dim));
+        n = (v.len() / (dim * 4)) as u64;
+        queries = (q.len() / (dim * 4)) as u64;
+        println!("{n} vectors and {queries} queries of dimension {dim} from {}", d.display());
+        (v, q)
+    });
     let mut r = Rng::new(7);
     let centres = (0..env_or::<usize>("AVX_BENCH_CENTRES", 1000))
         .map(|_| unit((0..dim).map(|_| r.gaussian() as f32).collect()))
@@ -255,6 +301,7 @@ fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
         dim,
         centres,
         seed: 12345,
+        file,
     };
     let (dir, tmp) = match std::env::var("AVX_BENCH_DIR") {
         Ok(d) => (PathBuf::from(d), None),
