@@ -59,8 +59,12 @@ struct Data {
 
 /// Maps a raw little-endian f32 file of `dim` columns; panics with the file's name when it is not one.
 fn map_f32(path: &Path, dim: usize) -> memmap2::Mmap {
-    let f = std::fs::File::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (AVX_BENCH_VECTORS needs vectors.f32 and queries.f32)", path.display()));
+    let f = std::fs::File::open(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (AVX_BENCH_VECTORS needs vectors.f32 and queries.f32)",
+            path.display()
+        )
+    });
     // SAFETY: the bench only reads the file, and nothing writes it while the bench runs.
     let m = unsafe { memmap2::Mmap::map(&f) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
@@ -287,10 +291,16 @@ fn setup() -> (PathBuf, Option<tempfile::TempDir>, Data, u64, u64) {
     let mut queries = env_or::<usize>("AVX_BENCH_QUERIES", 1000) as u64;
     let file = std::env::var_os("AVX_BENCH_VECTORS").map(|d| {
         let d = PathBuf::from(d);
-        let (v, q) = (map_f32(&d.join("vectors.f32"), dim), map_f32(&d.join("queries.f32"), dim));
+        let (v, q) = (
+            map_f32(&d.join("vectors.f32"), dim),
+            map_f32(&d.join("queries.f32"), dim),
+        );
         n = (v.len() / (dim * 4)) as u64;
         queries = (q.len() / (dim * 4)) as u64;
-        println!("{n} vectors and {queries} queries of dimension {dim} from {}", d.display());
+        println!(
+            "{n} vectors and {queries} queries of dimension {dim} from {}",
+            d.display()
+        );
         (v, q)
     });
     let mut r = Rng::new(7);

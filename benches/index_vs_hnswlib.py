@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises interleaved runs of `benches/index.rs` (report mode) and `benches/hnswlib_compare.py` at equal recall.
 
-    python benches/index_vs_hnswlib.py LOGDIR [--plot docs/img/recall.png]
+    python benches/index_vs_hnswlib.py LOGDIR [--plot docs/img/recall.png [--title "what the vectors are"]]
 
 LOGDIR holds `avx-<i>.log` and `hnswlib-<i>.log` for runs i = 1, 2, ... (as `benches/index_vs_hnswlib.sh`
 writes them). For each run and each side, p50 and p99 at recall@10 0.95 and 0.99 are interpolated linearly in
@@ -59,6 +59,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("logdir")
     ap.add_argument("--plot", help="write a recall/latency plot (PNG) here")
+    ap.add_argument("--title", default="same vectors", help="what the plot's vectors are (its title)")
     a = ap.parse_args()
     runs = sorted(int(re.search(r"(\d+)\.log$", p).group(1)) for p in glob.glob(os.path.join(a.logdir, "avx-*.log")))
     sides = {}
@@ -121,7 +122,7 @@ def main():
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         n_runs = max(len(rs) for rs in sides.values())
-        ax.set_title(f"avx graph vs hnswlib, same vectors, run {n_runs // 2 + 1} of {n_runs}")
+        ax.set_title(f"avx graph vs hnswlib, {a.title}, run {n_runs // 2 + 1} of {n_runs}")
         fig.tight_layout()
         fig.savefig(a.plot, dpi=110)
         print(f"wrote {a.plot}")
