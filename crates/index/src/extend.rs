@@ -6,7 +6,7 @@
 //! its results) until a compaction renumbers the rows and the next graph is built from scratch. After the
 //! insertion the new nodes are searched for with their own vectors as after a bulk build, and so are the
 //! old nodes left with few links back from their own neighbours (an old node loses incoming links when a
-//! neighbour list is re-selected by the heuristic; `graph::suspects`), a screen that costs a pass over the
+//! neighbour list is re-selected by the heuristic; `graph::few_links_back`), a screen that costs a pass over the
 //! links instead of a search per old node; reachability from the entry point is checked over the whole
 //! graph (`GraphData::check_and_repair`). The writer's policy
 //! (`MaintenancePolicy::graph_insert_max_fraction`) decides between this and a full build.

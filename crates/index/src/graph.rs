@@ -263,27 +263,31 @@ impl GraphData {
                 ..GraphReport::default()
             };
         }
-        let old = self.insert_rows(rows, rows_covered, &vector, params);
+        let (old, lost) = self.insert_rows(rows, rows_covered, &vector, params);
         let n = self.rows.len() as u32;
         let mut report = GraphReport {
             points: n as u64,
             inserted: if old > 0 { rows.len() as u64 } else { 0 },
             ..GraphReport::default()
         };
-        self.check_and_repair((old as u32..n).collect(), &vector, params, &mut report);
+        // The new nodes, and the old ones that lost links towards them and have few left from their own
+        // neighbours: a screen over the losers' lists instead of a search per old node.
+        let mut check = few_links_back(self, lost);
+        check.extend(old as u32..n);
+        self.check_and_repair(check, &vector, params, &mut report);
         report.build_ms = t0.elapsed().as_millis() as u64;
         report
     }
 
     /// The insertion of [`GraphData::extend`] without its check: inserts `rows` and returns how many nodes
-    /// the graph had before.
+    /// the graph had before, and which of them lost a layer-0 link towards them.
     pub(crate) fn insert_rows<'a, F>(
         &mut self,
         rows: &[u64],
         rows_covered: u64,
         vector: &F,
         params: BuildParams,
-    ) -> usize
+    ) -> (usize, Vec<u32>)
     where
         F: Fn(u64) -> &'a [f32] + Sync,
     {
@@ -300,6 +304,7 @@ impl GraphData {
         self.rows_covered = rows_covered;
         let n = self.rows.len();
         let dim = self.dim as usize;
+        let lost;
         {
             let node_rows = &self.rows;
             let vec_of = |node: u32| vector(node_rows[node as usize] as u64);
@@ -312,6 +317,7 @@ impl GraphData {
                 levels: std::mem::take(&mut self.levels),
                 entry: self.entry,
                 adj: std::mem::take(&mut self.adj),
+                lost: Vec::new(),
             };
             let (m, ef) = (self.m as usize, params.ef_construction);
             let built = match QuantRows::new(dim, &self.codes, &self.steps) {
@@ -321,18 +327,19 @@ impl GraphData {
             self.levels = built.levels;
             self.entry = built.entry;
             self.adj = built.adj;
+            lost = built.lost;
         }
-        old
+        (old, lost)
     }
 
-    /// Searches for each node of `nodes` and each [`suspects`] node (few of its own neighbours link back to
-    /// it) with its own vector, and repairs the ones not found and every node no edge reaches from the entry
-    /// point; fills `report`'s counts and `check_ms`.
+    /// Searches for each node of `nodes` with its own vector, and repairs the ones not found and every node
+    /// no edge reaches from the entry point; fills `report`'s counts and `check_ms`.
     ///
     /// The searches widen step by step (beam 2, 8, then `check_ef`), each searching only the nodes the
     /// narrower one missed, and a search stops as soon as it reaches its node. A structural screen alone
     /// does not do: measured at 100k points, 5 of the 15 nodes a search at `check_ef` missed had no link
-    /// back from their neighbours (orphans: [`suspects`] catches those), the other 10 had 8 to 19.
+    /// back from their neighbours (orphans: [`few_links_back`] catches those), the other 10 had 8 to 19, so a
+    /// build searches for every node.
     pub(crate) fn check_and_repair<'a, F>(
         &mut self,
         mut nodes: Vec<u32>,
@@ -346,7 +353,6 @@ impl GraphData {
         let g = self;
         let disconnected = g.disconnected();
         report.disconnected = disconnected.len() as u64;
-        nodes.extend(suspects(g));
         nodes.sort_unstable();
         nodes.dedup();
         report.checked = nodes.len() as u64;
@@ -564,15 +570,15 @@ impl GraphData {
 }
 
 /// Nodes with fewer of their own layer-0 neighbours linking back to them than this are searched for after
-/// a build or an insertion: see [`suspects`].
+/// an insertion: see [`few_links_back`].
 pub(crate) const SUSPECT_BELOW: usize = 4;
 
-/// The nodes a search for their own vector may miss: those with fewer than [`SUSPECT_BELOW`] of their own
-/// layer-0 neighbours linking back to them. A search for a point's vector reaches the point's nearest
+/// Of `nodes`, those a search for their own vector may miss: fewer than [`SUSPECT_BELOW`] of their own
+/// layer-0 neighbours link back to them. A search for a point's vector reaches the point's nearest
 /// neighbours (those its insertion linked it to); when the heuristic has pruned their links back to it, only
-/// a link from elsewhere can lead the search there. O(N M^2) list lookups, on the rayon pool.
-pub(crate) fn suspects<A: Adjacency + ?Sized>(g: &A) -> Vec<u32> {
-    (0..g.len() as u32)
+/// a link from elsewhere can lead the search there. O(M^2) list lookups per node, on the rayon pool.
+pub(crate) fn few_links_back<A: Adjacency + ?Sized>(g: &A, nodes: Vec<u32>) -> Vec<u32> {
+    nodes
         .into_par_iter()
         .with_min_len(1024)
         .filter(|&u| {
