@@ -149,7 +149,7 @@ fn build(dir: &Path, data: &Data, n: u64) {
                     settings: Some(settings(data.dim)),
                 };
                 let mut w = Index::open(dir, opts).unwrap().writer().unwrap();
-                time_graph(&mut w, n);
+                time_graph(dir, &mut w, n);
             }
             return;
         }
@@ -163,11 +163,12 @@ fn build(dir: &Path, data: &Data, n: u64) {
         store.as_secs_f64(),
         n as f64 / store.as_secs_f64(),
     );
-    time_graph(&mut w, n);
+    time_graph(dir, &mut w, n);
 }
 
-/// Builds the file level's graph and prints its wall and CPU time.
-fn time_graph(w: &mut avx_index::Writer, n: u64) {
+/// Builds the file level's graph and prints its wall and CPU time, then (untimed) searches the graph of the
+/// index in `dir` for every point's own vector.
+fn time_graph(dir: &Path, w: &mut avx_index::Writer, n: u64) {
     let (t, cpu) = (Instant::now(), cpu_seconds());
     let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
     let (g, cpu) = (t.elapsed(), cpu_seconds() - cpu);
@@ -176,6 +177,25 @@ fn time_graph(w: &mut avx_index::Writer, n: u64) {
         g.as_secs_f64(),
         n as f64 / g.as_secs_f64(),
         rayon::current_num_threads()
+    );
+    self_search(dir);
+}
+
+/// Prints how many points of the file level's graph in `dir` a search (beam 64, as the build's check) for
+/// their own vector misses: the build searches only the points with few links back from their neighbours
+/// (`AVX_BENCH_SELF_SEARCH=0` skips this).
+fn self_search(dir: &Path) {
+    if env_or::<u8>("AVX_BENCH_SELF_SEARCH", 1) == 0 {
+        return;
+    }
+    let ix = Index::open(dir, OpenOptions::default()).unwrap();
+    let t = Instant::now();
+    let missed = ix.graph_self_misses(Level::File, 64).unwrap_or_default();
+    println!(
+        "self-search of every point (untimed, {:.1} s): {} not found {:?}",
+        t.elapsed().as_secs_f64(),
+        missed.len(),
+        &missed[..missed.len().min(20)]
     );
 }
 
@@ -471,6 +491,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
          load and write of the whole graph included); {rep:?}",
         added as f64 / e
     );
+    self_search(&inc);
     drop(w);
     let mut w = store(&fresh, data, 0..n, |i| ordered_path(i, n));
     let (t, c) = (Instant::now(), cpu_seconds());
@@ -480,6 +501,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         "fresh build over {n}: {f:.1} s, CPU {fc:.1} s ({:.0} vectors/s); {rep:?}",
         n as f64 / f
     );
+    self_search(&fresh);
     println!(
         "per vector: incremental {:.2} ms wall, {:.2} ms CPU; fresh build {:.2} ms wall, {:.2} ms CPU \
          (ratio incremental / fresh: wall {:.2}, CPU {:.2})",

@@ -13,8 +13,8 @@
 //! [`extend`] inserts more nodes into an already built graph with the same insertion.
 
 use std::collections::BinaryHeap;
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rayon::prelude::*;
@@ -65,6 +65,9 @@ pub(crate) struct Built {
     pub levels: Vec<u8>,
     pub entry: u32,
     pub adj: Vec<Vec<Vec<u32>>>,
+    /// After [`extend`]: the nodes of the graph it extended that lost a layer-0 link towards them (a
+    /// neighbour's list re-selected by the heuristic without them), ascending.
+    pub lost: Vec<u32>,
 }
 
 /// Adjacency lists of every node, one lock per node. Layer 0 (every node, the lists searched most) is one
@@ -191,11 +194,13 @@ pub(crate) fn extend<S: Space>(
     drop(prev_adj);
     let start = (old > 0).then(|| (prev.entry, levels[prev.entry as usize] as usize));
     let entry: Mutex<Option<(u32, usize)>> = Mutex::new(start);
+    let lost: Vec<AtomicBool> = (0..old).map(|_| AtomicBool::new(false)).collect();
     let ins = Inserter {
         links: &links,
         m,
         ef: ef_construction.max(m),
         space,
+        lost: &lost,
     };
     (old as u32..n as u32)
         .into_par_iter()
@@ -216,7 +221,15 @@ pub(crate) fn extend<S: Space>(
             adj[layer + 1][node] = list.clone();
         }
     }
-    Built { levels, entry, adj }
+    let lost = (0..old as u32)
+        .filter(|&v| lost[v as usize].load(Relaxed))
+        .collect();
+    Built {
+        levels,
+        entry,
+        adj,
+        lost,
+    }
 }
 
 /// Most links a node keeps on `layer`.
@@ -233,6 +246,8 @@ struct Inserter<'l, 's, S> {
     m: usize,
     ef: usize,
     space: &'s S,
+    /// Per node of the graph being extended, whether it lost a layer-0 link towards it.
+    lost: &'l [AtomicBool],
 }
 
 impl<S: Space> Inserter<'_, '_, S> {
@@ -374,10 +389,18 @@ impl<S: Space> Inserter<'_, '_, S> {
                 .collect();
             cands.push(Cand { score, node: to });
             cands.sort_by(|a, b| b.cmp(a));
-            list = select(&cands, limit, self.space)
+            let kept: Vec<u32> = select(&cands, limit, self.space)
                 .iter()
                 .map(|c| c.node)
                 .collect();
+            if layer == 0 {
+                for v in list.iter().filter(|v| !kept.contains(v)) {
+                    if let Some(flag) = self.lost.get(*v as usize) {
+                        flag.store(true, Relaxed);
+                    }
+                }
+            }
+            list = kept;
         }
         if layer == 0 {
             self.links.store0(&g, from, &list);
@@ -469,8 +492,31 @@ mod tests {
         let quant = QuantRows::quantize_rows(48, 0..vs.len(), &vec_of);
         let q = QuantRows::new(48, &quant.0, &quant.1).unwrap();
         let half = build(2_000, 16, 100, &q);
+        assert!(
+            half.lost.is_empty(),
+            "a build from nothing extends no graph"
+        );
         let old_entry = half.entry;
+        let before = half.adj[0].clone();
         let full = extend(half, 3_000, 16, 100, &q);
+        // `lost` lists (ascending, old nodes only) every old node that some old node no longer links to on
+        // layer 0; a node dropped from a list and linked again later stays listed.
+        let mut dropped: Vec<u32> = (0..2_000)
+            .flat_map(|u| {
+                let now = &full.adj[0][u];
+                before[u].iter().filter(|v| !now.contains(v)).copied()
+            })
+            .collect();
+        dropped.sort_unstable();
+        dropped.dedup();
+        assert!(!dropped.is_empty());
+        assert!(full.lost.windows(2).all(|w| w[0] < w[1]));
+        assert!(full.lost.last().is_some_and(|&v| v < 2_000));
+        let missing: Vec<&u32> = dropped
+            .iter()
+            .filter(|v| full.lost.binary_search(v).is_err())
+            .collect();
+        assert!(missing.is_empty(), "not listed as lost: {missing:?}");
         assert_eq!(full.levels.len(), 3_000);
         assert_eq!(full.adj[0].len(), 3_000);
         assert!(full.levels[full.entry as usize] >= full.levels[old_entry as usize]);

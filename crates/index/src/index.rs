@@ -633,6 +633,22 @@ impl Index {
             .collect())
     }
 
+    /// Searches the level's graph for every point's own vector (beam `ef`, as the build's check) and returns
+    /// the rows not found, dead or alive (`None` without a graph): the build's check with whole searches, for
+    /// tests and the bench.
+    pub fn graph_self_misses(&self, level: Level, ef: usize) -> Option<Vec<u64>> {
+        let (g, map) = (
+            self.graphs[level.code() as usize].as_ref()?,
+            self.map(level)?,
+        );
+        let vec_of = |node: u32| map.row(g.row(node).unwrap_or(0));
+        // A near-greedy walk (beam 2) finds almost every point; only the rest are searched at `ef`.
+        let all = (0..g.points as u32).collect();
+        let quick = graph::self_misses(g, ef.min(2), &vec_of, all, false);
+        let missed = graph::self_misses(g, ef, &vec_of, quick, false);
+        Some(missed.iter().filter_map(|&node| g.row(node)).collect())
+    }
+
     /// Checks every checksum and cross-reference of this index (see [`crate::verify`]).
     pub fn verify(&self) -> crate::VerifyReport {
         crate::verify(&self.dir)

@@ -1,6 +1,6 @@
-//! avx's own HNSW builder: at most 0.5 % of points need the reachability repair and every point
-//! is found by a search for itself after it, the graph is connected, lists respect their caps, and
-//! levels thin out as HNSW's do.
+//! avx's own HNSW builder: at most 0.5 % of points need the reachability repair and every point is found
+//! by a search for itself after it, the graph is connected, lists respect their caps, and levels thin out
+//! as HNSW's do; an insertion checks its new points and few old ones.
 //! Seeded; set `AVX_TEST_SEED` to vary.
 
 mod common;
@@ -42,7 +42,14 @@ fn check(n: usize, dim: usize, clusters: usize, spread: f32, duplicates: usize) 
         rep.unreachable as usize <= n / 200,
         "more than 0.5 % of points not found by a search for themselves before repair ({ctx})"
     );
+    assert_eq!(rep.checked, n as u64, "a build checks every point ({ctx})");
     assert_eq!(rep.still_unreachable, 0, "{ctx}");
+    // Every point is found by a search for itself (a full search, not stopped when it reaches the point).
+    let missed = g.self_search_misses(params.check_ef, |r| vs[r as usize].as_slice());
+    assert!(
+        missed.is_empty(),
+        "not found by a self-search: {missed:?} ({ctx})"
+    );
     assert!(g.disconnected().is_empty(), "{ctx}");
     let m = params.m;
     for (layer, lists) in g.adj.iter().enumerate() {
@@ -116,6 +123,8 @@ fn tiny_graphs() {
         );
         assert_eq!(rep.still_unreachable, 0, "n {n}: {rep:?}");
         assert!(g.disconnected().is_empty(), "n {n}");
+        let missed = g.self_search_misses(64, |r| vs[r as usize].as_slice());
+        assert!(missed.is_empty(), "n {n}: {missed:?}");
     }
 }
 
@@ -143,7 +152,14 @@ fn extend_inserts_new_rows_into_a_built_graph() {
         let ctx = format!("seed {}: {rep:?}", seed());
         assert_eq!((rep.points, rep.inserted), (n as u64, 1_000), "{ctx}");
         assert!(rep.unreachable <= 5, "{ctx}");
+        // The new points, and the old ones with few links back from their neighbours (a handful).
+        assert!((1_000..=1_000 + 2_000 / 50).contains(&rep.checked), "{ctx}");
         assert_eq!(rep.still_unreachable, 0, "{ctx}");
+        let missed = g.self_search_misses(64, vector);
+        assert!(
+            missed.is_empty(),
+            "not found by a self-search: {missed:?} ({ctx})"
+        );
         assert_eq!(g.rows.len(), n);
         assert_eq!(g.rows_covered, n as u64);
         assert_eq!(g.codes.len(), n * dim, "{ctx}");

@@ -115,6 +115,12 @@ fn inserted_rows_match_a_fresh_build() {
     assert_eq!(inc_ix.stats().tail_rows[0], 0, "{ctx}");
     assert_eq!(inc_ix.stats().graph_points[0], n as u64, "{ctx}");
     assert!(inc_ix.verify().is_ok(), "{ctx}");
+    // The build checked only the new points and a few old ones: every point, old or new, is found by a whole
+    // search for its own vector (the bench's check), and the fresh build's too.
+    for (name, ix) in [("incremental", &inc_ix), ("fresh", &fresh_ix)] {
+        let missed = ix.graph_self_misses(Level::File, 64);
+        assert_eq!(missed, Some(Vec::new()), "{name}: {ctx}");
+    }
     // A narrow beam, so that the two graphs' recall is below 1 and a worse graph shows.
     for ef in [10, 16] {
         let (r_inc, r_fresh) = (recall(&inc_ix, &qs, ef), recall(&fresh_ix, &qs, ef));

@@ -206,7 +206,8 @@ impl Writer {
         let Some(old) = ls.graph else {
             return self.rebuild_graph(level);
         };
-        let view = match old.open(&self.dir, level, true) {
+        // `deep_check` hashes the whole file: opening it does not hash it a second time.
+        let view = match old.open(&self.dir, level, false) {
             Ok(v) if v.deep_check(ls.rows).is_empty() => v,
             _ => return self.rebuild_graph(level),
         };
