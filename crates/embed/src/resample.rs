@@ -14,9 +14,9 @@
 //! zeros, as soxr flushes), computed from a table of one filter per phase (`out / gcd` phases; ratios with more than
 //! [`MAX_PHASES`] phases interpolate linearly between the table's neighbouring phases). Sums are in f32, over
 //! [`LANES`] independent partial sums combined by a fixed tree (each phase's filter padded with zero taps to a multiple
-//! of [`LANES`]), so that the compiler vectorises them; on x86-64 the same code is also compiled for AVX2 and picked at
-//! run time. Both perform the same IEEE operations in the same order (no FMA contraction), so the output does not
-//! depend on the CPU. The phase of each output is stepped by integer addition, not divided out per sample.
+//! of [`LANES`]), so that the compiler vectorises them; on x86-64 an AVX version doing the same is picked at run
+//! time. Both perform the same IEEE operations in the same order (no FMA), so the output does not depend on the
+//! CPU. The phase of each output is stepped by integer addition, not divided out per sample.
 //!
 //! **Length.** `N` input samples give exactly as many output samples as `librosa.load(path, sr=out)` returns
 //! (librosa 0.11's `resample`): `ceil(N * (out / in))` computed in f64, as `int(np.ceil(n * float(out) / in))`. The
@@ -177,11 +177,13 @@ impl Filter {
 }
 
 /// `a · b` for slices of equal length, a multiple of [`LANES`]: [`LANES`] partial sums, then a fixed pairwise
-/// tree. The same operations in the same order on every CPU.
-#[inline(always)]
+/// tree (lanes `i` and `i + w` added for `w` = 16, 8, 4, 2, 1). [`dot_avx`] performs the same operations in the
+/// same order.
 fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
-    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+    let (ca, _) = a.as_chunks::<LANES>();
+    let (cb, _) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
         for i in 0..LANES {
             acc[i] += x[i] * y[i];
         }
@@ -196,22 +198,47 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     acc[0]
 }
 
+/// [`dot_portable`] with AVX: lanes `8k..8k + 8` of the partial sums in register `k` (multiply, then add: no FMA,
+/// so every sum is rounded as in the portable code).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_portable(a, b)
+#[target_feature(enable = "avx")]
+fn dot_avx(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_ps(); LANES / 8];
+    let (ca, _) = a.as_chunks::<LANES>();
+    let (cb, _) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for (k, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `x` and `y` hold LANES = 32 floats, so lanes 8k..8k + 8 (k < 4) are in bounds; unaligned
+            // loads have no alignment requirement.
+            let (xv, yv) = unsafe {
+                (
+                    _mm256_loadu_ps(x.as_ptr().add(8 * k)),
+                    _mm256_loadu_ps(y.as_ptr().add(8 * k)),
+                )
+            };
+            *acc = _mm256_add_ps(*acc, _mm256_mul_ps(xv, yv));
+        }
+    }
+    // w = 16: registers 0 += 2, 1 += 3; w = 8: 0 += 1; then 4, 2, 1 within the register.
+    let v = _mm256_add_ps(
+        _mm256_add_ps(acc[0], acc[2]),
+        _mm256_add_ps(acc[1], acc[3]),
+    );
+    let w = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let w = _mm_add_ps(w, _mm_movehl_ps(w, w));
+    _mm_cvtss_f32(_mm_add_ss(w, _mm_movehdup_ps(w)))
 }
 
-/// [`dot_portable`], compiled for AVX2 when the CPU has it (bit-identical either way: only the register width
-/// changes).
+/// [`dot_portable`], with AVX when the CPU has it (bit-identical either way).
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(a.len() == b.len() && a.len() % LANES == 0);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `dot_avx2`.
-            return unsafe { dot_avx2(a, b) };
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked just above), the only requirement of `dot_avx`.
+            return unsafe { dot_avx(a, b) };
         }
     }
     dot_portable(a, b)
@@ -492,7 +519,7 @@ mod tests {
 
     #[test]
     fn dot_is_the_same_on_every_path() {
-        // The vectorised path (AVX2 where the CPU has it) and the portable code give the same bits.
+        // The AVX path (where the CPU has it) and the portable code give the same bits.
         let mut s = 0x1234_5678_9abc_def0u64;
         let mut next = || {
             s ^= s << 13;
