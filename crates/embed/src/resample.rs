@@ -154,7 +154,10 @@ impl Filter {
     /// `n0 + rem / up`.
     fn position(&self, j: u64) -> (u64, u64) {
         let pos = j as u128 * self.down as u128;
-        ((pos / self.up as u128) as u64, (pos % self.up as u128) as u64)
+        (
+            (pos / self.up as u128) as u64,
+            (pos % self.up as u128) as u64,
+        )
     }
 
     /// The output at input position `n0 + rem / up` from `x`, which holds inputs from absolute index
@@ -221,10 +224,7 @@ fn dot_avx(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     // w = 16: registers 0 += 2, 1 += 3; w = 8: 0 += 1; then 4, 2, 1 within the register.
-    let v = _mm256_add_ps(
-        _mm256_add_ps(acc[0], acc[2]),
-        _mm256_add_ps(acc[1], acc[3]),
-    );
+    let v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
     let w = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let w = _mm_add_ps(w, _mm_movehl_ps(w, w));
     _mm_cvtss_f32(_mm_add_ss(w, _mm_movehdup_ps(w)))
@@ -533,7 +533,10 @@ mod tests {
             let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
             let got = dot(&a, &b);
             assert_eq!(got.to_bits(), dot_portable(&a, &b).to_bits(), "n={n}");
-            assert!((got as f64 - want).abs() < 1e-4 * n as f64, "n={n}: {got} vs {want}");
+            assert!(
+                (got as f64 - want).abs() < 1e-4 * n as f64,
+                "n={n}: {got} vs {want}"
+            );
         }
     }
 
