@@ -233,7 +233,7 @@ fn dot_avx(a: &[f32], b: &[f32]) -> f32 {
 /// [`dot_portable`], with AVX when the CPU has it (bit-identical either way).
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(a.len() == b.len() && a.len() % LANES == 0);
+    debug_assert!(a.len() == b.len() && a.len().is_multiple_of(LANES));
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx") {
@@ -543,7 +543,7 @@ mod tests {
     #[test]
     fn filter_taps_are_padded_with_zeros() {
         let f = Filter::new(44_100, 48_000);
-        assert_eq!(f.taps % LANES, 0);
+        assert!(f.taps.is_multiple_of(LANES));
         assert!(f.taps >= 2 * f.half + 2 && f.taps < 2 * f.half + 2 + LANES);
         for p in 0..f.phases as usize {
             let row = &f.table[p * f.taps..][..f.taps];
