@@ -391,4 +391,34 @@ mod tests {
         assert_eq!(emb.text().unwrap().path(), quantized);
         assert!(!emb.embed_text("a low hum").unwrap().is_empty());
     }
+
+    #[test]
+    fn a_cold_embed_file_gives_the_warm_vectors_and_names_a_bad_file() {
+        // On a cold start the audio session is created beside the first windows' decoding: same bits as a
+        // session that was already there, and a file that does not decode is still its own error.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let model = root.join("tests/fixtures/tiny-clap");
+        let audio = root.join("tests/data/audio/mono16k_s16_11s.wav"); // two windows, resampled
+        let open = || Embedder::open("tiny", &model, SessionOptions::default()).unwrap();
+        for batch in [1, 4] {
+            let mut warm = open();
+            warm.audio().unwrap();
+            let want = warm.embed_file(&audio, None, batch).unwrap();
+            let mut cold = open();
+            assert!(!cold.audio_loaded());
+            let got = cold.embed_file(&audio, None, batch).unwrap();
+            assert!(cold.audio_loaded());
+            assert_eq!(got.windows, want.windows, "batch {batch}");
+            assert_eq!(got.window_vectors, want.window_vectors, "batch {batch}");
+            assert_eq!(got.vector, want.vector, "batch {batch}");
+        }
+        let bad = tempfile::tempdir().unwrap();
+        let path = bad.path().join("not-audio.wav");
+        std::fs::write(&path, b"this is not a sound file").unwrap();
+        let err = open().embed_file(&path, None, 4).unwrap_err();
+        assert!(
+            err.to_string().contains("not-audio.wav"),
+            "the error should name the file: {err}"
+        );
+    }
 }
