@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::family::{read_avx_model, ModelFrontEnd, ModelInputs, AVX_MODEL_JSON, CLAP_FAMILY};
 use crate::frontend::FrontEndSpec;
 use crate::model::{pool, tower_path, AudioEncoder, Device, SessionOptions, TextEncoder, Variant};
-use crate::window::AudioInfo;
+use crate::window::{AudioInfo, Window};
 use crate::{EmbedError, Result};
 
 /// Version of everything between the file and the vector that is not the model itself: decoding, resampling,
@@ -92,6 +92,24 @@ pub fn load_family_spec(dir: &Path) -> Result<(String, ModelFrontEnd)> {
                   models/aisfx/export.py); see `avx model list`"
             .into(),
     })
+}
+
+/// Opens `path` and computes up to `n` of its windows' model input.
+fn first_windows(
+    path: &Path,
+    spec: &ModelFrontEnd,
+    hop: f64,
+    n: usize,
+) -> Result<(ModelInputs, Vec<Window>)> {
+    let mut stream = ModelInputs::open(path, spec, hop)?;
+    let mut first = Vec::with_capacity(n);
+    while first.len() < n {
+        match stream.next_window()? {
+            Some(w) => first.push(w),
+            None => break,
+        }
+    }
+    Ok((stream, first))
 }
 
 /// A model ready to embed audio (and text, if it has a text tower).
@@ -211,13 +229,18 @@ impl Embedder {
     /// The audio tower, loaded on first use.
     pub fn audio(&mut self) -> Result<&mut AudioEncoder> {
         if self.audio.is_none() {
-            self.audio = Some(AudioEncoder::open(
-                &tower_path(&self.dir, "audio", self.opts.variant),
-                &self.spec.input_shape(),
-                &self.opts,
-            )?);
+            self.audio = Some(self.open_audio()?);
         }
         Ok(self.audio.as_mut().expect("just loaded"))
+    }
+
+    /// A new session of the audio tower.
+    fn open_audio(&self) -> Result<AudioEncoder> {
+        AudioEncoder::open(
+            &tower_path(&self.dir, "audio", self.opts.variant),
+            &self.spec.input_shape(),
+            &self.opts,
+        )
     }
 
     /// Embeds a batch of model-input windows, returning one normalised vector per window.
@@ -231,6 +254,9 @@ impl Embedder {
     }
 
     /// Embeds one file, window by window, `batch` windows per model call.
+    ///
+    /// When the audio tower is not loaded yet (a cold start, such as `avx similar NEW.wav`), its session is
+    /// created on another thread while this one opens the file and computes the first batch's model input.
     pub fn embed_file(
         &mut self,
         path: &Path,
@@ -238,12 +264,30 @@ impl Embedder {
         batch: usize,
     ) -> Result<EmbeddedFile> {
         let hop = hop_s.unwrap_or_else(|| self.spec.default_hop_seconds());
-        let mut stream = ModelInputs::open(path, &self.spec, hop)?;
+        let (mut stream, mut first) = if self.audio.is_some() {
+            (ModelInputs::open(path, &self.spec, hop)?, Vec::new())
+        } else {
+            let this = &*self;
+            let (encoder, first) = std::thread::scope(|scope| {
+                let loading = scope.spawn(|| this.open_audio());
+                let first = first_windows(path, &this.spec, hop, batch.max(1));
+                let encoder = loading
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (encoder, first)
+            });
+            self.audio = Some(encoder?);
+            first?
+        };
+        first.reverse(); // popped from the back, in order
         let mut times = Vec::new();
         let mut vectors = Vec::new();
         let mut pending = Vec::new();
         loop {
-            let next = stream.next_window()?;
+            let next = match first.pop() {
+                Some(w) => Some(w),
+                None => stream.next_window()?,
+            };
             let done = next.is_none();
             if let Some(w) = next {
                 times.push((w.start_s, w.end_s));
@@ -346,5 +390,35 @@ mod tests {
         assert_eq!(emb.text_variant(), Variant::Int8);
         assert_eq!(emb.text().unwrap().path(), quantized);
         assert!(!emb.embed_text("a low hum").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_cold_embed_file_gives_the_warm_vectors_and_names_a_bad_file() {
+        // On a cold start the audio session is created beside the first windows' decoding: same bits as a
+        // session that was already there, and a file that does not decode is still its own error.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let model = root.join("tests/fixtures/tiny-clap");
+        let audio = root.join("tests/data/audio/mono16k_s16_11s.wav"); // two windows, resampled
+        let open = || Embedder::open("tiny", &model, SessionOptions::default()).unwrap();
+        for batch in [1, 4] {
+            let mut warm = open();
+            warm.audio().unwrap();
+            let want = warm.embed_file(&audio, None, batch).unwrap();
+            let mut cold = open();
+            assert!(!cold.audio_loaded());
+            let got = cold.embed_file(&audio, None, batch).unwrap();
+            assert!(cold.audio_loaded());
+            assert_eq!(got.windows, want.windows, "batch {batch}");
+            assert_eq!(got.window_vectors, want.window_vectors, "batch {batch}");
+            assert_eq!(got.vector, want.vector, "batch {batch}");
+        }
+        let bad = tempfile::tempdir().unwrap();
+        let path = bad.path().join("not-audio.wav");
+        std::fs::write(&path, b"this is not a sound file").unwrap();
+        let err = open().embed_file(&path, None, 4).unwrap_err();
+        assert!(
+            err.to_string().contains("not-audio.wav"),
+            "the error should name the file: {err}"
+        );
     }
 }
