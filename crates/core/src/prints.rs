@@ -18,9 +18,12 @@ use crate::error::{CoreError, Result};
 /// First eight bytes of the file.
 pub const MAGIC: &[u8; 8] = b"AVXPRNT\0";
 /// Format version (bytes 8..12). Version 1 printed a sound that starts at the file's first sample without the
-/// frames over its onset that the same sound after silence gets: its prints are not comparable with version 2's,
-/// so a version-1 log reads as empty and the next writer starts it again (`avx index` prints every file anew).
-pub const VERSION: u32 = 2;
+/// frames over its onset that the same sound after silence gets; version 2 kept a click after a sound's end (a
+/// decoder's stray samples) as part of the sound and gave each FFT bin to one band; version 3 trims such bursts
+/// and shares each bin between the bands it overlaps. Older prints are not comparable with the current ones, so
+/// an older log reads as empty and the next writer starts it again (`avx index` prints every file anew, without
+/// re-embedding).
+pub const VERSION: u32 = 3;
 const HEADER: usize = 16;
 /// Bytes before a record's payload: payload length (u32) and xxh3-64 of the payload (u64).
 const RECORD_HEAD: usize = 12;
@@ -284,13 +287,19 @@ mod tests {
 
     #[test]
     fn an_older_version_reads_as_empty_and_is_started_again() {
+        for old in 1..VERSION {
+            older_version_is_started_again(old);
+        }
+    }
+
+    fn older_version_is_started_again(old: u32) {
         let dir = tempfile::tempdir().unwrap();
         let mut w = PrintWriter::open(dir.path()).unwrap();
         w.append(1, &print(3, 1)).unwrap();
         drop(w);
         let path = prints_path(dir.path());
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&old.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
         assert!(Prints::open(dir.path()).unwrap().is_empty());
         let mut w = PrintWriter::open(dir.path()).unwrap();

@@ -79,8 +79,8 @@ pub struct SoundPrinter {
     hop: usize,
     win: Vec<f32>,
     fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
-    /// Band of each FFT bin (`usize::MAX`: outside the bands).
-    bin_band: Vec<usize>,
+    /// (FFT bin, band, share of the bin's energy in the band) for every bin that overlaps a band.
+    bin_band: Vec<(usize, usize, f32)>,
     pending: Vec<f32>,
     /// Band energies per frame.
     energies: Vec<[f32; BANDS]>,
@@ -117,20 +117,20 @@ impl SoundPrinter {
         let edges: Vec<f32> = (0..=BANDS)
             .map(|b| F_LO * (F_HI / F_LO).powf(b as f32 / BANDS as f32))
             .collect();
-        let bin_band = (0..n / 2 + 1)
-            .map(|k| {
-                let f = k as f32 * rate as f32 / n as f32;
-                if !(F_LO..F_HI).contains(&f) {
-                    usize::MAX
-                } else {
-                    edges
-                        .iter()
-                        .rposition(|&e| e <= f)
-                        .unwrap_or(0)
-                        .min(BANDS - 1)
+        // Each bin spans its own width around its frequency and gives each band the share of it that the band
+        // covers, so that a band edge between two bins, or a band narrower than a bin (the lowest, at low rates),
+        // gets a smooth, rate-independent share instead of all or nothing.
+        let df = rate as f32 / n as f32;
+        let mut bin_band = Vec::new();
+        for k in 0..n / 2 + 1 {
+            let (lo, hi) = ((k as f32 - 0.5) * df, (k as f32 + 0.5) * df);
+            for (b, e) in edges.windows(2).enumerate() {
+                let o = hi.min(e[1]) - lo.max(e[0]);
+                if o > 0.0 {
+                    bin_band.push((k, b, o / df));
                 }
-            })
-            .collect();
+            }
+        }
         let spectrum = fft.make_output_vec();
         SoundPrinter {
             rate,
@@ -187,10 +187,8 @@ impl SoundPrinter {
             .process(&mut self.input, &mut self.spectrum)
             .is_ok()
         {
-            for (c, &b) in self.spectrum.iter().zip(&self.bin_band) {
-                if b != usize::MAX {
-                    e[b] += c.norm_sqr();
-                }
+            for &(k, b, w) in &self.bin_band {
+                e[b] += w * self.spectrum[k].norm_sqr();
             }
         }
         self.energies.push(e);
@@ -220,7 +218,7 @@ fn print_of(energies: &[[f32; BANDS]], hop_s: f32) -> SoundPrint {
         let gate = peak * 10f32.powf(-SILENCE_DB / 10.0);
         let first = total.iter().position(|&t| t >= gate).unwrap_or(0);
         let last = total.iter().rposition(|&t| t >= gate).unwrap_or(0);
-        (first, last)
+        (first, without_end_bursts(&total, gate, first, last))
     } else {
         (0, 0)
     };
@@ -245,6 +243,35 @@ fn print_of(energies: &[[f32; BANDS]], hop_s: f32) -> SoundPrint {
         frames: kept.len() as u32,
         fine: quantise(&kept[..kept.len().min(FINE_FRAMES)]),
         coarse: quantise(&coarse_e),
+    }
+}
+
+/// Loud runs of at most this many frames (one window: a click of a few samples) at the end of a sound...
+const BURST_FRAMES: usize = 4;
+/// ... after at least this many quiet frames are a decoder's or an editor's stray samples, not the sound.
+const BURST_GAP: usize = 20;
+
+/// `last` (the last frame at or above `gate`) moved before any short bursts that end the sound after a gap of
+/// quiet frames (a decoder reading a few samples of a trailing chunk as audio; a click left by an editor): kept,
+/// they would stretch the print's length by the gap and fail the length and coverage checks.
+fn without_end_bursts(total: &[f32], gate: f32, first: usize, mut last: usize) -> usize {
+    let loud = |t: usize| total[t] >= gate;
+    loop {
+        let mut s = last;
+        while s > first && loud(s - 1) {
+            s -= 1;
+        }
+        if s == first || last - s + 1 > BURST_FRAMES {
+            return last;
+        }
+        let mut g = s;
+        while g > first && !loud(g - 1) {
+            g -= 1;
+        }
+        if s - g < BURST_GAP {
+            return last;
+        }
+        last = g - 1;
     }
 }
 
@@ -402,6 +429,7 @@ impl Shape {
 const OUTLINE: usize = 4;
 
 /// Pearson's r of `a` against `b` (plain, unweighted).
+#[cfg(test)]
 fn pearson(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len() as f32;
     if n < 2.0 {
@@ -423,6 +451,34 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
         return if va <= 1e-6 && vb <= 1e-6 { 1.0 } else { 0.0 };
     }
     (cov / (va * vb).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// Pearson's r of outlines `a` against `b` ([`OUTLINE`] values a frame), each frame weighted by the lower of its
+/// two levels (`la`, `lb`), so that quiet, faded or trimmed frames do not decide the lag.
+fn outline_r(a: &[f32], b: &[f32], la: &[f32], lb: &[f32]) -> f32 {
+    let (mut sw, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
+    for ((fa, fb), (&wa, &wb)) in a
+        .chunks(OUTLINE)
+        .zip(b.chunks(OUTLINE))
+        .zip(la.iter().zip(lb))
+    {
+        let w = wa.min(wb) + 1e-3;
+        for (&x, &y) in fa.iter().zip(fb) {
+            sw += w;
+            sa += w * x;
+            sb += w * y;
+            saa += w * x * x;
+            sbb += w * y * y;
+            sab += w * x * y;
+        }
+    }
+    let cov = sab - sa * sb / sw;
+    let va = saa - sa * sa / sw;
+    let vb = sbb - sb * sb / sw;
+    if sw <= 0.0 || va <= 1e-6 || vb <= 1e-6 {
+        return 0.0;
+    }
+    cov / (va * vb).sqrt()
 }
 
 /// The score of an overlap (`len` frames from `sa` in `a`, from `sb` in `b`): a level-weighted Pearson's r of the
@@ -595,15 +651,17 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
         // Lags a trim, a fade or a gated end can cause: a share of the longer print, and a few frames.
         let max_lag = (va.frames.max(sb0.frames) as f32 * MAX_LAG_SHARE) as isize + 4;
         let need = (va.frames.min(sb0.frames) / 2).max(1);
-        // Pre-search: the best lags by a cheap correlation of the two spectral outlines.
+        // Pre-search: the best lags by a cheap level-weighted correlation of the two spectral outlines.
         let mut lags: Vec<(f32, isize)> = (-max_lag..=max_lag)
             .filter_map(|lag| {
                 let (sa, sb, len) = overlap(va.frames, sb0.frames, lag);
                 (len >= need).then(|| {
                     (
-                        pearson(
+                        outline_r(
                             &sa_.outline[sa * OUTLINE..(sa + len) * OUTLINE],
                             &sb0.outline[sb * OUTLINE..(sb + len) * OUTLINE],
+                            &sa_.level[sa..sa + len],
+                            &sb0.level[sb..sb + len],
                         ),
                         lag,
                     )
@@ -612,6 +670,11 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
             .collect();
         lags.sort_by(|x, y| y.0.total_cmp(&x.0));
         lags.truncate(LAGS);
+        if !lags.iter().any(|l| l.1 == 0) {
+            // Both prints start at their onsets: the start-aligned lag is always tried (a fade-in that leaves the
+            // copy's first frames quiet can mislead the outlines).
+            lags.push((0.0, 0));
+        }
         for &shift in &SHIFTS {
             let w = if shift == 0.0 {
                 None
@@ -872,6 +935,46 @@ mod tests {
         assert_eq!(pa.frames, pb.frames);
         assert_eq!(pa.fine, pb.fine);
         assert!((pb.lead_s - 0.5).abs() < 0.011, "{}", pb.lead_s);
+    }
+
+    #[test]
+    fn a_click_long_after_the_end_is_not_part_of_the_sound() {
+        // A decoder that reads two samples of a trailing chunk as audio (seen on an AIFF file): a full-scale click
+        // seconds after the sound's tail. Kept, it made the print 4x longer and the copy unmatchable.
+        let a = hit(15, 0.6, 160.0);
+        let mut b = a.clone();
+        b.extend(vec![0.0; RATE as usize * 3]);
+        b.extend([0.9, -0.9]);
+        let (pa, pb) = (print_samples(&a, RATE), print_samples(&b, RATE));
+        assert_eq!((pa.frames, &pa.fine), (pb.frames, &pb.fine));
+        assert!(compare(&pa, &pb).score > 0.999);
+        // A click alone is a sound, and a burst within the sound is part of it.
+        let click = print_samples(&[0.0, 0.9, -0.9, 0.0], RATE);
+        assert!(click.frames >= 1);
+        let mut c = a.clone();
+        c.extend(vec![0.0; RATE as usize / 20]); // 50 ms: 5 quiet frames, less than the gap
+        c.extend([0.9, -0.9]);
+        c.extend(vec![0.0; RATE as usize / 10]);
+        assert!(print_samples(&c, RATE).frames > pa.frames + 4);
+    }
+
+    #[test]
+    fn a_fade_in_that_hides_the_attack_is_aligned_at_the_onset() {
+        // A fade-in over the first third: the copy's first frames are quiet, its loudest frame comes later.
+        let a = hit(16, 1.0, 140.0);
+        let n = a.len();
+        let f = n / 3;
+        let faded: Vec<f32> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * (i as f32 / f as f32).min(1.0))
+            .collect();
+        let m = compare(&print_samples(&a, RATE), &print_samples(&faded, RATE));
+        // Aligned at the onsets (the level-weighted pre-search and the start-aligned lag), not at a later frame
+        // where the copy's quiet start resembles the original's decay. The score is lower than for a 10 % fade
+        // (above): the faded frames' quiet cells fall under the common floor.
+        assert!((m.span_a.0 - m.span_b.0).abs() < 0.03, "{m:?}");
+        assert!(m.score > 0.7, "{m:?}");
     }
 
     #[test]
