@@ -275,6 +275,32 @@ pub struct MotifArgs {
     /// Candidate neighbours examined per window
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub candidates: usize,
+    /// How motifs are found: landmark hashes of the audio (exact repeats), window vectors (passages that sound
+    /// alike), or both
+    #[arg(long, value_enum, default_value_t = MotifMethod::Both)]
+    pub method: MotifMethod,
+}
+
+/// `--method` of `recurring` and `timeline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum MotifMethod {
+    /// Landmarks and windows, joined
+    #[default]
+    Both,
+    /// Landmark hashes only (exact repeats of one recording)
+    Landmarks,
+    /// Window vectors only
+    Windows,
+}
+
+impl From<MotifMethod> for avx_core::recurring::Method {
+    fn from(m: MotifMethod) -> Self {
+        match m {
+            MotifMethod::Both => Self::Both,
+            MotifMethod::Landmarks => Self::Landmarks,
+            MotifMethod::Windows => Self::Windows,
+        }
+    }
 }
 
 /// Seconds from "2", "2s", "2.5s" or "500ms".

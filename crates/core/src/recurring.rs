@@ -1,7 +1,16 @@
 //! Motifs that recur across the indexed recordings (`avx recurring`, `avx timeline`), each with every occurrence,
 //! confirmed and placed by the audio.
 //!
-//! [`discover`] gathers the window vectors (optionally under a directory), picks a candidate source (exact below
+//! Two ways find them ([`Method`]), and by default both run and their motifs are joined ([`join`]):
+//!
+//! - **Landmarks** (exact repeats of one recording: idents, jingles, adverts, a sign-off, a bed): every file is
+//!   decoded once and fingerprinted ([`avx_embed::landmarks`], on [`MotifOptions::threads`] threads); hashes
+//!   that agree on one offset between two places make a run ([`avx_index::analysis::landmarks`]), placed to
+//!   about 10 ms. Robust to gain, 64 kbit/s MP3 and a sound 14 dB below; music that merely sounds alike shares
+//!   no offsets.
+//! - **Windows** (passages that sound alike without being the same recording), below.
+//!
+//! For windows, [`discover`] gathers the window vectors (optionally under a directory), picks a candidate source (exact below
 //! 5,000 windows, k-means buckets above: never all pairs), calls [`avx_index::analysis::recurring`], then refines
 //! each occurrence's boundaries from the audio ([`avx_embed::refine`]) and takes out the occurrences whose audio
 //! does not repeat the motif's representative ([`avx_embed::refine::AudioMatch::is_repeat`]). Those are not lost:
@@ -12,11 +21,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use avx_embed::landmarks;
 use avx_embed::refine::{refine_motif, Clip};
 use avx_index::analysis::{
-    center, recurring, sort_motifs, BucketNeighbours, ExactNeighbours, Motif, Occurrence,
-    RecurringConfig, Span,
+    center, recurring, repeats, sort_motifs, BucketNeighbours, ExactNeighbours, LandmarkConfig,
+    Motif, Occurrence, RecurringConfig, Span,
 };
 use avx_index::{Index, Level};
 
@@ -26,6 +37,18 @@ use crate::error::{CoreError, Result};
 /// Seconds searched beyond a coarse occurrence (about one aiSFX block) and around its lag.
 const REFINE_MARGIN_S: f64 = 2.5;
 const REFINE_LAG_S: f64 = 2.5;
+
+/// Which ways [`discover`] finds motifs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// Landmark hashes and window vectors, joined ([`join`]).
+    #[default]
+    Both,
+    /// Landmark hashes only: exact repeats of one recording.
+    Landmarks,
+    /// Window vectors only: passages that sound alike.
+    Windows,
+}
 
 /// Times a motif is split by the audio confirmation.
 pub const MAX_SPLITS: usize = 3;
@@ -48,6 +71,10 @@ pub struct MotifOptions<'a> {
     /// keep the spans the window matches gave them (a file's timeline needs no more, and decoding every file
     /// costs time). `None`: refine every occurrence.
     pub only: Option<&'a Path>,
+    /// Which ways motifs are found.
+    pub method: Method,
+    /// Threads that decode and fingerprint files for the landmarks (0 is taken as 1).
+    pub threads: usize,
 }
 
 impl MotifOptions<'_> {
@@ -106,6 +133,15 @@ pub fn discover(index: &Index, opts: &MotifOptions) -> Result<Found> {
             Span { track, start, end }
         })
         .collect();
+    let landmark_motifs = match opts.method {
+        Method::Windows => Vec::new(),
+        Method::Both | Method::Landmarks => landmark_motifs(&paths, opts)?,
+    };
+    if opts.method == Method::Landmarks {
+        let mut motifs = landmark_motifs;
+        sort_motifs(&mut motifs);
+        return Ok(Found { paths, motifs });
+    }
     let dim = index.settings().dim as usize;
     center(&mut data, dim)?;
     let cfg = RecurringConfig {
@@ -137,8 +173,124 @@ pub fn discover(index: &Index, opts: &MotifOptions) -> Result<Found> {
             .unwrap_or(0);
         m.occurrences.len() >= opts.min_occurrences
     });
+    let mut motifs = join(landmark_motifs, motifs, opts.min_occurrences);
     sort_motifs(&mut motifs);
     Ok(Found { paths, motifs })
+}
+
+/// The landmark settings of [`discover`] for `opts`.
+pub fn landmark_config(opts: &MotifOptions) -> LandmarkConfig {
+    LandmarkConfig {
+        frame_rate: landmarks::FRAME_RATE,
+        min_length: opts.min_length,
+        min_occurrences: opts.min_occurrences,
+        ..LandmarkConfig::default()
+    }
+}
+
+/// Motifs of exact repeats among `paths` (track `t` is `paths[t]`), from their landmarks, computed on
+/// `opts.threads` threads. Errors: a file that cannot be decoded ([`CoreError::Embed`], naming it).
+fn landmark_motifs(paths: &[PathBuf], opts: &MotifOptions) -> Result<Vec<Motif>> {
+    let tracks = landmarks_of(paths, opts.threads)?;
+    let (motifs, stats) = repeats(&tracks, &landmark_config(opts))?;
+    log::info!(
+        "landmarks: {} in {} files, {} buckets skipped ({} landmarks), {} votes, {} runs, {} motifs",
+        stats.landmarks,
+        paths.len(),
+        stats.stop_buckets,
+        stats.stop_landmarks,
+        stats.votes,
+        stats.runs,
+        motifs.len()
+    );
+    Ok(motifs)
+}
+
+/// Each file's landmarks as `(hash, frame, reach)`, decoding on `threads` threads (files handed out in order).
+pub fn landmarks_of(paths: &[PathBuf], threads: usize) -> Result<Vec<Vec<(u32, u32, u32)>>> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<Vec<(u32, u32, u32)>>)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.max(1).min(paths.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut got = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = paths.get(i) else { break };
+                        let l = landmarks::landmarks_of_file(p)
+                            .map(|l| l.into_iter().map(|l| (l.hash, l.frame, l.dt)).collect())
+                            .map_err(CoreError::from);
+                        let failed = l.is_err();
+                        got.push((i, l));
+                        if failed {
+                            break;
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let mut out: Vec<Option<Vec<(u32, u32, u32)>>> = vec![None; paths.len()];
+    for (i, r) in results.into_iter().flatten() {
+        out[i] = Some(r?);
+    }
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// Joins the motifs of landmarks (exact repeats, placed to about 10 ms) with those of window vectors: a window
+/// occurrence that overlaps a landmark occurrence of the same track (by half of the shorter) is the same
+/// place and goes; the window motif's other occurrences join the landmark motif it shared most places with
+/// (a repeat the landmarks missed), or, when it shared none, stay a motif of their own if at least
+/// `min_occurrences` are left.
+pub fn join(landmark: Vec<Motif>, windows: Vec<Motif>, min_occurrences: usize) -> Vec<Motif> {
+    let mut out = landmark;
+    let first_window = out.len();
+    for w in windows {
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        let mut rest = Vec::new();
+        for o in &w.occurrences {
+            let hit = out[..first_window].iter().enumerate().find(|(_, m)| {
+                m.occurrences.iter().any(|p| same_place(o, p))
+            });
+            match hit {
+                Some((m, _)) => *shared.entry(m).or_default() += 1,
+                None => rest.push(o.clone()),
+            }
+        }
+        let best = shared
+            .iter()
+            .max_by_key(|&(m, n)| (*n, std::cmp::Reverse(*m)))
+            .map(|(&m, _)| m);
+        match best {
+            Some(m) => {
+                let target = &mut out[m];
+                target.occurrences.extend(rest);
+                let rep = target.representative().clone();
+                target
+                    .occurrences
+                    .sort_by(|p, q| p.track.cmp(&q.track).then(p.start.total_cmp(&q.start)));
+                target.representative = target
+                    .occurrences
+                    .iter()
+                    .position(|o| *o == rep)
+                    .unwrap_or(0);
+            }
+            None if rest.len() >= min_occurrences && rest.len() == w.occurrences.len() => out.push(w),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Whether two occurrences are the same place: one track, overlapping by at least half of the shorter.
+fn same_place(a: &Occurrence, b: &Occurrence) -> bool {
+    let overlap = a.end.min(b.end) - a.start.max(b.start);
+    a.track == b.track && overlap >= 0.5 * (a.end - a.start).min(b.end - b.start)
 }
 
 /// The split rule. `confirm` checks a motif in place (keeping the occurrences that repeat its representative)

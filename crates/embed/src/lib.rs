@@ -14,6 +14,7 @@ pub mod family;
 pub mod fetch;
 pub mod frontend;
 pub mod hashes;
+pub mod landmarks;
 pub mod levels;
 pub mod model;
 pub mod npy;

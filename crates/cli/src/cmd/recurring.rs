@@ -17,7 +17,12 @@ use crate::output::{clock, Out};
 use crate::Outcome;
 
 /// Finds the motifs with the options of `args` (its `--in` made absolute); see [`avx_core::recurring::discover`].
-pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<Found> {
+pub fn discover(
+    index: &Index,
+    args: &MotifArgs,
+    only: Option<&Path>,
+    threads: usize,
+) -> Result<Found> {
     let mut opts = MotifOptions {
         within: None,
         min_occurrences: args.min_occurrences,
@@ -25,6 +30,8 @@ pub fn discover(index: &Index, args: &MotifArgs, only: Option<&Path>) -> Result<
         threshold: args.threshold,
         candidates: args.candidates,
         only,
+        method: args.method.into(),
+        threads,
     };
     // Bad numbers are reported before a bad --in, as they always were.
     opts.check()?;
@@ -48,7 +55,7 @@ pub fn run(ctx: &Ctx, args: RecurringArgs) -> Result<Outcome> {
             );
         }
     }
-    let found = discover(&index, &args.motifs, only.as_deref())?;
+    let found = discover(&index, &args.motifs, only.as_deref(), ctx.threads)?;
     let shown = |p: &Path| only.as_deref().is_none_or(|o| o == p);
     let mut out = Out::new();
     let mut any = false;

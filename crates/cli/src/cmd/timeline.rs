@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
         }
     }
 
-    let found = discover(&index, &args.motifs, Some(&path))?;
+    let found = discover(&index, &args.motifs, Some(&path), ctx.threads)?;
     let track = found.paths.iter().position(|p| *p == path);
     let mut occurrences = Vec::new();
     for (m, motif) in found.motifs.iter().enumerate() {

@@ -13,7 +13,8 @@
 //! - [`ExactNeighbours`] (brute force) and [`BucketNeighbours`] (k-means buckets with multi-probe,
 //!   approximate candidates) implement [`Neighbours`].
 //! - [`recurring()`]: motifs that recur across long recordings, from window links along diagonals
-//!   ([`recurring` module docs](mod@recurring)); [`timeline()`]: a recording cut into labelled segments.
+//!   ([`recurring` module docs](mod@recurring)); [`repeats`]: the same recording repeated, from landmark hashes
+//!   ([`landmarks` module docs](mod@landmarks)); [`timeline()`]: a recording cut into labelled segments.
 //! - [`dot`] / [`cosine`]: the shared vector kernels; [`adjusted_rand_index`] for evaluating clusterings;
 //!   [`Rng`]: the small seeded PRNG used throughout.
 
@@ -21,6 +22,7 @@ mod ari;
 pub mod bucket;
 pub mod dupes;
 pub mod kmeans;
+pub mod landmarks;
 mod linalg;
 pub mod recurring;
 mod rng;
@@ -33,6 +35,7 @@ pub use dupes::{
     DupesFilter, ExactNeighbours, Neighbours,
 };
 pub use kmeans::{kmeans, KMeansConfig, KMeansResult};
+pub use landmarks::{repeats, LandmarkConfig, RepeatStats};
 pub use linalg::{cosine, dot, dot4};
 pub use recurring::{center, recurring, sort_motifs, Motif, Occurrence, RecurringConfig, Span};
 pub use rng::{splitmix64, Rng};

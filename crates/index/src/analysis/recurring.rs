@@ -125,11 +125,11 @@ struct Point {
 
 /// A run's segment in one track, with the run it belongs to.
 #[derive(Debug, Clone, Copy)]
-struct Segment {
-    track: u32,
-    start: f32,
-    end: f32,
-    run: u32,
+pub(crate) struct Segment {
+    pub(crate) track: u32,
+    pub(crate) start: f32,
+    pub(crate) end: f32,
+    pub(crate) run: u32,
 }
 
 /// Finds recurring motifs. See the [module documentation](self).
@@ -255,6 +255,32 @@ pub fn recurring(
         }
     }
 
+    Ok(group_segments(
+        &segments,
+        &run_stats,
+        cfg.min_occurrences,
+        Overlap::Longer,
+    ))
+}
+
+/// Of which segment two segments of one track must overlap by half to be one occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overlap {
+    /// The longer (window runs: a jingle next to a bed does not swallow the bed).
+    Longer,
+    /// The shorter (landmark runs, which are exact: a piece of an advert is part of the advert).
+    Shorter,
+}
+
+/// Steps 3 to 5 of the [module documentation](self) (step 3 with `overlap`): `segments` come in pairs (`2k` and `2k + 1` are run `k`'s
+/// segments in its two tracks; a segment's `run` indexes `run_stats`, the run's (links, score sum)). Shared
+/// with [`super::landmarks`], whose runs are offsets on which many hashes agree.
+pub(crate) fn group_segments(
+    segments: &[Segment],
+    run_stats: &[(usize, f32)],
+    min_occurrences: usize,
+    overlap: Overlap,
+) -> Vec<Motif> {
     // 3. Occurrences: segments of one track overlapping by half of the longer one.
     let mut seg_parent: Vec<usize> = (0..segments.len()).collect();
     let mut order: Vec<usize> = (0..segments.len()).collect();
@@ -268,9 +294,13 @@ pub fn recurring(
             if q.track != p.track || q.start >= p.end {
                 break; // sorted by start: no later segment overlaps `p`
             }
-            let overlap = p.end.min(q.end) - q.start;
-            let longer = (p.end - p.start).max(q.end - q.start);
-            if overlap >= 0.5 * longer {
+            let shared = p.end.min(q.end) - q.start;
+            let (lp, lq) = (p.end - p.start, q.end - q.start);
+            let of = match overlap {
+                Overlap::Longer => lp.max(lq),
+                Overlap::Shorter => lp.min(lq),
+            };
+            if shared >= 0.5 * of {
                 union(&mut seg_parent, i, j);
             }
         }
@@ -326,7 +356,7 @@ pub fn recurring(
                 _ => merged.push(o),
             }
         }
-        if merged.len() < cfg.min_occurrences.max(2) {
+        if merged.len() < min_occurrences.max(2) {
             continue;
         }
         for o in &mut merged {
@@ -344,7 +374,7 @@ pub fn recurring(
         });
     }
     sort_motifs(&mut motifs);
-    Ok(motifs)
+    motifs
 }
 
 /// Orders motifs as [`recurring`] returns them (step 5 of the [module documentation](self)): by number of
@@ -399,7 +429,7 @@ fn track_hops(spans: &[Span]) -> HashMap<u32, f32> {
         .collect()
 }
 
-fn find(parent: &mut [usize], mut x: usize) -> usize {
+pub(crate) fn find(parent: &mut [usize], mut x: usize) -> usize {
     while parent[x] != x {
         parent[x] = parent[parent[x]];
         x = parent[x];
@@ -407,7 +437,7 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
     x
 }
 
-fn union(parent: &mut [usize], a: usize, b: usize) {
+pub(crate) fn union(parent: &mut [usize], a: usize, b: usize) {
     let (ra, rb) = (find(parent, a), find(parent, b));
     if ra != rb {
         parent[ra.max(rb)] = ra.min(rb);

@@ -1,0 +1,439 @@
+//! Audio landmark fingerprints (Wang 2003, the "Shazam" scheme): spectral peaks of a short-time spectrum,
+//! paired into hashes that survive gain changes, lossy codecs and a quieter sound mixed in.
+//!
+//! A file is decoded to mono, resampled to [`RATE`] (22,050 Hz: station idents and alarms beep at 8 kHz), and
+//! cut into 46 ms frames ([`N_FFT`] 1024) every [`HOP`] samples (10 ms). A *peak* is a time-frequency cell of the
+//! log-magnitude spectrum that is the largest within ±[`PEAK_BINS`] bins (±215 Hz) and, within [`EPS_DB`], the
+//! first frame as large within ±[`PEAK_FRAMES`] frames (±100 ms: a steady tone peaks at its onset, not at a
+//! random frame of its plateau) and at least
+//! [`FLOOR_DB`] above the digital floor and at most [`REL_DB`] below the loudest cell around it; a local maximum does not move when the gain changes, and a sound 14 dB
+//! below another barely moves the louder one's peaks. Each peak (the *anchor*) is paired with up to [`FANOUT`]
+//! later peaks at most [`MAX_DT`] frames later and [`MAX_DF`] bins away; the pair's
+//! `(anchor bin, bin difference, frame difference)` is its 23-bit hash ([`hash`]), stored with the anchor's frame.
+//! Two places of any files hold the same recording when many of their hashes agree and the differences of
+//! their frames agree too (the matching: `avx_index::analysis::landmarks`).
+//!
+//! The same audio decoded from a FLAC and from a 64 kbit/s MP3 shares about a third to a half of its hashes
+//! (peak frames move by a frame now and then); different performances of similar music share only chance
+//! hashes, at scattered frame differences.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use realfft::RealFftPlanner;
+
+use crate::decode::Decoder;
+use crate::resample::StreamResampler;
+use crate::{EmbedError, Result};
+
+/// Sample rate the landmarks are computed at, Hz.
+pub const RATE: u32 = 22_050;
+/// FFT length (46 ms at [`RATE`]).
+pub const N_FFT: usize = 1024;
+/// Samples between frames (10 ms at [`RATE`]).
+pub const HOP: usize = 220;
+/// Frames per second.
+pub const FRAME_RATE: f64 = RATE as f64 / HOP as f64;
+/// Half the height of a peak's neighbourhood, bins (21.5 Hz each).
+pub const PEAK_BINS: usize = 10;
+/// Half the width of a peak's neighbourhood, frames.
+pub const PEAK_FRAMES: usize = 10;
+/// Lowest level of a peak, dB above a full-scale sine's bin magnitude minus 100 dB (so about -100 dBFS).
+pub const FLOOR_DB: f32 = 25.0;
+/// Largest level below the loudest cell within ±[`PEAK_FRAMES`] frames of a peak, dB: the quiet background
+/// between a sound's partials yields no peaks.
+pub const REL_DB: f32 = 30.0;
+/// Most later peaks paired with one anchor.
+pub const FANOUT: usize = 6;
+/// Largest frame difference of a pair (about 0.63 s).
+pub const MAX_DT: u32 = 63;
+/// Largest bin difference of a pair.
+pub const MAX_DF: i32 = 63;
+/// A frame within this many dB of its neighbourhood's largest counts as large as it (the earliest such is the
+/// peak).
+pub const EPS_DB: f32 = 1.0;
+/// Lowest bin used for peaks (below about 86 Hz: hum and rumble).
+const MIN_BIN: usize = 4;
+/// Bins used: the FFT's first 512 (to 11 kHz).
+const BINS: usize = 512;
+
+/// One landmark: a hash of a pair of peaks and the frame of its anchor (frame `i` covers the audio from
+/// `i * HOP / RATE` seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Landmark {
+    /// `(anchor bin, bin difference, frame difference)` packed in 23 bits ([`hash`]).
+    pub hash: u32,
+    /// The anchor's frame.
+    pub frame: u32,
+    /// Frames from the anchor to its pair's second peak (also in the hash).
+    pub dt: u32,
+}
+
+/// Seconds from the start of the file of frame `frame`.
+pub fn frame_seconds(frame: u32) -> f64 {
+    frame as f64 / FRAME_RATE
+}
+
+/// The hash of a pair: anchor bin (9 bits), bin difference + 64 (7 bits), frame difference (7 bits).
+pub fn hash(f1: u16, f2: u16, dt: u32) -> u32 {
+    let df = (f2 as i32 - f1 as i32 + 64).clamp(0, 127) as u32;
+    ((f1 as u32 & 0x1ff) << 14) | (df << 7) | (dt & 0x7f)
+}
+
+/// A spectral peak: frame and bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Peak {
+    /// Frame.
+    pub frame: u32,
+    /// FFT bin (21.5 Hz each at [`RATE`]).
+    pub bin: u16,
+}
+
+/// Landmarks of a whole file, sorted by frame then hash. Errors: the file cannot be decoded (the error names it).
+pub fn landmarks_of_file(path: &Path) -> Result<Vec<Landmark>> {
+    let mut dec = Decoder::open(path)?;
+    let rate = dec.info().sample_rate;
+    let mut rs = StreamResampler::new(rate, RATE)
+        .map_err(|e| EmbedError::Decode {
+            path: path.to_path_buf(),
+            message: format!("cannot compute landmarks: {e}"),
+        })?;
+    let mut peaks = PeakFinder::new();
+    let mut buf = Vec::new();
+    while let Some(chunk) = dec.next_chunk()? {
+        rs.push(chunk, &mut buf);
+        peaks.push_samples(&buf);
+        buf.clear();
+    }
+    rs.finish(&mut buf);
+    peaks.push_samples(&buf);
+    Ok(pair(&peaks.finish()))
+}
+
+/// Landmarks of mono samples at [`RATE`], sorted by frame then hash.
+pub fn landmarks(samples: &[f32]) -> Vec<Landmark> {
+    let mut peaks = PeakFinder::new();
+    peaks.push_samples(samples);
+    pair(&peaks.finish())
+}
+
+/// Peaks of mono samples at [`RATE`], by frame then bin.
+pub fn peaks(samples: &[f32]) -> Vec<Peak> {
+    let mut peaks = PeakFinder::new();
+    peaks.push_samples(samples);
+    peaks.finish()
+}
+
+/// Pairs each peak with up to [`FANOUT`] later ones (nearest in time first) into landmarks, sorted by frame
+/// then hash.
+pub fn pair(peaks: &[Peak]) -> Vec<Landmark> {
+    let mut out = Vec::with_capacity(peaks.len() * FANOUT);
+    for (i, p) in peaks.iter().enumerate() {
+        let mut n = 0;
+        for q in &peaks[i + 1..] {
+            let dt = q.frame - p.frame;
+            if dt > MAX_DT {
+                break;
+            }
+            if dt == 0 || (q.bin as i32 - p.bin as i32).abs() > MAX_DF {
+                continue;
+            }
+            out.push(Landmark {
+                hash: hash(p.bin, q.bin, dt),
+                frame: p.frame,
+                dt,
+            });
+            n += 1;
+            if n == FANOUT {
+                break;
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Streaming peak picking: samples in, peaks out once their neighbourhood is complete.
+struct PeakFinder {
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    window: Vec<f32>,
+    input: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+    /// Samples not yet framed (the last `N_FFT - HOP` of the previous frame and what came since).
+    pending: Vec<f32>,
+    /// The last `2 * PEAK_FRAMES + 1` frames: (log magnitudes, their maximum over ±PEAK_BINS).
+    rows: VecDeque<(Vec<f32>, Vec<f32>)>,
+    /// Frame number of `rows[0]`.
+    first: u32,
+    /// Frames computed so far.
+    frames: u32,
+    peaks: Vec<Peak>,
+}
+
+impl PeakFinder {
+    fn new() -> Self {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT);
+        let window = (0..N_FFT)
+            .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / N_FFT as f32).cos())
+            .collect();
+        PeakFinder {
+            input: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            fft,
+            window,
+            pending: Vec::new(),
+            rows: VecDeque::new(),
+            first: 0,
+            frames: 0,
+            peaks: Vec::new(),
+        }
+    }
+
+    fn push_samples(&mut self, x: &[f32]) {
+        self.pending.extend_from_slice(x);
+        let mut at = 0;
+        while at + N_FFT <= self.pending.len() {
+            for ((d, s), w) in self
+                .input
+                .iter_mut()
+                .zip(&self.pending[at..at + N_FFT])
+                .zip(&self.window)
+            {
+                *d = s * w;
+            }
+            at += HOP;
+            if self.fft.process(&mut self.input, &mut self.spectrum).is_err() {
+                continue; // lengths are fixed: cannot happen
+            }
+            // dB relative to a full-scale sine's peak bin (N_FFT / 4 for a Hann window), +100.
+            let scale = 4.0 / N_FFT as f32;
+            let row: Vec<f32> = self.spectrum[..BINS]
+                .iter()
+                .map(|c| 20.0 * (c.norm() * scale + 1e-9).log10() + 100.0)
+                .collect();
+            self.push_row(row);
+        }
+        self.pending.drain(..at);
+    }
+
+    fn push_row(&mut self, row: Vec<f32>) {
+        let fmax = running_max(&row, PEAK_BINS);
+        self.rows.push_back((row, fmax));
+        self.frames += 1;
+        if self.rows.len() == 2 * PEAK_FRAMES + 1 {
+            self.pick(PEAK_FRAMES);
+            self.rows.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// Peaks of `rows[k]` against the rows held.
+    fn pick(&mut self, k: usize) {
+        let (row, fmax) = &self.rows[k];
+        let loudest = self
+            .rows
+            .iter()
+            .flat_map(|(_, m)| m.iter().copied())
+            .fold(f32::NEG_INFINITY, f32::max);
+        let floor = FLOOR_DB.max(loudest - REL_DB);
+        for b in MIN_BIN..BINS {
+            let v = row[b];
+            if v < floor || v < fmax[b] {
+                continue;
+            }
+            // The largest of its own row's neighbourhood; ties go to the lowest bin.
+            if row[b.saturating_sub(PEAK_BINS)..b].contains(&v) {
+                continue;
+            }
+            let top = self
+                .rows
+                .iter()
+                .map(|(_, m)| m[b])
+                .fold(f32::NEG_INFINITY, f32::max);
+            // The first frame within EPS_DB of the neighbourhood's largest.
+            let beaten = v < top - EPS_DB || self.rows.iter().take(k).any(|(_, m)| m[b] >= top - EPS_DB);
+            if !beaten {
+                self.peaks.push(Peak {
+                    frame: self.first + k as u32,
+                    bin: b as u16,
+                });
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Peak> {
+        // The frames not yet judged: those whose later neighbourhood was cut by the end of the file.
+        let held = self.rows.len();
+        let start = if self.frames as usize >= 2 * PEAK_FRAMES + 1 {
+            PEAK_FRAMES + 1
+        } else {
+            0
+        };
+        for k in start..held {
+            self.pick(k);
+        }
+        self.peaks.sort_unstable();
+        self.peaks
+    }
+}
+
+/// `out[i]` = max of `x[i - r ..= i + r]` (clipped to `x`), in linear time (van Herk / Gil-Werman).
+fn running_max(x: &[f32], r: usize) -> Vec<f32> {
+    let n = x.len();
+    let w = 2 * r + 1;
+    let mut prefix = x.to_vec();
+    let mut suffix = x.to_vec();
+    for i in 1..n {
+        if i % w != 0 {
+            prefix[i] = prefix[i].max(prefix[i - 1]);
+        }
+    }
+    for i in (0..n.saturating_sub(1)).rev() {
+        if (i + 1) % w != 0 {
+            suffix[i] = suffix[i].max(suffix[i + 1]);
+        }
+    }
+    (0..n)
+        .map(|i| {
+            let lo = i.saturating_sub(r);
+            let hi = (i + r).min(n - 1);
+            if lo / w == hi / w {
+                // One block (a window clipped by an end): suffix[lo] would reach past hi.
+                x[lo..=hi].iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            } else {
+                suffix[lo].max(prefix[hi])
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn noise(seed: u64, n: usize, amp: f32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * amp
+            })
+            .collect()
+    }
+
+    /// A melody of plucked tones (a new pitch every 120 ms, each decaying), `secs` long.
+    pub(crate) fn melody(secs: f64, seed: u64) -> Vec<f32> {
+        let n = (secs * RATE as f64) as usize;
+        let note = (0.12 * RATE as f64) as usize;
+        let mut s = seed;
+        let mut f = 440.0f32;
+        let mut phase = 0.0f32;
+        (0..n)
+            .map(|i| {
+                if i % note == 0 {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    f = 200.0 + ((s >> 33) % 3000) as f32;
+                }
+                phase += 2.0 * std::f32::consts::PI * f / RATE as f32;
+                let t = (i % note) as f32 / RATE as f32;
+                0.5 * (-t / 0.04).exp() * phase.sin()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn running_max_matches_the_naive_one() {
+        let x = noise(3, 300, 1.0);
+        for r in [0, 1, 4, 10] {
+            let got = running_max(&x, r);
+            for (i, g) in got.iter().enumerate() {
+                let lo = i.saturating_sub(r);
+                let hi = (i + r).min(x.len() - 1);
+                let want = x[lo..=hi].iter().cloned().fold(f32::MIN, f32::max);
+                assert_eq!(*g, want, "r {r} i {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_tone_peaks_at_its_bin_and_gain_does_not_move_peaks() {
+        // 1 kHz for 1 s after 0.5 s of silence: its peaks lie at bin 1000 / 21.5 = 46.4 (46 or 47), at its onset
+        // (frame 50, less up to half a window), not anywhere on the plateau.
+        let mut x = vec![0.0f32; RATE as usize / 2];
+        x.extend((0..RATE as usize).map(|i| {
+            0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / RATE as f32).sin()
+        }));
+        let p = peaks(&x);
+        assert!(!p.is_empty());
+        for q in &p {
+            assert!((46..=47).contains(&q.bin), "{q:?}");
+            assert!(q.frame >= 44 && q.frame <= 52, "{q:?}");
+        }
+        let quiet: Vec<f32> = x.iter().map(|s| s * 0.25).collect();
+        assert_eq!(peaks(&quiet), p, "12 dB quieter: the same peaks");
+        assert!(peaks(&vec![0.0; RATE as usize]).is_empty(), "silence");
+    }
+
+    #[test]
+    fn noise_peaks_are_bounded_by_their_neighbourhood() {
+        let p = peaks(&noise(5, 3 * RATE as usize, 0.3));
+        // At most about one peak per neighbourhood (a little more: frames within EPS_DB).
+        let cells = (BINS / (2 * PEAK_BINS + 1)) * (3 * FRAME_RATE as usize / (PEAK_FRAMES + 1));
+        assert!(p.len() > 100 && p.len() < 2 * cells, "{} peaks, {cells} cells", p.len());
+    }
+
+    #[test]
+    fn hashes_pack_their_parts_and_pairs_respect_the_target_zone() {
+        assert_eq!(hash(46, 50, 7), (46 << 14) | (68 << 7) | 7);
+        assert_ne!(hash(46, 50, 7), hash(46, 42, 7));
+        let peaks = [
+            Peak { frame: 0, bin: 10 },
+            Peak { frame: 5, bin: 20 },
+            Peak { frame: 5, bin: 200 },
+            Peak { frame: 70, bin: 12 },
+        ];
+        let l = pair(&peaks);
+        // (0,10)-(5,20) only: (5,200) is too far in frequency, (70,12) too late; (5,20)-(5,200) is simultaneous.
+        assert_eq!(
+            l,
+            vec![Landmark {
+                hash: hash(10, 20, 5),
+                frame: 0,
+                dt: 5
+            }]
+        );
+    }
+
+    #[test]
+    fn the_same_audio_shares_most_hashes_at_one_offset() {
+        let m = melody(3.0, 9);
+        let mut a = noise(1, 2 * RATE as usize, 0.02);
+        a.extend(&m);
+        let mut b = noise(2, 5 * RATE as usize, 0.02);
+        b.extend(m.iter().map(|s| s * 0.5));
+        let (la, lb) = (landmarks(&a), landmarks(&b));
+        let set: std::collections::HashMap<u32, Vec<u32>> =
+            la.iter().fold(Default::default(), |mut m, l| {
+                m.entry(l.hash).or_insert_with(Vec::new).push(l.frame);
+                m
+            });
+        let want = ((3.0 * FRAME_RATE).round()) as i64;
+        let agree = lb
+            .iter()
+            .filter(|l| {
+                set.get(&l.hash).is_some_and(|fs| {
+                    fs.iter()
+                        .any(|&f| (l.frame as i64 - f as i64 - want).abs() <= 1)
+                })
+            })
+            .count();
+        let in_motif = lb
+            .iter()
+            .filter(|l| frame_seconds(l.frame) >= 5.0 && frame_seconds(l.frame) < 7.8)
+            .count();
+        assert!(in_motif > 30, "{in_motif}");
+        assert!(agree * 2 >= in_motif, "{agree} of {in_motif}, {} {}", la.len(), lb.len());
+    }
+}

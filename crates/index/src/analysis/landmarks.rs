@@ -1,0 +1,382 @@
+//! Repeated audio found by landmark hashes (Wang 2003): which stretches of which tracks hold the same
+//! recording, to about 10 ms, without comparing all pairs.
+//!
+//! Input: per track, its landmarks as `(hash, frame, reach)` (from `avx_embed::landmarks`: a hash of a pair of
+//! spectral peaks, the first peak's frame, and the frames to the second; any hash and frame rate work). [`repeats`]:
+//!
+//! 1. **Buckets.** All landmarks are sorted by hash (an inverted index without the index). A bucket with more
+//!    than [`LandmarkConfig::max_bucket`] entries is a stop word and skipped: it costs `m²/2` votes and says
+//!    little.
+//! 2. **Votes.** Every two entries of one bucket vote for their pair of tracks `(a, b)` (`a <= b`), the offset
+//!    `frame_b - frame_a` and the time `frame_a`. Two entries of one track vote only when they lie at least
+//!    `min_self_lag` apart (a jingle twice in one programme; a sound is not its own repeat).
+//! 3. **Runs.** For each pair of tracks, offsets are taken by their vote count within ±`jitter` frames, most
+//!    first; the votes of an offset's window not yet taken by a stronger offset are sorted by time and cut
+//!    where two are more than `max_gap` seconds apart; a piece with at least `min_hits` votes spanning at least
+//!    `min_length` seconds is a *run*: one segment in each track (from its first vote to the farthest reach
+//!    of its votes, plus `tail` seconds: a sound decays past its last peak). The same recording at different offsets (a beep
+//!    repeated within an ident) gives shifted runs that overlap the true one and merge with it below.
+//! 4. **Occurrences and motifs**: as for window runs ([`super::recurring`], steps 3 to 5), except that segments
+//!    of one track overlapping by half of the *shorter* one become one occurrence (runs are exact: a piece of an
+//!    advert that repeats on its own is part of the advert), occurrences tied by runs one motif (union-find), the representative is
+//!    the occurrence with the most votes. An occurrence's `score` is the share of its track's landmarks within
+//!    its segments that voted (about 0.3 to 0.9 for the same recording, near 0 for chance); `links` counts the
+//!    votes.
+//! 5. **Chance.** A motif whose occurrences' median score is below `min_score` goes (identical beats of
+//!    synthetic music line up now and then, with a small share of their landmarks).
+//!
+//! Cost: `sort` of all landmarks, then `Σ m²/2` votes over the buckets kept (for chance collisions about
+//! `N² / (2H)` for `N` landmarks over `H` used hash values; for a motif with `k` occurrences, `k²/2` per
+//! hash), 16 bytes each.
+
+use super::recurring::{group_segments, Overlap, Segment};
+use super::{AnalysisError, Motif};
+
+/// Parameters of [`repeats`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandmarkConfig {
+    /// Frames per second of the landmark times.
+    pub frame_rate: f64,
+    /// Largest bucket voted (larger ones are stop words).
+    pub max_bucket: usize,
+    /// Offsets within ± this many frames vote together (peaks move by a frame or two under lossy codecs).
+    pub jitter: u32,
+    /// Largest gap between consecutive votes of a run, seconds.
+    pub max_gap: f32,
+    /// Fewest votes of a run.
+    pub min_hits: usize,
+    /// Shortest run (its segments), seconds.
+    pub min_length: f32,
+    /// Smallest offset of two places of one track, seconds.
+    pub min_self_lag: f32,
+    /// Seconds added to the farthest reach of a run's votes.
+    pub tail: f32,
+    /// Fewest occurrences of a motif (at least 2).
+    pub min_occurrences: usize,
+    /// Lowest median occurrence score of a motif.
+    pub min_score: f32,
+}
+
+impl Default for LandmarkConfig {
+    fn default() -> Self {
+        Self {
+            frame_rate: 100.0,
+            max_bucket: 1000,
+            jitter: 2,
+            max_gap: 2.5,
+            min_hits: 12,
+            min_length: 2.0,
+            min_self_lag: 5.0,
+            tail: 0.1,
+            min_occurrences: 3,
+            min_score: 0.0,
+        }
+    }
+}
+
+/// What [`repeats`] did, for reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepeatStats {
+    /// Landmarks in all.
+    pub landmarks: usize,
+    /// Buckets skipped as stop words, and their landmarks.
+    pub stop_buckets: usize,
+    /// Landmarks in the buckets skipped.
+    pub stop_landmarks: usize,
+    /// Votes cast.
+    pub votes: usize,
+    /// Runs found (segment pairs).
+    pub runs: usize,
+}
+
+/// A vote: tracks `a <= b`, offset `frame_b - frame_a`, `frame_a`, and the landmark's reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Vote {
+    a: u32,
+    b: u32,
+    offset: i32,
+    at: u32,
+    reach: u32,
+}
+
+/// Finds the recordings repeated across and within `tracks` (`tracks[t]`: track `t`'s `(hash, frame, reach)`
+/// landmarks, any order). See the [module documentation](self).
+///
+/// Errors: a frame rate that is not positive and finite ([`AnalysisError::InvalidThreshold`]).
+pub fn repeats(
+    tracks: &[Vec<(u32, u32, u32)>],
+    cfg: &LandmarkConfig,
+) -> Result<(Vec<Motif>, RepeatStats), AnalysisError> {
+    if !(cfg.frame_rate.is_finite() && cfg.frame_rate > 0.0) {
+        return Err(AnalysisError::InvalidThreshold);
+    }
+    let fr = cfg.frame_rate;
+    let mut stats = RepeatStats::default();
+    // 1. Buckets: (hash, track, frame), sorted.
+    let mut all: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(tracks.iter().map(Vec::len).sum());
+    for (t, l) in tracks.iter().enumerate() {
+        all.extend(l.iter().map(|&(h, f, r)| (h, t as u32, f, r)));
+    }
+    all.sort_unstable();
+    stats.landmarks = all.len();
+    let self_lag = (cfg.min_self_lag as f64 * fr).round() as i64;
+
+    // 2. Votes.
+    let mut votes: Vec<Vote> = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i + 1;
+        while j < all.len() && all[j].0 == all[i].0 {
+            j += 1;
+        }
+        let bucket = &all[i..j];
+        if bucket.len() > cfg.max_bucket {
+            stats.stop_buckets += 1;
+            stats.stop_landmarks += bucket.len();
+        } else {
+            for (x, &(_, ta, fa, ra)) in bucket.iter().enumerate() {
+                for &(_, tb, fb, _) in &bucket[x + 1..] {
+                    let offset = fb as i64 - fa as i64;
+                    if ta == tb && offset < self_lag {
+                        continue;
+                    }
+                    votes.push(Vote {
+                        a: ta,
+                        b: tb,
+                        offset: offset as i32,
+                        at: fa,
+                        reach: ra,
+                    });
+                }
+            }
+        }
+        i = j;
+    }
+    stats.votes = votes.len();
+    votes.sort_unstable();
+
+    // Each track's landmark frames, sorted (for the share of landmarks that voted).
+    let frames: Vec<Vec<u32>> = tracks
+        .iter()
+        .map(|l| {
+            let mut f: Vec<u32> = l.iter().map(|&(_, f, _)| f).collect();
+            f.sort_unstable();
+            f
+        })
+        .collect();
+    let count_in = |t: u32, s: f32, e: f32| {
+        let f = &frames[t as usize];
+        let lo = f.partition_point(|&x| (x as f64) < s as f64 * fr);
+        let hi = f.partition_point(|&x| (x as f64) <= e as f64 * fr);
+        hi - lo
+    };
+
+    // 3. Runs per pair of tracks.
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut run_stats: Vec<(usize, f32)> = Vec::new();
+    let mut i = 0;
+    while i < votes.len() {
+        let mut j = i + 1;
+        while j < votes.len() && (votes[j].a, votes[j].b) == (votes[i].a, votes[i].b) {
+            j += 1;
+        }
+        for (start_a, end_a, start_b, end_b, hits) in runs_of(&votes[i..j], cfg) {
+            let (ta, tb) = (votes[i].a, votes[i].b);
+            let have = count_in(ta, start_a, end_a).max(1);
+            let share = (hits as f32 / have as f32).min(1.0);
+            let run = run_stats.len() as u32;
+            run_stats.push((hits, share * hits as f32));
+            segments.push(Segment {
+                track: ta,
+                start: start_a,
+                end: end_a,
+                run,
+            });
+            segments.push(Segment {
+                track: tb,
+                start: start_b,
+                end: end_b,
+                run,
+            });
+        }
+        i = j;
+    }
+    stats.runs = run_stats.len();
+    // 4. Occurrences and motifs.
+    let mut motifs = group_segments(&segments, &run_stats, cfg.min_occurrences, Overlap::Shorter);
+    // 5. Chance: a motif whose occurrences' median share of voting landmarks is below min_score.
+    motifs.retain(|m| {
+        let mut s: Vec<f32> = m.occurrences.iter().map(|o| o.score).collect();
+        s.sort_by(f32::total_cmp);
+        s[s.len() / 2] >= cfg.min_score
+    });
+    Ok((motifs, stats))
+}
+
+/// The runs of one pair of tracks' votes (sorted by offset, then time): `(start_a, end_a, start_b, end_b,
+/// votes)` in seconds.
+fn runs_of(votes: &[Vote], cfg: &LandmarkConfig) -> Vec<(f32, f32, f32, f32, usize)> {
+    let fr = cfg.frame_rate;
+    let j = cfg.jitter as i64;
+    // Votes per offset, and each offset's window count.
+    let mut offsets: Vec<(i32, usize, usize)> = Vec::new(); // (offset, first vote, count)
+    for (k, v) in votes.iter().enumerate() {
+        match offsets.last_mut() {
+            Some(o) if o.0 == v.offset => o.2 += 1,
+            _ => offsets.push((v.offset, k, 1)),
+        }
+    }
+    let window = |o: i32| {
+        let lo = votes.partition_point(|v| (v.offset as i64) < o as i64 - j);
+        let hi = votes.partition_point(|v| (v.offset as i64) <= o as i64 + j);
+        (lo, hi)
+    };
+    let mut order: Vec<(usize, i32)> = offsets
+        .iter()
+        .filter_map(|&(o, _, _)| {
+            let (lo, hi) = window(o);
+            (hi - lo >= cfg.min_hits).then_some((hi - lo, o))
+        })
+        .collect();
+    order.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+    let mut taken = vec![false; votes.len()];
+    let mut out = Vec::new();
+    let max_gap = (cfg.max_gap as f64 * fr).round() as u32;
+    for (_, o) in order {
+        let (lo, hi) = window(o);
+        let mut picked: Vec<(u32, i32, u32)> = (lo..hi)
+            .filter(|&k| !taken[k])
+            .map(|k| (votes[k].at, votes[k].offset, votes[k].reach))
+            .collect();
+        if picked.len() < cfg.min_hits {
+            continue;
+        }
+        taken[lo..hi].iter_mut().for_each(|t| *t = true);
+        picked.sort_unstable();
+        let mut s = 0;
+        while s < picked.len() {
+            let mut e = s + 1;
+            while e < picked.len() && picked[e].0 - picked[e - 1].0 <= max_gap {
+                e += 1;
+            }
+            let piece = &picked[s..e];
+            let n = piece.len();
+            let first = piece[0].0 as f64 / fr;
+            let last = piece.iter().map(|p| p.0 + p.2).max().unwrap_or(0) as f64 / fr;
+            let end = last + cfg.tail as f64;
+            if n >= cfg.min_hits && end - first >= cfg.min_length as f64 {
+                let mut offs: Vec<i32> = piece.iter().map(|p| p.1).collect();
+                offs.sort_unstable();
+                let off = offs[offs.len() / 2] as f64 / fr;
+                out.push((
+                    first as f32,
+                    end as f32,
+                    (first + off) as f32,
+                    (end + off) as f32,
+                    n,
+                ));
+            }
+            s = e;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Rng;
+
+    /// Random landmarks (`per_s` per second at 100 frames/s, reaching 0 to 0.3 s) for `secs` seconds.
+    fn background(rng: &mut Rng, secs: u32, per_s: u32) -> Vec<(u32, u32, u32)> {
+        (0..secs * per_s)
+            .map(|_| {
+                (
+                    (rng.next_u64() % (1 << 22)) as u32,
+                    (rng.next_u64() % (secs as u64 * 100)) as u32,
+                    (rng.next_u64() % 30) as u32,
+                )
+            })
+            .filter(|l| l.1 + l.2 < secs * 100)
+            .collect()
+    }
+
+    /// A motif's landmarks: `(hash, frame within the motif)`.
+    fn motif(rng: &mut Rng, secs: u32, per_s: u32) -> Vec<(u32, u32, u32)> {
+        background(rng, secs, per_s)
+    }
+
+    /// Plants `m` at `at` seconds into `track`, keeping each landmark with probability `keep` and moving it by
+    /// up to ±1 frame (a codec).
+    fn plant(
+        rng: &mut Rng,
+        track: &mut Vec<(u32, u32, u32)>,
+        m: &[(u32, u32, u32)],
+        at: f64,
+        keep: f64,
+    ) {
+        for &(h, f, r) in m {
+            if rng.next_u64() % 1000 >= (keep * 1000.0) as u64 {
+                continue;
+            }
+            let jitter = (rng.next_u64() % 3) as i64 - 1;
+            let frame = (at * 100.0).round() as i64 + f as i64 + jitter;
+            track.push((h, frame.max(0) as u32, r));
+        }
+    }
+
+    #[test]
+    fn a_planted_repeat_is_found_at_its_offsets() {
+        let mut rng = Rng::new(3);
+        let m = motif(&mut rng, 4, 150);
+        let mut tracks: Vec<Vec<(u32, u32, u32)>> =
+            (0..4).map(|_| background(&mut rng, 120, 150)).collect();
+        let truth = [(0u32, 10.0), (0, 70.25), (1, 33.5), (3, 101.07)];
+        for &(t, at) in &truth {
+            plant(&mut rng, &mut tracks[t as usize], &m, at, 0.4);
+        }
+        let (motifs, stats) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
+        assert_eq!(motifs.len(), 1, "{motifs:?} {stats:?}");
+        let occ = &motifs[0].occurrences;
+        assert_eq!(occ.len(), truth.len(), "{occ:?}");
+        for (o, &(t, at)) in occ.iter().zip(&truth) {
+            assert_eq!(o.track, t);
+            assert!((o.start as f64 - at).abs() <= 0.05, "{o:?} vs {at}");
+            assert!((o.end as f64 - (at + 4.0)).abs() <= 0.15, "{o:?} vs {at}");
+            // Each pair of copies shares 0.4 × 0.4 of the motif's 150 landmarks a second, among 210 a second.
+            assert!(o.score > 0.08, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn chance_agreements_and_near_self_repeats_are_not_motifs() {
+        let mut rng = Rng::new(4);
+        let tracks: Vec<Vec<(u32, u32, u32)>> = (0..4).map(|_| background(&mut rng, 300, 150)).collect();
+        let (motifs, stats) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
+        assert!(motifs.is_empty(), "{motifs:?}");
+        assert!(stats.votes > 0, "{stats:?}");
+        // One sound twice within 3 s of itself (less than min_self_lag) in one track, and in another: only two
+        // places are more than 5 s apart, fewer than three occurrences.
+        let m = motif(&mut rng, 3, 150);
+        let mut tracks = tracks;
+        plant(&mut rng, &mut tracks[0], &m, 20.0, 0.5);
+        plant(&mut rng, &mut tracks[0], &m, 23.0, 0.5);
+        plant(&mut rng, &mut tracks[1], &m, 50.0, 0.5);
+        let (motifs, _) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
+        assert!(motifs.is_empty(), "{motifs:?}");
+    }
+
+    #[test]
+    fn over_full_buckets_are_stop_words() {
+        let mut tracks = vec![Vec::new(); 3];
+        for (t, track) in tracks.iter_mut().enumerate() {
+            for f in 0..400u32 {
+                track.push((7, f * 10 + t as u32, 5));
+            }
+        }
+        let (motifs, stats) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
+        assert!(motifs.is_empty());
+        assert_eq!((stats.stop_buckets, stats.stop_landmarks), (1, 1200));
+        assert_eq!(stats.votes, 0);
+    }
+}
