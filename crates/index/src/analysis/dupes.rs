@@ -23,9 +23,9 @@
 //!    threshold to those groups' leaders, is left ungrouped. *Bridges*: a leader that passes against two sets
 //!    of rows that do not pass against each other (one take scoring high against the copies of two sources)
 //!    would join both sets; the members other than the leader are therefore split into connected components
-//!    over their own links, and when two or more components have two members or more, the group keeps the one
-//!    the leader scores highest with on average (and the single rows); the others go back to the remaining
-//!    rows (groups of at most [`BRIDGE_CHECK_MAX`] members; see `drop_bridged`).
+//!    over their own links, and when two or more components have [`BRIDGE_MIN_SET`] members or more, the group
+//!    keeps the one the leader scores highest with on average (and the smaller components); the others go back
+//!    to the remaining rows (groups of at most [`BRIDGE_CHECK_MAX`] members; see `drop_bridged`).
 //! 4. **Order.** Within a group the leader comes first with score `1.0`, then members by score descending,
 //!    ties to the lower row. Groups are sorted by size descending, then by the leader's row ascending.
 //!
@@ -516,11 +516,16 @@ fn group_links(
 /// Members checked for a bridged group ([`drop_bridged`]); a larger group is kept as the leader found it.
 pub const BRIDGE_CHECK_MAX: usize = 64;
 
+/// Members a set needs to count as a bridged second set ([`drop_bridged`]). Smaller sets are copies edited the
+/// same way (a +1 semitone pitch and a +1 semitone speed copy, three rate round trips) that match each other and
+/// the leader but not the rest: splitting them off cost recall on the eval set (eval/README.md).
+pub const BRIDGE_MIN_SET: usize = 4;
+
 /// Step 3's bridge check of one star group (`members[0]` the leader, the rest by score): links among the members
 /// other than the leader (`score >= threshold`) split them into connected components; when two or more of these
-/// have at least two members, the leader is a *bridge* between two sets that do not match each other (one take
+/// have at least [`BRIDGE_MIN_SET`] members, the leader is a *bridge* between two sets that do not match each other (one take
 /// that passes against the copies of two sources), and the group keeps only the component the leader scores
-/// highest with on average (ties: the larger, then the first), with the single members. Returns the rows taken
+/// highest with on average (ties: the larger, then the first), with the smaller components. Returns the rows taken
 /// out. A pair is scored only when its two members are not yet known to be connected, so a group whose members
 /// all match costs about one score per member. Groups above [`BRIDGE_CHECK_MAX`] members are not checked.
 fn drop_bridged(
@@ -529,7 +534,7 @@ fn drop_bridged(
     threshold: f32,
 ) -> Vec<usize> {
     let rest = &members[1..];
-    if rest.len() < 4 || rest.len() > BRIDGE_CHECK_MAX {
+    if rest.len() < 2 * BRIDGE_MIN_SET || rest.len() > BRIDGE_CHECK_MAX {
         return Vec::new();
     }
     let mut parent: Vec<usize> = (0..rest.len()).collect();
@@ -555,7 +560,9 @@ fn drop_bridged(
         size[r] += 1;
         sum[r] += m.1;
     }
-    let parts: Vec<usize> = (0..rest.len()).filter(|&r| size[r] >= 2).collect();
+    let parts: Vec<usize> = (0..rest.len())
+        .filter(|&r| size[r] >= BRIDGE_MIN_SET)
+        .collect();
     if parts.len() < 2 {
         return Vec::new();
     }
@@ -575,7 +582,7 @@ fn drop_bridged(
     let mut kept = vec![members[0]];
     for (i, &m) in members[1..].iter().enumerate() {
         let r = root(&mut parent, i);
-        if r == keep || size[r] < 2 {
+        if r == keep || size[r] < BRIDGE_MIN_SET {
             kept.push(m);
         } else {
             out.push(m.0);
