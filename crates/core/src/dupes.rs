@@ -16,7 +16,7 @@ use std::path::Path;
 
 use avx_embed::soundprint::{compare, summary, Alignment, SoundPrint, SUMMARY_DIM};
 use avx_index::analysis::{
-    cosine, duplicate_groups_filtered, duplicate_groups_scored, BucketNeighbours, DupesConfig,
+    dot, duplicate_groups_filtered, duplicate_groups_scored, BucketNeighbours, DupesConfig,
     DupesFilter, ExactNeighbours, Neighbours,
 };
 use avx_index::{Index, Level, VectorRef};
@@ -342,12 +342,32 @@ pub fn confirmed_groups(
         })
         .collect();
     let srow = |i: usize| &summaries[i * SUMMARY_DIM..(i + 1) * SUMMARY_DIM];
+    // Inverse norms once, so that a candidate pair's cosines cost one dot product each (at 100k files, about
+    // 2 million pairs are gated).
+    let inv_norms = |rows: &[f32], width: usize| -> Vec<f32> {
+        rows.chunks_exact(width)
+            .map(|r| {
+                let n = dot(r, r).sqrt();
+                if n > 0.0 {
+                    1.0 / n
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    };
+    let (inv, sinv) = (inv_norms(data, dim), inv_norms(&summaries, SUMMARY_DIM));
+    let cos_of = |a: usize, b: usize| (dot(row(a), row(b)) * (inv[a] * inv[b])).clamp(-1.0, 1.0);
+    // Whether a pair with prints goes to the print stage: its vectors pass the gate, or its print summaries do.
+    let gated = |a: usize, b: usize, cos: f32| {
+        cos >= gate || dot(srow(a), srow(b)) * (sinv[a] * sinv[b]) >= SUMMARY_GATE
+    };
     // What a pair scores and what it must reach, as a margin (>= 0: a duplicate).
     let judge = |a: usize, b: usize| -> (f32, f32, Option<Alignment>) {
-        let cos = cosine(row(a), row(b));
+        let cos = cos_of(a, b);
         match (prints[a], prints[b]) {
             (Some(pa), Some(pb)) => {
-                if cos < gate && cosine(srow(a), srow(b)) < SUMMARY_GATE {
+                if !gated(a, b, cos) {
                     return (cos, -1.0, None);
                 }
                 let m = compare(pa, pb);
@@ -356,10 +376,17 @@ pub fn confirmed_groups(
             _ => (cos, cos - cos_threshold, None),
         }
     };
-    // Each pair is judged once (candidates come from both ends, grouping asks again).
+    // Each compared pair is compared once (candidates come from both ends, grouping asks again); pairs that stop
+    // at the gate are cheaper to judge again than to look up.
     let memo: std::sync::Mutex<std::collections::HashMap<(usize, usize), f32>> = Default::default();
     let margin = |a: usize, b: usize| {
         let key = (a.min(b), a.max(b));
+        let cos = cos_of(key.0, key.1);
+        match (prints[key.0], prints[key.1]) {
+            (Some(_), Some(_)) if gated(key.0, key.1, cos) => {}
+            (Some(_), Some(_)) => return -1.0,
+            _ => return cos - cos_threshold,
+        }
         if let Some(&m) = memo
             .lock()
             .map(|m| m.get(&key).copied())

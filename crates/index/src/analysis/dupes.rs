@@ -20,7 +20,12 @@
 //!    only), and the process repeats. Hence **every member of a group scores `>= threshold` against the
 //!    group's first member**, groups are disjoint, and every group has at least two members. The price of
 //!    star groups is that a row whose only links go to members of other groups, and which is below the
-//!    threshold to those groups' leaders, is left ungrouped.
+//!    threshold to those groups' leaders, is left ungrouped. *Bridges*: a leader that passes against two sets
+//!    of rows that do not pass against each other (one take scoring high against the copies of two sources)
+//!    would join both sets; the members other than the leader are therefore split into connected components
+//!    over their own links, and when two or more components have [`BRIDGE_MIN_SET`] members or more, the group
+//!    keeps the one the leader scores highest with on average (and the smaller components); the others go back
+//!    to the remaining rows (groups of at most [`BRIDGE_CHECK_MAX`] members; see `drop_bridged`).
 //! 4. **Order.** Within a group the leader comes first with score `1.0`, then members by score descending,
 //!    ties to the lower row. Groups are sorted by size descending, then by the leader's row ascending.
 //!
@@ -466,6 +471,9 @@ fn group_links(
             }
         }
         members[1..].sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let left_out = drop_bridged(&mut members, score, threshold);
+        rest.extend(left_out);
+        rest.sort_unstable();
         groups.push(DupGroup { members });
 
         // Split the rest into connected components over links among themselves.
@@ -503,6 +511,85 @@ fn group_links(
     }
     groups.sort_by(|a, b| b.len().cmp(&a.len()).then(a.first().cmp(&b.first())));
     groups
+}
+
+/// Members checked for a bridged group ([`drop_bridged`]); a larger group is kept as the leader found it.
+pub const BRIDGE_CHECK_MAX: usize = 64;
+
+/// Members a set needs to count as a bridged second set ([`drop_bridged`]). Smaller sets are copies edited the
+/// same way (a +1 semitone pitch and a +1 semitone speed copy, three rate round trips) that match each other and
+/// the leader but not the rest: splitting them off cost recall on the eval set (eval/README.md).
+pub const BRIDGE_MIN_SET: usize = 4;
+
+/// Step 3's bridge check of one star group (`members[0]` the leader, the rest by score): links among the members
+/// other than the leader (`score >= threshold`) split them into connected components; when two or more of these
+/// have at least [`BRIDGE_MIN_SET`] members, the leader is a *bridge* between two sets that do not match each other (one take
+/// that passes against the copies of two sources), and the group keeps only the component the leader scores
+/// highest with on average (ties: the larger, then the first), with the smaller components. Returns the rows taken
+/// out. A pair is scored only when its two members are not yet known to be connected, so a group whose members
+/// all match costs about one score per member. Groups above [`BRIDGE_CHECK_MAX`] members are not checked.
+fn drop_bridged(
+    members: &mut Vec<(usize, f32)>,
+    score: &(dyn Fn(usize, usize) -> f32 + Sync),
+    threshold: f32,
+) -> Vec<usize> {
+    let rest = &members[1..];
+    if rest.len() < 2 * BRIDGE_MIN_SET || rest.len() > BRIDGE_CHECK_MAX {
+        return Vec::new();
+    }
+    let mut parent: Vec<usize> = (0..rest.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for y in 1..rest.len() {
+        for x in 0..y {
+            let (rx, ry) = (root(&mut parent, x), root(&mut parent, y));
+            if rx != ry && score(rest[x].0, rest[y].0) >= threshold {
+                parent[rx.max(ry)] = rx.min(ry);
+            }
+        }
+    }
+    let mut size = vec![0usize; rest.len()];
+    let mut sum = vec![0f32; rest.len()];
+    for (i, m) in rest.iter().enumerate() {
+        let r = root(&mut parent, i);
+        size[r] += 1;
+        sum[r] += m.1;
+    }
+    let parts: Vec<usize> = (0..rest.len())
+        .filter(|&r| size[r] >= BRIDGE_MIN_SET)
+        .collect();
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let mean = |r: usize| sum[r] / size[r] as f32;
+    let keep = parts
+        .iter()
+        .copied()
+        .reduce(|a, b| {
+            if mean(b) > mean(a) || (mean(b) == mean(a) && size[b] > size[a]) {
+                b
+            } else {
+                a
+            }
+        })
+        .unwrap_or(parts[0]);
+    let mut out = Vec::new();
+    let mut kept = vec![members[0]];
+    for (i, &m) in members[1..].iter().enumerate() {
+        let r = root(&mut parent, i);
+        if r == keep || size[r] < BRIDGE_MIN_SET {
+            kept.push(m);
+        } else {
+            out.push(m.0);
+        }
+    }
+    *members = kept;
+    out
 }
 
 #[cfg(test)]
@@ -570,5 +657,59 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].members.len(), 3);
         assert_eq!(g[0].first(), 1);
+    }
+
+    /// A score table as a candidate source: every other row, best first.
+    struct Table(Vec<Vec<f32>>);
+
+    impl Neighbours for Table {
+        fn neighbours(&self, row: usize, k: usize) -> Vec<(usize, f32)> {
+            let mut v: Vec<(usize, f32)> = (0..self.0.len())
+                .filter(|&j| j != row)
+                .map(|j| (j, self.0[row][j]))
+                .collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            v.truncate(k);
+            v
+        }
+    }
+
+    #[test]
+    fn issue_16_a_bridge_does_not_join_two_sources() {
+        // Rows 0..6: copies of source A; rows 6..12: copies of source B. Copies of one source score 0.99 with each
+        // other, copies of different sources 0.5, except row 5 (say A's stretched copy), which passes against
+        // every copy of B too (0.96): a plain star around the row with most links (row 5) would group all 12.
+        let n = 12;
+        let src = |i: usize| usize::from(i >= 6);
+        let s: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| match (i, j) {
+                        _ if i == j => 1.0,
+                        _ if src(i) == src(j) => 0.99,
+                        (5, _) | (_, 5) => 0.96,
+                        _ => 0.5,
+                    })
+                    .collect()
+            })
+            .collect();
+        let table = Table(s.clone());
+        let score = |a: usize, b: usize| s[a][b];
+        let groups = duplicate_groups_scored(n, &table, 11, &|a, b| a != b, &score, 0.95).unwrap();
+        let mut rows: Vec<Vec<usize>> = groups
+            .iter()
+            .map(|g| {
+                let mut r: Vec<usize> = g.rows().collect();
+                r.sort_unstable();
+                r
+            })
+            .collect();
+        rows.sort();
+        assert_eq!(rows, vec![(0..6).collect::<Vec<_>>(), (6..12).collect()]);
+        for g in &groups {
+            for &(r, sc) in &g.members[1..] {
+                assert!(sc >= 0.95 && sc == s[g.first()][r], "{groups:?}");
+            }
+        }
     }
 }
