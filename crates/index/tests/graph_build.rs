@@ -151,9 +151,12 @@ fn extend_inserts_new_rows_into_a_built_graph() {
         let rep = g.extend(&rows[2_000..], n as u64, vector, BuildParams::default());
         let ctx = format!("seed {}: {rep:?}", seed());
         assert_eq!((rep.points, rep.inserted), (n as u64, 1_000), "{ctx}");
-        assert!(rep.unreachable <= 5, "{ctx}");
         // The new points, and the old ones with few links back from their neighbours (a handful).
         assert!((1_000..=1_000 + 2_000 / 50).contains(&rep.checked), "{ctx}");
+        // At most 5 of the new points need the repair; the old ones are checked because a search is likely
+        // to miss them, so any of them may.
+        let old_checked = rep.checked - 1_000;
+        assert!(rep.unreachable <= 5 + old_checked, "{ctx}");
         assert_eq!(rep.still_unreachable, 0, "{ctx}");
         let missed = g.self_search_misses(64, vector);
         assert!(
