@@ -143,3 +143,36 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
         missed.len()
     );
 }
+
+#[test]
+fn an_older_print_log_is_printed_again_by_avx_index_without_re_embedding() {
+    let orig = repo().join("tests/data/dupes/orig");
+    let files = tempfile::tempdir().unwrap();
+    for name in ["kick.wav", "door.wav"] {
+        std::fs::copy(orig.join(name), files.path().join(name)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let at = files.path().to_str().unwrap();
+    avx(dir.path(), &["--quiet", "index", at], 0);
+    let log = dir.path().join("index/prints.avp");
+    let fresh = std::fs::read(&log).unwrap();
+    let version = avx_core::prints::VERSION;
+    assert_eq!(fresh[8..12], version.to_le_bytes());
+    for old in 1..version {
+        // A log written by an older avx: its prints are not comparable, so it reads as empty...
+        let mut bytes = fresh.clone();
+        bytes[8..12].copy_from_slice(&old.to_le_bytes());
+        std::fs::write(&log, &bytes).unwrap();
+        let out = util::json_lines(&avx(dir.path(), &["--json", "index", at], 0));
+        let summary = out.iter().find(|v| v["type"] == "summary").unwrap();
+        // ... and the next `avx index` prints both files again without embedding them.
+        assert_eq!(
+            (&summary["unchanged"], &summary["windows"]),
+            (&Value::from(2), &Value::from(0)),
+            "{summary}"
+        );
+        let now = std::fs::read(&log).unwrap();
+        assert_eq!(now[8..12], version.to_le_bytes(), "version {old}");
+        assert_eq!(now.len(), fresh.len(), "version {old}: both prints again");
+    }
+}
