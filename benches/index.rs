@@ -68,7 +68,7 @@ fn map_f32(path: &Path, dim: usize) -> memmap2::Mmap {
     // SAFETY: the bench only reads the file, and nothing writes it while the bench runs.
     let m = unsafe { memmap2::Mmap::map(&f) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
-        !m.is_empty() && m.len() % (dim * 4) == 0,
+        !m.is_empty() && m.len().is_multiple_of(dim * 4),
         "{}: {} bytes is not a whole number of {dim}-d f32 rows (set AVX_BENCH_DIM)",
         path.display(),
         m.len()
