@@ -62,9 +62,15 @@ fn planted_motifs(
         assert_eq!(occ.len(), truth.len(), "{method} {what}: {out:#?}");
         let id = occ[0]["motif"].as_u64().unwrap();
         for (o, t) in occ.iter().zip(&truth) {
-            assert_eq!(o["motif"], id, "{method} {what}: one motif for all: {out:#?}");
+            assert_eq!(
+                o["motif"], id,
+                "{method} {what}: one motif for all: {out:#?}"
+            );
             assert_eq!(o["path"], prog_s);
-            assert!((f(&o["start"]) - t.0).abs() <= 0.5, "{method} {what} at {t:?}: {o}");
+            assert!(
+                (f(&o["start"]) - t.0).abs() <= 0.5,
+                "{method} {what} at {t:?}: {o}"
+            );
             assert!(
                 (f(&o["end"]) - (t.0 + t.1)).abs() <= 0.5,
                 "{method} {what} at {t:?}: {o}"
@@ -78,7 +84,6 @@ fn planted_motifs(
         "{method}: {out:#?}"
     );
     motif_of
-
 }
 
 #[test]

@@ -198,6 +198,12 @@ pub fn landmark_config(opts: &MotifOptions) -> LandmarkConfig {
 fn landmark_motifs(paths: &[PathBuf], opts: &MotifOptions) -> Result<Vec<Motif>> {
     let tracks = landmarks_of(paths, opts.threads)?;
     let (motifs, stats) = repeats(&tracks, &landmark_config(opts))?;
+    // A piece of a longer recording that also repeats on its own (the last seconds of an advert, a bar of a bed)
+    // is a motif at the places of the longer one's occurrences: fold each motif into the larger ones it shares
+    // places with, as window motifs are folded into landmark motifs.
+    let motifs = motifs.into_iter().fold(Vec::new(), |kept, m| {
+        join(kept, vec![m], opts.min_occurrences)
+    });
     log::info!(
         "landmarks: {} in {} files, {} buckets skipped ({} landmarks), {} votes, {} runs, {} motifs",
         stats.landmarks,
@@ -259,9 +265,10 @@ pub fn join(landmark: Vec<Motif>, windows: Vec<Motif>, min_occurrences: usize) -
         let mut shared: HashMap<usize, usize> = HashMap::new();
         let mut rest = Vec::new();
         for o in &w.occurrences {
-            let hit = out[..first_window].iter().enumerate().find(|(_, m)| {
-                m.occurrences.iter().any(|p| same_place(o, p))
-            });
+            let hit = out[..first_window]
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.occurrences.iter().any(|p| same_place(o, p)));
             match hit {
                 Some((m, _)) => *shared.entry(m).or_default() += 1,
                 None => rest.push(o.clone()),
@@ -285,7 +292,9 @@ pub fn join(landmark: Vec<Motif>, windows: Vec<Motif>, min_occurrences: usize) -
                     .position(|o| *o == rep)
                     .unwrap_or(0);
             }
-            None if rest.len() >= min_occurrences && rest.len() == w.occurrences.len() => out.push(w),
+            None if rest.len() >= min_occurrences && rest.len() == w.occurrences.len() => {
+                out.push(w)
+            }
             None => {}
         }
     }

@@ -89,11 +89,10 @@ pub struct Peak {
 pub fn landmarks_of_file(path: &Path) -> Result<Vec<Landmark>> {
     let mut dec = Decoder::open(path)?;
     let rate = dec.info().sample_rate;
-    let mut rs = StreamResampler::new(rate, RATE)
-        .map_err(|e| EmbedError::Decode {
-            path: path.to_path_buf(),
-            message: format!("cannot compute landmarks: {e}"),
-        })?;
+    let mut rs = StreamResampler::new(rate, RATE).map_err(|e| EmbedError::Decode {
+        path: path.to_path_buf(),
+        message: format!("cannot compute landmarks: {e}"),
+    })?;
     let mut peaks = PeakFinder::new();
     let mut buf = Vec::new();
     while let Some(chunk) = dec.next_chunk()? {
@@ -198,7 +197,11 @@ impl PeakFinder {
                 *d = s * w;
             }
             at += HOP;
-            if self.fft.process(&mut self.input, &mut self.spectrum).is_err() {
+            if self
+                .fft
+                .process(&mut self.input, &mut self.spectrum)
+                .is_err()
+            {
                 continue; // lengths are fixed: cannot happen
             }
             // dB relative to a full-scale sine's peak bin (N_FFT / 4 for a Hann window), +100.
@@ -355,9 +358,11 @@ mod tests {
         // 1 kHz for 1 s after 0.5 s of silence: its peaks lie at bin 1000 / 21.5 = 46.4 (46 or 47), from about
         // frame 46 (the onset, less half a window) to the end of the tone.
         let mut x = vec![0.0f32; RATE as usize / 2];
-        x.extend((0..RATE as usize).map(|i| {
-            0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / RATE as f32).sin()
-        }));
+        x.extend(
+            (0..RATE as usize).map(|i| {
+                0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / RATE as f32).sin()
+            }),
+        );
         let p = peaks(&x);
         assert!(!p.is_empty());
         for q in &p {
@@ -440,6 +445,11 @@ mod tests {
             .filter(|l| frame_seconds(l.frame) >= 5.0 && frame_seconds(l.frame) < 7.8)
             .count();
         assert!(in_motif > 30, "{in_motif}");
-        assert!(agree * 2 >= in_motif, "{agree} of {in_motif}, {} {}", la.len(), lb.len());
+        assert!(
+            agree * 2 >= in_motif,
+            "{agree} of {in_motif}, {} {}",
+            la.len(),
+            lb.len()
+        );
     }
 }

@@ -29,7 +29,7 @@
 //! `N² / (2H)` for `N` landmarks over `H` used hash values; for a motif with `k` occurrences, `k²/2` per
 //! hash), 16 bytes each.
 
-use super::recurring::{group_segments, Overlap, Segment};
+use super::recurring::{group_segments, Segment};
 use super::{AnalysisError, Motif};
 
 /// Parameters of [`repeats`].
@@ -206,7 +206,7 @@ pub fn repeats(
     }
     stats.runs = run_stats.len();
     // 4. Occurrences and motifs.
-    let motifs = group_segments(&segments, &run_stats, cfg.min_occurrences, Overlap::Longer);
+    let motifs = group_segments(&segments, &run_stats, cfg.min_occurrences);
     Ok((motifs, stats))
 }
 
@@ -348,7 +348,8 @@ mod tests {
     #[test]
     fn chance_agreements_and_near_self_repeats_are_not_motifs() {
         let mut rng = Rng::new(4);
-        let tracks: Vec<Vec<(u32, u32, u32)>> = (0..4).map(|_| background(&mut rng, 300, 150)).collect();
+        let tracks: Vec<Vec<(u32, u32, u32)>> =
+            (0..4).map(|_| background(&mut rng, 300, 150)).collect();
         let (motifs, stats) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
         assert!(motifs.is_empty(), "{motifs:?}");
         assert!(stats.votes > 0, "{stats:?}");
