@@ -217,10 +217,13 @@ fn landmark_motifs(paths: &[PathBuf], opts: &MotifOptions) -> Result<Vec<Motif>>
     Ok(motifs)
 }
 
+/// One file's landmarks as `(hash, frame, reach)` ([`avx_index::analysis::landmarks`]).
+pub type TrackLandmarks = Vec<(u32, u32, u32)>;
+
 /// Each file's landmarks as `(hash, frame, reach)`, decoding on `threads` threads (files handed out in order).
-pub fn landmarks_of(paths: &[PathBuf], threads: usize) -> Result<Vec<Vec<(u32, u32, u32)>>> {
+pub fn landmarks_of(paths: &[PathBuf], threads: usize) -> Result<Vec<TrackLandmarks>> {
     let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, Result<Vec<(u32, u32, u32)>>)>> = std::thread::scope(|s| {
+    let results: Vec<Vec<(usize, Result<TrackLandmarks>)>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads.max(1).min(paths.len().max(1)))
             .map(|_| {
                 s.spawn(|| {
@@ -246,7 +249,7 @@ pub fn landmarks_of(paths: &[PathBuf], threads: usize) -> Result<Vec<Vec<(u32, u
             .map(|w| w.join().unwrap_or_default())
             .collect()
     });
-    let mut out: Vec<Option<Vec<(u32, u32, u32)>>> = vec![None; paths.len()];
+    let mut out: Vec<Option<TrackLandmarks>> = vec![None; paths.len()];
     for (i, r) in results.into_iter().flatten() {
         out[i] = Some(r?);
     }

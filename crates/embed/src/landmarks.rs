@@ -260,7 +260,7 @@ impl PeakFinder {
     fn finish(mut self) -> Vec<Peak> {
         // The frames not yet judged: those whose later neighbourhood was cut by the end of the file.
         let held = self.rows.len();
-        let start = if self.frames as usize >= 2 * PEAK_FRAMES + 1 {
+        let start = if self.frames as usize > 2 * PEAK_FRAMES {
             PEAK_FRAMES + 1
         } else {
             0
