@@ -52,7 +52,7 @@ pub enum Method {
 
 /// Smallest share of a landmark run's landmarks that agree ([`LandmarkConfig::min_share`]): on eval/archive the
 /// planted motifs' occurrences scored 0.08 to 0.9, repeated beats of different synthetic songs 0.02 to 0.05.
-pub const MIN_SHARE: f32 = 0.06;
+pub const MIN_SHARE: f32 = 0.04;
 
 /// Times a motif is split by the audio confirmation.
 pub const MAX_SPLITS: usize = 3;
