@@ -462,6 +462,76 @@ mod tests {
         assert_eq!(leaders, vec![0, 1, 2, 3]);
     }
 
+    /// Landmarks of audio end to end: a melody of plucked notes planted at known offsets into three different
+    /// noises, once 12 dB quieter and once over a second melody 14 dB below, is found at each offset within
+    /// 0.05 s.
+    #[test]
+    fn a_melody_planted_in_noise_is_found_by_landmarks_within_50_ms() {
+        let rate = landmarks::RATE as usize;
+        let mut seed = 7u64;
+        let mut rnd = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let melody = |secs: f64, rnd: &mut dyn FnMut() -> f32| -> Vec<f32> {
+            let note = (0.15 * rate as f64) as usize;
+            let (mut f, mut phase) = (440.0f32, 0.0f32);
+            (0..(secs * rate as f64) as usize)
+                .map(|i| {
+                    if i % note == 0 {
+                        f = 300.0 + 3000.0 * (rnd() + 0.5);
+                    }
+                    phase += 2.0 * std::f32::consts::PI * f / rate as f32;
+                    let t = (i % note) as f32 / rate as f32;
+                    0.5 * (-t / 0.05).exp() * phase.sin()
+                })
+                .collect()
+        };
+        let motif = melody(4.0, &mut rnd);
+        let plants = [
+            (3.0f64, 1.0f32, false),
+            (11.37, 0.25, false),
+            (6.5, 1.0, true),
+        ];
+        let mut tracks = Vec::new();
+        for &(at, gain, bed) in &plants {
+            let mut x: Vec<f32> = (0..20 * rate).map(|_| 0.02 * rnd()).collect();
+            if bed {
+                let other = melody(20.0, &mut rnd);
+                x.iter_mut().zip(&other).for_each(|(s, o)| *s += 0.2 * o);
+            }
+            let s = (at * rate as f64) as usize;
+            x[s..s + motif.len()]
+                .iter_mut()
+                .zip(&motif)
+                .for_each(|(d, m)| *d += gain * m);
+            tracks.push(
+                landmarks::landmarks(&x)
+                    .into_iter()
+                    .map(|l| (l.hash, l.frame, l.dt))
+                    .collect::<TrackLandmarks>(),
+            );
+        }
+        let cfg = LandmarkConfig {
+            frame_rate: landmarks::FRAME_RATE,
+            min_share: MIN_SHARE,
+            ..LandmarkConfig::default()
+        };
+        let (motifs, _) = repeats(&tracks, &cfg).unwrap();
+        assert_eq!(motifs.len(), 1, "{motifs:?}");
+        let occ = &motifs[0].occurrences;
+        assert_eq!(occ.len(), 3, "{occ:?}");
+        for (o, &(at, _, _)) in occ.iter().zip(&plants) {
+            assert!((o.start as f64 - at).abs() <= 0.05, "{o:?} planted at {at}");
+            assert!(
+                (o.end as f64 - (at + 4.0)).abs() <= 0.5,
+                "{o:?} planted at {at}"
+            );
+        }
+    }
+
     #[test]
     fn a_confirmation_error_stops_the_split() {
         let motif = Motif {
