@@ -217,6 +217,7 @@ def main():
     ap.add_argument("--max-minutes", type=float, default=30)
     ap.add_argument("--hop", default="0.58")
     ap.add_argument("--min-length", default="2.5s", help="avx recurring --min-length")
+    ap.add_argument("--method", default="both", help="avx recurring/timeline --method: both, landmarks or windows")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--skip-build", action="store_true", help="reuse the archive and index in --work")
@@ -255,7 +256,8 @@ def main():
     hours = sum(s[-1]["end"] for s in truth.values()) / 3600
 
     t0 = time.time()
-    rec = run_json(base + ["--json", "recurring", "--in", lib, "--min-length", args.min_length])
+    rec = run_json(base + ["--json", "recurring", "--in", lib, "--min-length", args.min_length,
+                           "--method", args.method])
     timings["avx recurring"] = time.time() - t0
     occ = [o for o in rec if o["type"] == "occurrence"]
 
@@ -288,7 +290,8 @@ def main():
     speech_stem = os.path.splitext(os.path.basename(examples["speech"]))[0]
     t0 = time.time()
     for p, segs in truth.items():
-        out = run_json(base + ["--json", "timeline", p, "--in", lib, "--like", examples["speech"], examples["music"]])
+        out = run_json(base + ["--json", "timeline", p, "--in", lib, "--min-length", args.min_length,
+                               "--method", args.method, "--like", examples["speech"], examples["music"]])
         got = [o for o in out if o["type"] == "segment"]
         cuts = [g["start"] for g in got[1:]]
         for a_, b_ in zip(segs, segs[1:]):

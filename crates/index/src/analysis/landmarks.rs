@@ -13,23 +13,23 @@
 //! 3. **Runs.** For each pair of tracks, offsets are taken by their vote count within ±`jitter` frames, most
 //!    first; the votes of an offset's window not yet taken by a stronger offset are sorted by time and cut
 //!    where two are more than `max_gap` seconds apart; a piece with at least `min_hits` votes spanning at least
-//!    `min_length` seconds is a *run*: one segment in each track (from its first vote to the farthest reach
+//!    `min_length` seconds, for which at least `min_share` of the landmarks of its first track's segment
+//!    voted (chance: identical beats of synthetic music line up now and then, with a few per cent of their
+//!    landmarks), is a *run*: one segment in each track (from its first vote to the farthest reach
 //!    of its votes, plus `tail` seconds: a sound decays past its last peak). The same recording at different offsets (a beep
 //!    repeated within an ident) gives shifted runs that overlap the true one and merge with it below.
-//! 4. **Occurrences and motifs**: as for window runs ([`super::recurring`], steps 3 to 5), except that segments
-//!    of one track overlapping by half of the *shorter* one become one occurrence (runs are exact: a piece of an
-//!    advert that repeats on its own is part of the advert), occurrences tied by runs one motif (union-find), the representative is
+//! 4. **Occurrences and motifs**: as for window runs ([`super::recurring`], steps 3 to 5): segments of one
+//!    track overlapping by half of the longer one become one occurrence (by half of the shorter, chance runs
+//!    in music chained whole motifs into one), occurrences tied by runs one motif (union-find), the representative is
 //!    the occurrence with the most votes. An occurrence's `score` is the share of its track's landmarks within
 //!    its segments that voted (about 0.3 to 0.9 for the same recording, near 0 for chance); `links` counts the
 //!    votes.
-//! 5. **Chance.** A motif whose occurrences' median score is below `min_score` goes (identical beats of
-//!    synthetic music line up now and then, with a small share of their landmarks).
 //!
 //! Cost: `sort` of all landmarks, then `Σ m²/2` votes over the buckets kept (for chance collisions about
 //! `N² / (2H)` for `N` landmarks over `H` used hash values; for a motif with `k` occurrences, `k²/2` per
 //! hash), 16 bytes each.
 
-use super::recurring::{group_segments, Overlap, Segment};
+use super::recurring::{group_segments, Segment};
 use super::{AnalysisError, Motif};
 
 /// Parameters of [`repeats`].
@@ -53,8 +53,8 @@ pub struct LandmarkConfig {
     pub tail: f32,
     /// Fewest occurrences of a motif (at least 2).
     pub min_occurrences: usize,
-    /// Lowest median occurrence score of a motif.
-    pub min_score: f32,
+    /// Smallest share of the landmarks of a run's first segment that voted for it.
+    pub min_share: f32,
 }
 
 impl Default for LandmarkConfig {
@@ -63,13 +63,13 @@ impl Default for LandmarkConfig {
             frame_rate: 100.0,
             max_bucket: 1000,
             jitter: 2,
-            max_gap: 2.5,
+            max_gap: 1.0,
             min_hits: 12,
             min_length: 2.0,
             min_self_lag: 5.0,
             tail: 0.1,
             min_occurrences: 3,
-            min_score: 0.0,
+            min_share: 0.0,
         }
     }
 }
@@ -184,6 +184,9 @@ pub fn repeats(
             let (ta, tb) = (votes[i].a, votes[i].b);
             let have = count_in(ta, start_a, end_a).max(1);
             let share = (hits as f32 / have as f32).min(1.0);
+            if share < cfg.min_share {
+                continue;
+            }
             let run = run_stats.len() as u32;
             run_stats.push((hits, share * hits as f32));
             segments.push(Segment {
@@ -203,13 +206,7 @@ pub fn repeats(
     }
     stats.runs = run_stats.len();
     // 4. Occurrences and motifs.
-    let mut motifs = group_segments(&segments, &run_stats, cfg.min_occurrences, Overlap::Shorter);
-    // 5. Chance: a motif whose occurrences' median share of voting landmarks is below min_score.
-    motifs.retain(|m| {
-        let mut s: Vec<f32> = m.occurrences.iter().map(|o| o.score).collect();
-        s.sort_by(f32::total_cmp);
-        s[s.len() / 2] >= cfg.min_score
-    });
+    let motifs = group_segments(&segments, &run_stats, cfg.min_occurrences);
     Ok((motifs, stats))
 }
 
@@ -351,7 +348,8 @@ mod tests {
     #[test]
     fn chance_agreements_and_near_self_repeats_are_not_motifs() {
         let mut rng = Rng::new(4);
-        let tracks: Vec<Vec<(u32, u32, u32)>> = (0..4).map(|_| background(&mut rng, 300, 150)).collect();
+        let tracks: Vec<Vec<(u32, u32, u32)>> =
+            (0..4).map(|_| background(&mut rng, 300, 150)).collect();
         let (motifs, stats) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
         assert!(motifs.is_empty(), "{motifs:?}");
         assert!(stats.votes > 0, "{stats:?}");

@@ -255,31 +255,16 @@ pub fn recurring(
         }
     }
 
-    Ok(group_segments(
-        &segments,
-        &run_stats,
-        cfg.min_occurrences,
-        Overlap::Longer,
-    ))
+    Ok(group_segments(&segments, &run_stats, cfg.min_occurrences))
 }
 
-/// Of which segment two segments of one track must overlap by half to be one occurrence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Overlap {
-    /// The longer (window runs: a jingle next to a bed does not swallow the bed).
-    Longer,
-    /// The shorter (landmark runs, which are exact: a piece of an advert is part of the advert).
-    Shorter,
-}
-
-/// Steps 3 to 5 of the [module documentation](self) (step 3 with `overlap`): `segments` come in pairs (`2k` and `2k + 1` are run `k`'s
+/// Steps 3 to 5 of the [module documentation](self): `segments` come in pairs (`2k` and `2k + 1` are run `k`'s
 /// segments in its two tracks; a segment's `run` indexes `run_stats`, the run's (links, score sum)). Shared
 /// with [`super::landmarks`], whose runs are offsets on which many hashes agree.
 pub(crate) fn group_segments(
     segments: &[Segment],
     run_stats: &[(usize, f32)],
     min_occurrences: usize,
-    overlap: Overlap,
 ) -> Vec<Motif> {
     // 3. Occurrences: segments of one track overlapping by half of the longer one.
     let mut seg_parent: Vec<usize> = (0..segments.len()).collect();
@@ -294,13 +279,9 @@ pub(crate) fn group_segments(
             if q.track != p.track || q.start >= p.end {
                 break; // sorted by start: no later segment overlaps `p`
             }
-            let shared = p.end.min(q.end) - q.start;
-            let (lp, lq) = (p.end - p.start, q.end - q.start);
-            let of = match overlap {
-                Overlap::Longer => lp.max(lq),
-                Overlap::Shorter => lp.min(lq),
-            };
-            if shared >= 0.5 * of {
+            let overlap = p.end.min(q.end) - q.start;
+            let longer = (p.end - p.start).max(q.end - q.start);
+            if overlap >= 0.5 * longer {
                 union(&mut seg_parent, i, j);
             }
         }
