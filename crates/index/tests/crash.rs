@@ -62,7 +62,13 @@ fn model(k: u64) -> BTreeMap<PathBuf, f32> {
 }
 
 fn observed(dir: &Path) -> BTreeMap<PathBuf, f32> {
-    let ix = Index::open(dir, read_opts()).unwrap();
+    // A child killed before it created the index (a slow start on a loaded machine) leaves no index at all:
+    // nothing was committed, so nothing is there. Any other error is a real failure.
+    let ix = match Index::open(dir, read_opts()) {
+        Ok(ix) => ix,
+        Err(avx_index::IndexError::NotFound { .. }) => return BTreeMap::new(),
+        Err(e) => panic!("{}: {e}", dir.display()),
+    };
     ix.files()
         .map(|f| (f.path.clone(), ix.file_vector(f).unwrap()[0]))
         .collect()
