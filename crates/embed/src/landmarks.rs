@@ -304,9 +304,10 @@ fn running_max(x: &[f32], r: usize) -> Vec<f32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// Seeded uniform noise in `-amp..amp` (also used by `refine`'s tests).
     pub(crate) fn noise(seed: u64, n: usize, amp: f32) -> Vec<f32> {
         let mut s = seed;
         (0..n)

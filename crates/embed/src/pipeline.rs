@@ -29,8 +29,9 @@ pub struct PipelineOptions {
     /// Seconds between window starts in long files (None: the front end's default: one window length for CLAP,
     /// half a block for aiSFX).
     pub hop_s: Option<f64>,
-    /// Windows per model call. 1 by default: on CPU a batch brings nothing (each window's operators already
-    /// take every intra-op thread) and larger tensors cost more per window (benches/pipeline.rs).
+    /// Windows per model call (windows of several files share a call). 4 by default: on quiet machines a
+    /// batch of 4 was faster per window than batches of 1 in every comparison measured (two CPUs, README
+    /// "Performance", benches/pipeline.rs); the output does not depend on it.
     pub batch: usize,
     /// Decoder threads.
     pub decoders: usize,
@@ -48,7 +49,7 @@ impl Default for PipelineOptions {
     fn default() -> Self {
         PipelineOptions {
             hop_s: None,
-            batch: 1,
+            batch: 4,
             decoders: 1,
             queue: 32,
             background_decoders: true,

@@ -366,15 +366,7 @@ mod tests {
     use super::*;
 
     fn noise(seed: u64, n: usize) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.5
-            })
-            .collect()
+        crate::landmarks::tests::noise(seed, n, 0.25)
     }
 
     /// A chirp-and-tone motif planted into different noise at different gains is found to within 30 ms.
