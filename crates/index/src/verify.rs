@@ -402,9 +402,12 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
 
     // 6. Stray files.
     if let Ok(rd) = fs::read_dir(dir) {
-        // `cache/`: derived data of avx_core (loudness, map), never part of a commit (index-format.md, "Caches").
+        // `cache/`: derived data of avx_core (loudness, map), never part of a commit (index-format.md, "Caches");
+        // `prints.avp`: the sound prints `avx index` writes beside the index, with their own checksums and
+        // never part of a commit either (index-format.md, "Sound prints").
         let mut known = state.referenced_files();
         known.insert("cache".to_string());
+        known.insert("prints.avp".to_string());
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !known.contains(&name) {
