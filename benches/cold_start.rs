@@ -19,36 +19,22 @@ use avx_embed::{runtime, FrontEndSpec, WindowStream};
 
 #[path = "util.rs"]
 mod util;
-use util::{cpu_seconds, env_or, median, peak_rss_mb};
+use util::{cpu_seconds, env_or, median, peak_rss_mb, write_wav};
 
 /// One child's wall time and its `key=value` figures.
 type Sample = (f64, Vec<(String, f64)>);
 
-/// 10 s of 44.1 kHz stereo 16-bit WAV.
-fn write_wav(path: &Path) {
+/// 10 s of 44.1 kHz stereo 16-bit WAV: a 440 Hz tone.
+fn write_tone(path: &Path) {
     let rate = 44_100u32;
-    let n = rate as usize * 10;
-    let len = (n * 4) as u32;
-    let mut d = Vec::with_capacity(44 + n * 4);
-    d.extend_from_slice(b"RIFF");
-    d.extend_from_slice(&(36 + len).to_le_bytes());
-    d.extend_from_slice(b"WAVEfmt ");
-    d.extend_from_slice(&16u32.to_le_bytes());
-    d.extend_from_slice(&1u16.to_le_bytes());
-    d.extend_from_slice(&2u16.to_le_bytes());
-    d.extend_from_slice(&rate.to_le_bytes());
-    d.extend_from_slice(&(rate * 4).to_le_bytes());
-    d.extend_from_slice(&4u16.to_le_bytes());
-    d.extend_from_slice(&16u16.to_le_bytes());
-    d.extend_from_slice(b"data");
-    d.extend_from_slice(&len.to_le_bytes());
-    for i in 0..n {
-        let t = i as f32 / rate as f32;
-        let q = ((2.0 * std::f32::consts::PI * 440.0 * t).sin() * 8000.0) as i16;
-        d.extend_from_slice(&q.to_le_bytes());
-        d.extend_from_slice(&q.to_le_bytes());
-    }
-    std::fs::write(path, d).unwrap();
+    let samples: Vec<i16> = (0..rate as usize * 10)
+        .flat_map(|i| {
+            let t = i as f32 / rate as f32;
+            let q = ((2.0 * std::f32::consts::PI * 440.0 * t).sin() * 8000.0) as i16;
+            [q, q]
+        })
+        .collect();
+    write_wav(path, rate, 2, &samples);
 }
 
 /// The child: one cold start, printed as `key=value` pairs.
@@ -116,7 +102,7 @@ fn main() {
     let runs: usize = env_or("AVX_BENCH_COLD_RUNS", 5);
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("new.wav");
-    write_wav(&wav);
+    write_tone(&wav);
     let cache = dir.path().join("optimized");
     // (label, tower, variant, level, cache)
     let configs: Vec<(String, &str, &str, u8, bool)> = vec![

@@ -12,7 +12,6 @@
 //! `cargo bench -p avx-embed --bench frontend`
 
 use std::hint::black_box;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -21,30 +20,12 @@ use avx_embed::decode::Decoder;
 use avx_embed::{FrontEndSpec, WindowStream};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+#[path = "util.rs"]
+mod util;
+use util::write_wav;
+
 const SECONDS: usize = 60;
 const RATE: u32 = 44_100;
-
-/// Writes a 16-bit PCM WAV file.
-fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let data_len = (samples.len() * 2) as u32;
-    f.write_all(b"RIFF").unwrap();
-    f.write_all(&(36 + data_len).to_le_bytes()).unwrap();
-    f.write_all(b"WAVEfmt ").unwrap();
-    f.write_all(&16u32.to_le_bytes()).unwrap();
-    f.write_all(&1u16.to_le_bytes()).unwrap();
-    f.write_all(&channels.to_le_bytes()).unwrap();
-    f.write_all(&rate.to_le_bytes()).unwrap();
-    f.write_all(&(rate * channels as u32 * 2).to_le_bytes())
-        .unwrap();
-    f.write_all(&(channels * 2).to_le_bytes()).unwrap();
-    f.write_all(&16u16.to_le_bytes()).unwrap();
-    f.write_all(b"data").unwrap();
-    f.write_all(&data_len.to_le_bytes()).unwrap();
-    for s in samples {
-        f.write_all(&s.to_le_bytes()).unwrap();
-    }
-}
 
 fn test_signal() -> Vec<i16> {
     let mut state = 0x2545_F491_4F6C_DD1Du64;

@@ -37,7 +37,7 @@ use avx_index::{
     FileRecord, Index, IndexSettings, Level, MaintenancePolicy, OpenOptions, SearchOptions,
 };
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use util::{cpu_seconds, env_or};
+use util::{env_or, timed};
 
 fn unit(mut v: Vec<f32>) -> Vec<f32> {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -169,13 +169,10 @@ fn build(dir: &Path, data: &Data, n: u64) {
 /// Builds the file level's graph and prints its wall and CPU time, then (untimed) searches the graph of the
 /// index in `dir` for every point's own vector.
 fn time_graph(dir: &Path, w: &mut avx_index::Writer, n: u64) {
-    let (t, cpu) = (Instant::now(), cpu_seconds());
-    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
-    let (g, cpu) = (t.elapsed(), cpu_seconds() - cpu);
+    let (rep, g, cpu) = timed(|| w.rebuild_graph(Level::File).unwrap().unwrap());
     println!(
-        "build: graph {:.1} s ({:.0} vectors/s, {} threads, {cpu:.1} s CPU); {rep:?}",
-        g.as_secs_f64(),
-        n as f64 / g.as_secs_f64(),
+        "build: graph {g:.1} s ({:.0} vectors/s, {} threads, {cpu:.1} s CPU); {rep:?}",
+        n as f64 / g,
         rayon::current_num_threads()
     );
     self_search(dir);
@@ -474,18 +471,14 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     let _ = std::fs::remove_dir_all(&inc);
     let _ = std::fs::remove_dir_all(&fresh);
     let mut w = store(&inc, data, 0..base, |i| ordered_path(i, n));
-    let (t, c) = (Instant::now(), cpu_seconds());
-    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
-    let (b, bc) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+    let (rep, b, bc) = timed(|| w.rebuild_graph(Level::File).unwrap().unwrap());
     println!(
         "base graph over {base}: {b:.1} s, CPU {bc:.1} s ({:.0} vectors/s); {rep:?}",
         base as f64 / b
     );
     drop(w);
     let mut w = store(&inc, data, base..n, |i| ordered_path(i, n));
-    let (t, c) = (Instant::now(), cpu_seconds());
-    let rep = w.extend_graph(Level::File).unwrap().unwrap();
-    let (e, ec) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+    let (rep, e, ec) = timed(|| w.extend_graph(Level::File).unwrap().unwrap());
     println!(
         "incremental: {added} inserted into the graph of {base} in {e:.2} s, CPU {ec:.2} s ({:.0} vectors/s, \
          load and write of the whole graph included); {rep:?}",
@@ -494,9 +487,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     self_search(&inc);
     drop(w);
     let mut w = store(&fresh, data, 0..n, |i| ordered_path(i, n));
-    let (t, c) = (Instant::now(), cpu_seconds());
-    let rep = w.rebuild_graph(Level::File).unwrap().unwrap();
-    let (f, fc) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+    let (rep, f, fc) = timed(|| w.rebuild_graph(Level::File).unwrap().unwrap());
     println!(
         "fresh build over {n}: {f:.1} s, CPU {fc:.1} s ({:.0} vectors/s); {rep:?}",
         n as f64 / f

@@ -22,7 +22,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use avx_embed::model::{AudioEncoder, SessionOptions, Variant};
 use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
@@ -30,13 +29,12 @@ use avx_embed::{Embedder, FrontEndSpec, WindowStream};
 
 #[path = "util.rs"]
 mod util;
-use util::{cpu_seconds, env_or, median};
+use util::{env_or, median, write_wav};
 
 /// Wall and CPU seconds of `f`.
 fn timed(f: impl FnOnce()) -> (f64, f64) {
-    let (t, c) = (Instant::now(), cpu_seconds());
-    f();
-    (t.elapsed().as_secs_f64(), cpu_seconds() - c)
+    let ((), wall, cpu) = util::timed(f);
+    (wall, cpu)
 }
 
 /// `wav` as 16-bit FLAC at `flac`, with sox or else ffmpeg.
@@ -60,33 +58,21 @@ fn to_flac(wav: &Path, flac: &Path) {
 fn write_file(path: &Path, seed: u64, seconds: f64) {
     let rate = 44_100u32;
     let n = (rate as f64 * seconds) as usize;
-    let mut data = Vec::with_capacity(44 + n * 4);
-    let len = (n * 4) as u32;
-    data.extend_from_slice(b"RIFF");
-    data.extend_from_slice(&(36 + len).to_le_bytes());
-    data.extend_from_slice(b"WAVEfmt ");
-    data.extend_from_slice(&16u32.to_le_bytes());
-    data.extend_from_slice(&1u16.to_le_bytes());
-    data.extend_from_slice(&2u16.to_le_bytes());
-    data.extend_from_slice(&rate.to_le_bytes());
-    data.extend_from_slice(&(rate * 4).to_le_bytes());
-    data.extend_from_slice(&4u16.to_le_bytes());
-    data.extend_from_slice(&16u16.to_le_bytes());
-    data.extend_from_slice(b"data");
-    data.extend_from_slice(&len.to_le_bytes());
     let mut s = seed.wrapping_add(0x9E3779B97F4A7C15);
-    for i in 0..n {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let noise = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2;
-        let t = i as f32 / rate as f32;
-        let v = 0.3 * (2.0 * std::f32::consts::PI * (110.0 + seed as f32 * 37.0) * t).sin() + noise;
-        let q = (v.clamp(-1.0, 1.0) * 32767.0) as i16;
-        data.extend_from_slice(&q.to_le_bytes());
-        data.extend_from_slice(&q.to_le_bytes());
-    }
-    std::fs::write(path, data).unwrap();
+    let samples: Vec<i16> = (0..n)
+        .flat_map(|i| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let noise = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2;
+            let t = i as f32 / rate as f32;
+            let v =
+                0.3 * (2.0 * std::f32::consts::PI * (110.0 + seed as f32 * 37.0) * t).sin() + noise;
+            let q = (v.clamp(-1.0, 1.0) * 32767.0) as i16;
+            [q, q]
+        })
+        .collect();
+    write_wav(path, rate, 2, &samples);
 }
 
 fn main() {
