@@ -590,9 +590,107 @@ fn filtered(ix: &Index, data: &Data, n: u64, queries: u64) {
     });
 }
 
+/// EXPERIMENT: search variants alternated in one process on the index in `dir` (built already).
+/// `AVX_BENCH_VARIANTS="rerank:flags,..."`, `AVX_BENCH_EFS`, `AVX_BENCH_ROUNDS`.
+fn variants(dir: &Path, data: &Data, n: u64, queries: u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let ix = Index::open(dir, OpenOptions::default()).unwrap();
+    let qs: Vec<Vec<f32>> = (0..queries).map(|i| data.query(i, n)).collect();
+    let truth: Vec<_> = {
+        use rayon::prelude::*;
+        qs.par_iter()
+            .map(|q| {
+                ix.search(
+                    q,
+                    &SearchOptions {
+                        k: 10,
+                        exact: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+            })
+            .collect()
+    };
+    let vars: Vec<(usize, usize)> = std::env::var("AVX_BENCH_VARIANTS")
+        .unwrap_or("0:0,30:0".into())
+        .split(',')
+        .map(|v| {
+            let (a, b) = v.split_once(':').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    let efs: Vec<usize> = std::env::var("AVX_BENCH_EFS")
+        .unwrap_or("24,32,48,64,96".into())
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let rounds = env_or::<usize>("AVX_BENCH_ROUNDS", 5);
+    // [variant][ef] -> per-round (p50, p99, recall)
+    let mut res = vec![vec![Vec::new(); efs.len()]; vars.len()];
+    for round in 0..rounds {
+        for (vi, &(r, f)) in vars.iter().enumerate() {
+            avx_index::graph::EXP_RERANK.store(r, Relaxed);
+            avx_index::graph::EXP_FLAGS.store(f, Relaxed);
+            for (ei, &ef) in efs.iter().enumerate() {
+                let mut lat = Vec::new();
+                let mut found = 0;
+                for (i, q) in qs.iter().enumerate() {
+                    let t = Instant::now();
+                    let hits = ix
+                        .search(
+                            q,
+                            &SearchOptions {
+                                k: 10,
+                                ef: Some(ef),
+                                exact_below_rows: 0,
+                                ..Default::default()
+                            },
+                        )
+                        .unwrap();
+                    lat.push(t.elapsed());
+                    found += hits
+                        .iter()
+                        .filter(|h| truth[i].iter().any(|e| e.row == h.row))
+                        .count();
+                }
+                let recall = found as f64 / (truth.len() * 10) as f64;
+                let p50 = percentile(&mut lat, 0.5).as_secs_f64() * 1e3;
+                let p99 = percentile(&mut lat, 0.99).as_secs_f64() * 1e3;
+                res[vi][ei].push((p50, p99, recall));
+            }
+        }
+        println!(
+            "round {round} done, load {}",
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
+        );
+    }
+    for (ei, &ef) in efs.iter().enumerate() {
+        let base = util::median(res[0][ei].iter().map(|x| x.0).collect());
+        for (vi, &(r, f)) in vars.iter().enumerate() {
+            let p50 = util::median(res[vi][ei].iter().map(|x| x.0).collect());
+            let p99 = util::median(res[vi][ei].iter().map(|x| x.1).collect());
+            let ratios: Vec<f64> = res[vi][ei]
+                .iter()
+                .zip(&res[0][ei])
+                .map(|(a, b)| a.0 / b.0)
+                .collect();
+            println!(
+                "ef={ef} rerank={r} flags={f}: p50 {p50:.4} ms p99 {p99:.4} ms recall {:.4}; p50/base {:.3} (median of per-round {:.3})",
+                res[vi][ei][0].2,
+                p50 / base,
+                util::median(ratios)
+            );
+        }
+    }
+}
+
 fn main() {
     let (dir, _tmp, data, n, queries) = setup();
     match std::env::var("AVX_BENCH_MODE").as_deref() {
+        Ok("variants") => return variants(&dir, &data, n, queries),
         Ok("incremental") => return incremental(&dir, &data, n, queries),
         Ok("filtered") => {
             if Index::open(&dir, OpenOptions::default())

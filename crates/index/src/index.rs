@@ -176,6 +176,42 @@ const SEPARATORS: &[u8] = if cfg!(windows) { b"\\/" } else { b"/" };
 
 /// The key of a path filter: trailing separators dropped (`Path::starts_with` ignores them), except the
 /// root's.
+/// The graph part of [`Index::search`]: the best `k` of a walk (beam `ef`, widened 4 times at a time until
+/// it returns `want` hits) over the nodes for which `keep` holds, merged with `tail` (the rows after the
+/// graph, scanned). `None` once the beam would pass [`MAX_EF`]: the caller scans exactly.
+#[allow(clippy::too_many_arguments)]
+fn walk_graph<'a>(
+    g: &GraphView,
+    query: &[f32],
+    mut ef: usize,
+    k: usize,
+    want: usize,
+    tail: &[Scored],
+    vec_of: &impl Fn(u32) -> &'a [f32],
+    keep: impl Fn(u32) -> bool + Copy,
+) -> Option<Vec<Scored>> {
+    loop {
+        if ef > MAX_EF {
+            return None;
+        }
+        let mut top = TopK::new(k);
+        let rerank = graph::rerank_for(k);
+        for c in graph::search_where(g, query, ef, rerank, vec_of, keep) {
+            if let Some(r) = g.row(c.node) {
+                top.push(r, c.score);
+            }
+        }
+        for s in tail {
+            top.push(s.id, s.score);
+        }
+        let got = top.into_sorted();
+        if got.len() >= want || ef >= g.points as usize {
+            return Some(got);
+        }
+        ef *= 4;
+    }
+}
+
 fn dir_key(p: &Path) -> &[u8] {
     let mut k = key(p);
     while k.len() > 1 && SEPARATORS.contains(&k[k.len() - 1]) {
@@ -591,30 +627,23 @@ impl Index {
         };
         let scored = match graph {
             Some(g) if !opts.exact && selected >= scan_below => {
-                let mut ef = ef;
                 let tail = scan_range(query, g.rows_covered, map.rows(), k, row_of, keep);
                 let vec_of = |node: u32| map.row(g.row(node).unwrap_or(0));
-                // Dead rows and filtered-out files are walked through, never returned.
-                let node_ok = |node: u32| g.row(node).is_some_and(keep);
-                loop {
-                    if ef > MAX_EF {
-                        break exact_rows(prefix.as_deref());
-                    }
-                    let mut top = TopK::new(k);
-                    for c in graph::search_where(g, query, ef, &vec_of, node_ok) {
-                        if let Some(r) = g.row(c.node) {
-                            top.push(r, c.score);
-                        }
-                    }
-                    for s in &tail {
-                        top.push(s.id, s.score);
-                    }
-                    let got = top.into_sorted();
-                    if got.len() >= k.min(selected as usize) || ef >= g.points as usize {
-                        break got;
-                    }
-                    ef *= 4;
-                }
+                let want = k.min(selected as usize);
+                // Without a path filter, an excluded file or a dead row, every node is kept: the walk then
+                // reads no file record (three scattered loads per candidate that enters the beam, 14 % of a
+                // query's time at 100k rows).
+                let all_live = self.live[li] == owner.len() as u64
+                    && crate::graph::EXP_FLAGS.load(std::sync::atomic::Ordering::Relaxed) & 4 != 0;
+                let walked = if prefix.is_none() && opts.exclude_path.is_none() && all_live {
+                    walk_graph(g, query, ef, k, want, &tail, &vec_of, |_| true)
+                } else {
+                    // Dead rows and filtered-out files are walked through, never returned.
+                    walk_graph(g, query, ef, k, want, &tail, &vec_of, |node| {
+                        g.row(node).is_some_and(keep)
+                    })
+                };
+                walked.unwrap_or_else(|| exact_rows(prefix.as_deref()))
             }
             _ => exact_rows(prefix.as_deref()),
         };

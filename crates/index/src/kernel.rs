@@ -256,6 +256,73 @@ fn dot_i8_vnni(a: &[i8], b: &[i8]) -> i32 {
         + dot_i8_portable(&a[full..n], &b[full..n])
 }
 
+/// [`dot_i8_vnni`] with the query's side shifted instead: `vpdpbusd(row + 128, query)` sums
+/// `dot + 128 * sum(query)`, and `sum(query)` (`query_sum`, [`code_sum`]) is the same for every row of a
+/// search, so one `vpdpbusd` per 64 bytes instead of two. Exact, as `dot_i8_vnni`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dot_i8_vnni_query(query: &[i8], query_sum: i32, row: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = query.len().min(row.len());
+    let full = n - n % 64;
+    let flip = _mm512_set1_epi8(i8::MIN);
+    let mut acc0 = _mm512_setzero_si512();
+    let mut acc1 = _mm512_setzero_si512();
+    let mut i = 0;
+    // SAFETY: every load reads 64 bytes at `i < full <= len` of both slices (unaligned loads).
+    unsafe {
+        while i + 128 <= full {
+            let x0 = _mm512_loadu_si512(row.as_ptr().add(i).cast());
+            let y0 = _mm512_loadu_si512(query.as_ptr().add(i).cast());
+            let x1 = _mm512_loadu_si512(row.as_ptr().add(i + 64).cast());
+            let y1 = _mm512_loadu_si512(query.as_ptr().add(i + 64).cast());
+            acc0 = _mm512_dpbusd_epi32(acc0, _mm512_xor_si512(x0, flip), y0);
+            acc1 = _mm512_dpbusd_epi32(acc1, _mm512_xor_si512(x1, flip), y1);
+            i += 128;
+        }
+        if i < full {
+            let x0 = _mm512_loadu_si512(row.as_ptr().add(i).cast());
+            let y0 = _mm512_loadu_si512(query.as_ptr().add(i).cast());
+            acc0 = _mm512_dpbusd_epi32(acc0, _mm512_xor_si512(x0, flip), y0);
+        }
+    }
+    // The shifted sum covers the first `full` codes only.
+    let head_sum = query_sum - query[full..n].iter().map(|&x| x as i32).sum::<i32>();
+    _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1)) - 128 * head_sum
+        + dot_i8_portable(&query[full..n], &row[full..n])
+}
+
+/// Sum of a row's codes, for [`dot_i8_query`].
+pub(crate) fn code_sum(codes: &[i8]) -> i32 {
+    codes.iter().map(|&x| x as i32).sum()
+}
+
+/// [`dot_i8`]`(query, row)` for many rows against one query whose [`code_sum`] is `query_sum`: the same
+/// exact integer, faster with AVX-512 VNNI (one multiply-add per 64 codes instead of two).
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub(crate) fn dot_i8_query(query: &[i8], query_sum: i32, row: &[i8]) -> i32 {
+    assert_eq!(query.len(), row.len(), "dot_i8_query: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if query.len() >= 64 && vnni() {
+            // SAFETY: the CPU supports AVX-512 F, BW and VNNI (checked by `vnni`), the only requirement of
+            // `dot_i8_vnni_query`.
+            return unsafe { dot_i8_vnni_query(query, query_sum, row) };
+        }
+    }
+    dot_i8(query, row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn vnni() -> bool {
+    std::arch::is_x86_feature_detected!("avx512vnni")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+}
+
 /// Exact integer dot product of two int8 code rows written by [`quantize`] (codes in `-127..=127`; a code
 /// of -128 may make the AVX2 path differ). Integer sums are exact, so every path (AVX-512 VNNI, AVX2,
 /// scalar, picked at run time) gives the same result.
