@@ -24,7 +24,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{IndexError, Result};
 use crate::exact::dot;
-use crate::kernel::{dot_i8, quantize};
+use crate::kernel::{code_sum, dot_i8_query, quantize};
 use crate::storage::Storage;
 use crate::vectors::{sync_dir, u32_at, u64_at, Level};
 
@@ -125,25 +125,15 @@ impl<'a> QuantRows<'a> {
         self.steps.get(node as usize).copied().unwrap_or(0.0)
     }
 
-    /// Approximate similarity of the query `(codes, step)` to `node`.
+    /// Approximate similarity of the query `(codes, step)` to `node`; `sum` is the query's
+    /// [`code_sum`] (see [`dot_i8_query`]).
     #[inline]
-    pub(crate) fn score(&self, codes: &[i8], step: f32, node: u32) -> f32 {
+    pub(crate) fn score(&self, codes: &[i8], sum: i32, step: f32, node: u32) -> f32 {
         let c = self.codes(node);
         if c.len() != codes.len() {
             return f32::NEG_INFINITY;
         }
-        dot_i8(codes, c) as f32 * step * self.step(node)
-    }
-
-    /// [`QuantRows::score`] with the query's [`crate::kernel::code_sum`] (`sum`), by
-    /// [`crate::kernel::dot_i8_query`].
-    #[inline]
-    pub(crate) fn score_query(&self, codes: &[i8], sum: i32, step: f32, node: u32) -> f32 {
-        let c = self.codes(node);
-        if c.len() != codes.len() {
-            return f32::NEG_INFINITY;
-        }
-        crate::kernel::dot_i8_query(codes, sum, c) as f32 * step * self.step(node)
+        dot_i8_query(codes, sum, c) as f32 * step * self.step(node)
     }
 
     /// Quantises the vectors of `nodes` with `kernel::quantize`, in parallel.
@@ -283,8 +273,30 @@ impl GraphData {
         };
         // The new nodes, and the old ones that lost links towards them and have few left from their own
         // neighbours: a screen over the losers' lists instead of a search per old node.
-        let mut check = few_links_back(self, lost);
-        check.extend(old as u32..n);
+        let screen = std::env::var_os("AVX_CHECK_SCREEN").is_some();
+        let mut check = if old == 0 && screen {
+            let all = few_links_back(self, (0..n).collect());
+            if std::env::var_os("AVX_CHECK_TRACE").is_some() {
+                eprintln!(
+                    "check screen: {} lost an in-link, {} few links back",
+                    lost.len(),
+                    all.len()
+                );
+            }
+            let mut c = lost;
+            c.extend(all);
+            c
+        } else {
+            let mut c = few_links_back(
+                self,
+                lost.into_iter().filter(|&v| (v as usize) < old).collect(),
+            );
+            c.extend(old as u32..n);
+            c
+        };
+        if !screen || old > 0 {
+            check.extend(old as u32..n);
+        }
         self.check_and_repair(check, &vector, params, &mut report);
         report.build_ms = t0.elapsed().as_millis() as u64;
         report
@@ -1178,18 +1190,11 @@ where
         codes.resize(q.len(), 0);
         let step = quantize(q, &mut codes);
         let codes = &codes[..];
-        let sum = crate::kernel::code_sum(codes);
-        let fast = EXP_FLAGS.load(std::sync::atomic::Ordering::Relaxed) & 16 != 0;
+        let sum = code_sum(codes);
         let mut out = beam(
             g,
             ef,
-            |v| {
-                if fast {
-                    quant.score_query(codes, sum, step, v)
-                } else {
-                    quant.score(codes, step, v)
-                }
-            },
+            |v| quant.score(codes, sum, step, v),
             |v| prefetch_codes(quant.codes(v)),
             keep,
             target,
@@ -1197,20 +1202,9 @@ where
         if rerank == 0 {
             return out;
         }
-        let r = EXP_RERANK.load(std::sync::atomic::Ordering::Relaxed);
-        if r > 0 {
-            out.truncate(r);
-        } else if r == 0 && EXP_FLAGS.load(std::sync::atomic::Ordering::Relaxed) & 8 != 0 {
-            out.truncate(rerank);
-        }
-        let full = EXP_FLAGS.load(std::sync::atomic::Ordering::Relaxed) & 1 != 0;
+        out.truncate(rerank);
         for c in &out {
-            let v = vec_of(c.node);
-            if full {
-                prefetch_lines(v.as_ptr().cast(), v.len() / 16);
-            } else {
-                prefetch(v);
-            }
+            prefetch(vec_of(c.node));
         }
         for c in &mut out {
             c.score = dot(q, vec_of(c.node));
@@ -1219,11 +1213,6 @@ where
         out
     })
 }
-
-/// EXPERIMENT (not to be committed): rerank count (0 = all ef).
-pub static EXP_RERANK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-/// EXPERIMENT: bit 0 full prefetch of rerank rows; bit 1 prefetch next candidate's links.
-pub static EXP_FLAGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 thread_local! {
     /// The query's int8 codes (one buffer per thread, reused).
@@ -1278,7 +1267,6 @@ where
         vis.reset(n);
         vis.insert(cur);
         // `cands`: max-heap (best next); `best`: min-heap of the ef best so far.
-        let nextlinks = EXP_FLAGS.load(std::sync::atomic::Ordering::Relaxed) & 2 != 0;
         let mut cands = BinaryHeap::with_capacity(ef * 2);
         let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
         cands.push(start);
@@ -1294,11 +1282,10 @@ where
             // neighbour's row before scoring the first, so that the memory latencies overlap.
             let mut fresh = std::mem::take(&mut vis.fresh);
             fresh.clear();
-            if nextlinks {
-                if let Some(nx) = cands.peek() {
-                    let l = g.neighbours(0, nx.node);
-                    prefetch_lines(l.as_ptr().cast(), l.len().div_ceil(16).min(4));
-                }
+            // The next candidate's link list, while this one's neighbours are scored.
+            if let Some(next) = cands.peek() {
+                let l = g.neighbours(0, next.node);
+                prefetch_lines(l.as_ptr().cast(), l.len().div_ceil(16).min(4));
             }
             for &v in g.neighbours(0, c.node) {
                 if target == Some(v) {

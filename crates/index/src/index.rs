@@ -633,8 +633,7 @@ impl Index {
                 // Without a path filter, an excluded file or a dead row, every node is kept: the walk then
                 // reads no file record (three scattered loads per candidate that enters the beam, 14 % of a
                 // query's time at 100k rows).
-                let all_live = self.live[li] == owner.len() as u64
-                    && crate::graph::EXP_FLAGS.load(std::sync::atomic::Ordering::Relaxed) & 4 != 0;
+                let all_live = self.live[li] == owner.len() as u64;
                 let walked = if prefix.is_none() && opts.exclude_path.is_none() && all_live {
                     walk_graph(g, query, ef, k, want, &tail, &vec_of, |_| true)
                 } else {

@@ -484,6 +484,14 @@ mod tests {
                 .map(|_| (r.below(255) as i32 - 127) as i8)
                 .collect();
             assert_eq!(dot_i8(&a, &b), dot_i8_portable(&a, &b), "len {len}");
+            // The per-query form, on whichever path the CPU takes (VNNI with the query's sum, or
+            // `dot_i8`).
+            assert_eq!(
+                dot_i8_query(&a, code_sum(&a), &b),
+                dot_i8_portable(&a, &b),
+                "len {len}"
+            );
+            let low = vec![i8::MIN; len];
             // Each SIMD path on its own, where the CPU has it.
             #[cfg(target_arch = "x86_64")]
             {
@@ -496,9 +504,14 @@ mod tests {
                 {
                     // SAFETY: AVX-512 F, BW and VNNI are present (checked just above).
                     assert_eq!(unsafe { dot_i8_vnni(&a, &b) }, dot_i8_portable(&a, &b));
-                    let low = vec![i8::MIN; len];
                     // SAFETY: as above.
                     assert_eq!(unsafe { dot_i8_vnni(&low, &b) }, dot_i8_portable(&low, &b));
+                    // SAFETY: as above.
+                    let q = unsafe { dot_i8_vnni_query(&a, code_sum(&a), &b) };
+                    assert_eq!(q, dot_i8_portable(&a, &b));
+                    // SAFETY: as above. A row of -128 codes (never written by `quantize`) is exact too.
+                    let q = unsafe { dot_i8_vnni_query(&a, code_sum(&a), &low) };
+                    assert_eq!(q, dot_i8_portable(&a, &low));
                 }
             }
             let extreme = vec![-127i8; len];
