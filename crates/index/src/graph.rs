@@ -9,7 +9,7 @@
 //!
 //! Since graph format version 2 the file also holds an int8 copy of every node's vector in node order
 //! ([`QuantRows`]): the build and the beam search walk the graph on those (a quarter of the bytes of the f32
-//! rows), and a search re-scores its final candidates exactly on the f32 rows, so results and scores stay
+//! rows), and a search re-scores its best candidates exactly on the f32 rows, so results and scores stay
 //! exact. Version 1 graphs (no int8 copy) are searched on the f32 rows as before.
 
 use std::cell::RefCell;
@@ -273,30 +273,8 @@ impl GraphData {
         };
         // The new nodes, and the old ones that lost links towards them and have few left from their own
         // neighbours: a screen over the losers' lists instead of a search per old node.
-        let screen = std::env::var_os("AVX_CHECK_SCREEN").is_some();
-        let mut check = if old == 0 && screen {
-            let all = few_links_back(self, (0..n).collect());
-            if std::env::var_os("AVX_CHECK_TRACE").is_some() {
-                eprintln!(
-                    "check screen: {} lost an in-link, {} few links back",
-                    lost.len(),
-                    all.len()
-                );
-            }
-            let mut c = lost;
-            c.extend(all);
-            c
-        } else {
-            let mut c = few_links_back(
-                self,
-                lost.into_iter().filter(|&v| (v as usize) < old).collect(),
-            );
-            c.extend(old as u32..n);
-            c
-        };
-        if !screen || old > 0 {
-            check.extend(old as u32..n);
-        }
+        let mut check = few_links_back(self, lost);
+        check.extend(old as u32..n);
         self.check_and_repair(check, &vector, params, &mut report);
         report.build_ms = t0.elapsed().as_millis() as u64;
         report
@@ -379,29 +357,11 @@ impl GraphData {
         nodes.sort_unstable();
         nodes.dedup();
         report.checked = nodes.len() as u64;
-        let trace = std::env::var_os("AVX_CHECK_TRACE").is_some();
-        if trace {
-            eprintln!(
-                "check: disconnected {} in {:?}",
-                disconnected.len(),
-                t_check.elapsed()
-            );
-        }
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
         let mut unfound = nodes;
         for ef in [2, 8, params.check_ef] {
-            let t = std::time::Instant::now();
-            let before = unfound.len();
             unfound = self_misses(g, ef.min(params.check_ef), &vec_of, unfound, true);
-            if trace {
-                eprintln!(
-                    "check: ef {ef}: {before} searched, {} missed, {:?}",
-                    unfound.len(),
-                    t.elapsed()
-                );
-            }
         }
-        let t_rep = std::time::Instant::now();
         report.unreachable = unfound.len() as u64;
         // Points that no edge reaches are repaired too, even when a search for one "finds" it through an exact
         // duplicate of its vector.
@@ -417,9 +377,6 @@ impl GraphData {
             g.repair(&todo, fan, params.check_ef, vector);
             let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
             todo = self_misses(g, params.check_ef, &vec_of, todo, true);
-        }
-        if trace {
-            eprintln!("check: repair {:?}", t_rep.elapsed());
         }
         report.still_unreachable = todo.len() as u64;
         report.repaired = to_repair - report.still_unreachable;
