@@ -1,7 +1,9 @@
 //! Where a cold start's time goes: `avx similar NEW.wav` (audio tower session + decode + one 10 s window) and
-//! `avx search TEXT` (text tower session + one query), each in a fresh child process (warm page cache), for
-//! ONNX Runtime's graph optimisation levels and for the saved optimised graph (`SessionOptions::
-//! optimized_cache`, what the command line uses), alternated run by run so the ratios hold on a shared machine.
+//! `avx search TEXT` (text tower session + one query), each in a fresh child process (warm page cache): the graph
+//! optimised on load, the saved optimised graph as ONNX (`SessionOptions::optimized_cache`, what avx did before)
+//! and in ONNX Runtime's format over a memory map (`LoadTuning::ort_format`, what the command line uses), and
+//! ONNX Runtime's session settings (`LoadTuning`, spinning, threads), alternated run by run so the ratios hold on
+//! a shared machine.
 //!
 //!     AVX_BENCH_MODEL=/path/to/full-size/model cargo run --release -p avx-embed --example cold_start
 //!
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use avx_embed::model::{AudioEncoder, SessionOptions, TextEncoder, Variant};
+use avx_embed::model::{AudioEncoder, LoadTuning, SessionOptions, TextEncoder, Variant};
 use avx_embed::{runtime, FrontEndSpec, WindowStream};
 
 #[path = "util.rs"]
@@ -40,20 +42,31 @@ fn write_tone(path: &Path) {
 /// The child: one cold start, printed as `key=value` pairs.
 fn child(args: &[String]) {
     let t0 = Instant::now();
-    let (tower, variant, level, cache, model, wav) = (
+    let (tower, variant, level, cache, tuning, model, wav) = (
         &args[0],
         args[1].parse::<Variant>().unwrap(),
         args[2].parse::<u8>().unwrap(),
         &args[3],
-        PathBuf::from(&args[4]),
+        &args[4],
         PathBuf::from(&args[5]),
+        PathBuf::from(&args[6]),
     );
+    let has = |flag: &str| tuning.split(',').any(|f| f == flag);
     let opts = SessionOptions {
         variant,
-        threads: env_or("AVX_BENCH_THREADS", 2),
+        threads: if has("t1") {
+            1
+        } else {
+            env_or("AVX_BENCH_THREADS", 2)
+        },
         optimization: level,
-        spinning: false,
+        spinning: has("spin"),
         optimized_cache: (cache != "-").then(|| PathBuf::from(cache)),
+        load: LoadTuning {
+            ort_format: has("ort"),
+            memory_pattern: !has("nopattern"),
+            cpu_arena: !has("noarena"),
+        },
         ..Default::default()
     };
     runtime::init().unwrap();
@@ -104,60 +117,107 @@ fn main() {
     let wav = dir.path().join("new.wav");
     write_tone(&wav);
     let cache = dir.path().join("optimized");
-    // (label, tower, variant, level, cache)
-    let configs: Vec<(String, &str, &str, u8, bool)> = vec![
+    // (label, tower, variant, level, cache, tuning flags: ort = the saved graph in ONNX Runtime's format over a
+    // memory map, nopattern = no memory pattern, noarena = no CPU arena, spin = intra-op threads spin, t1 = one
+    // thread). avx's default: the saved ORT graph, mapped; the saved ONNX graph is what it did before.
+    type Config = (
+        &'static str,
+        &'static str,
+        &'static str,
+        u8,
+        bool,
+        &'static str,
+    );
+    let all: Vec<Config> = vec![
         (
-            "audio fp32, level 3 (all)".into(),
+            "audio fp32, level 3, optimised on load",
             "audio",
             "fp32",
             3,
             false,
+            "-",
         ),
         (
-            "audio fp32, level 1 (basic)".into(),
-            "audio",
-            "fp32",
-            1,
-            false,
-        ),
-        (
-            "audio fp32, level 0 (none)".into(),
-            "audio",
-            "fp32",
-            0,
-            false,
-        ),
-        (
-            "audio fp32, saved optimised graph".into(),
+            "audio fp32, saved ONNX graph",
             "audio",
             "fp32",
             3,
             true,
+            "-",
         ),
-        ("text int8, level 3".into(), "text", "int8", 3, false),
         (
-            "text int8, saved optimised graph".into(),
+            "audio fp32, saved ORT graph, mapped (avx)",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort",
+        ),
+        (
+            "audio fp32, saved ORT graph, no arena, no memory pattern",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort,noarena,nopattern",
+        ),
+        (
+            "audio fp32, saved ORT graph, spinning",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort,spin",
+        ),
+        (
+            "audio fp32, saved ORT graph, 1 thread",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort,t1",
+        ),
+        (
+            "text int8, level 3, optimised on load",
+            "text",
+            "int8",
+            3,
+            false,
+            "-",
+        ),
+        ("text int8, saved ONNX graph", "text", "int8", 3, true, "-"),
+        (
+            "text int8, saved ORT graph, mapped (avx)",
             "text",
             "int8",
             3,
             true,
+            "ort",
         ),
-        ("text fp32, level 3".into(), "text", "fp32", 3, false),
+        ("text fp32, saved ONNX graph", "text", "fp32", 3, true, "-"),
         (
-            "text fp32, saved optimised graph".into(),
+            "text fp32, saved ORT graph, mapped",
             "text",
             "fp32",
             3,
             true,
+            "ort",
         ),
     ];
+    // AVX_BENCH_COLD_ONLY=word,word keeps the settings whose label contains every word.
+    let only = std::env::var("AVX_BENCH_COLD_ONLY").unwrap_or_default();
+    let configs: Vec<Config> = all
+        .into_iter()
+        .filter(|c| only.split(',').all(|w| c.0.contains(w.trim())))
+        .collect();
     let exe = std::env::current_exe().unwrap();
-    let spawn = |c: &(String, &str, &str, u8, bool)| -> Sample {
+    let spawn = |c: &Config| -> Sample {
         let t = Instant::now();
         let out = Command::new(&exe)
             .arg("--child")
             .args([c.1, c.2, &c.3.to_string()])
             .arg(if c.4 { cache.as_os_str() } else { "-".as_ref() })
+            .arg(c.5)
             .arg(&model)
             .arg(&wav)
             .output()
