@@ -21,6 +21,7 @@ for b in "$ref" "$new"; do
 done
 [ -x /usr/bin/time ] || { echo "cold_cli: needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lib"
@@ -71,7 +72,7 @@ for _ in $(seq "$runs"); do
     done
 done
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-echo "cold starts, $runs alternated runs, medians; $(lscpu | grep 'Model name' | sed 's/  */ /g'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cold starts, $runs alternated runs, medians; $(lscpu | grep 'Model name' | sed 's/  */ /g'); load average $load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "| command | binary | wall s | CPU s | peak RSS MB |"
 echo "|---|---|---|---|---|"
 for q in "${queries[@]}"; do
