@@ -1,20 +1,23 @@
 //! Where a cold start's time goes: `avx similar NEW.wav` (audio tower session + decode + one 10 s window) and
-//! `avx search TEXT` (text tower session + one query), each in a fresh child process (warm page cache), for
-//! ONNX Runtime's graph optimisation levels and for the saved optimised graph (`SessionOptions::
-//! optimized_cache`, what the command line uses), alternated run by run so the ratios hold on a shared machine.
+//! `avx search TEXT` (text tower session + one query), each in a fresh child process (warm page cache): the graph
+//! optimised on load, the saved optimised graph as ONNX (`SessionOptions::optimized_cache`, what avx did before)
+//! and in ONNX Runtime's format over a memory map (`LoadTuning::ort_format`, what the command line uses), and
+//! ONNX Runtime's session settings (`LoadTuning`, spinning, threads), alternated run by run so the ratios hold on
+//! a shared machine.
 //!
 //!     AVX_BENCH_MODEL=/path/to/full-size/model cargo run --release -p avx-embed --example cold_start
 //!
 //! Each child reports: loading ONNX Runtime, creating the session, the front end (decode + resample + log-mel of
-//! a 10 s 44.1 kHz WAV) or tokenising, the first run, and its CPU time (user + system) and peak RSS; the parent
-//! adds the process's wall time from spawn to exit. Medians of `AVX_BENCH_COLD_RUNS` (default 5).
+//! a 10 s 44.1 kHz WAV) or tokenising, the first run, its CPU time (user + system) and peak RSS up to there, and
+//! a second run of the same input (what a warm run costs, to show the first run's set-up); the parent adds the
+//! process's wall time from spawn to exit (which includes the second run). Medians of `AVX_BENCH_COLD_RUNS` (default 5).
 //! `AVX_BENCH_THREADS` (default 2).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use avx_embed::model::{AudioEncoder, SessionOptions, TextEncoder, Variant};
+use avx_embed::model::{AudioEncoder, LoadTuning, SessionOptions, TextEncoder, Variant};
 use avx_embed::{runtime, FrontEndSpec, WindowStream};
 
 #[path = "util.rs"]
@@ -40,53 +43,89 @@ fn write_tone(path: &Path) {
 /// The child: one cold start, printed as `key=value` pairs.
 fn child(args: &[String]) {
     let t0 = Instant::now();
-    let (tower, variant, level, cache, model, wav) = (
+    let (tower, variant, level, cache, tuning, model, wav) = (
         &args[0],
         args[1].parse::<Variant>().unwrap(),
         args[2].parse::<u8>().unwrap(),
         &args[3],
-        PathBuf::from(&args[4]),
+        &args[4],
         PathBuf::from(&args[5]),
+        PathBuf::from(&args[6]),
     );
+    let has = |flag: &str| tuning.split(',').any(|f| f == flag);
     let opts = SessionOptions {
         variant,
-        threads: env_or("AVX_BENCH_THREADS", 2),
+        threads: if has("t1") {
+            1
+        } else {
+            env_or("AVX_BENCH_THREADS", 2)
+        },
         optimization: level,
-        spinning: false,
+        spinning: has("spin"),
         optimized_cache: (cache != "-").then(|| PathBuf::from(cache)),
+        load: LoadTuning {
+            ort_format: has("ort"),
+            memory_pattern: !has("nopattern"),
+            cpu_arena: !has("noarena"),
+        },
         ..Default::default()
     };
     runtime::init().unwrap();
     let init = t0.elapsed().as_secs_f64();
     let t = Instant::now();
-    let (session, front, run);
+    // The cold start's CPU time and peak RSS are read after its first run; the second run only shows what the
+    // first one's set-up cost.
+    let (session, front, run, again, cold);
+    // CPU time (all threads) at each phase's end: created, front end, first run, second run.
+    let mut cpu = [0f64; 5];
+    cpu[0] = cpu_seconds();
     if tower == "audio" {
         let spec =
             FrontEndSpec::clap_from_preprocessor_config(&model.join("preprocessor_config.json"))
                 .unwrap();
         let mut enc = AudioEncoder::open_dir(&model, &spec, &opts).unwrap();
         session = t.elapsed().as_secs_f64();
+        cpu[1] = cpu_seconds();
         let t = Instant::now();
         let mut s = WindowStream::open(&wav, &spec, spec.window_seconds()).unwrap();
         let w = s.next_window().unwrap().unwrap();
         front = t.elapsed().as_secs_f64();
+        cpu[2] = cpu_seconds();
         let t = Instant::now();
         enc.embed(&[w.features.as_slice()]).unwrap();
         run = t.elapsed().as_secs_f64();
+        cold = (cpu_seconds(), peak_rss_mb());
+        cpu[3] = cold.0;
+        let t = Instant::now();
+        enc.embed(&[w.features.as_slice()]).unwrap();
+        again = t.elapsed().as_secs_f64();
+        cpu[4] = cpu_seconds();
     } else {
         let mut enc = TextEncoder::open_dir(&model, &opts).unwrap();
         session = t.elapsed().as_secs_f64();
+        cpu[1] = cpu_seconds();
         let t = Instant::now();
         enc.tokenize("a heavy door slamming shut").unwrap();
         front = t.elapsed().as_secs_f64();
+        cpu[2] = cpu_seconds();
         let t = Instant::now();
         enc.embed("a heavy door slamming shut").unwrap();
         run = t.elapsed().as_secs_f64();
+        cold = (cpu_seconds(), peak_rss_mb());
+        cpu[3] = cold.0;
+        let t = Instant::now();
+        enc.embed("a heavy door slamming shut").unwrap();
+        again = t.elapsed().as_secs_f64();
+        cpu[4] = cpu_seconds();
     }
     println!(
-        "init={init} session={session} front={front} run={run} cpu={} rss={}",
-        cpu_seconds(),
-        peak_rss_mb()
+        "init={init} session={session} front={front} run={run} again={again} cpu={} rss={} cpu_session={} \
+         cpu_run={} cpu_again={}",
+        cold.0,
+        cold.1,
+        cpu[1] - cpu[0],
+        cpu[3] - cpu[2],
+        cpu[4] - cpu[3]
     );
 }
 
@@ -104,60 +143,107 @@ fn main() {
     let wav = dir.path().join("new.wav");
     write_tone(&wav);
     let cache = dir.path().join("optimized");
-    // (label, tower, variant, level, cache)
-    let configs: Vec<(String, &str, &str, u8, bool)> = vec![
+    // (label, tower, variant, level, cache, tuning flags: ort = the saved graph in ONNX Runtime's format over a
+    // memory map, nopattern = no memory pattern, noarena = no CPU arena, spin = intra-op threads spin, t1 = one
+    // thread). avx's default: the saved ORT graph, mapped; the saved ONNX graph is what it did before.
+    type Config = (
+        &'static str,
+        &'static str,
+        &'static str,
+        u8,
+        bool,
+        &'static str,
+    );
+    let all: Vec<Config> = vec![
         (
-            "audio fp32, level 3 (all)".into(),
+            "audio fp32, level 3, optimised on load",
             "audio",
             "fp32",
             3,
             false,
+            "-",
         ),
         (
-            "audio fp32, level 1 (basic)".into(),
-            "audio",
-            "fp32",
-            1,
-            false,
-        ),
-        (
-            "audio fp32, level 0 (none)".into(),
-            "audio",
-            "fp32",
-            0,
-            false,
-        ),
-        (
-            "audio fp32, saved optimised graph".into(),
+            "audio fp32, saved ONNX graph",
             "audio",
             "fp32",
             3,
             true,
+            "-",
         ),
-        ("text int8, level 3".into(), "text", "int8", 3, false),
         (
-            "text int8, saved optimised graph".into(),
+            "audio fp32, saved ORT graph, mapped (avx)",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort",
+        ),
+        (
+            "audio fp32, saved ORT graph, no arena, no memory pattern",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort,noarena,nopattern",
+        ),
+        (
+            "audio fp32, saved ORT graph, spinning",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort,spin",
+        ),
+        (
+            "audio fp32, saved ORT graph, 1 thread",
+            "audio",
+            "fp32",
+            3,
+            true,
+            "ort,t1",
+        ),
+        (
+            "text int8, level 3, optimised on load",
+            "text",
+            "int8",
+            3,
+            false,
+            "-",
+        ),
+        ("text int8, saved ONNX graph", "text", "int8", 3, true, "-"),
+        (
+            "text int8, saved ORT graph, mapped (avx)",
             "text",
             "int8",
             3,
             true,
+            "ort",
         ),
-        ("text fp32, level 3".into(), "text", "fp32", 3, false),
+        ("text fp32, saved ONNX graph", "text", "fp32", 3, true, "-"),
         (
-            "text fp32, saved optimised graph".into(),
+            "text fp32, saved ORT graph, mapped",
             "text",
             "fp32",
             3,
             true,
+            "ort",
         ),
     ];
+    // AVX_BENCH_COLD_ONLY=word,word keeps the settings whose label contains every word.
+    let only = std::env::var("AVX_BENCH_COLD_ONLY").unwrap_or_default();
+    let configs: Vec<Config> = all
+        .into_iter()
+        .filter(|c| only.split(',').all(|w| c.0.contains(w.trim())))
+        .collect();
     let exe = std::env::current_exe().unwrap();
-    let spawn = |c: &(String, &str, &str, u8, bool)| -> Sample {
+    let spawn = |c: &Config| -> Sample {
         let t = Instant::now();
         let out = Command::new(&exe)
             .arg("--child")
             .args([c.1, c.2, &c.3.to_string()])
             .arg(if c.4 { cache.as_os_str() } else { "-".as_ref() })
+            .arg(c.5)
             .arg(&model)
             .arg(&wav)
             .output()
@@ -189,8 +275,8 @@ fn main() {
         }
     }
     println!("\nmedians of {runs} cold processes each (seconds; rss MB)");
-    println!("| start | process wall | CPU | ORT load | session | front end / tokens | first run | peak RSS |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| start | process wall | CPU | ORT load | session | front end / tokens | first run | second run | CPU: session, first run, second run | peak RSS |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (c, r) in configs.iter().zip(results) {
         let get = |k: &str| {
             median(
@@ -200,7 +286,7 @@ fn main() {
             )
         };
         println!(
-            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3}, {:.3}, {:.3} | {:.0} |",
             c.0,
             median(r.iter().map(|x| x.0).collect()),
             get("cpu"),
@@ -208,6 +294,10 @@ fn main() {
             get("session"),
             get("front"),
             get("run"),
+            get("again"),
+            get("cpu_session"),
+            get("cpu_run"),
+            get("cpu_again"),
             get("rss")
         );
     }

@@ -1,10 +1,10 @@
 //! Weight variants (fp32, fp16, int8) of a model's audio and text towers, in one process so the ratios hold on
 //! a shared machine: session creation (the cold start of `avx similar NEW.wav` and `avx search TEXT`, measured
-//! in a fresh child process with its peak RSS), time per 10 s window and per text query, and agreement with
+//! in a fresh child process with its peak RSS, from the saved optimised graph as the command line loads it), time per 10 s window and per text query, and agreement with
 //! fp32: cosine per window, cosine per text query, and top-10 overlap of `similar` (a variant's file vector
 //! against a library of fp32 file vectors) and `search` (a variant's text vector against the same library).
 //!
-//!     AVX_BENCH_MODEL=/path/to/full-size/model cargo run -p avx-embed --example variants
+//!     AVX_BENCH_MODEL=/path/to/full-size/model cargo run --release -p avx-embed --example variants
 //!
 //! The model directory needs all three variants of both towers (`models/export_clap.py --variants`). The
 //! library is up to `AVX_BENCH_FILES` (default 40) audio files of `tests/data` (the programme recording
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use avx_embed::model::{pool, SessionOptions, Variant};
+use avx_embed::model::{pool, LoadTuning, SessionOptions, Variant};
 use avx_embed::{Embedder, ModelInputs};
 
 #[path = "util.rs"]
@@ -105,9 +105,18 @@ fn audio_files(root: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The child process: create one tower's session from cold, use it once, print the times and peak RSS.
-fn cold(model: &Path, tower: &str, variant: Variant, threads: usize, probe: &Path) {
+fn cold(model: &Path, tower: &str, variant: Variant, threads: usize, probe: &Path, cache: &Path) {
     let t0 = Instant::now();
-    let mut emb = Embedder::open("bench", model, opts(variant, threads)).unwrap();
+    // As the command line opens a model: the saved optimised graph in ONNX Runtime's format, mapped.
+    let opts = SessionOptions {
+        optimized_cache: Some(cache.to_path_buf()),
+        load: LoadTuning {
+            ort_format: true,
+            ..LoadTuning::default()
+        },
+        ..opts(variant, threads)
+    };
+    let mut emb = Embedder::open("bench", model, opts).unwrap();
     if tower == "text" {
         emb.text().unwrap();
     } else {
@@ -150,7 +159,8 @@ fn main() {
     let probe = data.join("audio/mono48k_s16_3s.wav");
     if let Ok(spec) = std::env::var("AVX_VARIANTS_COLD") {
         let (tower, v) = spec.split_once(':').unwrap();
-        cold(&model, tower, v.parse().unwrap(), threads, &probe);
+        let cache = PathBuf::from(std::env::var("AVX_VARIANTS_CACHE").unwrap());
+        cold(&model, tower, v.parse().unwrap(), threads, &probe, &cache);
         return;
     }
 
@@ -217,6 +227,7 @@ fn main() {
     // Cold starts in fresh processes.
     let runs: usize = env_or("AVX_BENCH_COLD_RUNS", 3);
     let exe = std::env::current_exe().unwrap();
+    let cache = tempfile::tempdir().unwrap();
     let mut cold_figs = Vec::new();
     for v in VARIANTS {
         let mut per_tower = Vec::new();
@@ -224,9 +235,11 @@ fn main() {
             let mut loads = Vec::new();
             let mut firsts = Vec::new();
             let mut rss = Vec::new();
-            for _ in 0..runs {
+            // The first start saves the optimised graph (once per model file); it is not counted.
+            for run in 0..=runs {
                 let out = Command::new(&exe)
                     .env("AVX_VARIANTS_COLD", format!("{tower}:{}", v.name()))
+                    .env("AVX_VARIANTS_CACHE", cache.path())
                     .output()
                     .unwrap();
                 let text = String::from_utf8_lossy(&out.stdout);
@@ -237,6 +250,9 @@ fn main() {
                         panic!("cold run failed: {}", String::from_utf8_lossy(&out.stderr))
                     });
                 let f: Vec<f64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+                if run == 0 {
+                    continue;
+                }
                 loads.push(f[0]);
                 firsts.push(f[1]);
                 rss.push(f[2]);
@@ -311,8 +327,8 @@ fn main() {
         );
     }
     println!(
-        "win_ms/query_ms: warm, per 10 s window (batch 1) and per text query; *_load_s: session creation in a fresh \
-         process (median of {runs}); *_first: then embedding {} / the first query; *_rssMB: peak RSS of that process; \
+        "win_ms/query_ms: warm, per 10 s window (batch 1) and per text query; *_load_s: session creation from the saved \
+         ORT-format graph in a fresh process (median of {runs}, after one start that saves it); *_first: then embedding {} / the first query; *_rssMB: peak RSS of that process; \
          cos: min and median over windows/queries; top10: mean overlap with fp32's top 10 over a library of {} fp32 \
          file vectors",
         probe.display(),

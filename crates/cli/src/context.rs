@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use avx_embed::model::{Device, SessionOptions, Variant, QUERY_TEXT_VARIANT};
+use avx_embed::model::{Device, LoadTuning, SessionOptions, Variant, QUERY_TEXT_VARIANT};
 use avx_embed::{registry, runtime, Embedder};
 use avx_index::{Index, IndexSettings, OpenOptions};
 
@@ -69,6 +69,12 @@ impl Ctx {
             // The optimised graphs are saved once beside the models' other cached data: a later cold start
             // (`avx similar NEW.wav`, `avx search`) skips ONNX Runtime's graph optimisation (README, Performance).
             optimized_cache: Some(runtime::cache_dir().join("optimized")),
+            // Saved in ONNX Runtime's own format and mapped, its weights used in place: a cold `avx search` creates
+            // its session in about half the CPU time, `avx similar` in less (benches/cold_start.rs; README).
+            load: LoadTuning {
+                ort_format: true,
+                ..LoadTuning::default()
+            },
         }
     }
 

@@ -133,6 +133,44 @@ pub struct SessionOptions {
     /// file's sha256, the ONNX Runtime version and the level) and loaded from on later starts, skipping the
     /// graph optimisation (CPU only; `None`: optimise on every load). See [`open_session`].
     pub optimized_cache: Option<PathBuf>,
+    /// How sessions are created and first run: settings that change time and memory, never the vectors.
+    pub load: LoadTuning,
+}
+
+/// ONNX Runtime settings for creating a session and for its first run. None of them changes a vector
+/// (tests/session_cache.rs); `benches/cold_start.rs` measures each against the others in one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadTuning {
+    /// Save the optimised graph ([`SessionOptions::optimized_cache`]) in ONNX Runtime's own format (`.ort`, a
+    /// flatbuffer) and create later sessions over a memory map of it, using its weights in place
+    /// (`session.use_ort_model_bytes_directly`, `session.use_ort_model_bytes_for_initializers`) instead of
+    /// parsing a protobuf and copying every weight. `false`: the graph is saved as ONNX.
+    pub ort_format: bool,
+    /// Plan the first run's buffers from the shapes seen (ONNX Runtime's memory pattern, default `true`).
+    pub memory_pattern: bool,
+    /// Serve the CPU's buffers from an arena that grows and is kept (ONNX Runtime's default, `true`).
+    pub cpu_arena: bool,
+}
+
+impl Default for LoadTuning {
+    fn default() -> Self {
+        LoadTuning {
+            ort_format: false,
+            memory_pattern: true,
+            cpu_arena: true,
+        }
+    }
+}
+
+/// A session with the memory map its weights live in, if it was created over one ([`LoadTuning::ort_format`]).
+/// The session is declared first so that it is dropped before the map.
+#[derive(Debug)]
+pub struct LoadedSession {
+    /// The session.
+    pub session: Session,
+    /// The device it runs on.
+    pub device: Device,
+    _bytes: Option<memmap2::Mmap>,
 }
 
 impl Default for SessionOptions {
@@ -144,6 +182,7 @@ impl Default for SessionOptions {
             optimization: 3,
             spinning: true,
             optimized_cache: None,
+            load: LoadTuning::default(),
         }
     }
 }
@@ -179,30 +218,43 @@ pub fn check_model_file(path: &Path) -> Result<()> {
 }
 
 /// Where [`open_session`] keeps the optimised graph of `path` under `dir`: named by the file's sha256 (the
-/// recorded one, [`crate::hashes`]), the ONNX Runtime version and the optimisation level.
-pub fn optimized_path(dir: &Path, path: &Path, optimization: u8) -> Result<PathBuf> {
+/// recorded one, [`crate::hashes`]: one `stat` when the file is unchanged), the ONNX Runtime version and the
+/// optimisation level; `.ort` in ONNX Runtime's format ([`LoadTuning::ort_format`]), else `.onnx`.
+pub fn optimized_path(
+    dir: &Path,
+    path: &Path,
+    optimization: u8,
+    ort_format: bool,
+) -> Result<PathBuf> {
     let sha = crate::hashes::known_sha256(path)?;
     Ok(dir.join(format!(
-        "{sha}-ort{}-O{}.onnx",
+        "{sha}-ort{}-O{}.{}",
         runtime::ORT_VERSION,
-        optimization.min(3)
+        optimization.min(3),
+        if ort_format { "ort" } else { "onnx" }
     )))
 }
 
-/// Builds a session for one ONNX file; returns it with the name of the device it runs on.
+/// Builds a session for one ONNX file.
 ///
 /// With [`SessionOptions::optimized_cache`] (CPU only), the first load saves ONNX Runtime's optimised graph
 /// there (written to a temporary name, then renamed) and later loads read it with graph optimisation off: the
 /// same graph, without optimising it again. A saved graph that fails to load is deleted and the model file is
 /// loaded as without the cache; a cache that cannot be written only costs the saving.
-pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Device)> {
+pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<LoadedSession> {
     check_model_file(path)?;
+    let ort_format = opts.load.ort_format;
     let cache = match (&opts.optimized_cache, opts.device) {
-        (Some(dir), Device::Cpu) => optimized_path(dir, path, opts.optimization).ok(),
+        (Some(dir), Device::Cpu) => optimized_path(dir, path, opts.optimization, ort_format).ok(),
         _ => None,
     };
     if let Some(saved) = cache.as_ref().filter(|p| p.is_file()) {
-        match build_session(saved, opts, Some(0), None) {
+        let loaded = if ort_format {
+            build_session_mapped(saved, opts)
+        } else {
+            build_session(saved, opts, Some(0), None)
+        };
+        match loaded {
             Ok(s) => return Ok(s),
             Err(e) => {
                 log::warn!("{e}: loading {} instead", path.display());
@@ -231,35 +283,57 @@ pub fn open_session(path: &Path, opts: &SessionOptions) -> Result<(Session, Devi
     built
 }
 
-/// One session from `path`, at `level` (default: the options' level), saving the optimised graph to `save`.
-fn build_session(
+/// A session builder for `path` with `opts`' threads, spinning and [`LoadTuning`], at `level`.
+fn builder(
     path: &Path,
     opts: &SessionOptions,
-    level: Option<u8>,
-    save: Option<&Path>,
-) -> Result<(Session, Device)> {
+    level: u8,
+) -> Result<ort::session::builder::SessionBuilder> {
     let env = runtime::environment()?;
-    let level = match level.unwrap_or(opts.optimization) {
+    let level = match level {
         0 => GraphOptimizationLevel::Disable,
         1 => GraphOptimizationLevel::Level1,
         2 => GraphOptimizationLevel::Level2,
         _ => GraphOptimizationLevel::Level3,
     };
+    let err = |e: ort::Error<ort::session::builder::SessionBuilder>| model_err(path, e);
     let mut builder = Session::builder(env)
         .map_err(|e| model_err(path, e))?
         .with_optimization_level(level)
-        .map_err(|e| model_err(path, e))?;
+        .map_err(err)?;
     if opts.threads > 0 {
-        builder = builder
-            .with_intra_threads(opts.threads)
-            .map_err(|e| model_err(path, e))?;
+        builder = builder.with_intra_threads(opts.threads).map_err(err)?;
     }
     if !opts.spinning {
-        builder = builder
-            .with_intra_op_spinning(false)
-            .map_err(|e| model_err(path, e))?;
+        builder = builder.with_intra_op_spinning(false).map_err(err)?;
     }
+    let tune = &opts.load;
+    if !tune.memory_pattern {
+        builder = builder.with_memory_pattern(false).map_err(err)?;
+    }
+    if !tune.cpu_arena && opts.device == Device::Cpu {
+        builder = builder
+            .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+            .map_err(err)?;
+    }
+    Ok(builder)
+}
+
+/// One session from `path`, at `level` (default: the options' level), saving the optimised graph to `save`
+/// (in ONNX Runtime's format with [`LoadTuning::ort_format`]).
+fn build_session(
+    path: &Path,
+    opts: &SessionOptions,
+    level: Option<u8>,
+    save: Option<&Path>,
+) -> Result<LoadedSession> {
+    let mut builder = builder(path, opts, level.unwrap_or(opts.optimization))?;
     if let Some(save) = save {
+        if opts.load.ort_format {
+            builder = builder
+                .with_config_entry("session.save_model_format", "ORT")
+                .map_err(|e| model_err(path, e))?;
+        }
         builder = builder
             .with_optimized_model_path(save)
             .map_err(|e| model_err(path, e))?;
@@ -268,7 +342,40 @@ fn build_session(
     let session = builder
         .commit_from_file(path)
         .map_err(|e| model_err(path, e))?;
-    Ok((session, device))
+    Ok(LoadedSession {
+        session,
+        device,
+        _bytes: None,
+    })
+}
+
+/// A CPU session over a memory map of a saved ORT-format graph, its weights used where they lie in the map.
+fn build_session_mapped(saved: &Path, opts: &SessionOptions) -> Result<LoadedSession> {
+    let file = std::fs::File::open(saved).map_err(|e| EmbedError::io(saved, e))?;
+    // SAFETY: the map is read-only, and the cache's files are written under a temporary name and renamed into
+    // place, never rewritten in place, so the mapped bytes do not change under the session, which is dropped
+    // before the map (`LoadedSession`).
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| EmbedError::io(saved, e))?;
+    if bytes.get(4..8) != Some(b"ORTM".as_slice()) {
+        return Err(model_err(saved, "not an ORT-format graph"));
+    }
+    let mut builder = builder(saved, opts, 0)?;
+    for key in [
+        "session.use_ort_model_bytes_directly",
+        "session.use_ort_model_bytes_for_initializers",
+    ] {
+        builder = builder
+            .with_config_entry(key, "1")
+            .map_err(|e| model_err(saved, e))?;
+    }
+    let session = builder
+        .commit_from_memory(&bytes)
+        .map_err(|e| model_err(saved, e))?;
+    Ok(LoadedSession {
+        session,
+        device: Device::Cpu,
+        _bytes: Some(bytes),
+    })
 }
 
 /// L2-normalises `v` in place. A zero vector stays zero.
@@ -354,7 +461,7 @@ fn run_rows(
 /// The audio tower: model-input windows in, L2-normalised vectors out.
 #[derive(Debug)]
 pub struct AudioEncoder {
-    session: Session,
+    session: LoadedSession,
     path: PathBuf,
     input: String,
     output: String,
@@ -365,8 +472,10 @@ pub struct AudioEncoder {
 impl AudioEncoder {
     /// Opens `path`, whose one float input takes windows of `input_shape` (without the batch axis).
     pub fn open(path: &Path, input_shape: &[usize], opts: &SessionOptions) -> Result<Self> {
-        let (session, device) = open_session(path, opts)?;
+        let session = open_session(path, opts)?;
+        let device = session.device;
         let input = session
+            .session
             .inputs()
             .iter()
             .find(|i| {
@@ -374,7 +483,7 @@ impl AudioEncoder {
             })
             .map(|i| i.name().to_string())
             .ok_or_else(|| model_err(path, "the audio model has no float32 input"))?;
-        let output = float_output(&session, path, &["audio_embeds", "embedding"])?;
+        let output = float_output(&session.session, path, &["audio_embeds", "embedding"])?;
         Ok(AudioEncoder {
             session,
             path: path.to_path_buf(),
@@ -423,7 +532,7 @@ impl AudioEncoder {
         let output = self.output.clone();
         let input = self.input.clone();
         run_rows(
-            &mut self.session,
+            &mut self.session.session,
             &self.path.clone(),
             vec![(input, tensor.into_dyn())],
             &output,
@@ -434,7 +543,7 @@ impl AudioEncoder {
 /// The text tower with its tokenizer.
 #[derive(Debug)]
 pub struct TextEncoder {
-    session: Session,
+    session: LoadedSession,
     tokenizer: tokenizers::Tokenizer,
     path: PathBuf,
     ids_input: String,
@@ -468,8 +577,9 @@ impl TextEncoder {
             message: format!("cannot set truncation: {e}"),
         })?;
         tok.with_padding(None);
-        let (session, _) = open_session(model, opts)?;
+        let session = open_session(model, opts)?;
         let names: Vec<String> = session
+            .session
             .inputs()
             .iter()
             .map(|i| i.name().to_string())
@@ -493,7 +603,7 @@ impl TextEncoder {
                 format!("the text model asks for an input avx does not know: '{other}'"),
             ));
         }
-        let output = float_output(&session, model, &["text_embeds"])?;
+        let output = float_output(&session.session, model, &["text_embeds"])?;
         Ok(TextEncoder {
             session,
             tokenizer: tok,
@@ -538,7 +648,7 @@ impl TextEncoder {
         }
         let output = self.output.clone();
         let path = self.path.clone();
-        run_rows(&mut self.session, &path, inputs, &output).map(|(_, v)| v)
+        run_rows(&mut self.session.session, &path, inputs, &output).map(|(_, v)| v)
     }
 }
 
