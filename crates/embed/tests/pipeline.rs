@@ -4,8 +4,7 @@
 //! stream's print tap is checked the same way without a model.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
 
 use avx_embed::blocks::BlockSpec;
 use avx_embed::model::SessionOptions;
@@ -91,48 +90,6 @@ fn pipeline_vectors_and_prints_equal_the_one_file_path() {
             );
         }
     }
-}
-
-#[test]
-fn starved_idle_decoders_get_a_helper() {
-    // A busy thread of this process on every core, at normal priority, leaves the `SCHED_IDLE` decoders (the
-    // default) almost no CPU (Linux gives an idle-policy thread about 0.3 % of a contended core); the pipeline must
-    // notice (inference waits on an empty queue) and start a decoder at nice +10, which gets about a tenth.
-    let model = root().join("tests/fixtures/tiny-clap");
-    let files: Vec<PathBuf> = audio_files()
-        .into_iter()
-        .filter(|f| f.ends_with("mono8k_u8_3s.wav") || f.ends_with("stereo44k_4s.mp3"))
-        .collect();
-    assert_eq!(files.len(), 2);
-    let mut emb = Embedder::open("tiny", &model, SessionOptions::default()).expect("open model");
-    let opts = PipelineOptions::default();
-    assert_eq!(opts.decoder_priority, DecoderPriority::Idle);
-    let stop = AtomicBool::new(false);
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (embedded, took) = std::thread::scope(|s| {
-        for _ in 0..cores {
-            s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            });
-        }
-        let t = Instant::now();
-        let mut embedded = 0;
-        let r = embed_files(&mut emb, &files, &opts, &AtomicBool::new(false), &mut |o| {
-            if let FileOutcome::Embedded(_) = o {
-                embedded += 1;
-            }
-        });
-        stop.store(true, Ordering::Relaxed);
-        r.expect("pipeline");
-        (embedded, t.elapsed())
-    });
-    assert_eq!(embedded, files.len());
-    assert!(
-        took < Duration::from_secs(30),
-        "two short files took {took:?} beside busy threads: the starved idle decoders got no helper"
-    );
 }
 
 #[test]
