@@ -9,8 +9,9 @@
 //! stereo FLAC files and 0.1 to 2 s one-shots, encoded with `sox` (or `ffmpeg`), which must be installed.
 //!
 //! Each round runs, one after the other: the bare session at batch 1 and at `AVX_BENCH_BATCH`; the pipeline as
-//! `avx index` runs it (sound prints on) at both batch sizes with the decoders in the background (avx's
-//! default), and at the default batch size with the decoders at normal priority; and the one-shots. Every run reports wall time and the process's CPU time (user + system,
+//! `avx index` runs it (sound prints on) at both batch sizes with the decoders at avx's default priority, and at
+//! the default batch size with the decoders at each other priority (`SCHED_IDLE`, nice +10, normal); and the
+//! one-shots at each priority. Every run reports wall time and the process's CPU time (user + system,
 //! `getrusage`) per window; the summary gives, per setting, the median over rounds of the ratio to the best bare
 //! session of the same round. The front end's own cost (decode + resample + log-mel, one thread) is measured
 //! once, before the rounds.
@@ -24,7 +25,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use avx_embed::model::{AudioEncoder, SessionOptions, Variant};
-use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
+use avx_embed::pipeline::{embed_files, DecoderPriority, FileOutcome, PipelineOptions};
 use avx_embed::{Embedder, FrontEndSpec, WindowStream};
 
 #[path = "util.rs"]
@@ -73,6 +74,27 @@ fn write_file(path: &Path, seed: u64, seconds: f64) {
         })
         .collect();
     write_wav(path, rate, 2, &samples);
+}
+
+/// The decoder priorities compared.
+const PRIORITIES: [DecoderPriority; 3] = [
+    DecoderPriority::Idle,
+    DecoderPriority::Background,
+    DecoderPriority::Normal,
+];
+
+/// How a row names a decoder priority.
+fn priority_name(p: DecoderPriority, default: DecoderPriority) -> String {
+    let name = match p {
+        DecoderPriority::Idle => "at SCHED_IDLE",
+        DecoderPriority::Background => "at nice +10",
+        DecoderPriority::Normal => "at normal priority",
+    };
+    if p == default {
+        format!("{name} (default)")
+    } else {
+        name.to_string()
+    }
 }
 
 fn main() {
@@ -158,27 +180,29 @@ fn main() {
         r.2.push(wall / ref_wall);
         r.3.push(cpu / ref_cpu);
     };
-    let run_pipeline = |emb: &mut Embedder, files: &[PathBuf], b: usize, background: bool| {
-        let popts = PipelineOptions {
-            batch: b,
-            decoders: (threads / 2).max(1),
-            background_decoders: background,
-            prints: true,
-            ..Default::default()
+    let run_pipeline =
+        |emb: &mut Embedder, files: &[PathBuf], b: usize, priority: DecoderPriority| {
+            let popts = PipelineOptions {
+                batch: b,
+                decoders: (threads / 2).max(1),
+                decoder_priority: priority,
+                prints: true,
+                ..Default::default()
+            };
+            let mut ok = 0;
+            let t = timed(|| {
+                embed_files(emb, files, &popts, &AtomicBool::new(false), &mut |o| {
+                    if let FileOutcome::Embedded(_) = o {
+                        ok += 1
+                    }
+                })
+                .unwrap()
+            });
+            assert_eq!(ok, files.len());
+            t
         };
-        let mut ok = 0;
-        let t = timed(|| {
-            embed_files(emb, files, &popts, &AtomicBool::new(false), &mut |o| {
-                if let FileOutcome::Embedded(_) = o {
-                    ok += 1
-                }
-            })
-            .unwrap()
-        });
-        assert_eq!(ok, files.len());
-        t
-    };
     let default_batch = PipelineOptions::default().batch;
+    let default_priority = PipelineOptions::default().decoder_priority;
     for round in 1..=rounds {
         let mut best = (f64::INFINITY, f64::INFINITY);
         let mut bare_runs = Vec::new();
@@ -198,18 +222,20 @@ fn main() {
         for (label, wall, cpu) in bare_runs {
             record(label, wall, cpu, bw, bc);
         }
-        let mut settings: Vec<(usize, bool)> = batches.iter().map(|&b| (b, true)).collect();
-        settings.push((default_batch, false));
-        for (b, background) in settings {
-            let (wall, cpu) = run_pipeline(&mut emb, &files, b, background);
+        // Every batch size at the default priority, then the default batch size at each other priority.
+        let mut settings: Vec<(usize, DecoderPriority)> =
+            batches.iter().map(|&b| (b, default_priority)).collect();
+        for p in PRIORITIES {
+            if p != default_priority {
+                settings.push((default_batch, p));
+            }
+        }
+        for (b, priority) in settings {
+            let (wall, cpu) = run_pipeline(&mut emb, &files, b, priority);
             record(
                 format!(
                     "pipeline (avx index), batch {b}, decoders {}",
-                    if background {
-                        "in the background (default)"
-                    } else {
-                        "at normal priority"
-                    }
+                    priority_name(priority, default_priority)
                 ),
                 wall / w,
                 cpu / w,
@@ -217,15 +243,20 @@ fn main() {
                 bc,
             );
         }
-        let (wall, cpu) = run_pipeline(&mut emb, &shorts, default_batch, true);
-        let ns = n_short as f64;
-        record(
-            format!("one-shots (batch {default_batch}): per file against per bare window"),
-            wall / ns,
-            cpu / ns,
-            bw,
-            bc,
-        );
+        for p in PRIORITIES {
+            let (wall, cpu) = run_pipeline(&mut emb, &shorts, default_batch, p);
+            let ns = n_short as f64;
+            record(
+                format!(
+                    "one-shots (batch {default_batch}), decoders {}: per file against per bare window",
+                    priority_name(p, default_priority)
+                ),
+                wall / ns,
+                cpu / ns,
+                bw,
+                bc,
+            );
+        }
         println!("round {round}/{rounds} done");
     }
     println!("\nmedians of {rounds} rounds (ratio: to the fastest bare session of the same round)");

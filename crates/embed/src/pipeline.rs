@@ -3,10 +3,15 @@
 //! Decoder threads take files from a shared queue and send model-input windows through a bounded channel, so
 //! memory stays bounded when decoding outruns inference (at most `queue` windows wait, plus one per decoder).
 //!
-//! **Threads.** ONNX Runtime's intra-op threads take every core; decoder threads run at a lower scheduling
-//! priority ([`PipelineOptions::background_decoders`]), so the front end fills the gaps between operators instead
-//! of competing with an intra-op thread (an operator waits for its slowest thread, so one intra-op thread sharing
-//! a core with a decoder slows the whole model). While inference waits for input, the decoders get the cores.
+//! **Threads.** ONNX Runtime's intra-op threads take every core; decoder threads run at the lowest scheduling
+//! priority, `SCHED_IDLE` on Linux ([`PipelineOptions::decoder_priority`]), so the front end fills the gaps
+//! between operators (a core an intra-op thread leaves idle while the other finishes an operator or runs a serial
+//! one) instead of competing with an intra-op thread: an operator waits for its slowest thread, so an intra-op
+//! thread sharing a core with a decoder slows the whole model, and at nice +10 a decoder still took a tenth of a
+//! contended core. While inference waits for input (the queue is empty), the decoders get the cores. Other
+//! processes of the same scheduling group (on Linux desktops, the same session's autogroup) also come before the
+//! decoders; [`DecoderPriority::Background`] is the gentler choice when avx shares its group with other busy
+//! programs.
 //! The calling thread batches windows across files, runs the audio tower, and hands each finished file to a
 //! callback in completion order. Setting the cancel flag stops new files from starting; files already started
 //! are finished and reported.
@@ -37,9 +42,10 @@ pub struct PipelineOptions {
     pub decoders: usize,
     /// Windows that may wait for inference.
     pub queue: usize,
-    /// Run decoder threads at a lower scheduling priority than inference (Linux: nice +10 per thread; elsewhere
-    /// no effect); see the module documentation.
-    pub background_decoders: bool,
+    /// The decoder threads' scheduling priority against inference (Linux; elsewhere no effect): `SCHED_IDLE` by
+    /// default (README "Performance": the pipeline's wall time per window closest to the bare session's); see the
+    /// module documentation.
+    pub decoder_priority: DecoderPriority,
     /// Also compute each file's [`SoundPrint`](crate::soundprint::SoundPrint) from the same decoded samples as
     /// its windows, returned in [`EmbeddedFile::print`].
     pub prints: bool,
@@ -52,10 +58,25 @@ impl Default for PipelineOptions {
             batch: 4,
             decoders: 1,
             queue: 32,
-            background_decoders: true,
+            decoder_priority: DecoderPriority::Idle,
             prints: false,
         }
     }
+}
+
+/// How decoder threads are scheduled against the inference threads (Linux; elsewhere all are [`Normal`]).
+///
+/// [`Normal`]: DecoderPriority::Normal
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecoderPriority {
+    /// The process's own priority, as the inference threads.
+    Normal,
+    /// Nice +10 (a tenth of an inference thread's share of a contended core).
+    Background,
+    /// `SCHED_IDLE` (the default): a decoder runs only on a core no other thread of its scheduling group wants,
+    /// and yields it at once when an inference thread wakes up. A thread cannot leave `SCHED_IDLE` without
+    /// privileges, so each decoder thread (one per run) is set once.
+    Idle,
 }
 
 /// The result for one input file.
@@ -108,14 +129,10 @@ pub fn embed_files(
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(opts.queue.max(1));
     std::thread::scope(|scope| -> Result<()> {
-        for _ in 0..opts.decoders.max(1).min(files.len().max(1)) {
-            let tx = tx.clone();
-            let spec = &spec;
-            let next = &next;
+        let spawn_decoder = |tx: mpsc::SyncSender<Msg>, priority: DecoderPriority| {
+            let (spec, next) = (&spec, &next);
             scope.spawn(move || {
-                if opts.background_decoders {
-                    yield_to_inference();
-                }
+                yield_to_inference(priority);
                 loop {
                     if cancel.load(Ordering::Relaxed) {
                         return;
@@ -127,9 +144,13 @@ pub fn embed_files(
                     }
                 }
             });
+        };
+        for _ in 0..opts.decoders.max(1).min(files.len().max(1)) {
+            spawn_decoder(tx.clone(), opts.decoder_priority);
         }
-        drop(tx);
-
+        // Kept for one more decoder at nice +10 should `SCHED_IDLE` decoders starve (see `STARVED`); dropped once
+        // every file has been taken, so that the channel closes when the last decoder ends.
+        let mut spare = (opts.decoder_priority == DecoderPriority::Idle).then_some(tx);
         let mut partial: HashMap<usize, Partial> = HashMap::new();
         let mut batch: Vec<(usize, f64, f64, Vec<f32>)> = Vec::new();
         let mut result = Ok(());
@@ -159,9 +180,32 @@ pub fn embed_files(
                         result = flush(embedder, &mut batch, &mut partial);
                         emit_finished(files, &mut partial, on_file);
                     }
-                    match rx.recv() {
-                        Ok(m) => m,
-                        Err(_) => break,
+                    if spare.is_some() && next.load(Ordering::Relaxed) >= files.len() {
+                        spare = None;
+                    }
+                    match spare.take() {
+                        Some(tx) => match rx.recv_timeout(STARVED) {
+                            Ok(m) => {
+                                spare = Some(tx);
+                                m
+                            }
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                // Other busy threads of our scheduling group leave the idle decoders no core.
+                                log::debug!(
+                                    "decoders starved for {STARVED:?}: one more decoder at nice +10"
+                                );
+                                spawn_decoder(tx, DecoderPriority::Background);
+                                match rx.recv() {
+                                    Ok(m) => m,
+                                    Err(_) => break,
+                                }
+                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        },
+                        None => match rx.recv() {
+                            Ok(m) => m,
+                            Err(_) => break,
+                        },
                     }
                 }
             };
@@ -245,26 +289,46 @@ pub fn embed_files_in_order(
     result
 }
 
-/// How much lower than inference the decoder threads run (a nice value, added to the process's).
+/// How long inference waits on an empty queue before it takes `SCHED_IDLE` decoders for starved (other threads of
+/// the scheduling group keep every core busy) and starts one more decoder at nice +10. A decoder that has a core
+/// gives the first window of a 10 s file in about 20 ms.
+const STARVED: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How much lower than inference the decoder threads run at [`DecoderPriority::Background`] (a nice value, added
+/// to the process's).
 #[cfg(target_os = "linux")]
 const DECODER_NICE: libc::c_int = 10;
 
-/// Lowers the calling thread's scheduling priority (Linux; elsewhere nothing), so the inference threads preempt it.
-fn yield_to_inference() {
+/// Lowers the calling thread's scheduling priority as `priority` says (Linux; elsewhere nothing), so the inference
+/// threads preempt it.
+fn yield_to_inference(priority: DecoderPriority) {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: gettid and setpriority take no pointers; on Linux a thread id is a valid PRIO_PROCESS target
-        // and changes only this thread. A failure (e.g. a sandbox forbidding it) leaves the priority as it was.
+        // SAFETY: gettid, getpriority, setpriority and sched_setscheduler take no pointers but `param`, which
+        // lives across the call; on Linux a thread id is a valid PRIO_PROCESS target and pid 0 is the calling
+        // thread, so only this thread changes. A failure (e.g. a sandbox forbidding it) leaves the priority as it
+        // was.
         unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-            libc::setpriority(
-                libc::PRIO_PROCESS,
-                tid,
-                now.saturating_add(DECODER_NICE).min(19),
-            );
+            match priority {
+                DecoderPriority::Normal => {}
+                DecoderPriority::Background => {
+                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                    let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+                    libc::setpriority(
+                        libc::PRIO_PROCESS,
+                        tid,
+                        now.saturating_add(DECODER_NICE).min(19),
+                    );
+                }
+                DecoderPriority::Idle => {
+                    let param = libc::sched_param { sched_priority: 0 };
+                    libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+                }
+            }
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = priority;
 }
 
 /// Makes decoders stop taking new files (after a model error).

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use avx_embed::blocks::BlockSpec;
 use avx_embed::model::SessionOptions;
-use avx_embed::pipeline::{embed_files, FileOutcome, PipelineOptions};
+use avx_embed::pipeline::{embed_files, DecoderPriority, FileOutcome, PipelineOptions};
 use avx_embed::soundprint::print_file;
 use avx_embed::{Embedder, ModelFrontEnd, ModelInputs};
 
@@ -43,12 +43,17 @@ fn audio_files() -> Vec<PathBuf> {
 fn pipeline_vectors_and_prints_equal_the_one_file_path() {
     let model = root().join("tests/fixtures/tiny-clap");
     let files = audio_files();
-    for (decoders, batch) in [(1, 1), (1, 4), (2, 3)] {
+    for (decoders, batch, decoder_priority) in [
+        (1, 1, DecoderPriority::Idle),
+        (1, 4, DecoderPriority::Background),
+        (2, 3, DecoderPriority::Normal),
+    ] {
         let mut emb =
             Embedder::open("tiny", &model, SessionOptions::default()).expect("open model");
         let opts = PipelineOptions {
             batch,
             decoders,
+            decoder_priority,
             queue: 2,
             prints: true,
             ..Default::default()
