@@ -175,7 +175,13 @@ fn recurring_and_timeline_find_the_planted_motifs() {
     std::fs::write(&saved, avx(dir.path(), &["--json", "recurring"], 0)).unwrap();
     let again = util::json_lines(&avx(
         dir.path(),
-        &["--json", "timeline", prog_s, "--motifs", saved.to_str().unwrap()],
+        &[
+            "--json",
+            "timeline",
+            prog_s,
+            "--motifs",
+            saved.to_str().unwrap(),
+        ],
         0,
     ));
     assert_eq!(again, out);

@@ -517,19 +517,23 @@ mod tests {
         assert_eq!(leaders, vec![0, 1, 2, 3]);
     }
 
+    /// Seeded uniform numbers in -0.5..0.5.
+    fn uniform(mut seed: u64) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        }
+    }
+
     /// Landmarks of audio end to end: a melody of plucked notes planted at known offsets into three different
     /// noises, once 12 dB quieter and once over a second melody 14 dB below, is found at each offset within
     /// 0.05 s.
     #[test]
     fn a_melody_planted_in_noise_is_found_by_landmarks_within_50_ms() {
         let rate = landmarks::RATE as usize;
-        let mut seed = 7u64;
-        let mut rnd = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut rnd = uniform(7);
         let melody = |secs: f64, rnd: &mut dyn FnMut() -> f32| -> Vec<f32> {
             let note = (0.15 * rate as f64) as usize;
             let (mut f, mut phase) = (440.0f32, 0.0f32);
@@ -611,13 +615,7 @@ mod tests {
     #[test]
     fn a_beep_pattern_is_found_by_its_onsets_within_50_ms() {
         let rate = landmarks::RATE as usize;
-        let mut seed = 11u64;
-        let mut rnd = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut rnd = uniform(11);
         let busy: Vec<f32> = (0..3 * rate)
             .map(|i| {
                 let t = i as f32 / rate as f32;

@@ -169,49 +169,49 @@ pub fn events(samples: &[f32]) -> Vec<Event> {
 /// Pairs each event with up to [`FANOUT`] later ones at most [`EVENT_MAX_DT`] frames later and [`MAX_DF`] bins
 /// away into landmarks ([`event_hash`]), sorted by frame then hash.
 pub fn pair_events(events: &[Event]) -> Vec<Landmark> {
-    let mut out = Vec::with_capacity(events.len() * FANOUT);
-    for (i, a) in events.iter().enumerate() {
-        let mut n = 0;
-        for b in &events[i + 1..] {
-            let dt = b.frame - a.frame;
-            if dt > EVENT_MAX_DT {
-                break;
-            }
-            if dt == 0 || (b.bin as i32 - a.bin as i32).abs() > MAX_DF {
-                continue;
-            }
-            out.push(Landmark {
-                hash: event_hash(*a, *b),
-                frame: a.frame,
-                dt,
-            });
-            n += 1;
-            if n == FANOUT {
-                break;
-            }
-        }
-    }
-    out.sort_unstable();
-    out
+    pair_with(
+        events,
+        |e| (e.frame, e.bin),
+        EVENT_MAX_DT,
+        |a, b, _| event_hash(a, b),
+    )
 }
 
 /// Pairs each peak with up to [`FANOUT`] later ones (nearest in time first) into landmarks, sorted by frame
 /// then hash.
 pub fn pair(peaks: &[Peak]) -> Vec<Landmark> {
-    let mut out = Vec::with_capacity(peaks.len() * FANOUT);
-    for (i, p) in peaks.iter().enumerate() {
+    pair_with(
+        peaks,
+        |p| (p.frame, p.bin),
+        MAX_DT,
+        |p, q, dt| hash(p.bin, q.bin, dt),
+    )
+}
+
+/// Pairs each of `items` (sorted by frame; `at` gives frame and bin) with up to [`FANOUT`] later ones at most
+/// `max_dt` frames later and [`MAX_DF`] bins away, hashed by `hash(first, second, frame difference)`.
+fn pair_with<T: Copy>(
+    items: &[T],
+    at: impl Fn(T) -> (u32, u16),
+    max_dt: u32,
+    hash: impl Fn(T, T, u32) -> u32,
+) -> Vec<Landmark> {
+    let mut out = Vec::with_capacity(items.len() * FANOUT);
+    for (i, &p) in items.iter().enumerate() {
+        let (pf, pb) = at(p);
         let mut n = 0;
-        for q in &peaks[i + 1..] {
-            let dt = q.frame - p.frame;
-            if dt > MAX_DT {
+        for &q in &items[i + 1..] {
+            let (qf, qb) = at(q);
+            let dt = qf - pf;
+            if dt > max_dt {
                 break;
             }
-            if dt == 0 || (q.bin as i32 - p.bin as i32).abs() > MAX_DF {
+            if dt == 0 || (qb as i32 - pb as i32).abs() > MAX_DF {
                 continue;
             }
             out.push(Landmark {
-                hash: hash(p.bin, q.bin, dt),
-                frame: p.frame,
+                hash: hash(p, q, dt),
+                frame: pf,
                 dt,
             });
             n += 1;
