@@ -168,6 +168,37 @@ fn recurring_and_timeline_find_the_planted_motifs() {
     let csv = avx(dir.path(), &["timeline", prog_s, "--format", "csv"], 0);
     assert!(csv.starts_with("path,start,end,kind,motif,"), "{csv}");
     assert_eq!(csv.lines().count(), out.len() + 1, "{csv}");
+
+    // timeline --motifs: the motifs saved by `avx --json recurring` give the same segments without discovering
+    // them again.
+    let saved = dir.path().join("rec.jsonl");
+    std::fs::write(&saved, avx(dir.path(), &["--json", "recurring"], 0)).unwrap();
+    let again = util::json_lines(&avx(
+        dir.path(),
+        &[
+            "--json",
+            "timeline",
+            prog_s,
+            "--motifs",
+            saved.to_str().unwrap(),
+        ],
+        0,
+    ));
+    assert_eq!(again, out);
+    // A file that is not recurring's output is an error naming it.
+    std::fs::write(&saved, "motif 1: 3 occurrences\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
+        .env("AVX_INDEX", dir.path().join("index"))
+        .env("AVX_MODEL_DIR", repo().join("models/aisfx"))
+        .args(["timeline", prog_s, "--motifs", saved.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rec.jsonl: line 1") && err.contains("avx --json recurring"),
+        "{err}"
+    );
 }
 
 #[test]

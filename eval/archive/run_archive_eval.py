@@ -222,11 +222,17 @@ def main():
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--skip-build", action="store_true", help="reuse the archive and index in --work")
     ap.add_argument("--audio-only", action="store_true", help="build the archive, then stop")
+    ap.add_argument("--index", help="the index (default WORK/index)")
+    ap.add_argument("--out", help="where rec.jsonl and results.json go (default WORK)")
+    ap.add_argument("--rec", help="score this saved `avx --json recurring` output instead of running it")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     work = os.path.abspath(args.work)
     lib = os.path.join(work, "archive")
-    index = os.path.join(work, "index")
+    index = os.path.abspath(args.index) if args.index else os.path.join(work, "index")
+    out_dir = os.path.abspath(args.out) if args.out else work
+    os.makedirs(out_dir, exist_ok=True)
+    rec_path = os.path.join(out_dir, "rec.jsonl")
     truth_path = os.path.join(work, "truth.json")
     base = [args.avx, "--index", index, "--model-dir", os.path.abspath(args.model_dir), "--threads", args.threads,
             "--quiet"]
@@ -255,10 +261,16 @@ def main():
     truth = {p: segs for p, segs in truth.items() if os.path.exists(p)}
     hours = sum(s[-1]["end"] for s in truth.values()) / 3600
 
-    t0 = time.time()
-    rec = run_json(base + ["--json", "recurring", "--in", lib, "--min-length", args.min_length,
-                           "--method", args.method])
-    timings["avx recurring"] = time.time() - t0
+    if args.rec:
+        rec_path = os.path.abspath(args.rec)
+        rec = [json.loads(line) for line in open(rec_path) if line.strip()]
+    else:
+        t0 = time.time()
+        rec = run_json(base + ["--json", "recurring", "--in", lib, "--min-length", args.min_length,
+                               "--method", args.method])
+        timings["avx recurring"] = time.time() - t0
+        with open(rec_path, "w") as f:
+            f.writelines(json.dumps(o) + "\n" for o in rec)
     occ = [o for o in rec if o["type"] == "occurrence"]
 
     # Recurring: recall over true occurrences (motifs >= 3 s), precision over reported ones.
@@ -290,8 +302,9 @@ def main():
     speech_stem = os.path.splitext(os.path.basename(examples["speech"]))[0]
     t0 = time.time()
     for p, segs in truth.items():
-        out = run_json(base + ["--json", "timeline", p, "--in", lib, "--min-length", args.min_length,
-                               "--method", args.method, "--like", examples["speech"], examples["music"]])
+        # The motifs found above, read back (`--motifs`), not discovered again for each programme.
+        out = run_json(base + ["--json", "timeline", p, "--motifs", rec_path,
+                               "--like", examples["speech"], examples["music"]])
         got = [o for o in out if o["type"] == "segment"]
         cuts = [g["start"] for g in got[1:]]
         for a_, b_ in zip(segs, segs[1:]):
@@ -340,7 +353,7 @@ def main():
         print(f"| {k} | {v:.1f} |")
     json.dump({"recall": recall, "precision": precision, "start_err": start_err, "bound_err": bound_err,
                "label_accuracy": agree / max(1, total), "timings": timings, "per_motif": per_motif},
-              open(os.path.join(work, "results.json"), "w"), indent=1)
+              open(os.path.join(out_dir, "results.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":

@@ -357,6 +357,11 @@ pub struct TimelineArgs {
     pub silence_db: f32,
     #[command(flatten)]
     pub motifs: MotifArgs,
+    /// Motifs saved by `avx --json recurring > FILE`: read their occurrences in this recording instead of
+    /// discovering the motifs again (seconds instead of minutes per programme; the discovery options are then
+    /// ignored)
+    #[arg(long = "motifs", value_name = "FILE")]
+    pub saved_motifs: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = ArchiveFormat::Table)]
     pub format: ArchiveFormat,

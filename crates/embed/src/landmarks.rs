@@ -48,6 +48,19 @@ pub const FANOUT: usize = 6;
 pub const MAX_DT: u32 = 63;
 /// Largest bin difference of a pair.
 pub const MAX_DF: i32 = 63;
+/// Half the height of an onset's or offset's neighbourhood, bins: two tones 150 Hz apart (a telephone's busy
+/// tone) switch on as two events.
+pub const EVENT_BINS: usize = 4;
+/// Smallest rise (onset) or fall (offset) of a bin's level across an event, dB: its quietest level over
+/// frames [`EVENT_SPAN`] to [`EVENT_HOLD`] on the loud side against its loudest over as many on the other.
+pub const EVENT_DB: f32 = 10.0;
+/// Largest frame difference of a pair of events (2.55 s: a beep once a second pairs with its next two).
+pub const EVENT_MAX_DT: u32 = 255;
+/// Frames from an event to the first level compared by [`EVENT_DB`] (the window still straddles it before).
+const EVENT_SPAN: usize = 3;
+/// Frames from an event to the last level compared by [`EVENT_DB`]: a switch between two steady levels held
+/// 50 ms each side, not a fluctuation of noise.
+const EVENT_HOLD: usize = 8;
 /// Lowest bin used for peaks (below about 86 Hz: hum and rumble).
 const MIN_BIN: usize = 4;
 /// Bins used: the FFT's first 512 (to 11 kHz).
@@ -76,6 +89,33 @@ pub fn hash(f1: u16, f2: u16, dt: u32) -> u32 {
     ((f1 as u32 & 0x1ff) << 14) | (df << 7) | (dt & 0x7f)
 }
 
+/// The hash of a pair of events (`on`: an onset, else an offset): bit 31 set (no peak pair has it), the
+/// two kinds (bits 30 and 29), anchor bin (9 bits), bin difference + 64 (7 bits), frame difference (8 bits).
+pub fn event_hash(a: Event, b: Event) -> u32 {
+    let df = (b.bin as i32 - a.bin as i32 + 64).clamp(0, 127) as u32;
+    let dt = (b.frame - a.frame).min(255);
+    (1 << 31)
+        | ((a.on as u32) << 30)
+        | ((b.on as u32) << 29)
+        | ((a.bin as u32 & 0x1ff) << 15)
+        | (df << 8)
+        | dt
+}
+
+/// An onset or offset of a partial: the frame where the bin's linear magnitude rises (or falls) fastest, a
+/// local maximum of that change within ±[`EVENT_BINS`] bins and ±[`PEAK_FRAMES`] frames. A steady tone's
+/// spectral peak falls at whichever frame of its plateau rounding favours; its switching on and off does not
+/// move, so a beep pattern's events pair into the same hashes in every copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Event {
+    /// Frame.
+    pub frame: u32,
+    /// FFT bin.
+    pub bin: u16,
+    /// An onset (else an offset).
+    pub on: bool,
+}
+
 /// A spectral peak: frame and bin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Peak {
@@ -102,40 +142,76 @@ pub fn landmarks_of_file(path: &Path) -> Result<Vec<Landmark>> {
     }
     rs.finish(&mut buf);
     peaks.push_samples(&buf);
-    Ok(pair(&peaks.finish()))
+    Ok(peaks.finish_landmarks())
 }
 
-/// Landmarks of mono samples at [`RATE`], sorted by frame then hash.
+/// Landmarks of mono samples at [`RATE`] (pairs of peaks and pairs of events), sorted by frame then hash.
 pub fn landmarks(samples: &[f32]) -> Vec<Landmark> {
     let mut peaks = PeakFinder::new();
     peaks.push_samples(samples);
-    pair(&peaks.finish())
+    peaks.finish_landmarks()
 }
 
 /// Peaks of mono samples at [`RATE`], by frame then bin.
 pub fn peaks(samples: &[f32]) -> Vec<Peak> {
     let mut peaks = PeakFinder::new();
     peaks.push_samples(samples);
-    peaks.finish()
+    peaks.finish().0
+}
+
+/// Onsets and offsets of mono samples at [`RATE`], by frame, bin, kind.
+pub fn events(samples: &[f32]) -> Vec<Event> {
+    let mut peaks = PeakFinder::new();
+    peaks.push_samples(samples);
+    peaks.finish().1
+}
+
+/// Pairs each event with up to [`FANOUT`] later ones at most [`EVENT_MAX_DT`] frames later and [`MAX_DF`] bins
+/// away into landmarks ([`event_hash`]), sorted by frame then hash.
+pub fn pair_events(events: &[Event]) -> Vec<Landmark> {
+    pair_with(
+        events,
+        |e| (e.frame, e.bin),
+        EVENT_MAX_DT,
+        |a, b, _| event_hash(a, b),
+    )
 }
 
 /// Pairs each peak with up to [`FANOUT`] later ones (nearest in time first) into landmarks, sorted by frame
 /// then hash.
 pub fn pair(peaks: &[Peak]) -> Vec<Landmark> {
-    let mut out = Vec::with_capacity(peaks.len() * FANOUT);
-    for (i, p) in peaks.iter().enumerate() {
+    pair_with(
+        peaks,
+        |p| (p.frame, p.bin),
+        MAX_DT,
+        |p, q, dt| hash(p.bin, q.bin, dt),
+    )
+}
+
+/// Pairs each of `items` (sorted by frame; `at` gives frame and bin) with up to [`FANOUT`] later ones at most
+/// `max_dt` frames later and [`MAX_DF`] bins away, hashed by `hash(first, second, frame difference)`.
+fn pair_with<T: Copy>(
+    items: &[T],
+    at: impl Fn(T) -> (u32, u16),
+    max_dt: u32,
+    hash: impl Fn(T, T, u32) -> u32,
+) -> Vec<Landmark> {
+    let mut out = Vec::with_capacity(items.len() * FANOUT);
+    for (i, &p) in items.iter().enumerate() {
+        let (pf, pb) = at(p);
         let mut n = 0;
-        for q in &peaks[i + 1..] {
-            let dt = q.frame - p.frame;
-            if dt > MAX_DT {
+        for &q in &items[i + 1..] {
+            let (qf, qb) = at(q);
+            let dt = qf - pf;
+            if dt > max_dt {
                 break;
             }
-            if dt == 0 || (q.bin as i32 - p.bin as i32).abs() > MAX_DF {
+            if dt == 0 || (qb as i32 - pb as i32).abs() > MAX_DF {
                 continue;
             }
             out.push(Landmark {
-                hash: hash(p.bin, q.bin, dt),
-                frame: p.frame,
+                hash: hash(p, q, dt),
+                frame: pf,
                 dt,
             });
             n += 1;
@@ -148,7 +224,22 @@ pub fn pair(peaks: &[Peak]) -> Vec<Landmark> {
     out
 }
 
-/// Streaming peak picking: samples in, peaks out once their neighbourhood is complete.
+/// One frame of the spectrum and what peak and event picking compare it with.
+struct Row {
+    /// Log magnitudes, dB.
+    db: Vec<f32>,
+    /// `db`'s maximum over ±[`PEAK_BINS`].
+    db_max: Vec<f32>,
+    /// Rise of the linear magnitude since the previous frame (0 where it fell), and its maximum over
+    /// ±[`EVENT_BINS`].
+    on: Vec<f32>,
+    on_max: Vec<f32>,
+    /// Fall of the linear magnitude since the previous frame, and its maximum over ±[`EVENT_BINS`].
+    off: Vec<f32>,
+    off_max: Vec<f32>,
+}
+
+/// Streaming peak and event picking: samples in, peaks and events out once their neighbourhood is complete.
 struct PeakFinder {
     fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
     window: Vec<f32>,
@@ -156,13 +247,16 @@ struct PeakFinder {
     spectrum: Vec<realfft::num_complex::Complex<f32>>,
     /// Samples not yet framed (the last `N_FFT - HOP` of the previous frame and what came since).
     pending: Vec<f32>,
-    /// The last `2 * PEAK_FRAMES + 1` frames: (log magnitudes, their maximum over ±PEAK_BINS).
-    rows: VecDeque<(Vec<f32>, Vec<f32>)>,
+    /// The last `2 * PEAK_FRAMES + 1` frames.
+    rows: VecDeque<Row>,
+    /// The previous frame's linear magnitudes.
+    prev: Vec<f32>,
     /// Frame number of `rows[0]`.
     first: u32,
     /// Frames computed so far.
     frames: u32,
     peaks: Vec<Peak>,
+    events: Vec<Event>,
 }
 
 impl PeakFinder {
@@ -178,9 +272,11 @@ impl PeakFinder {
             window,
             pending: Vec::new(),
             rows: VecDeque::new(),
+            prev: vec![0.0; BINS],
             first: 0,
             frames: 0,
             peaks: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -204,20 +300,41 @@ impl PeakFinder {
             {
                 continue; // lengths are fixed: cannot happen
             }
-            // dB relative to a full-scale sine's peak bin (N_FFT / 4 for a Hann window), +100.
+            // Magnitude relative to a full-scale sine's peak bin (N_FFT / 4 for a Hann window); dB + 100.
             let scale = 4.0 / N_FFT as f32;
-            let row: Vec<f32> = self.spectrum[..BINS]
+            let lin: Vec<f32> = self.spectrum[..BINS]
                 .iter()
-                .map(|c| 20.0 * (c.norm() * scale + 1e-9).log10() + 100.0)
+                .map(|c| c.norm() * scale)
                 .collect();
-            self.push_row(row);
+            self.push_row(lin);
         }
         self.pending.drain(..at);
     }
 
-    fn push_row(&mut self, row: Vec<f32>) {
-        let fmax = running_max(&row, PEAK_BINS);
-        self.rows.push_back((row, fmax));
+    fn push_row(&mut self, lin: Vec<f32>) {
+        let db: Vec<f32> = lin
+            .iter()
+            .map(|m| 20.0 * (m + 1e-9).log10() + 100.0)
+            .collect();
+        let on: Vec<f32> = lin
+            .iter()
+            .zip(&self.prev)
+            .map(|(m, p)| (m - p).max(0.0))
+            .collect();
+        let off: Vec<f32> = lin
+            .iter()
+            .zip(&self.prev)
+            .map(|(m, p)| (p - m).max(0.0))
+            .collect();
+        self.prev = lin;
+        self.rows.push_back(Row {
+            db_max: running_max(&db, PEAK_BINS),
+            db,
+            on_max: running_max(&on, EVENT_BINS),
+            on,
+            off_max: running_max(&off, EVENT_BINS),
+            off,
+        });
         self.frames += 1;
         if self.rows.len() == 2 * PEAK_FRAMES + 1 {
             self.pick(PEAK_FRAMES);
@@ -226,38 +343,87 @@ impl PeakFinder {
         }
     }
 
-    /// Peaks of `rows[k]` against the rows held.
+    /// Peaks and events of `rows[k]` against the rows held.
     fn pick(&mut self, k: usize) {
-        let (row, fmax) = &self.rows[k];
         let loudest = self
             .rows
             .iter()
-            .flat_map(|(_, m)| m.iter().copied())
+            .flat_map(|r| r.db_max.iter().copied())
             .fold(f32::NEG_INFINITY, f32::max);
         let floor = FLOOR_DB.max(loudest - REL_DB);
+        let frame = self.first + k as u32;
+        let row = &self.rows[k];
         for b in MIN_BIN..BINS {
-            let v = row[b];
-            if v < floor || v < fmax[b] {
+            let v = row.db[b];
+            if v < floor || v < row.db_max[b] {
                 continue;
             }
             // The largest of its own row's neighbourhood; ties go to the lowest bin.
-            if row[b.saturating_sub(PEAK_BINS)..b].contains(&v) {
+            if row.db[b.saturating_sub(PEAK_BINS)..b].contains(&v) {
                 continue;
             }
-            let beaten = self.rows.iter().enumerate().any(|(j, (_, m))| {
+            let beaten = self.rows.iter().enumerate().any(|(j, r)| {
                 // Ties in time go to the earliest frame.
-                j != k && (m[b] > v || (m[b] == v && j < k))
+                j != k && (r.db_max[b] > v || (r.db_max[b] == v && j < k))
             });
             if !beaten {
                 self.peaks.push(Peak {
-                    frame: self.first + k as u32,
+                    frame,
                     bin: b as u16,
                 });
             }
         }
+        // Events: the level stays loud from EVENT_SPAN to EVENT_HOLD frames after an onset (before an offset),
+        // EVENT_DB above its loudest as far on the other side.
+        if k < EVENT_HOLD || k + EVENT_HOLD >= self.rows.len() {
+            return;
+        }
+        let side = |lo: usize, b: usize, f: fn(f32, f32) -> f32, init: f32| {
+            (lo..lo + EVENT_HOLD - EVENT_SPAN + 1).fold(init, |m, j| f(m, self.rows[j].db[b]))
+        };
+        let (early, late) = (k - EVENT_HOLD, k + EVENT_SPAN);
+        for on in [true, false] {
+            let (cur, cur_max) = if on {
+                (&row.on, &row.on_max)
+            } else {
+                (&row.off, &row.off_max)
+            };
+            for b in MIN_BIN..BINS {
+                let v = cur[b];
+                if v <= 0.0 || v < cur_max[b] || cur[b.saturating_sub(EVENT_BINS)..b].contains(&v) {
+                    continue;
+                }
+                let (loud, quiet) = if on {
+                    (
+                        side(late, b, f32::min, f32::INFINITY),
+                        side(early, b, f32::max, f32::NEG_INFINITY),
+                    )
+                } else {
+                    (
+                        side(early, b, f32::min, f32::INFINITY),
+                        side(late, b, f32::max, f32::NEG_INFINITY),
+                    )
+                };
+                if loud < floor || loud - quiet < EVENT_DB {
+                    continue;
+                }
+                let beaten = self.rows.iter().enumerate().any(|(j, r)| {
+                    let m = if on { r.on_max[b] } else { r.off_max[b] };
+                    j != k && (m > v || (m == v && j < k))
+                });
+                if !beaten {
+                    self.events.push(Event {
+                        frame,
+                        bin: b as u16,
+                        on,
+                    });
+                }
+            }
+        }
     }
 
-    fn finish(mut self) -> Vec<Peak> {
+    /// Peaks and events, each sorted.
+    fn finish(mut self) -> (Vec<Peak>, Vec<Event>) {
         // The frames not yet judged: those whose later neighbourhood was cut by the end of the file.
         let held = self.rows.len();
         let start = if self.frames as usize > 2 * PEAK_FRAMES {
@@ -269,7 +435,17 @@ impl PeakFinder {
             self.pick(k);
         }
         self.peaks.sort_unstable();
-        self.peaks
+        self.events.sort_unstable();
+        (self.peaks, self.events)
+    }
+
+    /// Pairs of peaks and pairs of events, sorted by frame then hash.
+    fn finish_landmarks(self) -> Vec<Landmark> {
+        let (peaks, events) = self.finish();
+        let mut out = pair(&peaks);
+        out.extend(pair_events(&events));
+        out.sort_unstable();
+        out
     }
 }
 
@@ -452,5 +628,62 @@ pub(crate) mod tests {
             la.len(),
             lb.len()
         );
+    }
+
+    /// Two tones (480 + 620 Hz) switched on for 0.5 s every second, three times, after 1 s of quiet noise.
+    fn busy_tone(gain: f32, background: &[f32]) -> Vec<f32> {
+        let rate = RATE as usize;
+        let mut x = vec![0.0f32; rate];
+        x.extend((0..3 * rate).map(|i| {
+            let t = i as f32 / rate as f32;
+            if t.fract() < 0.5 {
+                let w = 2.0 * std::f32::consts::PI * t;
+                gain * 0.25 * ((480.0 * w).sin() + (620.0 * w).sin())
+            } else {
+                0.0
+            }
+        }));
+        x.extend(vec![0.0; rate]);
+        x.iter_mut().zip(background).for_each(|(a, b)| *a += b);
+        x
+    }
+
+    #[test]
+    fn a_beep_patterns_events_are_its_switches_whatever_the_gain_or_background() {
+        let n = 5 * RATE as usize;
+        let quiet = noise(3, n, 0.01);
+        let got = events(&busy_tone(1.0, &quiet));
+        // On at 1.0, 2.0, 3.0 s and off at 1.5, 2.5, 3.5 s (the frame whose window is centred on the switch, less
+        // half a window: 100 - 2), in both tones' bins (480 / 21.5 = 22, 620 / 21.5 = 29); nothing in the noise.
+        let want: Vec<Event> = [98u32, 149, 199, 249, 299, 349]
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &frame)| {
+                [22u16, 29].map(|bin| Event {
+                    frame,
+                    bin,
+                    on: i % 2 == 0,
+                })
+            })
+            .collect();
+        assert_eq!(got, want);
+        // 10 dB quieter: the same events. Over a melody 14 dB below: each still there within a frame.
+        assert_eq!(events(&busy_tone(0.316, &noise(3, n, 0.00316))), want);
+        let bed: Vec<f32> = melody(5.0, 8).iter().map(|s| s * 0.1).collect();
+        let over = events(&busy_tone(1.0, &bed));
+        for w in &want {
+            assert!(
+                over.iter()
+                    .any(|e| e.on == w.on && e.bin == w.bin && e.frame.abs_diff(w.frame) <= 1),
+                "{w:?} not in {over:?}"
+            );
+        }
+        // Paired into landmarks of their own hash space.
+        let l = pair_events(&got);
+        assert!(l.len() >= 30, "{l:?}");
+        assert!(l.iter().all(|l| l.hash >> 31 == 1));
+        assert!(landmarks(&busy_tone(1.0, &quiet))
+            .iter()
+            .any(|l| l.hash >> 31 == 1));
     }
 }

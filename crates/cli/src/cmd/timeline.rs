@@ -1,7 +1,8 @@
 //! `avx timeline FILE`: one indexed recording cut into segments (recurring motifs, silence, the rest), each
 //! named after the nearest `--like` example and, with a text model, the best `--labels` label.
 //!
-//! Glue only: motifs come from `avx_core::recurring::discover` (through `cmd::recurring::discover`), levels
+//! Glue only: motifs come from `avx_core::recurring::discover` (through `cmd::recurring::discover`) or, with
+//! `--motifs FILE`, from a saved `avx --json recurring` run (`avx_core::recurring::saved_occurrences`), levels
 //! from `avx_embed::levels`, the cutting and labelling from `avx_index::analysis::timeline`.
 
 use anyhow::{bail, Context as _, Result};
@@ -73,16 +74,22 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
         }
     }
 
-    let found = discover(&index, &args.motifs, Some(&path), ctx.threads)?;
-    let track = found.paths.iter().position(|p| *p == path);
-    let mut occurrences = Vec::new();
-    for (m, motif) in found.motifs.iter().enumerate() {
-        for o in &motif.occurrences {
-            if Some(o.track as usize) == track {
-                occurrences.push((m + 1, o.start, o.end));
+    let occurrences = match &args.saved_motifs {
+        Some(saved) => avx_core::recurring::saved_occurrences(saved, &path)?,
+        None => {
+            let found = discover(&index, &args.motifs, Some(&path), ctx.threads)?;
+            let track = found.paths.iter().position(|p| *p == path);
+            let mut occurrences = Vec::new();
+            for (m, motif) in found.motifs.iter().enumerate() {
+                for o in &motif.occurrences {
+                    if Some(o.track as usize) == track {
+                        occurrences.push((m + 1, o.start, o.end));
+                    }
+                }
             }
+            occurrences
         }
-    }
+    };
     let levels = avx_embed::levels::levels(&path, LEVEL_FRAME_S)?;
     let windows = index.window_vectors_of(meta);
     let spans: Vec<(f32, f32)> = windows.iter().map(|(w, _)| *w).collect();

@@ -258,6 +258,28 @@ pub fn recurring(
     Ok(group_segments(&segments, &run_stats, cfg.min_occurrences))
 }
 
+/// Seconds either side of a value within which [`mode`] counts the others.
+const MODE_WIDTH_S: f32 = 0.25;
+
+/// The most common value of `x`: the median of the values within ±[`MODE_WIDTH_S`] of the value with the most
+/// such neighbours (the earliest on a tie); 0 for none.
+fn mode(x: &mut [f32]) -> f32 {
+    x.sort_by(f32::total_cmp);
+    let (mut best, mut lo, mut hi) = (None::<(usize, usize)>, 0, 0);
+    for i in 0..x.len() {
+        while x[lo] < x[i] - MODE_WIDTH_S {
+            lo += 1;
+        }
+        while hi < x.len() && x[hi] <= x[i] + MODE_WIDTH_S {
+            hi += 1;
+        }
+        if best.is_none_or(|(a, b)| hi - lo > b - a) {
+            best = Some((lo, hi));
+        }
+    }
+    best.map_or(0.0, |(a, b)| x[a + (b - a - 1) / 2])
+}
+
 /// Steps 3 to 5 of the [module documentation](self): `segments` come in pairs (`2k` and `2k + 1` are run `k`'s
 /// segments in its two tracks; a segment's `run` indexes `run_stats`, the run's (links, score sum)). Shared
 /// with [`super::landmarks`], whose runs are offsets on which many hashes agree.
@@ -290,6 +312,10 @@ pub(crate) fn group_segments(
     let mut occ_of_root: HashMap<usize, usize> = HashMap::new();
     let mut occ: Vec<Occurrence> = Vec::new();
     let mut seg_occ = vec![0usize; segments.len()];
+    // Each occurrence's segment starts and ends: it spans their modes ([`mode`]), not their union (a run over
+    // two adjacent motifs, repeated together somewhere, would otherwise stretch one of them over the other, and
+    // the runs of a beep pattern at one period's shift start a period late or end a period early).
+    let mut bounds: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     for &i in &order {
         let r = find(&mut seg_parent, i);
         let s = segments[i];
@@ -301,15 +327,20 @@ pub(crate) fn group_segments(
                 score: 0.0,
                 links: 0,
             });
+            bounds.push((Vec::new(), Vec::new()));
             occ.len() - 1
         });
         let o = &mut occ[id];
-        o.start = o.start.min(s.start);
-        o.end = o.end.max(s.end);
+        bounds[id].0.push(s.start);
+        bounds[id].1.push(s.end);
         let (count, sum) = run_stats[s.run as usize];
         o.links += count;
         o.score += sum;
         seg_occ[i] = id;
+    }
+    for (o, (starts, ends)) in occ.iter_mut().zip(&mut bounds) {
+        o.start = mode(starts);
+        o.end = mode(ends).max(o.start);
     }
 
     // 4. Motifs: occurrences tied by runs.
@@ -329,7 +360,13 @@ pub(crate) fn group_segments(
         let mut merged: Vec<Occurrence> = Vec::with_capacity(list.len());
         for o in list {
             match merged.last_mut() {
-                Some(m) if m.track == o.track && o.start < m.end => {
+                // The same place: overlapping by half of the shorter (not merely touching: two motifs
+                // played back to back stay two occurrences).
+                Some(m)
+                    if m.track == o.track
+                        && m.end.min(o.end) - o.start
+                            >= 0.5 * (m.end - m.start).min(o.end - o.start) =>
+                {
                     m.end = m.end.max(o.end);
                     m.links += o.links;
                     m.score += o.score;
@@ -494,6 +531,17 @@ mod tests {
         for o in &motifs[0].occurrences {
             assert!(o.score >= 0.9 && o.links >= 2, "{o:?}");
         }
+    }
+
+    #[test]
+    fn an_occurrence_spans_the_most_common_start_and_end() {
+        // A beep pattern's runs: most start at 10.0, some a period (1 s) late, one run over an earlier motif too.
+        let mut starts = [10.02, 11.0, 10.0, 12.01, 10.01, 4.0, 11.02, 9.98];
+        assert_eq!(mode(&mut starts), 10.0);
+        assert_eq!(mode(&mut [3.0]), 3.0);
+        assert_eq!(mode(&mut []), 0.0);
+        // A tie goes to the earliest group.
+        assert_eq!(mode(&mut [5.0, 1.0]), 1.0);
     }
 
     #[test]
