@@ -224,7 +224,7 @@ pub struct SearchArgs {
 #[derive(Debug, Args)]
 pub struct DupesArgs {
     /// Score at or above which two files are duplicates: the sound-print score when both files have prints
-    /// (default 0.95), else the cosine of their vectors (default 0.97 for CLAP models, 0.985 for aiSFX; always
+    /// (default 0.9), else the cosine of their vectors (default 0.97 for CLAP models, 0.985 for aiSFX; always
     /// for --segments and --db); defaults from the measurements in eval/README.md
     #[arg(long, value_name = "SCORE")]
     pub threshold: Option<f32>,

@@ -10,7 +10,9 @@
 use std::path::PathBuf;
 
 use avx_core::prints::PrintWriter;
-use avx_embed::soundprint::{SoundPrint, BANDS, COARSE_EVERY, FINE_FRAMES};
+use avx_embed::soundprint::{
+    SoundPrint, BANDS, COARSE_EVERY, DETAIL_BINS, DETAIL_ROWS, FINE_FRAMES,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -34,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     frames: prev.frames,
                     fine: prev.fine.iter().map(&mut jitter).collect(),
                     coarse: prev.coarse.iter().map(&mut jitter).collect(),
+                    detail: prev.detail.iter().map(&mut jitter).collect(),
                 }
             }
             _ => {
@@ -48,6 +51,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     frames: frames as u32,
                     fine: cells(frames.min(FINE_FRAMES)),
                     coarse: cells(frames.div_ceil(COARSE_EVERY)),
+                    detail: (0..frames.div_ceil(COARSE_EVERY).min(DETAIL_ROWS) * DETAIL_BINS)
+                        .map(|_| (rnd() * 180.0) as u8)
+                        .collect(),
                 }
             }
         };

@@ -59,12 +59,11 @@ pub fn default_threshold(family: &str) -> f32 {
     }
 }
 
-/// The default print score ([`avx_embed::soundprint::compare`]'s score of the aligned sound prints) at or above
-/// which two files are duplicates, the same for every model family, since prints do not depend on the model. On
-/// eval/README.md's full near-duplicate set precision is about 0.94 to 0.95 from 0.93 to 0.97 (below the 0.99
-/// aimed at: whole groups merge) while recall falls fast above 0.95; 0.95 groups 11 of the 180 look-alike pairs
-/// (0.93: 15, 0.97: 9).
-pub const PRINT_THRESHOLD: f32 = 0.95;
+/// The default print score ([`avx_embed::soundprint::compare`]'s score of the aligned sound prints, capped by
+/// the agreement of their detail views) at or above which two files are duplicates, the same for every model
+/// family, since prints do not depend on the model: [`avx_embed::soundprint::DEFAULT_THRESHOLD`], chosen from
+/// eval/README.md's curves ("Near-duplicates").
+pub const PRINT_THRESHOLD: f32 = avx_embed::soundprint::DEFAULT_THRESHOLD;
 
 /// The default candidate gate of a model family: the pooled-vector cosine a pair needs before its prints are
 /// compared (eval/README.md, "Near-duplicates"). Low, for recall: the prints decide.
@@ -126,6 +125,11 @@ pub struct PrintMatch {
     pub leader_span: (f32, f32),
     /// The stretch that makes this member match the leader (1.05: this member is about 5 % shorter).
     pub scale: f32,
+    /// How the two sounds' half-semitone spectra agree over the matching spans (Pearson's r), when both prints
+    /// have a detail view.
+    pub detail: Option<f32>,
+    /// This member's pitch against the leader's, semitones (by the detail views; 0 without them).
+    pub pitch: f32,
 }
 
 /// A group of near-duplicates.
@@ -152,6 +156,10 @@ impl Group {
                     v["leader_start"] = json!(p.leader_span.0);
                     v["leader_end"] = json!(p.leader_span.1);
                     v["scale"] = json!(p.scale);
+                    if let Some(d) = p.detail {
+                        v["detail"] = json!(d);
+                        v["pitch_semitones"] = json!(p.pitch);
+                    }
                 }
                 v
             }).collect::<Vec<_>>(),
@@ -429,6 +437,8 @@ pub fn confirmed_groups(
                             span: m.span_b,
                             leader_span: m.span_a,
                             scale: m.scale,
+                            detail: m.detail,
+                            pitch: m.pitch,
                         }),
                     ),
                     None => (i, cos, None),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use avx_embed::soundprint::{SoundPrint, BANDS};
+use avx_embed::soundprint::{SoundPrint, BANDS, DETAIL_BINS};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{CoreError, Result};
@@ -20,15 +20,16 @@ pub const MAGIC: &[u8; 8] = b"AVXPRNT\0";
 /// Format version (bytes 8..12). Version 1 printed a sound that starts at the file's first sample without the
 /// frames over its onset that the same sound after silence gets; version 2 kept a click after a sound's end (a
 /// decoder's stray samples) as part of the sound and gave each FFT bin to one band; version 3 trims such bursts
-/// and shares each bin between the bands it overlaps. Older prints are not comparable with the current ones, so
+/// and shares each bin between the bands it overlaps; version 4 adds the detail view (half-semitone spectra of the
+/// first 3 s, [`avx_embed::soundprint::detail_score`]), which confirms candidates. Older prints are not comparable with the current ones, so
 /// an older log reads as empty and the next writer starts it again (`avx index` prints every file anew, without
 /// re-embedding).
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 const HEADER: usize = 16;
 /// Bytes before a record's payload: payload length (u32) and xxh3-64 of the payload (u64).
 const RECORD_HEAD: usize = 12;
 /// Payload bytes before the cells.
-const PAYLOAD_HEAD: usize = 16 + 4 + 4 + 4 + 4;
+const PAYLOAD_HEAD: usize = 16 + 4 + 4 + 4 + 4 + 4;
 
 /// The log's path in an index directory.
 pub fn prints_path(index_dir: &Path) -> PathBuf {
@@ -120,12 +121,22 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
     let hash = u128::from_le_bytes(payload[..16].try_into().ok()?);
     let lead_s = f32::from_bits(u32_at(16));
     let frames = u32_at(20);
-    let (nf, nc) = (u32_at(24) as usize, u32_at(28) as usize);
-    if PAYLOAD_HEAD + nf + nc != len || nf % BANDS != 0 || nc % BANDS != 0 || !lead_s.is_finite() {
+    let (nf, nc, nd) = (
+        u32_at(24) as usize,
+        u32_at(28) as usize,
+        u32_at(32) as usize,
+    );
+    if PAYLOAD_HEAD + nf + nc + nd != len
+        || nf % BANDS != 0
+        || nc % BANDS != 0
+        || nd % DETAIL_BINS != 0
+        || !lead_s.is_finite()
+    {
         return None;
     }
     let fine = payload[PAYLOAD_HEAD..PAYLOAD_HEAD + nf].to_vec();
-    let coarse = payload[PAYLOAD_HEAD + nf..].to_vec();
+    let coarse = payload[PAYLOAD_HEAD + nf..PAYLOAD_HEAD + nf + nc].to_vec();
+    let detail = payload[PAYLOAD_HEAD + nf + nc..].to_vec();
     Some((
         hash,
         SoundPrint {
@@ -133,6 +144,7 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
             frames,
             fine,
             coarse,
+            detail,
         },
         at + RECORD_HEAD + len,
     ))
@@ -140,14 +152,17 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
 
 /// One record's bytes.
 fn record(hash: u128, p: &SoundPrint) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(PAYLOAD_HEAD + p.fine.len() + p.coarse.len());
+    let mut payload =
+        Vec::with_capacity(PAYLOAD_HEAD + p.fine.len() + p.coarse.len() + p.detail.len());
     payload.extend_from_slice(&hash.to_le_bytes());
     payload.extend_from_slice(&p.lead_s.to_bits().to_le_bytes());
     payload.extend_from_slice(&p.frames.to_le_bytes());
     payload.extend_from_slice(&(p.fine.len() as u32).to_le_bytes());
     payload.extend_from_slice(&(p.coarse.len() as u32).to_le_bytes());
+    payload.extend_from_slice(&(p.detail.len() as u32).to_le_bytes());
     payload.extend_from_slice(&p.fine);
     payload.extend_from_slice(&p.coarse);
+    payload.extend_from_slice(&p.detail);
     let mut out = Vec::with_capacity(RECORD_HEAD + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
@@ -249,6 +264,9 @@ mod tests {
                 .collect(),
             coarse: (0..n.div_ceil(10) * BANDS)
                 .map(|i| i as u8 ^ seed)
+                .collect(),
+            detail: (0..n.div_ceil(10).min(30) * DETAIL_BINS)
+                .map(|i| (i as u8).wrapping_add(seed))
                 .collect(),
         }
     }

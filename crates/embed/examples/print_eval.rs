@@ -104,23 +104,27 @@ fn main() {
         }
     }
     let t = Instant::now();
-    let scores: Vec<f32> = par_map(pairs.len(), threads, |i| {
+    let full: Vec<(f32, f32, f32, f32)> = par_map(pairs.len(), threads, |i| {
         let (a, b, _, _) = &pairs[i];
         match (&prints[*a], &prints[*b]) {
-            (Some(x), Some(y)) => compare(x, y).score,
-            _ => -2.0,
+            (Some(x), Some(y)) => {
+                let m = compare(x, y);
+                (m.score, m.detail.unwrap_or(2.0), m.pitch, m.scale)
+            }
+            _ => (-2.0, -2.0, 0.0, 1.0),
         }
     });
+    let scores: Vec<f32> = full.iter().map(|x| x.0).collect();
     eprintln!(
         "compared {} pairs in {:.1} s",
         pairs.len(),
         t.elapsed().as_secs_f64()
     );
     let mut w = std::io::BufWriter::new(std::fs::File::create(format!("{out}.tsv")).expect("out"));
-    for ((a, b, pos, kind), s) in pairs.iter().zip(&scores) {
+    for ((a, b, pos, kind), (s, d, sh, sc)) in pairs.iter().zip(&full) {
         writeln!(
             w,
-            "{}\t{}\t{}\t{}\t{s}",
+            "{}\t{}\t{}\t{}\t{s}\t{d}\t{sh}\t{sc}",
             files[*a].path, files[*b].path, *pos as u8, kind
         )
         .expect("write");

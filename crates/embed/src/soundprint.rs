@@ -52,6 +52,20 @@ pub const SCALES: [f32; 7] = [0.94, 0.96, 0.98, 1.0, 1.02, 1.04, 1.06];
 pub const SHIFTS: [f32; 3] = [-0.23, 0.0, 0.23];
 /// Sounds whose trimmed length is at most this many fine frames are compared on the fine view.
 const FINE_COMPARE_MAX: usize = FINE_FRAMES;
+/// Bins of the detail view: half a semitone each, from [`DETAIL_LO`] Hz up (to 6.05 kHz).
+pub const DETAIL_BINS: usize = 128;
+/// Lowest edge of the detail view, Hz.
+pub const DETAIL_LO: f32 = 150.0;
+/// Detail bins per semitone.
+pub const DETAIL_PER_SEMITONE: f32 = 2.0;
+/// Detail rows kept: one per coarse frame (100 ms) of the first [`FINE_FRAMES`] fine frames.
+pub const DETAIL_ROWS: usize = FINE_FRAMES / COARSE_EVERY;
+/// Fine hops per detail hop (50 ms) and per detail window (160 ms: about 12 Hz of resolution).
+const DETAIL_HOP: usize = 5;
+const DETAIL_WINDOW: usize = 16;
+/// Detail frames kept while printing (the first ten minutes of the file; later audio has no detail view, and a
+/// sound that starts after it is confirmed by its band print alone).
+const DETAIL_MAX_FRAMES: usize = 10 * 60 * 20;
 
 /// A file's sound print (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +78,10 @@ pub struct SoundPrint {
     pub fine: Vec<u8>,
     /// `ceil(frames / COARSE_EVERY)` frames (at most `COARSE_FRAMES`) of `BANDS` cells, frame-major.
     pub coarse: Vec<u8>,
+    /// The detail view: `min(ceil(frames / COARSE_EVERY), DETAIL_ROWS)` rows of [`DETAIL_BINS`] cells (half-semitone
+    /// power spectrum of each 100 ms of the trimmed sound's first 3 s, quantised like the bands), row-major. Empty
+    /// when the sound starts after the first ten minutes of the file.
+    pub detail: Vec<u8>,
 }
 
 impl SoundPrint {
@@ -86,6 +104,126 @@ pub struct SoundPrinter {
     energies: Vec<[f32; BANDS]>,
     input: Vec<f32>,
     spectrum: Vec<realfft::num_complex::Complex<f32>>,
+    detail: DetailPrinter,
+}
+
+/// The detail view's own, longer FFT over the same samples ([`DETAIL_WINDOW`] fine hops, every [`DETAIL_HOP`]).
+struct DetailPrinter {
+    hop: usize,
+    win: Vec<f32>,
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    bin_band: Vec<(usize, usize, f32)>,
+    pending: Vec<f32>,
+    /// Power per detail bin of each frame; frame `d` is centred on the file's sample `d * hop`.
+    frames: Vec<[f32; DETAIL_BINS]>,
+    input: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+}
+
+/// (FFT bin, band, share of the bin's width in the band) for an FFT of `n` points at `rate` Hz and band `edges`.
+fn bin_bands(rate: u32, n: usize, edges: &[f32]) -> Vec<(usize, usize, f32)> {
+    // Each bin spans its own width around its frequency and gives each band the share of it that the band
+    // covers, so that a band edge between two bins, or a band narrower than a bin (the lowest, at low rates),
+    // gets a smooth, rate-independent share instead of all or nothing.
+    let df = rate as f32 / n as f32;
+    let mut out = Vec::new();
+    for k in 0..n / 2 + 1 {
+        let (lo, hi) = ((k as f32 - 0.5) * df, (k as f32 + 0.5) * df);
+        for (b, e) in edges.windows(2).enumerate() {
+            let o = hi.min(e[1]) - lo.max(e[0]);
+            if o > 0.0 {
+                out.push((k, b, o / df));
+            }
+        }
+    }
+    out
+}
+
+/// A Hann window of `wlen` samples.
+fn hann(wlen: usize) -> Vec<f32> {
+    (0..wlen)
+        .map(|i| {
+            let x = std::f32::consts::PI * (i as f32 + 0.5) / wlen as f32;
+            x.sin() * x.sin()
+        })
+        .collect()
+}
+
+/// Windows `src` into `input` (zero-padded, non-finite samples as silence), transforms it and adds each bin's
+/// power to its bands in `out`.
+fn band_powers(
+    fft: &dyn realfft::RealToComplex<f32>,
+    win: &[f32],
+    src: &[f32],
+    input: &mut [f32],
+    spectrum: &mut [realfft::num_complex::Complex<f32>],
+    bin_band: &[(usize, usize, f32)],
+    out: &mut [f32],
+) {
+    for (i, x) in input.iter_mut().enumerate() {
+        *x = match (src.get(i), win.get(i)) {
+            (Some(&s), Some(&w)) if s.is_finite() => s * w,
+            _ => 0.0,
+        };
+    }
+    if fft.process(input, spectrum).is_ok() {
+        for &(k, b, w) in bin_band {
+            out[b] += w * spectrum[k].norm_sqr();
+        }
+    }
+}
+
+impl DetailPrinter {
+    fn new(rate: u32, hop: usize) -> DetailPrinter {
+        let wlen = DETAIL_WINDOW * hop;
+        let n = wlen.next_power_of_two();
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let edges: Vec<f32> = (0..=DETAIL_BINS)
+            .map(|b| DETAIL_LO * 2f32.powf(b as f32 / (12.0 * DETAIL_PER_SEMITONE)))
+            .collect();
+        DetailPrinter {
+            hop: DETAIL_HOP * hop,
+            win: hann(wlen),
+            bin_band: bin_bands(rate, n, &edges),
+            // Half a window of silence first: frame `d` is centred on sample `d * hop`.
+            pending: vec![0.0; wlen / 2],
+            spectrum: fft.make_output_vec(),
+            input: vec![0.0; n],
+            fft,
+            frames: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, samples: &[f32]) {
+        if self.frames.len() >= DETAIL_MAX_FRAMES {
+            return;
+        }
+        self.pending.extend_from_slice(samples);
+        let wlen = self.win.len();
+        let mut at = 0;
+        while at + wlen <= self.pending.len() && self.frames.len() < DETAIL_MAX_FRAMES {
+            let mut e = [0f32; DETAIL_BINS];
+            band_powers(
+                &*self.fft,
+                &self.win,
+                &self.pending[at..at + wlen],
+                &mut self.input,
+                &mut self.spectrum,
+                &self.bin_band,
+                &mut e,
+            );
+            self.frames.push(e);
+            at += self.hop;
+        }
+        self.pending.drain(..at.min(self.pending.len()));
+    }
+
+    /// The frames, after the last ones over the end of the sound.
+    fn finish(mut self) -> Vec<[f32; DETAIL_BINS]> {
+        let pad = self.win.len() / 2 + self.hop;
+        self.push(&vec![0.0; pad]);
+        self.frames
+    }
 }
 
 impl std::fmt::Debug for SoundPrinter {
@@ -107,30 +245,12 @@ impl SoundPrinter {
         let hop = ((rate as f32 / FINE_RATE).round() as usize).max(1);
         let wlen = 4 * hop;
         let n = wlen.next_power_of_two();
-        let win: Vec<f32> = (0..wlen)
-            .map(|i| {
-                let x = std::f32::consts::PI * (i as f32 + 0.5) / wlen as f32;
-                x.sin() * x.sin()
-            })
-            .collect();
+        let win = hann(wlen);
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
         let edges: Vec<f32> = (0..=BANDS)
             .map(|b| F_LO * (F_HI / F_LO).powf(b as f32 / BANDS as f32))
             .collect();
-        // Each bin spans its own width around its frequency and gives each band the share of it that the band
-        // covers, so that a band edge between two bins, or a band narrower than a bin (the lowest, at low rates),
-        // gets a smooth, rate-independent share instead of all or nothing.
-        let df = rate as f32 / n as f32;
-        let mut bin_band = Vec::new();
-        for k in 0..n / 2 + 1 {
-            let (lo, hi) = ((k as f32 - 0.5) * df, (k as f32 + 0.5) * df);
-            for (b, e) in edges.windows(2).enumerate() {
-                let o = hi.min(e[1]) - lo.max(e[0]);
-                if o > 0.0 {
-                    bin_band.push((k, b, o / df));
-                }
-            }
-        }
+        let bin_band = bin_bands(rate, n, &edges);
         let spectrum = fft.make_output_vec();
         SoundPrinter {
             rate,
@@ -144,6 +264,7 @@ impl SoundPrinter {
             energies: Vec::new(),
             input: vec![0.0; n],
             spectrum,
+            detail: DetailPrinter::new(rate, hop),
         }
     }
 
@@ -157,6 +278,7 @@ impl SoundPrinter {
         if self.energies.len() >= MAX_FRAMES {
             return;
         }
+        self.detail.push(samples);
         self.pending.extend_from_slice(samples);
         let wlen = self.win.len();
         let mut at = 0;
@@ -169,28 +291,16 @@ impl SoundPrinter {
 
     fn frame(&mut self, at: usize) {
         let wlen = self.win.len();
-        for (i, x) in self.input.iter_mut().enumerate() {
-            *x = if i < wlen {
-                let s = self.pending[at + i];
-                if s.is_finite() {
-                    s * self.win[i]
-                } else {
-                    0.0
-                }
-            } else {
-                0.0
-            };
-        }
         let mut e = [0f32; BANDS];
-        if self
-            .fft
-            .process(&mut self.input, &mut self.spectrum)
-            .is_ok()
-        {
-            for &(k, b, w) in &self.bin_band {
-                e[b] += w * self.spectrum[k].norm_sqr();
-            }
-        }
+        band_powers(
+            &*self.fft,
+            &self.win,
+            &self.pending[at..at + wlen],
+            &mut self.input,
+            &mut self.spectrum,
+            &self.bin_band,
+            &mut e,
+        );
         self.energies.push(e);
     }
 
@@ -206,12 +316,14 @@ impl SoundPrinter {
                 at += self.hop;
             }
         }
-        print_of(&self.energies, self.hop as f32 / self.rate as f32)
+        let detail = self.detail.finish();
+        print_of(&self.energies, &detail, self.hop as f32 / self.rate as f32)
     }
 }
 
-/// The print of per-frame band energies (`hop_s` seconds apart).
-fn print_of(energies: &[[f32; BANDS]], hop_s: f32) -> SoundPrint {
+/// The print of per-frame band energies (`hop_s` seconds apart) and detail frames (one every [`DETAIL_HOP`]
+/// fine frames, frame `d` centred where fine frame `DETAIL_HOP * d + 1`'s window is).
+fn print_of(energies: &[[f32; BANDS]], detail: &[[f32; DETAIL_BINS]], hop_s: f32) -> SoundPrint {
     let total: Vec<f32> = energies.iter().map(|e| e.iter().sum()).collect();
     let peak = total.iter().copied().fold(0.0, f32::max);
     let (first, last) = if peak > 0.0 {
@@ -238,11 +350,38 @@ fn print_of(energies: &[[f32; BANDS]], hop_s: f32) -> SoundPrint {
         .collect();
     // The first loud frame is the first whose window reaches the onset: the onset is in its last hop, which
     // starts `first` hops into the file (the printer's frames start a window less one hop before it).
+    // Detail row j: the detail frames centred within coarse frame j (fine frames first + 10 j .. + 10, whose
+    // windows are centred one hop before their index).
+    let rows = kept.len().div_ceil(COARSE_EVERY).min(DETAIL_ROWS);
+    let detail_rows: Vec<[f32; DETAIL_BINS]> = if detail.is_empty() {
+        Vec::new()
+    } else {
+        (0..rows)
+            .map_while(|j| {
+                let c0 = first + COARSE_EVERY * j;
+                let (d0, d1) = (
+                    (c0.saturating_sub(1)).div_ceil(DETAIL_HOP),
+                    (c0 + COARSE_EVERY - 1).div_ceil(DETAIL_HOP),
+                );
+                let d1 = d1.max(d0 + 1).min(detail.len());
+                (d0 < d1).then(|| {
+                    let mut m = [0f32; DETAIL_BINS];
+                    for e in &detail[d0..d1] {
+                        for (m, e) in m.iter_mut().zip(e) {
+                            *m += e / (d1 - d0) as f32;
+                        }
+                    }
+                    m
+                })
+            })
+            .collect()
+    };
     SoundPrint {
         lead_s: first as f32 * hop_s,
         frames: kept.len() as u32,
-        fine: quantise(&kept[..kept.len().min(FINE_FRAMES)]),
-        coarse: quantise(&coarse_e),
+        fine: quantise(kept[..kept.len().min(FINE_FRAMES)].as_flattened()),
+        coarse: quantise(coarse_e.as_flattened()),
+        detail: quantise(detail_rows.as_flattened()),
     }
 }
 
@@ -276,12 +415,11 @@ fn without_end_bursts(total: &[f32], gate: f32, first: usize, mut last: usize) -
 }
 
 /// Decibels relative to the loudest cell, floored, in quarter-dB steps.
-fn quantise(e: &[[f32; BANDS]]) -> Vec<u8> {
+fn quantise(e: &[f32]) -> Vec<u8> {
     let db = |x: f32| 10.0 * (x.max(1e-20)).log10();
-    let top = e.iter().flatten().copied().fold(0.0, f32::max);
+    let top = e.iter().copied().fold(0.0, f32::max);
     let floor = db(top) - FLOOR_DB;
     e.iter()
-        .flatten()
         .map(|&x| ((db(x) - floor).max(0.0) * STEPS_PER_DB).round().min(255.0) as u8)
         .collect()
 }
@@ -297,6 +435,11 @@ pub struct Alignment {
     pub span_b: (f32, f32),
     /// The time stretch that makes the second file match the first (1.05: the second is about 5 % shorter).
     pub scale: f32,
+    /// The detail views' agreement over the alignment ([`detail_score`]), when both prints have one and the band
+    /// score is high enough to ask; `score` is then at most [`detail_cap`] of it.
+    pub detail: Option<f32>,
+    /// The pitch of the second file against the first, semitones, by the detail views (0 without them).
+    pub pitch: f32,
 }
 
 impl Alignment {
@@ -306,6 +449,8 @@ impl Alignment {
             span_a: (0.0, 0.0),
             span_b: (0.0, 0.0),
             scale: 1.0,
+            detail: None,
+            pitch: 0.0,
         }
     }
 }
@@ -590,15 +735,46 @@ fn overlap(fa: usize, fb: usize, lag: isize) -> (usize, usize, usize) {
 pub fn compare(a: &SoundPrint, b: &SoundPrint) -> Alignment {
     // One order for both calls: the second, longer print is the one warped.
     if (b.frames, &b.fine, &b.coarse) < (a.frames, &a.fine, &a.coarse) {
-        let m = compare_ordered(b, a);
+        let m = confirmed(b, a, compare_ordered(b, a));
         return Alignment {
             score: m.score,
             span_a: m.span_b,
             span_b: m.span_a,
             scale: 1.0 / m.scale,
+            detail: m.detail,
+            pitch: -m.pitch,
         };
     }
-    compare_ordered(a, b)
+    confirmed(a, b, compare_ordered(a, b))
+}
+
+/// Band scores below this are not checked against the detail views (no threshold is this low).
+const DETAIL_FROM: f32 = 0.5;
+
+/// The detail r that caps the score at [`DEFAULT_THRESHOLD`]: a pair passes the default when its band score and
+/// its detail both pass (and a stricter threshold asks more of both).
+pub const DETAIL_AT_DEFAULT: f32 = 0.85;
+
+/// The default print score threshold of `avx dupes` (eval/README.md, "Near-duplicates").
+pub const DEFAULT_THRESHOLD: f32 = 0.9;
+
+/// The most a pair whose detail views agree at `detail` (Pearson's r) can score: 1 at r = 1, the default
+/// threshold at r = [`DETAIL_AT_DEFAULT`], linear in between and below.
+pub fn detail_cap(detail: f32) -> f32 {
+    1.0 - (1.0 - detail) * (1.0 - DEFAULT_THRESHOLD) / (1.0 - DETAIL_AT_DEFAULT)
+}
+
+/// `m` with its score capped by the detail views' agreement ([`detail_score`]).
+fn confirmed(a: &SoundPrint, b: &SoundPrint, mut m: Alignment) -> Alignment {
+    if m.score < DETAIL_FROM {
+        return m;
+    }
+    if let Some((r, pitch)) = detail_score(a, b, &m) {
+        m.score = m.score.min(detail_cap(r));
+        m.detail = Some(r);
+        m.pitch = pitch;
+    }
+    m
 }
 
 /// The largest lag searched, as a share of the longer print (plus four frames).
@@ -700,12 +876,147 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> Alignment {
                             b.lead_s + ((sb + len) as f32 / scale + off) * step,
                         ),
                         scale,
+                        detail: None,
+                        pitch: 0.0,
                     };
                 }
             }
         }
     }
     best
+}
+
+/// Frequency shifts the detail comparison searches, in detail bins (quarter-semitone steps up to 1.25 semitones:
+/// a pitch or speed change of one semitone, and the detail's own bin rounding).
+const DETAIL_SHIFT_MAX: f32 = 1.25 * DETAIL_PER_SEMITONE;
+/// Detail bins below the spectrum's peak by more than this are floored, dB.
+const DETAIL_FLOOR_DB: f32 = 35.0;
+/// Half-width of the moving average removed from a detail spectrum, in bins: what is left are its peaks and
+/// valleys (resonances), not its tilt, which a second take shares.
+const DETAIL_TREND: usize = 6;
+
+/// The detail views' agreement over an alignment found by [`compare`] (`m`, of `a` against `b`): the average
+/// spectral shape of the aligned 100 ms rows of each print (each row weighs the lower of its two levels), in dB
+/// with its trend removed, correlated over frequency shifts of up to 1.25 semitones. Returns (Pearson's r,
+/// shift in semitones of `b` against `a`), or `None` when a print has no detail view or the alignment holds no
+/// row of both.
+pub fn detail_score(a: &SoundPrint, b: &SoundPrint, m: &Alignment) -> Option<(f32, f32)> {
+    let (ra, rb) = (a.detail.len() / DETAIL_BINS, b.detail.len() / DETAIL_BINS);
+    if ra == 0 || rb == 0 || m.span_a.1 <= m.span_a.0 {
+        return None;
+    }
+    let step = COARSE_EVERY as f32 / FINE_RATE;
+    let lin = |q: u8| 10f32.powf(q as f32 / STEPS_PER_DB / 10.0);
+    // Each row's power relative to the print's loudest row.
+    let row_levels = |d: &[u8]| -> Vec<f32> {
+        let p: Vec<f32> = d
+            .chunks(DETAIL_BINS)
+            .map(|r| r.iter().map(|&q| lin(q)).sum())
+            .collect();
+        let top = p.iter().copied().fold(0.0, f32::max).max(1e-30);
+        p.iter().map(|x| x / top).collect()
+    };
+    let (la, lb) = (row_levels(&a.detail), row_levels(&b.detail));
+    let mut sa = vec![0f32; DETAIL_BINS];
+    let mut sb = vec![0f32; DETAIL_BINS];
+    let mut any = false;
+    let add = |acc: &mut [f32], row: &[u8], w: f32| {
+        let total: f32 = row.iter().map(|&q| lin(q)).sum();
+        if total > 0.0 {
+            for (o, &q) in acc.iter_mut().zip(row) {
+                *o += w * lin(q) / total;
+            }
+        }
+    };
+    for i in 0..ra {
+        let ta = a.lead_s + (i as f32 + 0.5) * step;
+        if ta < m.span_a.0 || ta > m.span_a.1 {
+            continue;
+        }
+        // b's row at the aligned time, interpolated between its two nearest rows (a trim moves b's rows by a
+        // fraction of one).
+        let tb = m.span_b.0 + (ta - m.span_a.0) / m.scale;
+        let j = ((tb - b.lead_s) / step - 0.5).clamp(0.0, (rb - 1) as f32);
+        if (tb - b.lead_s) < 0.0 || (tb - b.lead_s) > rb as f32 * step {
+            continue;
+        }
+        let (j0, f) = (j.floor() as usize, j.fract());
+        let j1 = (j0 + 1).min(rb - 1);
+        let w = la[i].min(lb[j0] * (1.0 - f) + lb[j1] * f) + 1e-6;
+        add(&mut sa, &a.detail[i * DETAIL_BINS..(i + 1) * DETAIL_BINS], w);
+        add(&mut sb, &b.detail[j0 * DETAIL_BINS..(j0 + 1) * DETAIL_BINS], w * (1.0 - f));
+        add(&mut sb, &b.detail[j1 * DETAIL_BINS..(j1 + 1) * DETAIL_BINS], w * f);
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    let (da, db) = (detrended_db(&sa), detrended_db(&sb));
+    let mut best = (f32::MIN, 0.0);
+    let steps = (DETAIL_SHIFT_MAX * 2.0).round() as i32;
+    for k in -steps..=steps {
+        let shift = k as f32 * 0.5;
+        let r = shifted_r(&da, &db, shift);
+        if r > best.0 {
+            best = (r, shift / DETAIL_PER_SEMITONE);
+        }
+    }
+    Some(best)
+}
+
+/// A power spectrum in dB, floored [`DETAIL_FLOOR_DB`] below its peak, less its moving average over
+/// `2 DETAIL_TREND + 1` bins; and each bin's weight, its height above the floor in [0, 1] (a resonance counts, the
+/// floor where noise or a codec decides does not).
+fn detrended_db(p: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let top = p.iter().copied().fold(0.0, f32::max).max(1e-30);
+    let db: Vec<f32> = p
+        .iter()
+        .map(|&x| (10.0 * (x.max(1e-30) / top).log10()).max(-DETAIL_FLOOR_DB))
+        .collect();
+    let detrended = (0..db.len())
+        .map(|k| {
+            let (lo, hi) = (
+                k.saturating_sub(DETAIL_TREND),
+                (k + DETAIL_TREND + 1).min(db.len()),
+            );
+            db[k] - db[lo..hi].iter().sum::<f32>() / (hi - lo) as f32
+        })
+        .collect();
+    let weight = db.iter().map(|d| 1.0 + d / DETAIL_FLOOR_DB).collect();
+    (detrended, weight)
+}
+
+/// Weighted Pearson's r of `a` against `b` moved up by `shift` bins (linear interpolation), over the bins both
+/// cover; each bin weighs the mean of the two spectra's weights there.
+fn shifted_r(a: &(Vec<f32>, Vec<f32>), b: &(Vec<f32>, Vec<f32>), shift: f32) -> f32 {
+    let n = a.0.len();
+    let (mut s, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
+    for k in 0..n {
+        let src = k as f32 - shift;
+        if src < 0.0 || src > (n - 1) as f32 {
+            continue;
+        }
+        let (k0, f) = (src.floor() as usize, src.fract());
+        let k1 = (k0 + 1).min(n - 1);
+        let x = a.0[k];
+        let y = b.0[k0] * (1.0 - f) + b.0[k1] * f;
+        let w = 0.5 * (a.1[k] + b.1[k0] * (1.0 - f) + b.1[k1] * f) + 1e-3;
+        s += w;
+        sa += w * x;
+        sb += w * y;
+        saa += w * x * x;
+        sbb += w * y * y;
+        sab += w * x * y;
+    }
+    if s <= 0.0 {
+        return 0.0;
+    }
+    let cov = sab - sa * sb / s;
+    let (va, vb) = (saa - sa * sa / s, sbb - sb * sb / s);
+    if va <= 1e-6 || vb <= 1e-6 {
+        return if va <= 1e-6 && vb <= 1e-6 { 1.0 } else { 0.0 };
+    }
+    (cov / (va * vb).sqrt()).clamp(-1.0, 1.0)
 }
 
 /// Length of [`summary`] vectors.
@@ -975,6 +1286,67 @@ mod tests {
         // (above): the faded frames' quiet cells fall under the common floor.
         assert!((m.span_a.0 - m.span_b.0).abs() < 0.03, "{m:?}");
         assert!(m.score > 0.7, "{m:?}");
+    }
+
+    /// A drum stroke: the rattle of `hit(seed, ..)` plus two decaying resonances at `f1` and `f2` Hz.
+    fn stroke(seed: u64, secs: f32, f1: f32, f2: f32) -> Vec<f32> {
+        let base = hit(seed, secs, 150.0);
+        base.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let t = i as f32 / RATE as f32;
+                let tau = std::f32::consts::TAU;
+                x * 0.5 + (-t * 5.0).exp() * (0.6 * (tau * f1 * t).sin() + 0.4 * (tau * f2 * t).sin())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn detail_finds_a_pitch_shifted_copy_and_its_pitch() {
+        let a = stroke(20, 1.0, 440.0, 1250.0);
+        for (factor, semitones) in [(1.0 / 1.0595, 1.0), (1.0595, -1.0)] {
+            let b = speed(&a, factor);
+            let m = compare(&print_samples(&a, RATE), &print_samples(&b, RATE));
+            let d = m.detail.expect("both prints have a detail view");
+            assert!(d > DETAIL_AT_DEFAULT, "{m:?}");
+            assert!((m.pitch - semitones).abs() <= 0.25, "{m:?}");
+            assert!(m.score >= DEFAULT_THRESHOLD, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn two_strokes_with_other_resonances_are_not_duplicates() {
+        // The same rattle, resonances 2 and 3 semitones apart: the bands (4.4 semitones each) hardly tell them
+        // apart, the half-semitone detail does.
+        let a = stroke(21, 1.0, 440.0, 1250.0);
+        let b = stroke(21, 1.0, 494.0, 1490.0);
+        let m = compare(&print_samples(&a, RATE), &print_samples(&b, RATE));
+        assert!(m.detail.expect("detail") < DETAIL_AT_DEFAULT, "{m:?}");
+        assert!(m.score < DEFAULT_THRESHOLD, "{m:?}");
+        // Its own faded and trimmed copies keep their resonances.
+        let n = a.len();
+        let faded: Vec<f32> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * (i.min(n - 1 - i) as f32 / (n / 10) as f32).min(1.0))
+            .collect();
+        for (what, x) in [("fade", faded), ("trim", a[n / 10..].to_vec())] {
+            let m = compare(&print_samples(&a, RATE), &print_samples(&x, RATE));
+            assert!(m.detail.expect("detail") > DETAIL_AT_DEFAULT, "{what}: {m:?}");
+            assert!(m.score >= DEFAULT_THRESHOLD, "{what}: {m:?}");
+        }
+    }
+
+    #[test]
+    fn the_detail_view_covers_the_first_seconds_at_half_semitones() {
+        let p = print_samples(&stroke(22, 4.0, 300.0, 900.0), RATE);
+        assert_eq!(p.detail.len(), DETAIL_ROWS * DETAIL_BINS);
+        let short = print_samples(&stroke(22, 0.05, 300.0, 900.0), RATE);
+        assert_eq!(short.detail.len(), DETAIL_BINS);
+        // The loudest detail bin of the first row is the 300 Hz resonance: 2 x 12 x log2(300 / 150) = bin 24.
+        let row = &p.detail[..DETAIL_BINS];
+        let top = (0..DETAIL_BINS).max_by_key(|&k| row[k]).unwrap();
+        assert!((23..=25).contains(&top), "{top}");
     }
 
     #[test]
