@@ -18,7 +18,8 @@
 //!
 //! Environment: `AVX_BENCH_FILES` (default 16 ten-second files), `AVX_BENCH_THREADS` (default: all cores),
 //! `AVX_BENCH_BATCH` (default 4), `AVX_BENCH_VARIANT` (default "fp32"), `AVX_BENCH_SHORT` (default 40 one-shots),
-//! `AVX_BENCH_ROUNDS` (default 3).
+//! `AVX_BENCH_ROUNDS` (default 3), `AVX_BENCH_SPINNING` (default 0: ONNX Runtime's intra-op threads sleep when idle,
+//! as the command line runs them; 1: they spin, in both the bare session and the pipeline).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,9 +159,13 @@ fn main() {
     let opts = SessionOptions {
         variant,
         threads,
-        spinning: false, // as the command line runs it
+        spinning: env_or("AVX_BENCH_SPINNING", 0u8) == 1, // off, as the command line runs it
         ..Default::default()
     };
+    println!(
+        "ONNX Runtime intra-op spinning {}",
+        if opts.spinning { "on" } else { "off" }
+    );
     let mut bare = AudioEncoder::open_dir(&model, &spec, &opts).unwrap();
     bare.embed(&[windows[0].as_slice()]).unwrap(); // warm-up
     let mut emb = Embedder::open("bench", &model, opts.clone()).unwrap();
