@@ -21,11 +21,13 @@
 //!    whose segments are shorter than `min_length` seconds or that hold fewer than `min_windows` links are
 //!    dropped.
 //! 3. **Occurrences.** Segments of one track that overlap by at least half of the longer one are merged into
-//!    one occurrence spanning their union, so a 3 s and a 6 s version of one ident stay distinct segments
-//!    until a run ties them, and a jingle next to a bed does not swallow the bed.
+//!    one occurrence, so a 3 s and a 6 s version of one ident stay distinct segments until a run ties them,
+//!    and a jingle next to a bed does not swallow the bed. It starts at the most common start of its
+//!    segments (within ±0.25 s) and ends at the latest end within 1 s of their most common end: not their
+//!    union, which a run over two motifs played back to back (twice somewhere) stretches over both.
 //! 4. **Motifs.** Occurrences tied by runs form connected components; each component with at least
-//!    `min_occurrences` occurrences is a motif. Occurrences of one motif in one track that still overlap are
-//!    merged. The *representative* is the occurrence with the most links (ties to the earliest).
+//!    `min_occurrences` occurrences is a motif. Occurrences of one motif in one track that overlap by half of
+//!    the shorter are merged. The *representative* is the occurrence with the most links (ties to the earliest).
 //! 5. **Order.** Occurrences by track then start; motifs by number of occurrences (descending), then by the
 //!    representative's track and start.
 //!
@@ -258,6 +260,9 @@ pub fn recurring(
     Ok(group_segments(&segments, &run_stats, cfg.min_occurrences))
 }
 
+/// Seconds past the most common end of an occurrence's segments that its end may reach.
+const END_SLACK_S: f32 = 1.0;
+
 /// Seconds either side of a value within which [`mode`] counts the others.
 const MODE_WIDTH_S: f32 = 0.25;
 
@@ -312,9 +317,10 @@ pub(crate) fn group_segments(
     let mut occ_of_root: HashMap<usize, usize> = HashMap::new();
     let mut occ: Vec<Occurrence> = Vec::new();
     let mut seg_occ = vec![0usize; segments.len()];
-    // Each occurrence's segment starts and ends: it spans their modes ([`mode`]), not their union (a run over
-    // two adjacent motifs, repeated together somewhere, would otherwise stretch one of them over the other, and
-    // the runs of a beep pattern at one period's shift start a period late or end a period early).
+    // Each occurrence's segment starts and ends: it spans from their mode ([`mode`]) to the longest end within
+    // END_SLACK_S of theirs, not their union (a run over two adjacent motifs, repeated together somewhere,
+    // would otherwise stretch one of them over the other, and the runs of a beep pattern at one period's shift
+    // start a period late or end a period early).
     let mut bounds: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     for &i in &order {
         let r = find(&mut seg_parent, i);
@@ -340,7 +346,15 @@ pub(crate) fn group_segments(
     }
     for (o, (starts, ends)) in occ.iter_mut().zip(&mut bounds) {
         o.start = mode(starts);
-        o.end = mode(ends).max(o.start);
+        // The longest reach within END_SLACK_S of the most common end: a sound fading out ends wherever its
+        // last hashes or windows agree, a run over the next motif ends seconds later.
+        let common = mode(ends);
+        let end = ends
+            .iter()
+            .copied()
+            .filter(|&e| e <= common + END_SLACK_S)
+            .fold(common, f32::max);
+        o.end = end.max(o.start);
     }
 
     // 4. Motifs: occurrences tied by runs.
