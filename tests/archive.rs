@@ -35,6 +35,18 @@ fn avx(dir: &Path, args: &[&str], code: i32) -> String {
     util::avx_aisfx(dir, args, code)
 }
 
+/// Runs avx as [`avx`] does, asserts exit code 2 (an error), returns stderr.
+fn avx_error(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
+        .env("AVX_INDEX", dir.join("index"))
+        .env("AVX_MODEL_DIR", repo().join("models/aisfx"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "avx {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap()
 }
@@ -187,14 +199,10 @@ fn recurring_and_timeline_find_the_planted_motifs() {
     assert_eq!(again, out);
     // A file that is not recurring's output is an error naming it.
     std::fs::write(&saved, "motif 1: 3 occurrences\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
-        .env("AVX_INDEX", dir.path().join("index"))
-        .env("AVX_MODEL_DIR", repo().join("models/aisfx"))
-        .args(["timeline", prog_s, "--motifs", saved.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = avx_error(
+        dir.path(),
+        &["timeline", prog_s, "--motifs", saved.to_str().unwrap()],
+    );
     assert!(
         err.contains("rec.jsonl: line 1") && err.contains("avx --json recurring"),
         "{err}"
@@ -213,14 +221,7 @@ fn timeline_of_a_file_not_indexed_says_what_to_do() {
     .unwrap();
     avx(dir.path(), &["--quiet", "index", lib.to_str().unwrap()], 0);
     let other = repo().join("tests/data/audio/mono22k_5s.flac");
-    let out = Command::new(env!("CARGO_BIN_EXE_avx"))
-        .env("AVX_INDEX", dir.path().join("index"))
-        .env("AVX_MODEL_DIR", repo().join("models/aisfx"))
-        .args(["timeline", other.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = avx_error(dir.path(), &["timeline", other.to_str().unwrap()]);
     assert!(
         err.contains("mono22k_5s.flac") && err.contains("avx index"),
         "{err}"
