@@ -1144,9 +1144,16 @@ where
     };
     QUERY_CODES.with(|codes| {
         let mut codes = codes.borrow_mut();
-        codes.resize(q.len(), 0);
-        let step = quantize(q, &mut codes);
-        let codes = &codes[..];
+        // A self-search (the build's check) takes its node's own codes: `quantize` made them from the same
+        // vector, and its f32 row is then not read at all.
+        let (codes, step) = match target.filter(|_| rerank == 0) {
+            Some(t) if quant.codes(t).len() == q.len() => (quant.codes(t), quant.step(t)),
+            _ => {
+                codes.resize(q.len(), 0);
+                let step = quantize(q, &mut codes);
+                (&codes[..], step)
+            }
+        };
         let sum = code_sum(codes);
         let mut out = beam(
             g,

@@ -316,6 +316,7 @@ pub(crate) fn dot_i8_query(query: &[i8], query_sum: i32, row: &[i8]) -> i32 {
     dot_i8(query, row)
 }
 
+/// Whether the CPU has AVX-512 VNNI and BW (BW implies F), for the int8 kernels.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn vnni() -> bool {
@@ -334,11 +335,8 @@ pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     assert_eq!(a.len(), b.len(), "dot_i8: length mismatch");
     #[cfg(target_arch = "x86_64")]
     {
-        if a.len() >= 64
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-        {
-            // SAFETY: the CPU supports AVX-512 F, BW and VNNI (checked just above; BW implies F), the only
+        if a.len() >= 64 && vnni() {
+            // SAFETY: the CPU supports AVX-512 F, BW and VNNI (checked by `vnni`; BW implies F), the only
             // requirement of `dot_i8_vnni`.
             return unsafe { dot_i8_vnni(a, b) };
         }
