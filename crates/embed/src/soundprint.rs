@@ -931,7 +931,7 @@ pub fn detail_score(a: &SoundPrint, b: &SoundPrint, m: &Alignment) -> Option<(f3
             }
         }
     };
-    for i in 0..ra {
+    for (i, &level_a) in la.iter().enumerate() {
         let ta = a.lead_s + (i as f32 + 0.5) * step;
         if ta < m.span_a.0 || ta > m.span_a.1 {
             continue;
@@ -945,7 +945,7 @@ pub fn detail_score(a: &SoundPrint, b: &SoundPrint, m: &Alignment) -> Option<(f3
         }
         let (j0, f) = (j.floor() as usize, j.fract());
         let j1 = (j0 + 1).min(rb - 1);
-        let mut w = la[i].min(lb[j0] * (1.0 - f) + lb[j1] * f) + 1e-6;
+        let mut w = level_a.min(lb[j0] * (1.0 - f) + lb[j1] * f) + 1e-6;
         // A first row whose windows reach before the file's first sample: a trim's abrupt start splatters across
         // the bins (as for the bands' first frames).
         if (i == 0 && a.lead_s < DETAIL_RAMP_S) || (j < 0.5 && b.lead_s < DETAIL_RAMP_S) {
