@@ -20,7 +20,13 @@
 //! loudness envelope or the average spectrum that look-alikes share), with both prints floored
 //! [`COMPARE_FLOOR_DB`] below the louder of the two on a common scale (noise at 30 dB, a codec's floor, a
 //! fade's quiet end or a trimmed attack then change little), and an alignment must hold most of each print's
-//! level ([`MIN_COVERAGE`], [`MIN_COVERAGE_LONGER`]). Edited copies of one recording keep the fine
+//! level ([`MIN_COVERAGE`], [`MIN_COVERAGE_LONGER`]).
+//!
+//! A third view, `detail`, keeps the power spectrum of each 100 ms of the first 3 s in half-semitone bins
+//! ([`DETAIL_BINS`] from [`DETAIL_LO`] Hz, a 160 ms FFT every 50 ms). Over the alignment found, [`detail_score`]
+//! correlates the two sounds' resonances (their average spectral shape less its trend) over pitch shifts of up to
+//! 1.25 semitones, and the score is capped by that agreement ([`detail_cap`]): two strokes of one drum share their
+//! band envelope, not their resonances; a pitch-shifted copy keeps them, moved together. Edited copies of one recording keep the fine
 //! spectro-temporal detail and score close to 1; a second take of the same drum does not. The print depends
 //! only on the decoded audio, never on the embedding model.
 
