@@ -6,7 +6,8 @@
 //! 1. *candidates*: neighbours by the pooled file vector whose cosine is at least the family's low *gate*
 //!    ([`default_gate`]), which an edited copy passes (silence, noise, re-encodes move the pooled vector);
 //! 2. *confirmation*: the two files' sound prints are aligned ([`avx_embed::soundprint::compare`]: lag, time
-//!    scale, band shift) and the pair is a duplicate when the print score is at least the threshold
+//!    scale, band shift; the score capped by how their half-semitone detail views agree over pitch shifts of up
+//!    to 1.25 semitones) and the pair is a duplicate when the print score is at least the threshold
 //!    ([`PRINT_THRESHOLD`] by default). A look-alike (a second take of the same drum) passes stage 1 but not 2.
 //!
 //! A file without a print (indexed before prints existed) is judged by its pooled cosine alone, against the

@@ -20,7 +20,13 @@
 //! loudness envelope or the average spectrum that look-alikes share), with both prints floored
 //! [`COMPARE_FLOOR_DB`] below the louder of the two on a common scale (noise at 30 dB, a codec's floor, a
 //! fade's quiet end or a trimmed attack then change little), and an alignment must hold most of each print's
-//! level ([`MIN_COVERAGE`], [`MIN_COVERAGE_LONGER`]). Edited copies of one recording keep the fine
+//! level ([`MIN_COVERAGE`], [`MIN_COVERAGE_LONGER`]).
+//!
+//! A third view, `detail`, keeps the power spectrum of each 100 ms of the first 3 s in half-semitone bins
+//! ([`DETAIL_BINS`] from [`DETAIL_LO`] Hz, a 160 ms FFT every 50 ms). Over the alignment found, [`detail_score`]
+//! correlates the two sounds' resonances (their average spectral shape less its trend) over pitch shifts of up to
+//! 1.25 semitones, and the score is capped by that agreement ([`detail_cap`]): two strokes of one drum share their
+//! band envelope, not their resonances; a pitch-shifted copy keeps them, moved together. Edited copies of one recording keep the fine
 //! spectro-temporal detail and score close to 1; a second take of the same drum does not. The print depends
 //! only on the decoded audio, never on the embedding model.
 
@@ -931,7 +937,7 @@ pub fn detail_score(a: &SoundPrint, b: &SoundPrint, m: &Alignment) -> Option<(f3
             }
         }
     };
-    for i in 0..ra {
+    for (i, &level_a) in la.iter().enumerate() {
         let ta = a.lead_s + (i as f32 + 0.5) * step;
         if ta < m.span_a.0 || ta > m.span_a.1 {
             continue;
@@ -945,7 +951,7 @@ pub fn detail_score(a: &SoundPrint, b: &SoundPrint, m: &Alignment) -> Option<(f3
         }
         let (j0, f) = (j.floor() as usize, j.fract());
         let j1 = (j0 + 1).min(rb - 1);
-        let mut w = la[i].min(lb[j0] * (1.0 - f) + lb[j1] * f) + 1e-6;
+        let mut w = level_a.min(lb[j0] * (1.0 - f) + lb[j1] * f) + 1e-6;
         // A first row whose windows reach before the file's first sample: a trim's abrupt start splatters across
         // the bins (as for the bands' first frames).
         if (i == 0 && a.lead_s < DETAIL_RAMP_S) || (j < 0.5 && b.lead_s < DETAIL_RAMP_S) {
