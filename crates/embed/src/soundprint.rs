@@ -100,28 +100,25 @@ impl SoundPrint {
 /// Builds a [`SoundPrint`] from mono samples pushed in chunks of any size.
 pub struct SoundPrinter {
     rate: u32,
+    /// Band energies of 40 ms frames every fine hop.
+    bands: Framer<BANDS>,
+    /// The detail view's own, longer FFT over the same samples ([`DETAIL_WINDOW`] fine hops, every [`DETAIL_HOP`]);
+    /// frame `d` is centred on the file's sample `d * DETAIL_HOP * hop`.
+    detail: Framer<DETAIL_BINS>,
+}
+
+/// Band powers of Hann-windowed frames, one every `hop` samples, from samples pushed in chunks of any size; at
+/// most `max` frames are kept (later audio is ignored).
+struct Framer<const B: usize> {
     hop: usize,
     win: Vec<f32>,
     fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
     /// (FFT bin, band, share of the bin's energy in the band) for every bin that overlaps a band.
     bin_band: Vec<(usize, usize, f32)>,
     pending: Vec<f32>,
-    /// Band energies per frame.
-    energies: Vec<[f32; BANDS]>,
-    input: Vec<f32>,
-    spectrum: Vec<realfft::num_complex::Complex<f32>>,
-    detail: DetailPrinter,
-}
-
-/// The detail view's own, longer FFT over the same samples ([`DETAIL_WINDOW`] fine hops, every [`DETAIL_HOP`]).
-struct DetailPrinter {
-    hop: usize,
-    win: Vec<f32>,
-    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
-    bin_band: Vec<(usize, usize, f32)>,
-    pending: Vec<f32>,
-    /// Power per detail bin of each frame; frame `d` is centred on the file's sample `d * hop`.
-    frames: Vec<[f32; DETAIL_BINS]>,
+    /// Band powers per frame.
+    frames: Vec<[f32; B]>,
+    max: usize,
     input: Vec<f32>,
     spectrum: Vec<realfft::num_complex::Complex<f32>>,
 }
@@ -179,56 +176,57 @@ fn band_powers(
     }
 }
 
-impl DetailPrinter {
-    fn new(rate: u32, hop: usize) -> DetailPrinter {
-        let wlen = DETAIL_WINDOW * hop;
+impl<const B: usize> Framer<B> {
+    /// Frames of `wlen` samples at `rate` Hz, `hop` apart, over the `B` bands between `edges`, the first one
+    /// starting `lead` samples of silence before the first sample.
+    fn new(rate: u32, wlen: usize, hop: usize, edges: &[f32], lead: usize, max: usize) -> Self {
         let n = wlen.next_power_of_two();
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        let edges: Vec<f32> = (0..=DETAIL_BINS)
-            .map(|b| DETAIL_LO * 2f32.powf(b as f32 / (12.0 * DETAIL_PER_SEMITONE)))
-            .collect();
-        DetailPrinter {
-            hop: DETAIL_HOP * hop,
+        Framer {
+            hop,
             win: hann(wlen),
-            bin_band: bin_bands(rate, n, &edges),
-            // Half a window of silence first: frame `d` is centred on sample `d * hop`.
-            pending: vec![0.0; wlen / 2],
+            bin_band: bin_bands(rate, n, edges),
+            pending: vec![0.0; lead],
+            frames: Vec::new(),
+            max,
             spectrum: fft.make_output_vec(),
             input: vec![0.0; n],
             fft,
-            frames: Vec::new(),
         }
     }
 
+    fn full(&self) -> bool {
+        self.frames.len() >= self.max
+    }
+
+    /// Adds samples and frames every whole window.
     fn push(&mut self, samples: &[f32]) {
-        if self.frames.len() >= DETAIL_MAX_FRAMES {
+        if self.full() {
             return;
         }
         self.pending.extend_from_slice(samples);
         let wlen = self.win.len();
         let mut at = 0;
-        while at + wlen <= self.pending.len() && self.frames.len() < DETAIL_MAX_FRAMES {
-            let mut e = [0f32; DETAIL_BINS];
-            band_powers(
-                &*self.fft,
-                &self.win,
-                &self.pending[at..at + wlen],
-                &mut self.input,
-                &mut self.spectrum,
-                &self.bin_band,
-                &mut e,
-            );
-            self.frames.push(e);
+        while at + wlen <= self.pending.len() && !self.full() {
+            self.frame(at);
             at += self.hop;
         }
         self.pending.drain(..at.min(self.pending.len()));
     }
 
-    /// The frames, after the last ones over the end of the sound.
-    fn finish(mut self) -> Vec<[f32; DETAIL_BINS]> {
-        let pad = self.win.len() / 2 + self.hop;
-        self.push(&vec![0.0; pad]);
-        self.frames
+    fn frame(&mut self, at: usize) {
+        let wlen = self.win.len();
+        let mut e = [0f32; B];
+        band_powers(
+            &*self.fft,
+            &self.win,
+            &self.pending[at..at + wlen],
+            &mut self.input,
+            &mut self.spectrum,
+            &self.bin_band,
+            &mut e,
+        );
+        self.frames.push(e);
     }
 }
 
@@ -236,7 +234,7 @@ impl std::fmt::Debug for SoundPrinter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SoundPrinter")
             .field("rate", &self.rate)
-            .field("frames", &self.energies.len())
+            .field("frames", &self.bands.frames.len())
             .finish_non_exhaustive()
     }
 }
@@ -250,27 +248,27 @@ impl SoundPrinter {
         let rate = rate.max(1);
         let hop = ((rate as f32 / FINE_RATE).round() as usize).max(1);
         let wlen = 4 * hop;
-        let n = wlen.next_power_of_two();
-        let win = hann(wlen);
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
         let edges: Vec<f32> = (0..=BANDS)
             .map(|b| F_LO * (F_HI / F_LO).powf(b as f32 / BANDS as f32))
             .collect();
-        let bin_band = bin_bands(rate, n, &edges);
-        let spectrum = fft.make_output_vec();
+        let detail_wlen = DETAIL_WINDOW * hop;
+        let detail_edges: Vec<f32> = (0..=DETAIL_BINS)
+            .map(|b| DETAIL_LO * 2f32.powf(b as f32 / (12.0 * DETAIL_PER_SEMITONE)))
+            .collect();
         SoundPrinter {
             rate,
-            hop,
-            fft,
-            bin_band,
             // Silence before the first sample, so that a sound starting at once gets the same frames over its
             // onset as the same sound after added silence (the first frame ends one hop into the sound).
-            pending: vec![0.0; wlen - hop],
-            win,
-            energies: Vec::new(),
-            input: vec![0.0; n],
-            spectrum,
-            detail: DetailPrinter::new(rate, hop),
+            bands: Framer::new(rate, wlen, hop, &edges, wlen - hop, MAX_FRAMES),
+            // Half a window of silence first: detail frame `d` is centred on sample `d * DETAIL_HOP * hop`.
+            detail: Framer::new(
+                rate,
+                detail_wlen,
+                DETAIL_HOP * hop,
+                &detail_edges,
+                detail_wlen / 2,
+                DETAIL_MAX_FRAMES,
+            ),
         }
     }
 
@@ -281,49 +279,34 @@ impl SoundPrinter {
 
     /// Adds samples.
     pub fn push(&mut self, samples: &[f32]) {
-        if self.energies.len() >= MAX_FRAMES {
+        if self.bands.full() {
             return;
         }
         self.detail.push(samples);
-        self.pending.extend_from_slice(samples);
-        let wlen = self.win.len();
-        let mut at = 0;
-        while at + wlen <= self.pending.len() && self.energies.len() < MAX_FRAMES {
-            self.frame(at);
-            at += self.hop;
-        }
-        self.pending.drain(..at.min(self.pending.len()));
-    }
-
-    fn frame(&mut self, at: usize) {
-        let wlen = self.win.len();
-        let mut e = [0f32; BANDS];
-        band_powers(
-            &*self.fft,
-            &self.win,
-            &self.pending[at..at + wlen],
-            &mut self.input,
-            &mut self.spectrum,
-            &self.bin_band,
-            &mut e,
-        );
-        self.energies.push(e);
+        self.bands.push(samples);
     }
 
     /// The print of everything pushed (a sound shorter than one window is padded with silence).
     pub fn finish(mut self) -> SoundPrint {
-        if !self.pending.is_empty() || self.energies.is_empty() {
-            let wlen = self.win.len();
-            let tail = self.pending.len();
-            self.pending.resize(tail + wlen, 0.0);
+        let b = &mut self.bands;
+        if !b.pending.is_empty() || b.frames.is_empty() {
+            let wlen = b.win.len();
+            let tail = b.pending.len();
+            b.pending.resize(tail + wlen, 0.0);
             let mut at = 0;
-            while at < tail.max(1) && self.energies.len() < MAX_FRAMES {
-                self.frame(at);
-                at += self.hop;
+            while at < tail.max(1) && !b.full() {
+                b.frame(at);
+                at += b.hop;
             }
         }
-        let detail = self.detail.finish();
-        print_of(&self.energies, &detail, self.hop as f32 / self.rate as f32)
+        // The detail frames over the end of the sound.
+        let pad = self.detail.win.len() / 2 + self.detail.hop;
+        self.detail.push(&vec![0.0; pad]);
+        print_of(
+            &self.bands.frames,
+            &self.detail.frames,
+            self.bands.hop as f32 / self.rate as f32,
+        )
     }
 }
 
