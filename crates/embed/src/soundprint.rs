@@ -587,10 +587,42 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
     (cov / (va * vb).sqrt()).clamp(-1.0, 1.0)
 }
 
+/// Weighted sums for a weighted Pearson's r: total weight and the weighted sums of x, y, x², y² and xy.
+#[derive(Default)]
+struct Moments {
+    s: f32,
+    sa: f32,
+    sb: f32,
+    saa: f32,
+    sbb: f32,
+    sab: f32,
+}
+
+impl Moments {
+    fn add(&mut self, w: f32, x: f32, y: f32) {
+        self.s += w;
+        self.sa += w * x;
+        self.sb += w * y;
+        self.saa += w * x * x;
+        self.sbb += w * y * y;
+        self.sab += w * x * y;
+    }
+
+    /// (covariance, variance of x, variance of y), each times the total weight.
+    fn covariances(&self) -> (f32, f32, f32) {
+        let s = self.s;
+        (
+            self.sab - self.sa * self.sb / s,
+            self.saa - self.sa * self.sa / s,
+            self.sbb - self.sb * self.sb / s,
+        )
+    }
+}
+
 /// Pearson's r of outlines `a` against `b` ([`OUTLINE`] values a frame), each frame weighted by the lower of its
 /// two levels (`la`, `lb`), so that quiet, faded or trimmed frames do not decide the lag.
 fn outline_r(a: &[f32], b: &[f32], la: &[f32], lb: &[f32]) -> f32 {
-    let (mut sw, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
+    let mut m = Moments::default();
     for ((fa, fb), (&wa, &wb)) in a
         .chunks(OUTLINE)
         .zip(b.chunks(OUTLINE))
@@ -598,18 +630,11 @@ fn outline_r(a: &[f32], b: &[f32], la: &[f32], lb: &[f32]) -> f32 {
     {
         let w = wa.min(wb) + 1e-3;
         for (&x, &y) in fa.iter().zip(fb) {
-            sw += w;
-            sa += w * x;
-            sb += w * y;
-            saa += w * x * x;
-            sbb += w * y * y;
-            sab += w * x * y;
+            m.add(w, x, y);
         }
     }
-    let cov = sab - sa * sb / sw;
-    let va = saa - sa * sa / sw;
-    let vb = sbb - sb * sb / sw;
-    if sw <= 0.0 || va <= 1e-6 || vb <= 1e-6 {
+    let (cov, va, vb) = m.covariances();
+    if m.s <= 0.0 || va <= 1e-6 || vb <= 1e-6 {
         return 0.0;
     }
     cov / (va * vb).sqrt()
@@ -1000,7 +1025,7 @@ fn detrended_db(p: &[f32]) -> (Vec<f32>, Vec<f32>) {
 /// cover; each bin weighs the mean of the two spectra's weights there.
 fn shifted_r(a: &(Vec<f32>, Vec<f32>), b: &(Vec<f32>, Vec<f32>), shift: f32) -> f32 {
     let n = a.0.len();
-    let (mut s, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
+    let mut m = Moments::default();
     for k in 0..n {
         let src = k as f32 - shift;
         if src < 0.0 || src > (n - 1) as f32 {
@@ -1011,18 +1036,12 @@ fn shifted_r(a: &(Vec<f32>, Vec<f32>), b: &(Vec<f32>, Vec<f32>), shift: f32) -> 
         let x = a.0[k];
         let y = b.0[k0] * (1.0 - f) + b.0[k1] * f;
         let w = 0.5 * (a.1[k] + b.1[k0] * (1.0 - f) + b.1[k1] * f) + 1e-3;
-        s += w;
-        sa += w * x;
-        sb += w * y;
-        saa += w * x * x;
-        sbb += w * y * y;
-        sab += w * x * y;
+        m.add(w, x, y);
     }
-    if s <= 0.0 {
+    if m.s <= 0.0 {
         return 0.0;
     }
-    let cov = sab - sa * sb / s;
-    let (va, vb) = (saa - sa * sa / s, sbb - sb * sb / s);
+    let (cov, va, vb) = m.covariances();
     if va <= 1e-6 || vb <= 1e-6 {
         return if va <= 1e-6 && vb <= 1e-6 { 1.0 } else { 0.0 };
     }
