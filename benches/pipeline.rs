@@ -185,27 +185,34 @@ fn main() {
         r.2.push(wall / ref_wall);
         r.3.push(cpu / ref_cpu);
     };
-    let run_pipeline =
-        |emb: &mut Embedder, files: &[PathBuf], b: usize, priority: DecoderPriority| {
-            let popts = PipelineOptions {
-                batch: b,
-                decoders: (threads / 2).max(1),
-                decoder_priority: priority,
-                prints: true,
-                ..Default::default()
-            };
-            let mut ok = 0;
-            let t = timed(|| {
-                embed_files(emb, files, &popts, &AtomicBool::new(false), &mut |o| {
-                    if let FileOutcome::Embedded(_) = o {
-                        ok += 1
-                    }
-                })
-                .unwrap()
-            });
-            assert_eq!(ok, files.len());
-            t
+    let run_pipeline = |emb: &mut Embedder,
+                        files: &[PathBuf],
+                        b: usize,
+                        priority: DecoderPriority| {
+        let popts = PipelineOptions {
+            batch: b,
+            decoders: (threads / 2).max(1),
+            decoder_priority: priority,
+            prints: true,
+            ..Default::default()
         };
+        let mut ok = 0;
+        let mut spare = 0;
+        let t = timed(|| {
+            spare = embed_files(emb, files, &popts, &AtomicBool::new(false), &mut |o| {
+                if let FileOutcome::Embedded(_) = o {
+                    ok += 1
+                }
+            })
+            .unwrap()
+            .spare_decoders;
+        });
+        assert_eq!(ok, files.len());
+        if spare > 0 {
+            eprintln!("  (batch {b}, {priority:?}: the idle decoders starved; a spare decoder ran at nice +10)");
+        }
+        t
+    };
     let default_batch = PipelineOptions::default().batch;
     let default_priority = PipelineOptions::default().decoder_priority;
     for round in 1..=rounds {

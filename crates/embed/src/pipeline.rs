@@ -115,6 +115,14 @@ struct Partial {
     print: Option<SoundPrint>,
 }
 
+/// What a run of the pipeline did besides its outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Decoders started at nice +10 because the `SCHED_IDLE` ones were starved (inference waited [`STARVED`] on an
+    /// empty queue while files were left): 0 or 1.
+    pub spare_decoders: usize,
+}
+
 /// Embeds `files` and calls `on_file` once per file. An error returned here means the model failed (not a file):
 /// the run cannot go on.
 pub fn embed_files(
@@ -123,12 +131,13 @@ pub fn embed_files(
     opts: &PipelineOptions,
     cancel: &AtomicBool,
     on_file: &mut dyn FnMut(FileOutcome),
-) -> Result<()> {
+) -> Result<PipelineStats> {
+    let mut stats = PipelineStats::default();
     let spec = embedder.spec().clone();
     let hop = opts.hop_s.unwrap_or_else(|| spec.default_hop_seconds());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(opts.queue.max(1));
-    std::thread::scope(|scope| -> Result<()> {
+    std::thread::scope(|scope| -> Result<PipelineStats> {
         let spawn_decoder = |tx: mpsc::SyncSender<Msg>, priority: DecoderPriority| {
             let (spec, next) = (&spec, &next);
             scope.spawn(move || {
@@ -195,6 +204,7 @@ pub fn embed_files(
                                     "decoders starved for {STARVED:?}: one more decoder at nice +10"
                                 );
                                 spawn_decoder(tx, DecoderPriority::Background);
+                                stats.spare_decoders += 1;
                                 match rx.recv() {
                                     Ok(m) => m,
                                     Err(_) => break,
@@ -247,7 +257,7 @@ pub fn embed_files(
             result = flush(embedder, &mut batch, &mut partial);
             emit_finished(files, &mut partial, on_file);
         }
-        result
+        result.map(|()| stats)
     })
 }
 
@@ -260,7 +270,7 @@ pub fn embed_files_in_order(
     opts: &PipelineOptions,
     cancel: &AtomicBool,
     on_file: &mut dyn FnMut(FileOutcome),
-) -> Result<()> {
+) -> Result<PipelineStats> {
     let mut positions: HashMap<&std::path::Path, std::collections::VecDeque<usize>> =
         HashMap::new();
     for (i, f) in files.iter().enumerate() {
@@ -292,7 +302,7 @@ pub fn embed_files_in_order(
 /// How long inference waits on an empty queue before it takes `SCHED_IDLE` decoders for starved (other threads of
 /// the scheduling group keep every core busy) and starts one more decoder at nice +10. A decoder that has a core
 /// gives the first window of a 10 s file in about 20 ms.
-const STARVED: std::time::Duration = std::time::Duration::from_millis(200);
+pub const STARVED: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How much lower than inference the decoder threads run at [`DecoderPriority::Background`] (a nice value, added
 /// to the process's).

@@ -4,11 +4,11 @@
 //! stream's print tap is checked the same way without a model.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use avx_embed::blocks::BlockSpec;
 use avx_embed::model::SessionOptions;
-use avx_embed::pipeline::{embed_files, DecoderPriority, FileOutcome, PipelineOptions};
+use avx_embed::pipeline::{embed_files, DecoderPriority, FileOutcome, PipelineOptions, STARVED};
 use avx_embed::soundprint::print_file;
 use avx_embed::{Embedder, ModelFrontEnd, ModelInputs};
 
@@ -89,6 +89,72 @@ fn pipeline_vectors_and_prints_equal_the_one_file_path() {
                 f.path.display()
             );
         }
+    }
+}
+
+/// `SCHED_IDLE` decoders get a core only when no other thread of their scheduling group wants one. Threads of this
+/// process spinning on every core starve them; inference then waits [`STARVED`] on an empty queue, starts one more
+/// decoder at nice +10 and finishes the run with the same vectors as the one-file path. Without that fallback the
+/// idle decoder would crawl at a few thousandths of a core and `spare_decoders` would stay 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn starved_idle_decoders_get_a_spare_decoder_at_nice_10() {
+    let model = root().join("tests/fixtures/tiny-clap");
+    // The two shortest files: the spare decoder has a tenth of a contended core.
+    let files: Vec<PathBuf> = audio_files()
+        .into_iter()
+        .filter(|f| f.ends_with("mono8k_u8_3s.wav") || f.ends_with("stereo44k_4s.mp3"))
+        .collect();
+    assert_eq!(files.len(), 2);
+    let mut emb = Embedder::open("tiny", &model, SessionOptions::default()).expect("open model");
+    let want: Vec<_> = files
+        .iter()
+        .map(|f| {
+            emb.embed_file(f, None, 1)
+                .expect("embed_file")
+                .window_vectors
+        })
+        .collect();
+    let opts = PipelineOptions {
+        decoders: 1,
+        decoder_priority: DecoderPriority::Idle,
+        ..Default::default()
+    };
+    let spin = AtomicBool::new(true);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (stats, got) = std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                while spin.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        let mut got = Vec::new();
+        let stats = embed_files(
+            &mut emb,
+            &files,
+            &opts,
+            &AtomicBool::new(false),
+            &mut |o| match o {
+                FileOutcome::Embedded(f) => got.push(f),
+                FileOutcome::Failed(p, e) => panic!("{}: {e}", p.display()),
+            },
+        );
+        spin.store(false, Ordering::Relaxed);
+        (stats.expect("pipeline"), got)
+    });
+    assert_eq!(
+        stats.spare_decoders, 1,
+        "{cores} spinning threads should starve the SCHED_IDLE decoder for {STARVED:?}"
+    );
+    assert_eq!(got.len(), files.len());
+    for f in got {
+        let i = files
+            .iter()
+            .position(|p| *p == f.path)
+            .expect("one of ours");
+        assert_eq!(f.window_vectors, want[i], "{}", f.path.display());
     }
 }
 

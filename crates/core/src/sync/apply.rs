@@ -184,7 +184,7 @@ pub fn apply<E: From<CoreError>>(
             )
             .into());
         }
-        pipeline = embedded;
+        pipeline = embedded.map(|_stats| ());
     }
 
     report.interrupted = cancel.load(Ordering::SeqCst);
