@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use avx_index::analysis::{
-    center, normalize, recurring, splitmix64, BucketNeighbours, ExactNeighbours, GraphConfig, GraphNeighbours,
-    Neighbours, RecurringConfig, Rng, Span,
+    center, normalize, recurring, splitmix64, BucketNeighbours, ExactNeighbours, GraphConfig,
+    GraphNeighbours, Neighbours, RecurringConfig, Rng, Span,
 };
 use rayon::prelude::*;
 
@@ -28,6 +28,9 @@ const PER_TRACK: usize = 3600;
 const MOTIFS: usize = 100;
 const MOTIF_LEN: usize = 5;
 const PLANTS: usize = 10;
+
+/// Planted motifs: `(motif, track, first window)`.
+type Plants = Vec<(usize, usize, usize)>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -38,7 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let defaults = GraphConfig::default();
     let graph_cfg = GraphConfig {
         m: args.next().map_or(Ok(defaults.m), |s| s.parse())?,
-        ef_construction: args.next().map_or(Ok(defaults.ef_construction), |s| s.parse())?,
+        ef_construction: args
+            .next()
+            .map_or(Ok(defaults.ef_construction), |s| s.parse())?,
         ef: args.next().map_or(Ok(defaults.ef), |s| s.parse())?,
     };
     if !["graph", "buckets", "both"].contains(&source.as_str()) {
@@ -143,7 +148,7 @@ fn run(
 }
 
 /// The archive: rows (`n × dim`, unit), spans, and the plants `(motif, track, first window)`.
-fn archive(n: usize, dim: usize) -> (Vec<f32>, Vec<Span>, Vec<(usize, usize, usize)>) {
+fn archive(n: usize, dim: usize) -> (Vec<f32>, Vec<Span>, Plants) {
     let mut rng = Rng::new(17);
     let centres: Vec<Vec<f32>> = (0..256).map(|_| unit(&mut rng, dim, None, 1.0)).collect();
     let motifs: Vec<Vec<Vec<f32>>> = (0..MOTIFS)
@@ -331,11 +336,9 @@ fn status_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse().ok())
-            })
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
 }

@@ -150,9 +150,10 @@ pub fn normalize(data: &mut [f32], dim: usize) -> Result<(), AnalysisError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{
-        center, recurring, ExactNeighbours, RecurringConfig, Rng, Span,
-    };
+    use crate::analysis::{center, recurring, ExactNeighbours, RecurringConfig, Rng, Span};
+
+    /// Planted motifs: `(motif, track, first window)`.
+    type Plants = Vec<(usize, usize, usize)>;
 
     fn unit(rng: &mut Rng, dim: usize, base: Option<&[f32]>, noise: f32) -> Vec<f32> {
         let mut v: Vec<f32> = (0..dim)
@@ -163,7 +164,8 @@ mod tests {
         v
     }
 
-    /// Tracks of `len` windows at a 1 s hop (2 s windows) around 16 background centres, with `motifs`
+    /// Tracks of `len` windows at a 1 s hop (2 s windows) around 16 background centres (two windows around
+    /// one centre have cosine about 0.3 at 64 dimensions, 0.45 at 32), with `motifs`
     /// motifs of 4 windows planted 4 times each at known places; returns the rows, spans and plants
     /// `(motif, track, first window)`.
     fn archive(
@@ -171,7 +173,7 @@ mod tests {
         len: usize,
         motifs: usize,
         dim: usize,
-    ) -> (Vec<f32>, Vec<Span>, Vec<(usize, usize, usize)>) {
+    ) -> (Vec<f32>, Vec<Span>, Plants) {
         let mut rng = Rng::new(29);
         let centres: Vec<Vec<f32>> = (0..16).map(|_| unit(&mut rng, dim, None, 1.0)).collect();
         let shapes: Vec<Vec<Vec<f32>>> = (0..motifs)
@@ -197,7 +199,7 @@ mod tests {
                     Some(&(m, _, pw)) => unit(&mut rng, dim, Some(&shapes[m][w - pw]), 0.005),
                     None => {
                         let c = rng.below(centres.len());
-                        unit(&mut rng, dim, Some(&centres[c]), 0.06)
+                        unit(&mut rng, dim, Some(&centres[c]), 0.2)
                     }
                 };
                 data.extend(v);
@@ -231,7 +233,10 @@ mod tests {
                     .iter()
                     .any(|o| o.track as usize == t && (o.start - w as f32).abs() <= 0.5)
             });
-            assert!(hit, "motif {m} planted in track {t} at {w} s not found: {found:?}");
+            assert!(
+                hit,
+                "motif {m} planted in track {t} at {w} s not found: {found:?}"
+            );
         }
         // The same motifs as the exact source.
         let exact = ExactNeighbours::new(&data, dim).unwrap();
@@ -253,8 +258,8 @@ mod tests {
                 ids.sort_unstable();
                 ids
             };
-            let mut want = ids(exact.neighbours(row, 4));
-            want.retain(|&r| r != row);
+            let want = ids(exact.neighbours(row, 3));
+            assert!(!want.contains(&row));
             assert_eq!(ids(nb.neighbours(row, 3)), want);
         }
         // Fewer rows than asked: all of them, best first.
