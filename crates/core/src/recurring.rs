@@ -10,10 +10,11 @@
 //!   no offsets.
 //! - **Windows** (passages that sound alike without being the same recording), below.
 //!
-//! For windows, [`discover`] gathers the window vectors (optionally under a directory), picks a candidate source (exact below
-//! 5,000 windows, k-means buckets up to a million, an HNSW graph of the windows above: never all pairs), calls [`avx_index::analysis::recurring`], then refines
-//! each occurrence's boundaries from the audio ([`avx_embed::refine`]) and takes out the occurrences whose audio
-//! does not repeat the motif's representative ([`avx_embed::refine::AudioMatch::is_repeat`]). Those are not lost:
+//! For windows, [`discover`] gathers the window vectors (optionally under a directory), picks a candidate source
+//! (exact below 5,000 windows, k-means buckets up to a million, an HNSW graph of the windows above: never all
+//! pairs), calls [`avx_index::analysis::recurring`], then refines each occurrence's boundaries from the audio
+//! ([`avx_embed::refine`]) and takes out the occurrences whose audio does not repeat the motif's representative
+//! ([`avx_embed::refine::AudioMatch::is_repeat`]). Those are not lost:
 //! [`split_motifs`] makes them a motif of their own (led by the occurrence with the most links), which is
 //! confirmed in turn, up to [`MAX_SPLITS`] times (window links chain passages that merely sound alike into one
 //! motif). Occurrences the audio matches for less than the minimum length go last, and so do motifs left with too
