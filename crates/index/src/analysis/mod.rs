@@ -10,14 +10,16 @@
 //!   semantics); deterministic for a seed and bit-identical for any thread count.
 //! - [`duplicate_groups`] / [`duplicate_groups_filtered`]: candidates → exact verification → star groups
 //!   in which every member scores `>= threshold` against the first member ([`dupes` module docs](dupes)).
-//! - [`ExactNeighbours`] (brute force) and [`BucketNeighbours`] (k-means buckets with multi-probe,
-//!   approximate candidates) implement [`Neighbours`].
+//! - [`ExactNeighbours`] (brute force), [`BucketNeighbours`] (k-means buckets with multi-probe,
+//!   approximate candidates) and [`GraphNeighbours`] (an HNSW graph of the rows, approximate, `O(n log n)`
+//!   for all rows' neighbours) implement [`Neighbours`].
 //! - [`recurring()`]: motifs that recur across long recordings, from window links along diagonals
 //!   ([`recurring` module docs](mod@recurring)); [`repeats`]: the same recording repeated, from landmark hashes
 //!   ([`landmarks` module docs](mod@landmarks)); [`timeline()`]: a recording cut into labelled segments.
 //! - [`dot`] / [`cosine`]: the shared vector kernels; [`adjusted_rand_index`] for evaluating clusterings;
 //!   [`Rng`]: the small seeded PRNG used throughout.
 
+pub mod ann;
 mod ari;
 pub mod bucket;
 pub mod dupes;
@@ -28,6 +30,7 @@ pub mod recurring;
 mod rng;
 pub mod timeline;
 
+pub use ann::{normalize, GraphConfig, GraphNeighbours};
 pub use ari::adjusted_rand_index;
 pub use bucket::{BucketConfig, BucketNeighbours};
 pub use dupes::{

@@ -134,6 +134,9 @@ pub(crate) struct Segment {
     pub(crate) run: u32,
 }
 
+/// Rows per block of candidate queries in [`recurring`].
+const QUERY_BLOCK: usize = 1 << 16;
+
 /// Finds recurring motifs. See the [module documentation](self).
 ///
 /// Errors: bad shape, non-finite values, a NaN threshold, `spans.len()` different from the number of rows,
@@ -162,16 +165,23 @@ pub fn recurring(
         let (x, y) = (&spans[a], &spans[b]);
         a != b && !(x.track == y.track && (x.start - y.start).abs() < cfg.min_self_lag)
     };
-    let queries: Vec<usize> = (0..n).collect();
-    let links = verified_links(
-        candidates,
-        &queries,
-        n,
-        cfg.k,
-        &eligible,
-        &score,
-        cfg.threshold,
-    )?;
+    // Rows ask in blocks, so that only one block's candidate lists are held at a time (3.6M rows' lists of
+    // 20 would be about 1.2 GB); the links of all blocks are then deduplicated together.
+    let mut links = Vec::new();
+    for first in (0..n).step_by(QUERY_BLOCK) {
+        let queries: Vec<usize> = (first..n.min(first + QUERY_BLOCK)).collect();
+        links.extend(verified_links(
+            candidates,
+            &queries,
+            n,
+            cfg.k,
+            &eligible,
+            &score,
+            cfg.threshold,
+        )?);
+    }
+    links.sort_unstable();
+    links.dedup();
 
     // 2. Runs per pair of tracks.
     let hops = track_hops(spans);
