@@ -478,11 +478,46 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     );
     drop(w);
     let mut w = store(&inc, data, base..n, |i| ordered_path(i, n));
+    // The part of the insertion that reads the old graph into the builder's lists, timed alone (untimed in the
+    // ratio): it scales with the old graph, not with the insert.
+    let old = graph_files(&inc);
+    let view = old
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "hnsw"))
+        .map(|p| avx_index::graph::GraphView::open(p, false).unwrap())
+        .unwrap();
+    let (_, lw, lc) = timed(|| view.to_data().rows.len());
+    drop(view);
     let (rep, e, ec) = timed(|| w.extend_graph(Level::File).unwrap().unwrap());
     println!(
         "incremental: {added} inserted into the graph of {base} in {e:.2} s, CPU {ec:.2} s ({:.0} vectors/s, \
-         load and write of the whole graph included); {rep:?}",
+         load of the old graph and write of the new generation included); {rep:?}",
         added as f64 / e
+    );
+    let (build, check) = (rep.build_ms as f64 / 1e3, rep.check_ms as f64 / 1e3);
+    println!(
+        "phases (wall): reading the old graph into lists {lw:.2} s (CPU {lc:.2} s, timed apart), insertion {:.2} s, \
+         check {check:.2} s, writing and committing the generation {:.2} s",
+        build - check,
+        e - build
+    );
+    let sizes = |files: &[PathBuf]| -> Vec<String> {
+        files
+            .iter()
+            .map(|p| {
+                let len = std::fs::metadata(p).map_or(0, |m| m.len());
+                format!(
+                    "{} {:.1} MB",
+                    p.file_name().unwrap().to_string_lossy(),
+                    len as f64 / 1e6
+                )
+            })
+            .collect()
+    };
+    println!(
+        "graph files before: {:?}; after: {:?}",
+        sizes(&old),
+        sizes(&graph_files(&inc))
     );
     self_search(&inc);
     drop(w);
@@ -508,7 +543,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         Index::open(&inc, OpenOptions::default()).unwrap(),
         Index::open(&fresh, OpenOptions::default()).unwrap(),
     );
-    let qs: Vec<Vec<f32>> = (0..queries.min(300)).map(|i| data.query(i, n)).collect();
+    let qs: Vec<Vec<f32>> = (0..queries.min(1000)).map(|i| data.query(i, n)).collect();
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -518,7 +553,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
             .iter()
             .map(|q| inc_ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap())
             .collect();
-        for ef in [16usize, 32, 96] {
+        for ef in [16usize, 32, 48, 64, 96] {
             let (ri, ti) = graph_recall(&inc_ix, &qs, &truth, ef);
             let (rf, tf) = graph_recall(&fresh_ix, &qs, &truth, ef);
             println!(
@@ -530,6 +565,22 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         }
     });
     filtered(&inc_ix, data, n, queries);
+}
+
+/// The graph and int8 code files in index directory `dir`, sorted.
+fn graph_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("graph-")
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// Path-filtered searches (k 10, default beam, one thread) on `ix` against exact filtered searches.

@@ -86,7 +86,9 @@ impl CodesFile {
             next = s.first.saturating_add(s.count);
         }
         if next != points {
-            return Err(bad("graph int8 code segments do not cover the graph's nodes"));
+            return Err(bad(
+                "graph int8 code segments do not cover the graph's nodes",
+            ));
         }
         let f = File::open(&path).map_err(|e| IndexError::io(&path, e))?;
         let len = f.metadata().map_err(|e| IndexError::io(&path, e))?.len();
@@ -197,14 +199,13 @@ pub(crate) fn codes_generation_of(graph: &Path) -> Option<u64> {
     (ok && g > 0).then_some(g)
 }
 
-/// Names of the code files the given graph files (of `level`, by generation) use.
-pub(crate) fn codes_in_use<'a>(
-    dir: &Path,
-    graphs: impl IntoIterator<Item = (Level, u64)> + 'a,
-) -> BTreeSet<String> {
-    graphs
+/// Names of the code files that the graphs of commit `state` in `dir` use (read from their headers): with
+/// `State::referenced_files`, the files of that commit.
+pub(crate) fn codes_in_use(dir: &Path, state: &crate::meta::State) -> BTreeSet<String> {
+    [Level::File, Level::Window]
         .into_iter()
-        .filter_map(|(level, g)| {
+        .filter_map(|level| {
+            let g = state.level(level).graph?.generation;
             let c = codes_generation_of(&dir.join(level.graph_file_name(g)))?;
             Some(codes_file_name(level, c))
         })

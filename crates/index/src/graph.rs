@@ -481,7 +481,11 @@ impl GraphData {
     ///
     /// # Panics
     /// If the graph has no int8 rows (a bug of the caller: the writer quantises every graph).
-    pub(crate) fn to_bytes_sidecar(&self, codes_gen: u64, segments: &[crate::codes::Segment]) -> Vec<u8> {
+    pub(crate) fn to_bytes_sidecar(
+        &self,
+        codes_gen: u64,
+        segments: &[crate::codes::Segment],
+    ) -> Vec<u8> {
         self.serialise(3, codes_gen, |out, quant| {
             let qr = quant.expect("to_bytes_sidecar: a graph without int8 rows");
             out.extend_from_slice(&QUANT_SIDECAR.to_le_bytes());

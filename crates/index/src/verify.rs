@@ -406,6 +406,7 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
         // `prints.avp`: the sound prints `avx index` writes beside the index, with their own checksums and
         // never part of a commit either (index-format.md, "Sound prints").
         let mut known = state.referenced_files();
+        known.extend(crate::codes::codes_in_use(dir, state));
         known.insert("cache".to_string());
         known.insert("prints.avp".to_string());
         for e in rd.flatten() {

@@ -143,10 +143,7 @@ impl Writer {
     /// Deletes files no commit refers to: row and graph files of other generations, temporaries.
     pub(super) fn collect_garbage(&self) -> Result<()> {
         let mut keep = self.state.referenced_files();
-        let graphs = [Level::File, Level::Window]
-            .into_iter()
-            .filter_map(|l| Some((l, self.state.level(l).graph?.generation)));
-        keep.extend(crate::codes::codes_in_use(&self.dir, graphs));
+        keep.extend(crate::codes::codes_in_use(&self.dir, &self.state));
         let mut removed = false;
         for entry in io(&self.dir, fs::read_dir(&self.dir))? {
             let entry = io(&self.dir, entry)?;
