@@ -15,7 +15,9 @@
 //! * `AVX_BENCH_MODE=incremental`: instead of the above, N files in 100 directories with ids in path
 //!   order (as `avx index` hands them out), a graph built over the first `N - N * AVX_BENCH_ADD_PERMILLE /
 //!   1000` (default 10 per mille: 1 %), the rest inserted into it (`Writer::extend_graph`), against a fresh
-//!   build over all N in the same run (vectors/s, recall@10 of both), then path-filtered searches (one
+//!   build over all N in the same run (vectors/s, CPU time, the insertion's phases, the graph and int8 code
+//!   files before and after, recall@10 of both at five beams over up to 1,000 queries), then path-filtered
+//!   searches (one
 //!   directory = 1 %, ten = 10 %, all, none) against exact filtered searches.
 //!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone, on an index without a graph (1M files
 //!   in minutes).
