@@ -370,6 +370,9 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
             Err(e) => r.error(e),
             Ok(v) => {
                 r.bytes_checked += g.file_len;
+                if v.codes_file().is_some() {
+                    r.bytes_checked += crate::codes::CODES_HEADER as u64 + v.points * v.dim as u64;
+                }
                 for what in v.deep_check(ls.rows) {
                     r.problem(&p, what);
                 }
