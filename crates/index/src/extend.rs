@@ -94,7 +94,7 @@ impl GraphData {
         F: Fn(u64) -> &'a [f32] + Sync,
     {
         let t0 = std::time::Instant::now();
-        let mut g = old.to_data();
+        let mut g = old.to_data_with_room(new_rows.len());
         let mut report = g.extend(new_rows, rows_covered, vector, params);
         report.build_ms = t0.elapsed().as_millis() as u64;
         (g, report)

@@ -933,6 +933,12 @@ impl GraphView {
 
     /// Copies the graph back into memory (tests and tools).
     pub fn to_data(&self) -> GraphData {
+        self.to_data_with_room(0)
+    }
+
+    /// [`GraphView::to_data`] with room for the int8 codes of `extra` more nodes, so that inserting them
+    /// does not copy every node's codes a second time.
+    pub(crate) fn to_data_with_room(&self, extra: usize) -> GraphData {
         let n = self.points as usize;
         let adj = (0..self.layers.len())
             .map(|l| {
@@ -961,7 +967,11 @@ impl GraphView {
             levels: self.levels().to_vec(),
             entry: self.entry,
             adj,
-            codes: self.quant().map_or(Vec::new(), |q| q.codes.to_vec()),
+            codes: self.quant().map_or(Vec::new(), |q| {
+                let mut codes = Vec::with_capacity(q.codes.len() + extra * q.dim);
+                codes.extend_from_slice(q.codes);
+                codes
+            }),
             steps: self.quant().map_or(Vec::new(), |q| q.steps.to_vec()),
         }
     }
