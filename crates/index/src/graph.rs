@@ -529,9 +529,7 @@ impl GraphData {
         let s = xxh3_64(&h[0..56]);
         h[56..64].copy_from_slice(&s.to_le_bytes());
         out.extend_from_slice(&h);
-        for r in &self.rows {
-            out.extend_from_slice(&r.to_le_bytes());
-        }
+        out.extend_from_slice(u32_bytes(&self.rows));
         pad8(&mut out);
         out.extend_from_slice(&self.levels);
         pad8(&mut out);
@@ -570,11 +568,7 @@ impl GraphData {
                     emit(&lists[i as usize], &mut out);
                 }
             }
-            let mut push = |l: &Vec<u32>| {
-                for v in l {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-            };
+            let mut push = |l: &Vec<u32>| out.extend_from_slice(u32_bytes(l));
             if layer == 0 {
                 lists.iter().for_each(&mut push);
             } else {
@@ -661,6 +655,13 @@ where
             !(found.iter().any(|c| c.node == u) || found.iter().any(|c| vec_of(c.node) == q))
         })
         .collect()
+}
+
+/// The bytes of `v` as the file stores them (little-endian, the only target: see `vectors`), one copy per
+/// list instead of one per link when serialising.
+fn u32_bytes(v: &[u32]) -> &[u8] {
+    // SAFETY: u8 has no alignment or validity requirement; the length is the same memory in bytes.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len() * 4) }
 }
 
 fn pad8(v: &mut Vec<u8>) {
