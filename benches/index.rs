@@ -483,6 +483,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     // The part of the insertion that reads the old graph into the builder's lists, timed alone (untimed in the
     // ratio): it scales with the old graph, not with the insert.
     let old = graph_files(&inc);
+    let before = sizes(&old);
     let view = old
         .iter()
         .find(|p| p.extension().is_some_and(|e| e == "hnsw"))
@@ -503,22 +504,8 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         build - check,
         e - build
     );
-    let sizes = |files: &[PathBuf]| -> Vec<String> {
-        files
-            .iter()
-            .map(|p| {
-                let len = std::fs::metadata(p).map_or(0, |m| m.len());
-                format!(
-                    "{} {:.1} MB",
-                    p.file_name().unwrap().to_string_lossy(),
-                    len as f64 / 1e6
-                )
-            })
-            .collect()
-    };
     println!(
-        "graph files before: {:?}; after: {:?}",
-        sizes(&old),
+        "graph files before: {before:?}; after: {:?}",
         sizes(&graph_files(&inc))
     );
     self_search(&inc);
@@ -567,6 +554,21 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         }
     });
     filtered(&inc_ix, data, n, queries);
+}
+
+/// Names and sizes of `files`.
+fn sizes(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|p| {
+            let len = std::fs::metadata(p).map_or(0, |m| m.len());
+            format!(
+                "{} {:.1} MB",
+                p.file_name().unwrap().to_string_lossy(),
+                len as f64 / 1e6
+            )
+        })
+        .collect()
 }
 
 /// The graph and int8 code files in index directory `dir`, sorted.
