@@ -15,7 +15,9 @@
 //! * `AVX_BENCH_MODE=incremental`: instead of the above, N files in 100 directories with ids in path
 //!   order (as `avx index` hands them out), a graph built over the first `N - N * AVX_BENCH_ADD_PERMILLE /
 //!   1000` (default 10 per mille: 1 %), the rest inserted into it (`Writer::extend_graph`), against a fresh
-//!   build over all N in the same run (vectors/s, recall@10 of both), then path-filtered searches (one
+//!   build over all N in the same run (vectors/s, CPU time, the insertion's phases, the graph and int8 code
+//!   files before and after, recall@10 of both at five beams over up to 1,000 queries), then path-filtered
+//!   searches (one
 //!   directory = 1 %, ten = 10 %, all, none) against exact filtered searches.
 //!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone, on an index without a graph (1M files
 //!   in minutes).
@@ -478,11 +480,33 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     );
     drop(w);
     let mut w = store(&inc, data, base..n, |i| ordered_path(i, n));
+    // The part of the insertion that reads the old graph into the builder's lists, timed alone (untimed in the
+    // ratio): it scales with the old graph, not with the insert.
+    let old = graph_files(&inc);
+    let before = sizes(&old);
+    let view = old
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "hnsw"))
+        .map(|p| avx_index::graph::GraphView::open(p, false).unwrap())
+        .unwrap();
+    let (_, lw, lc) = timed(|| view.to_data().rows.len());
+    drop(view);
     let (rep, e, ec) = timed(|| w.extend_graph(Level::File).unwrap().unwrap());
     println!(
         "incremental: {added} inserted into the graph of {base} in {e:.2} s, CPU {ec:.2} s ({:.0} vectors/s, \
-         load and write of the whole graph included); {rep:?}",
+         load of the old graph and write of the new generation included); {rep:?}",
         added as f64 / e
+    );
+    let (build, check) = (rep.build_ms as f64 / 1e3, rep.check_ms as f64 / 1e3);
+    println!(
+        "phases (wall): reading the old graph into lists {lw:.2} s (CPU {lc:.2} s, timed apart), insertion {:.2} s, \
+         check {check:.2} s, writing and committing the generation {:.2} s",
+        build - check,
+        e - build
+    );
+    println!(
+        "graph files before: {before:?}; after: {:?}",
+        sizes(&graph_files(&inc))
     );
     self_search(&inc);
     drop(w);
@@ -508,7 +532,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         Index::open(&inc, OpenOptions::default()).unwrap(),
         Index::open(&fresh, OpenOptions::default()).unwrap(),
     );
-    let qs: Vec<Vec<f32>> = (0..queries.min(300)).map(|i| data.query(i, n)).collect();
+    let qs: Vec<Vec<f32>> = (0..queries.min(1000)).map(|i| data.query(i, n)).collect();
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -518,7 +542,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
             .iter()
             .map(|q| inc_ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap())
             .collect();
-        for ef in [16usize, 32, 96] {
+        for ef in [16usize, 32, 48, 64, 96] {
             let (ri, ti) = graph_recall(&inc_ix, &qs, &truth, ef);
             let (rf, tf) = graph_recall(&fresh_ix, &qs, &truth, ef);
             println!(
@@ -530,6 +554,37 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         }
     });
     filtered(&inc_ix, data, n, queries);
+}
+
+/// Names and sizes of `files`.
+fn sizes(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|p| {
+            let len = std::fs::metadata(p).map_or(0, |m| m.len());
+            format!(
+                "{} {:.1} MB",
+                p.file_name().unwrap().to_string_lossy(),
+                len as f64 / 1e6
+            )
+        })
+        .collect()
+}
+
+/// The graph and int8 code files in index directory `dir`, sorted.
+fn graph_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("graph-")
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// Path-filtered searches (k 10, default beam, one thread) on `ix` against exact filtered searches.

@@ -34,11 +34,13 @@ pub const GRAPH_MAGIC: [u8; 8] = *b"AVXHNSW\0";
 pub const GRAPH_END: [u8; 8] = *b"AVXHEND\0";
 /// Graph-file format version written by this build.
 /// Version 2 added the int8 rows section after the layers; version 1 files (without it) still open.
-pub const GRAPH_VERSION: u32 = 2;
+pub const GRAPH_VERSION: u32 = 3;
 /// Quantised-rows kind: none (version 1 files, or a graph written without them).
 const QUANT_NONE: u64 = 0;
 /// Quantised-rows kind: int8 codes per node with one f32 step per node (`kernel::quantize`).
 const QUANT_I8: u64 = 1;
+/// Int8 rows kind: steps here, codes in an int8 code file (`crate::codes`, version 3).
+const QUANT_SIDECAR: u64 = 2;
 const HEADER: usize = 64;
 const FOOTER: usize = 24;
 
@@ -453,8 +455,59 @@ impl GraphData {
         }
     }
 
-    /// Serialises to the on-disk format (see `index-format.md`, "Graph files").
+    /// Serialises to the on-disk format (see `index-format.md`, "Graph files") as one self-contained file,
+    /// its int8 rows inside (version 2; the writer writes version 3, [`GraphData::to_bytes_sidecar`]).
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.serialise(2, 0, |out, quant| match quant {
+            Some(qr) => {
+                out.extend_from_slice(&QUANT_I8.to_le_bytes());
+                out.extend_from_slice(&(qr.dim as u64).to_le_bytes());
+                for s in qr.steps {
+                    out.extend_from_slice(&s.to_le_bytes());
+                }
+                pad_to(out, 64);
+                out.extend(qr.codes.iter().map(|&c| c as u8));
+                pad8(out);
+            }
+            None => {
+                out.extend_from_slice(&QUANT_NONE.to_le_bytes());
+                out.extend_from_slice(&0u64.to_le_bytes());
+            }
+        })
+    }
+
+    /// Serialises as a version 3 graph file whose int8 codes are in code file `codes_gen` (`crate::codes`),
+    /// listed as `segments`: the file holds the steps and the segments' checksums, not the codes.
+    ///
+    /// # Panics
+    /// If the graph has no int8 rows (a bug of the caller: the writer quantises every graph).
+    pub(crate) fn to_bytes_sidecar(
+        &self,
+        codes_gen: u64,
+        segments: &[crate::codes::Segment],
+    ) -> Vec<u8> {
+        self.serialise(3, codes_gen, |out, quant| {
+            let qr = quant.expect("to_bytes_sidecar: a graph without int8 rows");
+            out.extend_from_slice(&QUANT_SIDECAR.to_le_bytes());
+            out.extend_from_slice(&(qr.dim as u64).to_le_bytes());
+            out.extend_from_slice(&(segments.len() as u64).to_le_bytes());
+            for s in qr.steps {
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+            pad8(out);
+            for s in segments {
+                for x in [s.first, s.count, s.checksum] {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        })
+    }
+
+    /// The file layout up to the int8 section, which `quant` appends, then the footer.
+    fn serialise<Q>(&self, version: u32, codes_gen: u64, quant: Q) -> Vec<u8>
+    where
+        Q: FnOnce(&mut Vec<u8>, Option<QuantRows<'_>>),
+    {
         let n = self.rows.len() as u64;
         // Reserved once (padding aside): the int8 rows alone are `n * dim` bytes.
         let links: usize = self.adj.iter().flatten().map(Vec::len).sum();
@@ -464,7 +517,7 @@ impl GraphData {
         );
         let mut h = [0u8; HEADER];
         h[0..8].copy_from_slice(&GRAPH_MAGIC);
-        h[8..12].copy_from_slice(&GRAPH_VERSION.to_le_bytes());
+        h[8..12].copy_from_slice(&version.to_le_bytes());
         h[12..16].copy_from_slice(&self.level.code().to_le_bytes());
         h[16..24].copy_from_slice(&n.to_le_bytes());
         h[24..28].copy_from_slice(&(self.adj.len() as u32).to_le_bytes());
@@ -472,12 +525,11 @@ impl GraphData {
         h[32..36].copy_from_slice(&self.dim.to_le_bytes());
         h[36..40].copy_from_slice(&self.m.to_le_bytes());
         h[40..48].copy_from_slice(&self.rows_covered.to_le_bytes());
+        h[48..56].copy_from_slice(&codes_gen.to_le_bytes());
         let s = xxh3_64(&h[0..56]);
         h[56..64].copy_from_slice(&s.to_le_bytes());
         out.extend_from_slice(&h);
-        for r in &self.rows {
-            out.extend_from_slice(&r.to_le_bytes());
-        }
+        out.extend_from_slice(u32_bytes(&self.rows));
         pad8(&mut out);
         out.extend_from_slice(&self.levels);
         pad8(&mut out);
@@ -516,11 +568,7 @@ impl GraphData {
                     emit(&lists[i as usize], &mut out);
                 }
             }
-            let mut push = |l: &Vec<u32>| {
-                for v in l {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-            };
+            let mut push = |l: &Vec<u32>| out.extend_from_slice(u32_bytes(l));
             if layer == 0 {
                 lists.iter().for_each(&mut push);
             } else {
@@ -528,22 +576,7 @@ impl GraphData {
             }
             pad8(&mut out);
         }
-        match self.quant() {
-            Some(qr) => {
-                out.extend_from_slice(&QUANT_I8.to_le_bytes());
-                out.extend_from_slice(&(qr.dim as u64).to_le_bytes());
-                for s in qr.steps {
-                    out.extend_from_slice(&s.to_le_bytes());
-                }
-                pad_to(&mut out, 64);
-                out.extend(qr.codes.iter().map(|&c| c as u8));
-                pad8(&mut out);
-            }
-            None => {
-                out.extend_from_slice(&QUANT_NONE.to_le_bytes());
-                out.extend_from_slice(&0u64.to_le_bytes());
-            }
-        }
+        quant(&mut out, self.quant());
         let sum = xxh3_64(&out);
         let total = out.len() as u64 + FOOTER as u64;
         out.extend_from_slice(&sum.to_le_bytes());
@@ -555,19 +588,24 @@ impl GraphData {
     /// Writes the graph to `path` through `storage` and syncs it and its directory; returns (file length,
     /// footer checksum).
     pub fn write(&self, storage: &dyn Storage, path: &Path) -> Result<(u64, u64)> {
-        let bytes = self.to_bytes();
-        let f = storage
-            .open(path, true)
-            .map_err(|e| IndexError::io(path, e))?;
-        f.set_len(0).map_err(|e| IndexError::io(path, e))?;
-        f.write_at(&bytes, 0).map_err(|e| IndexError::io(path, e))?;
-        f.sync().map_err(|e| IndexError::io(path, e))?;
-        if let Some(d) = path.parent() {
-            sync_dir(storage, d)?;
-        }
-        let n = bytes.len();
-        Ok((n as u64, u64_at(&bytes, n - FOOTER)))
+        write_synced(storage, path, &self.to_bytes())
     }
+}
+
+/// Writes graph file `bytes` to `path` through `storage` and syncs it and its directory; returns (file
+/// length, footer checksum).
+pub(crate) fn write_synced(storage: &dyn Storage, path: &Path, bytes: &[u8]) -> Result<(u64, u64)> {
+    let f = storage
+        .open(path, true)
+        .map_err(|e| IndexError::io(path, e))?;
+    f.set_len(0).map_err(|e| IndexError::io(path, e))?;
+    f.write_at(bytes, 0).map_err(|e| IndexError::io(path, e))?;
+    f.sync().map_err(|e| IndexError::io(path, e))?;
+    if let Some(d) = path.parent() {
+        sync_dir(storage, d)?;
+    }
+    let n = bytes.len();
+    Ok((n as u64, u64_at(bytes, n - FOOTER)))
 }
 
 /// Nodes with fewer of their own layer-0 neighbours linking back to them than this are searched for after
@@ -617,6 +655,13 @@ where
             !(found.iter().any(|c| c.node == u) || found.iter().any(|c| vec_of(c.node) == q))
         })
         .collect()
+}
+
+/// The bytes of `v` as the file stores them (little-endian, the only target: see `vectors`), one copy per
+/// list instead of one per link when serialising.
+fn u32_bytes(v: &[u32]) -> &[u8] {
+    // SAFETY: u8 has no alignment or validity requirement; the length is the same memory in bytes.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len() * 4) }
 }
 
 fn pad8(v: &mut Vec<u8>) {
@@ -673,8 +718,11 @@ pub struct GraphView {
     rows_at: usize,
     levels_at: usize,
     layers: Vec<LayerSpan>,
-    /// Byte offsets of the int8 section's steps and codes, when the file has one.
+    /// Byte offsets of the int8 section's steps and codes, when the file has one (codes unused with a
+    /// `codes` file).
     quant_at: Option<(usize, usize)>,
+    /// Version 3: the int8 code file holding the codes.
+    codes: Option<crate::codes::CodesFile>,
     checksum: u64,
 }
 
@@ -771,6 +819,7 @@ impl GraphView {
             });
         }
         let mut quant_at = None;
+        let mut sidecar = None;
         if version >= 2 {
             let head = take(&mut at, 16)?;
             match u64_at(b, head) {
@@ -785,12 +834,43 @@ impl GraphView {
                     let codes = take(&mut at, n * dim)?;
                     quant_at = Some((steps, codes));
                 }
+                QUANT_SIDECAR if version >= 3 => {
+                    let dim = u32_at(b, 32);
+                    let nsegs = u64_at(b, take(&mut at, 8)?);
+                    if u64_at(b, head + 8) != dim as u64 || dim == 0 || nsegs > points {
+                        return Err(bad("graph int8 rows do not match the dimension"));
+                    }
+                    let steps = take(&mut at, n * 4)?;
+                    let table = take(&mut at, nsegs as usize * 24)?;
+                    let segments = (0..nsegs as usize)
+                        .map(|i| crate::codes::Segment {
+                            first: u64_at(b, table + i * 24),
+                            count: u64_at(b, table + i * 24 + 8),
+                            checksum: u64_at(b, table + i * 24 + 16),
+                        })
+                        .collect();
+                    let dir = path.parent().unwrap_or(Path::new("."));
+                    sidecar = Some((steps, dir.to_path_buf(), segments));
+                    quant_at = Some((steps, 0));
+                }
                 _ => return Err(bad("unknown kind of graph int8 rows")),
             }
         }
         if at != end {
             return Err(bad("graph sections do not fill the file"));
         }
+        let codes = match sidecar {
+            Some((_, dir, segments)) => Some(crate::codes::CodesFile::open(
+                &dir,
+                level,
+                u32_at(b, 32),
+                u64_at(b, 48),
+                points,
+                segments,
+                full,
+            )?),
+            None => None,
+        };
         Ok(GraphView {
             path: path.to_path_buf(),
             level,
@@ -803,6 +883,7 @@ impl GraphView {
             levels_at,
             layers,
             quant_at,
+            codes,
             checksum,
             data,
         })
@@ -810,6 +891,11 @@ impl GraphView {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Version 3: the int8 code file holding the nodes' codes.
+    pub(crate) fn codes_file(&self) -> Option<&crate::codes::CodesFile> {
+        self.codes.as_ref()
     }
 
     /// The footer checksum (recorded in the manifest as well).
@@ -848,6 +934,12 @@ impl GraphView {
 
     /// Copies the graph back into memory (tests and tools).
     pub fn to_data(&self) -> GraphData {
+        self.to_data_with_room(0)
+    }
+
+    /// [`GraphView::to_data`] with room for the int8 codes of `extra` more nodes, so that inserting them
+    /// does not copy every node's codes a second time.
+    pub(crate) fn to_data_with_room(&self, extra: usize) -> GraphData {
         let n = self.points as usize;
         let adj = (0..self.layers.len())
             .map(|l| {
@@ -876,7 +968,11 @@ impl GraphView {
             levels: self.levels().to_vec(),
             entry: self.entry,
             adj,
-            codes: self.quant().map_or(Vec::new(), |q| q.codes.to_vec()),
+            codes: self.quant().map_or(Vec::new(), |q| {
+                let mut codes = Vec::with_capacity(q.codes.len() + extra * q.dim);
+                codes.extend_from_slice(q.codes);
+                codes
+            }),
             steps: self.quant().map_or(Vec::new(), |q| q.steps.to_vec()),
         }
     }
@@ -884,6 +980,17 @@ impl GraphView {
     /// Checks everything `parse` does not: the checksum, offsets, neighbour ids, node lists and
     /// row numbers. Returns the problems found.
     pub fn deep_check(&self, committed_rows: u64) -> Vec<String> {
+        let mut out = self.deep_check_links(committed_rows);
+        if let Some(p) = self.codes.as_ref().and_then(|c| c.damaged(self.dim)) {
+            out.push(p);
+        }
+        out
+    }
+
+    /// [`GraphView::deep_check`] of the graph file alone: a version 3 graph's int8 code file, whose
+    /// segments' checksums the graph file lists, is not hashed (an extension appends to it and relies on
+    /// them, `crate::extend`).
+    pub fn deep_check_links(&self, committed_rows: u64) -> Vec<String> {
         let mut out = Vec::new();
         let b = self.data.bytes();
         let end = b.len() - FOOTER;
@@ -981,11 +1088,14 @@ impl Adjacency for GraphView {
         let steps = unsafe {
             std::slice::from_raw_parts(b[steps_at..steps_at + n * 4].as_ptr().cast::<f32>(), n)
         };
-        let codes = unsafe {
-            std::slice::from_raw_parts(
-                b[codes_at..codes_at + n * dim].as_ptr().cast::<i8>(),
-                n * dim,
-            )
+        let codes = match &self.codes {
+            Some(c) => c.codes(),
+            None => unsafe {
+                std::slice::from_raw_parts(
+                    b[codes_at..codes_at + n * dim].as_ptr().cast::<i8>(),
+                    n * dim,
+                )
+            },
         };
         QuantRows::new(dim, codes, steps)
     }

@@ -277,8 +277,14 @@ impl Index {
             state,
             files,
         } = loaded;
-        // `load_map` returns the records in id order (the `files` table's key); `slot_of` relies on it.
-        debug_assert!(files.is_sorted_by_key(|f| f.id));
+        // `load_map` returns the records in id order (the `files` table's key); `slot_of` relies on it. Only a
+        // damaged manifest breaks it (a flipped key byte that redb's page checksums do not cover).
+        if !files.is_sorted_by_key(|f| f.id) {
+            return Err(IndexError::corrupt(
+                dir.join("meta.redb"),
+                "file records out of id order: run `avx verify`, restore or rebuild the index",
+            ));
+        }
         let mut owner = [
             vec![DEAD; state.levels[0].rows as usize],
             vec![DEAD; state.levels[1].rows as usize],

@@ -15,6 +15,7 @@
 
 pub mod analysis;
 mod build;
+pub mod codes;
 mod error;
 mod exact;
 mod extend;

@@ -370,6 +370,9 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
             Err(e) => r.error(e),
             Ok(v) => {
                 r.bytes_checked += g.file_len;
+                if v.codes_file().is_some() {
+                    r.bytes_checked += crate::codes::CODES_HEADER as u64 + v.points * v.dim as u64;
+                }
                 for what in v.deep_check(ls.rows) {
                     r.problem(&p, what);
                 }
@@ -406,6 +409,7 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
         // `prints.avp`: the sound prints `avx index` writes beside the index, with their own checksums and
         // never part of a commit either (index-format.md, "Sound prints").
         let mut known = state.referenced_files();
+        known.extend(crate::codes::codes_in_use(dir, state));
         known.insert("cache".to_string());
         known.insert("prints.avp".to_string());
         for e in rd.flatten() {

@@ -60,7 +60,7 @@ fn every_flipped_byte_is_reported_and_never_panics() {
         .filter(|p| p.file_name().unwrap() != "LOCK")
         .collect();
     files.sort();
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 8, "{files:?}");
     let mut cases = 0;
     let mut accepted = Vec::new();
     for f in &files {

@@ -1,5 +1,6 @@
 //! Format tests: codec round trips (proptest), newer-version messages, and the committed
-//! fixtures (format v1; v2: graph files with int8 rows), which every later version must keep opening.
+//! fixtures (format v1; v2: graph files with int8 rows; v3: int8 codes in code files), which every later
+//! version must keep opening.
 
 mod common;
 
@@ -153,14 +154,14 @@ fn newer_format_versions_are_named() {
         .find(|p| p.extension().is_some_and(|e| e == "hnsw"))
         .unwrap();
     let mut b = std::fs::read(&graph).unwrap();
-    b[8..12].copy_from_slice(&3u32.to_le_bytes());
+    b[8..12].copy_from_slice(&4u32.to_le_bytes());
     let err = GraphView::from_bytes(&b, false).unwrap_err();
     assert!(
         matches!(
             err,
             IndexError::NewerFormat {
-                found: 3,
-                supported: 2,
+                found: 4,
+                supported: 3,
                 ..
             }
         ),
@@ -218,6 +219,12 @@ fn opens_format_v1_fixture() {
 #[test]
 fn opens_format_v2_fixture() {
     opens_fixture("v2", 2);
+}
+
+/// Graph files of version 3 (int8 codes in a code file, `graph-<level>-<gen>.i8`).
+#[test]
+fn opens_format_v3_fixture() {
+    opens_fixture("v3", 3);
 }
 
 /// The fixture in `tests/fixtures/<version>` opens, reads and searches as written; its graph files are of
@@ -290,9 +297,16 @@ fn opens_fixture(version: &str, graph_version: u32) {
                 "{}",
                 p.display()
             );
-            let g = GraphView::from_bytes(&b, true).unwrap();
+            // Version 3 graphs name their int8 code file (in the same directory) in the header.
+            let g = GraphView::open(&p, true).unwrap();
             assert!(g.deep_check(u64::MAX).is_empty());
-            // Version 2 graphs carry the int8 rows; version 1 graphs do not.
+            assert_eq!(
+                u64::from_le_bytes(b[48..56].try_into().unwrap()) > 0,
+                graph_version >= 3,
+                "{}",
+                p.display()
+            );
+            // Version 2 and later graphs have int8 rows; version 1 graphs do not.
             assert_eq!(
                 !g.to_data().codes.is_empty(),
                 graph_version >= 2,

@@ -283,3 +283,126 @@ fn path_filter_selects_whole_components() {
         }
     }
 }
+
+/// The graph and int8 code file names in `dir`, sorted.
+fn graph_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("graph-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The version and code-file generation in a graph file's header.
+fn graph_header(p: &Path) -> (u32, u64) {
+    let b = std::fs::read(p).unwrap();
+    (
+        u32::from_le_bytes(b[8..12].try_into().unwrap()),
+        u64::from_le_bytes(b[48..56].try_into().unwrap()),
+    )
+}
+
+/// Format 3: an extension appends the new nodes' int8 codes to the code file of the generation it extends
+/// (its bytes before them unchanged, one more segment) instead of writing every node's codes again; a build
+/// from scratch starts a new code file and the old one is deleted with the old graph.
+#[test]
+fn an_extension_appends_codes_to_the_code_file_it_extends() {
+    let mut rng = Rng(seed());
+    let vs = clustered(&mut rng, 1_300, DIM, 20, 0.35 / (DIM as f32).sqrt());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    add(dir, &vs, 0..1_000);
+    assert_eq!(graph_files(dir), ["graph-file-2.hnsw", "graph-file-2.i8"]);
+    let codes = dir.join("graph-file-2.i8");
+    let before = std::fs::read(&codes).unwrap();
+    assert_eq!(before.len(), 64 + 1_000 * DIM);
+    assert_eq!(graph_header(&dir.join("graph-file-2.hnsw")), (3, 2));
+
+    let rep = add(dir, &vs, 1_000..1_100).expect("the tail is past the policy's fraction");
+    assert_eq!(rep.inserted, 100, "{rep:?}");
+    assert_eq!(graph_files(dir), ["graph-file-2.i8", "graph-file-4.hnsw"]);
+    assert_eq!(graph_header(&dir.join("graph-file-4.hnsw")), (3, 2));
+    let after = std::fs::read(&codes).unwrap();
+    assert_eq!(after.len(), 64 + 1_100 * DIM);
+    assert!(after[..before.len()] == before[..], "old codes rewritten");
+    let r = avx_index::verify(dir);
+    assert!(r.is_ok() && r.notes.is_empty(), "{r:?}");
+
+    // A flipped code byte of the first segment is reported by verify and refused by the next writer.
+    let case = tmp.path().join("damaged");
+    copy_dir(dir, &case);
+    let mut b = after.clone();
+    b[64 + 10 * DIM] ^= 0x55;
+    std::fs::write(case.join("graph-file-2.i8"), &b).unwrap();
+    let r = avx_index::verify(&case);
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| format!("{p:?}").contains("nodes 0..1000")),
+        "{r:?}"
+    );
+    assert!(Index::open(&case, write_opts(DIM as u32))
+        .and_then(|ix| ix.writer())
+        .is_err());
+
+    let ix = Index::open(dir, write_opts(DIM as u32)).unwrap();
+    let mut w = ix.writer().unwrap();
+    w.rebuild_graph(Level::File).unwrap();
+    drop(w);
+    assert_eq!(graph_files(dir), ["graph-file-5.hnsw", "graph-file-5.i8"]);
+    let ix = Index::open(dir, read_opts()).unwrap();
+    let qs = queries(&mut rng, &vs[..1_100], 50);
+    assert!(recall(&ix, &qs, 64) > 0.95);
+}
+
+/// A format-2 graph (int8 rows inside the graph file) is extended into a format-3 generation: its codes
+/// are written once into a new code file, with the new nodes' after them.
+#[test]
+fn a_format_2_graph_is_extended_into_format_3() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v2");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&fixture, dir);
+    assert_eq!(graph_header(&dir.join("graph-file-3.hnsw")), (2, 0));
+    let ix = Index::open(dir, write_opts(16)).unwrap();
+    let mut w = ix.writer().unwrap();
+    w.set_policy(MaintenancePolicy {
+        enabled: false,
+        ..MaintenancePolicy::default()
+    });
+    let mut rng = Rng(seed());
+    let added: Vec<Vec<f32>> = (0..3).map(|_| random_unit(&mut rng, 16)).collect();
+    for (i, v) in added.iter().enumerate() {
+        w.upsert(record(format!("/new/{i}.wav"), v.clone(), vec![]))
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let rep = w.extend_graph(Level::File).unwrap().unwrap();
+    assert_eq!((rep.points, rep.inserted), (8, 3), "{rep:?}");
+    drop(w);
+    let files = graph_files(dir);
+    let graph = files
+        .iter()
+        .find(|n| n.starts_with("graph-file-") && n.ends_with(".hnsw"))
+        .unwrap();
+    let (version, codes_gen) = graph_header(&dir.join(graph));
+    assert_eq!(version, 3);
+    let codes = dir.join(format!("graph-file-{codes_gen}.i8"));
+    assert_eq!(std::fs::metadata(&codes).unwrap().len(), 64 + 8 * 16);
+    let r = avx_index::verify(dir);
+    assert!(r.is_ok() && r.notes.is_empty(), "{r:?}");
+    let ix = Index::open(dir, read_opts()).unwrap();
+    let hits = ix
+        .search(
+            &added[1],
+            &SearchOptions {
+                k: 1,
+                exact_below_rows: 0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(hits[0].path, Path::new("/new/1.wav"));
+}

@@ -162,7 +162,7 @@ impl Writer {
             let storage = &self.paths.storage;
             let _ = storage.remove(&self.dir.join(level.row_file_name(ls.generation)));
             if let Some(g) = ls.graph {
-                let _ = storage.remove(&self.dir.join(level.graph_file_name(g.generation)));
+                crate::codes::remove_graph(&**storage, &self.dir, level, g.generation, None);
             }
         }
         sync_dir(&*self.paths.storage, &self.dir)?;
@@ -190,7 +190,7 @@ impl Writer {
                 self.policy.build,
             )
         });
-        self.install_graph(level, built)
+        self.install_graph(level, built, None)
     }
 
     /// Inserts a level's live rows past its graph into that graph (committing staged changes first) and
@@ -206,17 +206,20 @@ impl Writer {
         let Some(old) = ls.graph else {
             return self.rebuild_graph(level);
         };
-        // `deep_check` hashes the whole file: opening it does not hash it a second time.
+        // `deep_check_links` hashes the graph file: opening it does not hash it a second time. The int8 code
+        // file of a version 3 graph is not hashed again: its segments were hashed when this writer opened the
+        // index (`check_graph`), and their checksums carry over to the new generation, which appends to it.
         let view = match old.open(&self.dir, level, false) {
-            Ok(v) if v.deep_check(ls.rows).is_empty() => v,
+            Ok(v) if v.deep_check_links(ls.rows).is_empty() => v,
             _ => return self.rebuild_graph(level),
         };
+        let base = crate::extend::CodesBase::of(&view);
         let map = self.map(level)?;
         let new_rows = self.live_rows_from(level, old.rows_covered);
         let (g, rep) =
             GraphData::extend_from(&view, ls.rows, &new_rows, |r| map.row(r), self.policy.build);
         drop(view);
-        self.install_graph(level, Some((g, rep)))
+        self.install_graph(level, Some((g, rep)), base)
     }
 
     /// The level's live committed rows at or past `from`, ascending.
@@ -239,25 +242,35 @@ impl Writer {
         rows
     }
 
-    /// Writes `built` as the level's next graph generation and fsyncs it (`graph-written`), records it in
-    /// `state` in one transaction (`graph-committed`), then deletes the old graph file; `None` drops the
-    /// level's graph.
+    /// Writes `built` as the level's next graph generation and fsyncs it (`graph-written`; its int8 codes
+    /// appended to `base`, the code file of the generation it extends, or written to a new one), records it
+    /// in `state` in one transaction (`graph-committed`), then deletes the old graph file (and its code file
+    /// unless the new generation uses it); `None` drops the level's graph.
     fn install_graph(
         &mut self,
         level: Level,
         built: Option<(GraphData, GraphReport)>,
+        base: Option<crate::extend::CodesBase>,
     ) -> Result<Option<GraphReport>> {
         let i = level.code() as usize;
         let old = self.state.levels[i].graph;
         let mut state = self.state.clone();
         state.commits += 1;
         let mut report = None;
+        let mut keep_codes = None;
         match built {
             None => state.levels[i].graph = None,
             Some((g, rep)) => {
                 let generation = state.commits;
                 let path = self.dir.join(level.graph_file_name(generation));
-                let (len, sum) = g.write(&*self.paths.storage, &path)?;
+                let (len, sum) = crate::extend::write_generation(
+                    &*self.paths.storage,
+                    &self.dir,
+                    &g,
+                    generation,
+                    base,
+                )?;
+                keep_codes = crate::codes::codes_generation_of(&path);
                 state.levels[i].graph = Some(GraphRef {
                     generation,
                     rows_covered: g.rows_covered,
@@ -273,10 +286,13 @@ impl Writer {
         self.transact(|tx| put_batches_and_state(tx, &db_path, &[], &st))?;
         self.state = state;
         if let Some(g) = old {
-            let _ = self
-                .paths
-                .storage
-                .remove(&self.dir.join(level.graph_file_name(g.generation)));
+            crate::codes::remove_graph(
+                &*self.paths.storage,
+                &self.dir,
+                level,
+                g.generation,
+                keep_codes,
+            );
         }
         Ok(report)
     }

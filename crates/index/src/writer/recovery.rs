@@ -142,7 +142,8 @@ impl Writer {
 
     /// Deletes files no commit refers to: row and graph files of other generations, temporaries.
     pub(super) fn collect_garbage(&self) -> Result<()> {
-        let keep = self.state.referenced_files();
+        let mut keep = self.state.referenced_files();
+        keep.extend(crate::codes::codes_in_use(&self.dir, &self.state));
         let mut removed = false;
         for entry in io(&self.dir, fs::read_dir(&self.dir))? {
             let entry = io(&self.dir, entry)?;
@@ -150,6 +151,7 @@ impl Writer {
             let ours = (name.starts_with("vectors-") && name.ends_with(".f32"))
                 || (name.starts_with("windows-") && name.ends_with(".f32"))
                 || (name.starts_with("graph-") && name.ends_with(".hnsw"))
+                || (name.starts_with("graph-") && name.ends_with(".i8"))
                 || name.ends_with(".tmp");
             if ours && !keep.contains(&name) {
                 io(&entry.path(), self.paths.storage.remove(&entry.path()))?;
