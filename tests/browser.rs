@@ -381,6 +381,32 @@ fn the_page_searches_plays_uploads_and_shows_every_view() {
         "document.querySelector('#player').currentTime > 0",
         "playback from a hit",
     );
+    // The file as a programme (`avx timeline`'s segments, named by the text tower): segments cover the track;
+    // clicking one plays from its start.
+    b.js("document.querySelector('#player').pause(); document.querySelector('#timeline .tl-program').click();");
+    b.wait_for(
+        "document.querySelectorAll('#timeline .tl-seg').length",
+        "programme segments",
+    );
+    let named = b.js(
+        "return [...document.querySelectorAll('#timeline .tl-file')[0].querySelectorAll('.tl-seg')]\
+         .map(e => e.textContent)",
+    );
+    let labels = ["speech", "music", "jingle", "silence", "applause"];
+    assert!(
+        named
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| labels.contains(&n.as_str().unwrap())
+                || n.as_str().unwrap().starts_with("motif ")),
+        "each segment is named by a label, silence or a motif: {named}"
+    );
+    b.js("const s = [...document.querySelectorAll('#timeline .tl-seg')].pop(); window.avxSegStart = +s.dataset.start; s.click();");
+    b.wait_for(
+        "document.querySelector('#player').currentTime >= window.avxSegStart && !document.querySelector('#player').paused",
+        "playback from a segment's start",
+    );
     b.screenshot("serve-timeline.png");
 }
 

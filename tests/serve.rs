@@ -564,3 +564,101 @@ fn text_queries_use_the_int8_text_tower_unless_a_variant_is_given() {
         assert_eq!(hits.as_array().unwrap().len(), 3, "{hits}");
     }
 }
+
+/// `/api/files/ID/timeline` gives the segments `avx timeline` prints for the same file, labels, example and saved
+/// motifs (`avx serve --motifs`, `avx timeline --motifs`): contiguous from 0 to the file's end, the saved
+/// occurrence a motif segment; bad examples and too many labels are refused.
+#[test]
+fn a_file_timeline_is_the_cli_timeline() {
+    let lib = Library::new();
+    let long = lib.lib().join("data/stereo48k_12p5s.flac");
+    let rain = lib.lib().join("examples/rain_ambience.ogg");
+    let saved = lib.dir.path().join("rec.jsonl");
+    std::fs::write(
+        &saved,
+        format!(
+            "{}\n",
+            json!({"type": "occurrence", "motif": 7, "path": long.to_str().unwrap(), "start": 2.0, "end": 5.0, "score": 0.9})
+        ),
+    )
+    .unwrap();
+    let s = lib.serve(&["--motifs", saved.to_str().unwrap()]);
+    let id = id_of(&s, &lib, "data/stereo48k_12p5s.flac");
+    let ex = id_of(&s, &lib, "examples/rain_ambience.ogg");
+    let t = get_json(
+        &s,
+        &format!("/api/files/{id}/timeline?labels=speech,music&like={ex}"),
+    );
+    assert_eq!(t["type"], "timeline");
+    let segs = t["segments"].as_array().unwrap();
+    assert!(!segs.is_empty(), "{t}");
+    let at = |v: &Value| v.as_f64().unwrap();
+    assert!(at(&segs[0]["start"]).abs() < 1e-6, "{t}");
+    for w in segs.windows(2) {
+        assert!((at(&w[0]["end"]) - at(&w[1]["start"])).abs() < 1e-6, "{t}");
+    }
+    assert!(
+        (at(&segs[segs.len() - 1]["end"]) - at(&t["duration"])).abs() < 0.05,
+        "{t}"
+    );
+    assert!(
+        segs.iter().any(|g| g["kind"] == "motif"
+            && g["motif"] == 7
+            && (at(&g["start"]) - 2.0).abs() < 1e-3
+            && (at(&g["end"]) - 5.0).abs() < 1e-3),
+        "the saved occurrence 2 s to 5 s is a motif segment: {t}"
+    );
+    assert!(
+        segs.iter().any(|g| g["like"]["id"] == ex
+            && ["speech", "music"].contains(&g["label"]["label"].as_str().unwrap_or(""))),
+        "segments are named by the example and the labels: {t}"
+    );
+
+    let out = lib
+        .cmd()
+        .args(["--json", "timeline"])
+        .arg(&long)
+        .args(["--labels", "speech,music", "--like"])
+        .arg(&rain)
+        .arg("--motifs")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(cli.len(), segs.len(), "CLI {cli:?}\nAPI {t}");
+    for (c, a) in cli.iter().zip(segs) {
+        for key in ["start", "end"] {
+            assert!(
+                (at(&c[key]) - at(&a[key])).abs() < 1e-6,
+                "{key}: CLI {c} API {a}"
+            );
+        }
+        assert_eq!(c["kind"], a["kind"], "CLI {c} API {a}");
+        assert_eq!(c["motif"], a["motif"], "CLI {c} API {a}");
+        assert_eq!(c["label"]["label"], a["label"]["label"], "CLI {c} API {a}");
+        if c["like"].is_object() {
+            // The CLI embeds the example file; the server takes its stored vector: the same numbers.
+            assert!(
+                (at(&c["like"]["score"]) - at(&a["like"]["score"])).abs() < 1e-5,
+                "CLI {c} API {a}"
+            );
+        } else {
+            assert!(a["like"].is_null(), "CLI {c} API {a}");
+        }
+    }
+
+    let (status, body, _) = get(&s, &format!("/api/files/{id}/timeline?like=99999999"));
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    let many = vec!["x"; 65].join(",");
+    let (status, body, _) = get(&s, &format!("/api/files/{id}/timeline?labels={many}"));
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+}

@@ -119,6 +119,9 @@ pub struct ServeArgs {
     /// Largest reference sound accepted by POST /api/similar, in MB
     #[arg(long, default_value_t = 50, value_name = "MB")]
     pub upload_limit: usize,
+    /// A saved `avx --json recurring` run: the timeline view cuts each file at its motif occurrences
+    #[arg(long, value_name = "FILE")]
+    pub motifs: Option<PathBuf>,
 }
 
 /// How a list of results is printed.

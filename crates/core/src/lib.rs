@@ -8,6 +8,7 @@
 //! * [`cluster`]: k-means [`Cluster`]s with an exemplar and zero-shot labels.
 //! * [`recurring`]: motifs that recur across recordings, confirmed and placed by the audio, for `avx recurring`
 //!   and `avx timeline`.
+//! * [`timeline`]: one recording as a programme of segments, for `avx timeline` and `avx serve`.
 //! * [`tags`]: zero-shot label ranking ([`LabelSet`]), written once for `avx tag` and cluster labels.
 //! * [`audio`]: loudness (EBU R128) and waveform peaks of an indexed file, with the loudness cache.
 //! * [`sync`]: bringing an index up to date with the files on disk (walk, plan, apply), for `avx index`.
@@ -28,6 +29,7 @@ pub mod query;
 pub mod recurring;
 pub mod sync;
 pub mod tags;
+pub mod timeline;
 pub mod vocab;
 
 pub use cluster::{clusters, Cluster, ClusterMember, ClusterOptions};

@@ -33,6 +33,16 @@ impl LabelSet {
         Ok(LabelSet { labels, vectors })
     }
 
+    /// The labels, in the order given.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Each label's text vector (through the template), in the order of [`labels`](Self::labels).
+    pub fn vectors(&self) -> &[Vec<f32>] {
+        &self.vectors
+    }
+
     /// The `top` labels closest to `v`, best first, with their cosine.
     pub fn rank(&self, v: &[f32], top: usize) -> Vec<(String, f32)> {
         let mut scored: Vec<(usize, f32)> = self

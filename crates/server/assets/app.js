@@ -328,7 +328,8 @@ function showTimeline(hits, label) {
   if (long.length) lists = long;
   box.replaceChildren(head, ...lists.map(list => {
     const f = list[0]; const div = document.createElement("div"); div.className = "tl-file"; div.dataset.id = f.id;
-    div.innerHTML = `<div class="tl-head"><div><div class="name"></div><div class="folder"></div></div><div class="dur"></div></div><div class="tl-track"><canvas class="wave"></canvas></div>`;
+    div.innerHTML = `<div class="tl-head"><div><div class="name"></div><div class="folder"></div></div><div><button class="tl-program" title="Cut this recording into segments: motifs, silence, and what each part sounds like">Segments</button> <span class="dur"></span></div></div><div class="tl-track"><canvas class="wave"></canvas></div><div class="tl-segs"></div>`;
+    $(".tl-program", div).onclick = () => showProgramme(f.id, $(".tl-segs", div), f.duration);
     $(".name", div).textContent = baseName(pathText(f.path)); $(".folder", div).textContent = folderOf(pathText(f.path)); $(".dur", div).textContent = clock(f.duration);
     const track = $(".tl-track", div);
     for (const h of list) {
@@ -342,6 +343,25 @@ function showTimeline(hits, label) {
     return div;
   }));
   if (!hits.length) box.innerHTML = `<div class="empty">No matching moments</div>`;
+}
+
+// The recording as a programme (the segments `avx timeline` prints): motif, silence, or named by the nearest
+// label (text models) or example; a click plays from the segment's start.
+const PROGRAMME_LABELS = "speech,music,jingle,silence,applause";
+async function showProgramme(id, box, duration) {
+  box.innerHTML = `<div class="empty">Cutting…</div>`;
+  const labels = state.info && state.info.text ? `?labels=${encodeURIComponent(PROGRAMME_LABELS)}` : "";
+  try {
+    const t = await api(`/api/files/${id}/timeline${labels}`);
+    box.replaceChildren(...t.segments.map(sg => {
+      const el = document.createElement("div"); el.className = `tl-seg tl-${sg.kind}`;
+      const name = sg.kind === "motif" ? `motif ${sg.motif}` : sg.kind === "silence" ? "silence" : sg.label ? sg.label.label : sg.like ? sg.like.name : "other";
+      el.style.left = `${(sg.start / duration) * 100}%`; el.style.width = `${((sg.end - sg.start) / duration) * 100}%`;
+      el.textContent = name; el.title = `${clock(sg.start)}–${clock(sg.end)} · ${name}`;
+      el.dataset.start = sg.start; el.onclick = () => play(id, sg.start);
+      return el;
+    }));
+  } catch (e) { box.innerHTML = `<div class="error">${esc(e.message)}</div>`; }
 }
 
 // ---- start ----

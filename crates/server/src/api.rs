@@ -166,6 +166,7 @@ pub fn router(state: Shared, cfg: &ServeConfig) -> Result<Router, ServeError> {
         .route("/api/map", get(map))
         .route("/api/files/{id}", get(file_info))
         .route("/api/files/{id}/peaks", get(peaks))
+        .route("/api/files/{id}/timeline", get(file_timeline))
         .route("/audio/{id}", get(audio))
         .fallback(|| async {
             ApiError::not_found("no such page or endpoint: see README.md, \"avx serve\"")
@@ -598,6 +599,104 @@ async fn peaks(State(st): State<Shared>, Path(id): Path<String>, Query(p): Param
             "lufs": a.lufs,
             "duration": a.duration_s,
             "audio": audio_json(f),
+        })))
+    })
+    .await
+}
+
+/// Most labels or examples one timeline request names.
+const MAX_NAMES: usize = 64;
+
+/// The comma-separated list `name` of `p` (empty when absent), at most [`MAX_NAMES`] items.
+fn param_list(p: &HashMap<String, String>, name: &str) -> Result<Vec<String>, ApiError> {
+    let items: Vec<String> = p
+        .get(name)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if items.len() > MAX_NAMES {
+        return Err(ApiError::bad(format!("{name}: at most {MAX_NAMES} items")));
+    }
+    Ok(items)
+}
+
+/// `{"type": "timeline", "id", "duration", "segments": [{"start", "end", "kind", "motif"?, "like"?: {"id",
+/// "name", "score"}, "label"?: {"label", "score"}}]}`: the file as a programme, the segments `avx timeline` prints
+/// (`avx_core::timeline::programme`). `labels=a,b` names each segment with the best label (models with a text
+/// tower); `like=ID,ID` with the nearest of those indexed files; motifs come from `avx serve --motifs`.
+async fn file_timeline(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    Query(p): Params,
+) -> ApiResult {
+    let id = param_id(&id)?;
+    blocking(move || {
+        let snap = st.snapshot();
+        let f = file_of(&snap.index, id)?;
+        drop(open_indexed(f)?);
+        let labels = param_list(&p, "labels")?;
+        let labels = if labels.is_empty() {
+            None
+        } else if !st.has_text() {
+            return Err(ApiError::bad(format!(
+                "model '{}' is audio-only: it has no text tower to score labels; name segments with like=ID \
+                 (indexed example files) instead",
+                st.model_name()
+            )));
+        } else {
+            Some(st.with_model(|m| {
+                avx_core::LabelSet::embed(m, Some(labels), avx_core::tags::DEFAULT_TEMPLATE)
+            })?)
+        };
+        let mut like = Vec::new();
+        for raw in param_list(&p, "like")? {
+            let example = file_of(&snap.index, param_id(&raw)?)?;
+            let v = snap.index.file_vector(example).ok_or_else(|| {
+                ApiError::not_found(format!("file {raw} has no vector (it failed to index)"))
+            })?;
+            like.push((example, v.to_vec()));
+        }
+        let examples: Vec<Vec<f32>> = like.iter().map(|(_, v)| v.clone()).collect();
+        let occurrences = match &st.motifs {
+            Some(saved) => avx_core::recurring::saved_occurrences(saved, &f.path)?,
+            None => Vec::new(),
+        };
+        let segments = avx_core::timeline::programme(
+            &snap.index,
+            f,
+            &avx_core::timeline::ProgrammeOptions {
+                occurrences: &occurrences,
+                examples: &examples,
+                labels: labels.as_ref().map_or(&[], |l| l.vectors()),
+                ..Default::default()
+            },
+        )?;
+        let segments: Vec<Value> = segments
+            .iter()
+            .map(|s| {
+                let mut v = json!({"start": s.start, "end": s.end, "kind": s.kind_name()});
+                if let Some(m) = s.motif() {
+                    v["motif"] = json!(m);
+                }
+                if let Some((i, score)) = s.like {
+                    let (example, _) = &like[i];
+                    v["like"] = json!({"id": example.id, "name": avx_core::path_text(&example.path), "score": score});
+                }
+                if let (Some((i, score)), Some(l)) = (s.label, &labels) {
+                    v["label"] = json!({"label": l.labels()[i], "score": score});
+                }
+                v
+            })
+            .collect();
+        Ok(json_response(&json!({
+            "type": "timeline",
+            "id": id,
+            "duration": f.duration_s,
+            "segments": segments,
         })))
     })
     .await

@@ -14,6 +14,7 @@ mod http;
 pub mod state;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use avx_embed::Embedder;
@@ -40,6 +41,10 @@ pub struct ServeConfig {
     pub threads: usize,
     /// Seconds between the windows of an uploaded reference: the index's hop (`None`: the model's default).
     pub hop_s: Option<f64>,
+    /// A saved `avx --json recurring` run (JSON Lines) whose motif occurrences the timeline view
+    /// (`/api/files/ID/timeline`) cuts at, as `avx timeline --motifs` does. Read when the server starts and on
+    /// each timeline request; never named by a request.
+    pub motifs: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -51,6 +56,7 @@ impl Default for ServeConfig {
             upload_limit: DEFAULT_UPLOAD_LIMIT,
             threads: 2,
             hop_s: None,
+            motifs: None,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct AppState {
     pub(crate) hop_s: Option<f64>,
     /// The weight variant of the text tower text queries use (`fp32`, `fp16`, `int8`).
     pub(crate) text_variant: &'static str,
+    /// [`ServeConfig::motifs`].
+    pub(crate) motifs: Option<PathBuf>,
 }
 
 impl AppState {
@@ -57,6 +59,10 @@ impl AppState {
                 model.name()
             ))));
         }
+        if let Some(saved) = &cfg.motifs {
+            // Refuse a file that is not a saved `recurring` run now, not on the first timeline request.
+            avx_core::recurring::saved_occurrences(saved, dir).map_err(ServeError::Core)?;
+        }
         Ok(AppState {
             dir: dir.to_path_buf(),
             snapshot: RwLock::new(Arc::new(Snapshot { index, stamp: s })),
@@ -69,6 +75,7 @@ impl AppState {
             map: Mutex::new(None),
             upload_limit: cfg.upload_limit,
             hop_s: cfg.hop_s,
+            motifs: cfg.motifs.clone(),
         })
     }
 

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use avx_server::{ServeConfig, Server};
 
 use crate::cli::ServeArgs;
-use crate::context::Ctx;
+use crate::context::{absolute, Ctx};
 use crate::Outcome;
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Outcome> {
@@ -23,6 +23,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> Result<Outcome> {
         upload_limit: args.upload_limit.saturating_mul(1024 * 1024),
         threads: ctx.threads.clamp(1, 2),
         hop_s: Some(hop),
+        motifs: args.motifs.map(|m| absolute(&m)).transpose()?,
     };
     let server = Server::start(&ctx.index_dir(), model, cfg)
         .with_context(|| format!("cannot serve the index {}", ctx.index_dir().display()))?;

@@ -3,10 +3,10 @@
 //!
 //! Glue only: motifs come from `avx_core::recurring::discover` (through `cmd::recurring::discover`) or, with
 //! `--motifs FILE`, from a saved `avx --json recurring` run (`avx_core::recurring::saved_occurrences`), levels
-//! from `avx_embed::levels`, the cutting and labelling from `avx_index::analysis::timeline`.
+//! and the cutting and naming from `avx_core::timeline::programme` (the same as `avx serve`'s timeline view).
 
 use anyhow::{bail, Context as _, Result};
-use avx_index::analysis::{nearest, timeline, LevelTrack, SegmentKind, TimelineConfig};
+use avx_index::analysis::TimelineConfig;
 use serde_json::json;
 
 use super::recurring::{csv_field, discover, span};
@@ -14,9 +14,6 @@ use crate::cli::{ArchiveFormat, TimelineArgs};
 use crate::context::{absolute, Ctx};
 use crate::output::Out;
 use crate::Outcome;
-
-/// Frame of the level analysis, seconds.
-const LEVEL_FRAME_S: f64 = 0.05;
 
 pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
     let index = ctx.open_index()?;
@@ -90,28 +87,18 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
             occurrences
         }
     };
-    let levels = avx_embed::levels::levels(&path, LEVEL_FRAME_S)?;
-    let windows = index.window_vectors_of(meta);
-    let spans: Vec<(f32, f32)> = windows.iter().map(|(w, _)| *w).collect();
-    let vectors: Vec<f32> = windows
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .collect();
-    let cfg = TimelineConfig {
-        silence_db: args.silence_db,
-        ..TimelineConfig::default()
-    };
-    let segments = timeline(
-        meta.duration_s as f32,
-        &spans,
-        &vectors,
-        index.settings().dim as usize,
-        &occurrences,
-        Some(LevelTrack {
-            frame_s: levels.frame_s as f32,
-            db: &levels.db,
-        }),
-        &cfg,
+    let segments = avx_core::timeline::programme(
+        &index,
+        meta,
+        &avx_core::timeline::ProgrammeOptions {
+            occurrences: &occurrences,
+            examples: &like_vecs,
+            labels: &label_vecs,
+            config: TimelineConfig {
+                silence_db: args.silence_db,
+                ..TimelineConfig::default()
+            },
+        },
     )?;
 
     let mut out = Out::new();
@@ -120,13 +107,9 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
         out.line("path,start,end,kind,motif,like,like_score,label,label_score")?;
     }
     for s in &segments {
-        let (kind, motif) = match s.kind {
-            SegmentKind::Motif(m) => ("motif", Some(m)),
-            SegmentKind::Silence => ("silence", None),
-            SegmentKind::Other => ("other", None),
-        };
-        let like = nearest(&s.vector, &like_vecs).map(|(i, c)| (like_names[i].as_str(), c));
-        let label = nearest(&s.vector, &label_vecs).map(|(i, c)| (labels[i].as_str(), c));
+        let (kind, motif) = (s.kind_name(), s.motif());
+        let like = s.like.map(|(i, c)| (like_names[i].as_str(), c));
+        let label = s.label.map(|(i, c)| (labels[i].as_str(), c));
         if ctx.global.json {
             let mut v = json!({"type": "segment", "path": avx_core::path_json(&path), "start": s.start, "end": s.end, "kind": kind});
             if let Some(m) = motif {
