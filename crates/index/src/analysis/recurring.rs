@@ -607,16 +607,20 @@ mod tests {
         (data, spans)
     }
 
+    /// A motif's occurrences as `(track, start, end)`.
+    fn places(m: &Motif) -> Vec<(u32, f32, f32)> {
+        m.occurrences
+            .iter()
+            .map(|o| (o.track, o.start, o.end))
+            .collect()
+    }
+
     fn check(plants: &[(usize, usize)], m: usize, expected: &[(u32, f32, f32)]) {
         let (data, spans) = archive(4, 80, m, plants);
         let nb = ExactNeighbours::new(&data, 32).unwrap();
         let motifs = recurring(&data, 32, &spans, &nb, &RecurringConfig::default()).unwrap();
         assert_eq!(motifs.len(), 1, "{motifs:?}");
-        let got: Vec<(u32, f32, f32)> = motifs[0]
-            .occurrences
-            .iter()
-            .map(|o| (o.track, o.start, o.end))
-            .collect();
+        let got = places(&motifs[0]);
         assert_eq!(got, expected);
         for o in &motifs[0].occurrences {
             assert!(o.score >= 0.9 && o.links >= 2, "{o:?}");
@@ -679,15 +683,7 @@ mod tests {
         runs.push([(0, 10.0, 21.0), (1, 20.0, 31.0)]);
         runs.push([(0, 10.0, 18.0), (1, 20.0, 28.0)]);
         let motifs = grouped(&runs);
-        let got: Vec<Vec<(u32, f32, f32)>> = motifs
-            .iter()
-            .map(|m| {
-                m.occurrences
-                    .iter()
-                    .map(|o| (o.track, o.start, o.end))
-                    .collect()
-            })
-            .collect();
+        let got: Vec<Vec<(u32, f32, f32)>> = motifs.iter().map(places).collect();
         assert_eq!(got, vec![a.to_vec(), b.to_vec()]);
     }
 
@@ -717,11 +713,7 @@ mod tests {
         }
         let motifs = grouped(&runs);
         assert_eq!(motifs.len(), 1, "{motifs:?}");
-        let got: Vec<(u32, f32, f32)> = motifs[0]
-            .occurrences
-            .iter()
-            .map(|o| (o.track, o.start, o.end))
-            .collect();
+        let got = places(&motifs[0]);
         let want: Vec<(u32, f32, f32)> = (0..4).map(|t| (t as u32, at[t], at[t] + 6.0)).collect();
         assert_eq!(got, want);
     }
