@@ -354,8 +354,8 @@ mod tests {
         let m = motif(&mut rng, 4, 150);
         let mut tracks: Vec<Vec<(u32, u32, u32)>> =
             (0..4).map(|_| background(&mut rng, 60, 150)).collect();
-        for t in 0..4 {
-            plant(&mut rng, &mut tracks[t], &m, 10.0 + t as f64, 0.9);
+        for (t, track) in tracks.iter_mut().enumerate() {
+            plant(&mut rng, track, &m, 10.0 + t as f64, 0.9);
         }
         // A bed under track 0's copy: 2,000 more landmarks a second, so about 5 % of them agree with any
         // other copy, against 40 % of the other copy's.
