@@ -54,6 +54,8 @@ pub const EVENT_BINS: usize = 4;
 /// Smallest rise (onset) or fall (offset) of a bin's level across an event, dB: its quietest level over
 /// frames [`EVENT_SPAN`] to [`EVENT_HOLD`] on the loud side against its loudest over as many on the other.
 pub const EVENT_DB: f32 = 10.0;
+/// Most later events within ±1 bin paired with one event, besides its [`FANOUT`] ([`pair_events`]).
+pub const TONE_FANOUT: usize = 3;
 /// Largest frame difference of a pair of events (2.55 s: a beep once a second pairs with its next two).
 pub const EVENT_MAX_DT: u32 = 255;
 /// Frames from an event to the first level compared by [`EVENT_DB`] (the window still straddles it before).
@@ -167,14 +169,31 @@ pub fn events(samples: &[f32]) -> Vec<Event> {
 }
 
 /// Pairs each event with up to [`FANOUT`] later ones at most [`EVENT_MAX_DT`] frames later and [`MAX_DF`] bins
-/// away into landmarks ([`event_hash`]), sorted by frame then hash.
+/// away, and with up to [`TONE_FANOUT`] later ones within ±1 bin (the same tone switching again), into
+/// landmarks ([`event_hash`]), sorted by frame then hash, without repeats. Over a bed the bed's own events crowd
+/// a tone's next switches out of the first [`FANOUT`]; its switches within its own bin stay.
 pub fn pair_events(events: &[Event]) -> Vec<Landmark> {
-    pair_with(
+    let mut out = pair_with(
         events,
         |e| (e.frame, e.bin),
         EVENT_MAX_DT,
         |a, b, _| event_hash(a, b),
-    )
+    );
+    for (i, &a) in events.iter().enumerate() {
+        let same_tone = events[i + 1..]
+            .iter()
+            .take_while(|b| b.frame - a.frame <= EVENT_MAX_DT)
+            .filter(|b| b.frame > a.frame && b.bin.abs_diff(a.bin) <= 1)
+            .take(TONE_FANOUT);
+        out.extend(same_tone.map(|&b| Landmark {
+            hash: event_hash(a, b),
+            frame: a.frame,
+            dt: b.frame - a.frame,
+        }));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Pairs each peak with up to [`FANOUT`] later ones (nearest in time first) into landmarks, sorted by frame
@@ -678,6 +697,16 @@ pub(crate) mod tests {
                 "{w:?} not in {over:?}"
             );
         }
+        // Paired, over the melody too, each switch with the tone's next switches in its own bin (the melody's
+        // events would crowd them out of the first FANOUT).
+        let tone: Vec<(u32, u32)> = pair_events(&want).iter().map(|l| (l.hash, l.dt)).collect();
+        let got_over: Vec<(u32, u32)> = pair_events(&over).iter().map(|l| (l.hash, l.dt)).collect();
+        let kept = tone.iter().filter(|t| got_over.contains(t)).count();
+        assert!(
+            kept * 2 >= tone.len(),
+            "{kept} of {} tone pairs over the melody",
+            tone.len()
+        );
         // Paired into landmarks of their own hash space.
         let l = pair_events(&got);
         assert!(l.len() >= 30, "{l:?}");

@@ -13,9 +13,9 @@
 //! 3. **Runs.** For each pair of tracks, offsets are taken by their vote count within ±`jitter` frames, most
 //!    first; the votes of an offset's window not yet taken by a stronger offset are sorted by time and cut
 //!    where two are more than `max_gap` seconds apart; a piece with at least `min_hits` votes spanning at least
-//!    `min_length` seconds, for which at least `min_share` of the landmarks of its first track's segment
-//!    voted (chance: identical beats of synthetic music line up now and then, with a few per cent of their
-//!    landmarks), is a *run*: one segment in each track (from its first vote to the farthest reach
+//!    `min_length` seconds, for which at least `min_share` of the landmarks of its segment with fewer
+//!    landmarks voted (chance: identical beats of synthetic music line up now and then, with a few per cent
+//!    of their landmarks; a bed under one copy adds landmarks to that copy only), is a *run*: one segment in each track (from its first vote to the farthest reach
 //!    of its votes, plus `tail` seconds: a sound decays past its last peak). The same recording at different offsets (a beep
 //!    repeated within an ident) gives shifted runs that overlap the true one and merge with it below.
 //! 4. **Occurrences and motifs**: as for window runs ([`super::recurring`], steps 3 to 5): segments of one
@@ -53,7 +53,7 @@ pub struct LandmarkConfig {
     pub tail: f32,
     /// Fewest occurrences of a motif (at least 2).
     pub min_occurrences: usize,
-    /// Smallest share of the landmarks of a run's first segment that voted for it.
+    /// Smallest share of the landmarks of a run's segment with fewer landmarks that voted for it.
     pub min_share: f32,
 }
 
@@ -182,7 +182,10 @@ pub fn repeats(
         }
         for (start_a, end_a, start_b, end_b, hits) in runs_of(&votes[i..j], cfg) {
             let (ta, tb) = (votes[i].a, votes[i].b);
-            let have = count_in(ta, start_a, end_a).max(1);
+            // The copy with fewer landmarks: a bed under one copy adds landmarks to that copy only.
+            let have = count_in(ta, start_a, end_a)
+                .min(count_in(tb, start_b, end_b))
+                .max(1);
             let share = (hits as f32 / have as f32).min(1.0);
             if share < cfg.min_share {
                 continue;
@@ -343,6 +346,31 @@ mod tests {
             // Each pair of copies shares 0.4 × 0.4 of the motif's 150 landmarks a second, among 210 a second.
             assert!(o.score > 0.08, "{o:?}");
         }
+    }
+
+    #[test]
+    fn a_copy_over_a_bed_is_found_by_the_share_of_the_other_copys_landmarks() {
+        let mut rng = Rng::new(5);
+        let m = motif(&mut rng, 4, 150);
+        let mut tracks: Vec<Vec<(u32, u32, u32)>> =
+            (0..4).map(|_| background(&mut rng, 60, 150)).collect();
+        for (t, track) in tracks.iter_mut().enumerate() {
+            plant(&mut rng, track, &m, 10.0 + t as f64, 0.9);
+        }
+        // A bed under track 0's copy: 2,000 more landmarks a second, so about 5 % of them agree with any
+        // other copy, against 40 % of the other copy's.
+        let bed = background(&mut rng, 4, 2000);
+        plant(&mut rng, &mut tracks[0], &bed, 10.0, 1.0);
+        let cfg = LandmarkConfig {
+            min_share: 0.06,
+            ..LandmarkConfig::default()
+        };
+        let (motifs, stats) = repeats(&tracks, &cfg).unwrap();
+        assert_eq!(motifs.len(), 1, "{motifs:?} {stats:?}");
+        let tracks_found: Vec<u32> = motifs[0].occurrences.iter().map(|o| o.track).collect();
+        assert_eq!(tracks_found, [0, 1, 2, 3]);
+        let o = &motifs[0].occurrences[0];
+        assert!((o.start - 10.0).abs() <= 0.05, "{o:?}");
     }
 
     #[test]

@@ -24,7 +24,9 @@
 //!    one occurrence, so a 3 s and a 6 s version of one ident stay distinct segments until a run ties them,
 //!    and a jingle next to a bed does not swallow the bed. It starts at the most common start of its
 //!    segments (within ±0.25 s) and ends at the latest end within 1 s of their most common end: not their
-//!    union, which a run over two motifs played back to back (twice somewhere) stretches over both.
+//!    union, which a run over two motifs played back to back (twice somewhere) stretches over both. Where
+//!    such runs tie two motifs' segments into one group, the group is cut where most of its segments end and
+//!    as many others start, and fewer cross (`split_parts`).
 //! 4. **Motifs.** Occurrences tied by runs form connected components; each component with at least
 //!    `min_occurrences` occurrences is a motif. Occurrences of one motif in one track that overlap by half of
 //!    the shorter are merged. The *representative* is the occurrence with the most links (ties to the earliest).
@@ -295,6 +297,77 @@ fn mode(x: &mut [f32]) -> f32 {
     best.map_or(0.0, |(a, b)| x[a + (b - a - 1) / 2])
 }
 
+/// Seconds either side of a boundary within which [`split_parts`] counts segments that end or start there.
+const BOUNDARY_WIDTH_S: f32 = 0.35;
+
+/// Shortest part [`split_parts`] cuts off an occurrence, seconds.
+const MIN_PART_S: f32 = 1.0;
+
+/// Each segment's part of its occurrence (`seg_parent`: segments of one occurrence share a root), counted from 0
+/// at its start. An occurrence is cut at a boundary `p` (one of its segments' starts) where at least two of its
+/// segments end within ±[`BOUNDARY_WIDTH_S`], at least two start there, and fewer than either number cross it:
+/// two motifs played back to back, each with runs of its own, and a few runs over both from another place where
+/// they are back to back. A beep pattern's runs at one period's shift start inside the pattern but most runs
+/// cross that point, so it is no boundary. Parts are at least [`MIN_PART_S`] long; a segment belongs to the part
+/// its start lies in.
+fn split_parts(segments: &[Segment], order: &[usize], seg_parent: &mut [usize]) -> Vec<usize> {
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &i in order {
+        groups.entry(find(seg_parent, i)).or_default().push(i);
+    }
+    let mut part = vec![0usize; segments.len()];
+    let w = BOUNDARY_WIDTH_S;
+    for members in groups.values() {
+        if members.len() < 4 {
+            continue;
+        }
+        let first = members
+            .iter()
+            .map(|&i| segments[i].start)
+            .fold(f32::INFINITY, f32::min);
+        let last = members
+            .iter()
+            .map(|&i| segments[i].end)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let count = |p: f32| {
+            let (mut starting, mut ending, mut crossing) = (0, 0, 0);
+            for &i in members {
+                let s = &segments[i];
+                starting += usize::from((s.start - p).abs() <= w);
+                ending += usize::from((s.end - p).abs() <= w);
+                crossing += usize::from(s.start < p - w && s.end > p + w);
+            }
+            (starting, ending, crossing)
+        };
+        let mut starts: Vec<f32> = members.iter().map(|&i| segments[i].start).collect();
+        starts.sort_by(f32::total_cmp);
+        starts.dedup();
+        let mut cuts: Vec<(f32, usize)> = Vec::new(); // (point, segments starting there)
+        for p in starts {
+            if p - first < MIN_PART_S || last - p < MIN_PART_S {
+                continue;
+            }
+            let (starting, ending, crossing) = count(p);
+            if starting < 2 || ending < 2 || crossing >= starting.min(ending) {
+                continue;
+            }
+            match cuts.last_mut() {
+                // One boundary: keep the start most segments share.
+                Some(c) if p - c.0 < MIN_PART_S => {
+                    if starting > c.1 {
+                        *c = (p, starting);
+                    }
+                }
+                _ => cuts.push((p, starting)),
+            }
+        }
+        for &i in members {
+            part[i] = cuts.iter().filter(|c| segments[i].start >= c.0 - w).count();
+        }
+    }
+    part
+}
+
 /// Steps 3 to 5 of the [module documentation](self): `segments` come in pairs (`2k` and `2k + 1` are run `k`'s
 /// segments in its two tracks; a segment's `run` indexes `run_stats`, the run's (links, score sum)). Shared
 /// with [`super::landmarks`], whose runs are offsets on which many hashes agree.
@@ -323,8 +396,11 @@ pub(crate) fn group_segments(
             }
         }
     }
+    // 3b. Boundaries inside a group: where most segments end and as many others start (two motifs played back
+    // to back; a run over both, from a place where they are back to back too, overlaps each by half).
+    let part = split_parts(segments, &order, &mut seg_parent);
     // Occurrence of each segment.
-    let mut occ_of_root: HashMap<usize, usize> = HashMap::new();
+    let mut occ_of_root: HashMap<(usize, usize), usize> = HashMap::new();
     let mut occ: Vec<Occurrence> = Vec::new();
     let mut seg_occ = vec![0usize; segments.len()];
     // Each occurrence's segment starts and ends: it spans from their mode ([`mode`]) to the longest end within
@@ -335,7 +411,7 @@ pub(crate) fn group_segments(
     for &i in &order {
         let r = find(&mut seg_parent, i);
         let s = segments[i];
-        let id = *occ_of_root.entry(r).or_insert_with(|| {
+        let id = *occ_of_root.entry((r, part[i])).or_insert_with(|| {
             occ.push(Occurrence {
                 track: s.track,
                 start: s.start,
@@ -541,16 +617,20 @@ mod tests {
         (data, spans)
     }
 
+    /// A motif's occurrences as `(track, start, end)`.
+    fn places(m: &Motif) -> Vec<(u32, f32, f32)> {
+        m.occurrences
+            .iter()
+            .map(|o| (o.track, o.start, o.end))
+            .collect()
+    }
+
     fn check(plants: &[(usize, usize)], m: usize, expected: &[(u32, f32, f32)]) {
         let (data, spans) = archive(4, 80, m, plants);
         let nb = ExactNeighbours::new(&data, 32).unwrap();
         let motifs = recurring(&data, 32, &spans, &nb, &RecurringConfig::default()).unwrap();
         assert_eq!(motifs.len(), 1, "{motifs:?}");
-        let got: Vec<(u32, f32, f32)> = motifs[0]
-            .occurrences
-            .iter()
-            .map(|o| (o.track, o.start, o.end))
-            .collect();
+        let got = places(&motifs[0]);
         assert_eq!(got, expected);
         for o in &motifs[0].occurrences {
             assert!(o.score >= 0.9 && o.links >= 2, "{o:?}");
@@ -566,6 +646,86 @@ mod tests {
         assert_eq!(mode(&mut []), 0.0);
         // A tie goes to the earliest group.
         assert_eq!(mode(&mut [5.0, 1.0]), 1.0);
+    }
+
+    /// Segments of runs `(track, start, end)` pairs, each run with 10 links and score 1.
+    fn grouped(runs: &[[(u32, f32, f32); 2]]) -> Vec<Motif> {
+        let segments: Vec<Segment> = runs
+            .iter()
+            .enumerate()
+            .flat_map(|(r, pair)| {
+                pair.map(|(track, start, end)| Segment {
+                    track,
+                    start,
+                    end,
+                    run: r as u32,
+                })
+            })
+            .collect();
+        group_segments(&segments, &vec![(10, 10.0); runs.len()], 3)
+    }
+
+    #[test]
+    fn motifs_played_back_to_back_are_cut_apart() {
+        // Motif A (5 s) at 10 s in track 0, then motif B (6 s) at 15 s; A also in tracks 1 to 3, B in 1, 4, 5.
+        // Tracks 0 and 1 have them back to back both, so a run spans both there (and one spans A and half of B,
+        // which ties the two groups of segments of track 0 into one).
+        let a = [
+            (0, 10.0, 15.0),
+            (1, 20.0, 25.0),
+            (2, 30.0, 35.0),
+            (3, 40.0, 45.0),
+        ];
+        let b = [
+            (0, 15.0, 21.0),
+            (1, 25.0, 31.0),
+            (4, 50.0, 56.0),
+            (5, 60.0, 66.0),
+        ];
+        let mut runs = Vec::new();
+        for m in [a, b] {
+            for i in 0..m.len() {
+                for j in i + 1..m.len() {
+                    runs.push([m[i], m[j]]);
+                }
+            }
+        }
+        runs.push([(0, 10.0, 21.0), (1, 20.0, 31.0)]);
+        runs.push([(0, 10.0, 18.0), (1, 20.0, 28.0)]);
+        let motifs = grouped(&runs);
+        let got: Vec<Vec<(u32, f32, f32)>> = motifs.iter().map(places).collect();
+        assert_eq!(got, vec![a.to_vec(), b.to_vec()]);
+    }
+
+    #[test]
+    fn a_beep_patterns_shifted_runs_cut_nothing() {
+        // A 6 s pattern of beeps once a second at 10 s in tracks 0 to 3: besides the aligned runs, runs one and two
+        // periods off start inside it (and end before its end in the other track). Most runs cross those starts.
+        let at = [10.0f32, 20.0, 30.0, 40.0];
+        let mut runs = Vec::new();
+        for i in 0..at.len() {
+            for j in 0..at.len() {
+                if i < j {
+                    runs.push([
+                        (i as u32, at[i], at[i] + 6.0),
+                        (j as u32, at[j], at[j] + 6.0),
+                    ]);
+                }
+                if i != j {
+                    for shift in [1.0, 2.0] {
+                        runs.push([
+                            (i as u32, at[i] + shift, at[i] + 6.0),
+                            (j as u32, at[j], at[j] + 6.0 - shift),
+                        ]);
+                    }
+                }
+            }
+        }
+        let motifs = grouped(&runs);
+        assert_eq!(motifs.len(), 1, "{motifs:?}");
+        let got = places(&motifs[0]);
+        let want: Vec<(u32, f32, f32)> = (0..4).map(|t| (t as u32, at[t], at[t] + 6.0)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
