@@ -532,6 +532,49 @@ mod tests {
     }
 
     #[test]
+    fn patch_in_links_links_every_node_from_its_neighbours_within_the_cap() {
+        // Node 0 is everyone's first neighbour and nobody links to 1..=4; 5 links to 1..=4 but its
+        // list is full (cap 4) of links to 0, which has many.
+        let mut adj: Vec<Vec<u32>> = vec![
+            vec![5, 6],
+            vec![5, 0],
+            vec![5, 0],
+            vec![5, 0],
+            vec![5, 0],
+            vec![0, 6, 7, 8],
+            vec![0, 5],
+            vec![0, 5],
+            vec![0, 5],
+        ];
+        let before = adj.clone();
+        let evicted = patch_in_links(&mut adj, 2, 4);
+        let indeg = |adj: &[Vec<u32>], u: u32| adj.iter().filter(|l| l.contains(&u)).count();
+        assert!(adj.iter().all(|l| l.len() <= 4), "{adj:?}");
+        // Every node has 2 links towards it, or none of its neighbours could give it one more: each
+        // links to it already or has a full list of links to nodes with no more than 2 towards them.
+        for u in 0..adj.len() as u32 {
+            if indeg(&adj, u) >= 2 {
+                continue;
+            }
+            for &v in &adj[u as usize] {
+                let list = &adj[v as usize];
+                assert!(
+                    list.contains(&u)
+                        || (list.len() == 4 && list.iter().all(|&w| indeg(&adj, w) <= 2)),
+                    "node {u}, neighbour {v}: {adj:?}"
+                );
+            }
+        }
+        // Nodes 1 to 4 had no link towards them.
+        assert!((1..=4).all(|u| indeg(&adj, u) >= 1), "{adj:?}");
+        // Only nodes that keep at least 2 links towards them gave one up.
+        assert!(!evicted.is_empty());
+        for w in &evicted {
+            assert!(indeg(&before, *w) > indeg(&adj, *w) && indeg(&adj, *w) >= 2);
+        }
+    }
+
+    #[test]
     fn extend_inserts_into_a_built_graph_and_keeps_every_list_within_its_cap() {
         let vs = data(3_000, 48, 11);
         let vec_of = |i: u32| vs[i as usize].as_slice();

@@ -352,11 +352,16 @@ impl GraphData {
     {
         let t_check = std::time::Instant::now();
         let g = self;
-        let disconnected = g.disconnected();
+        let rank = g.reach_order();
+        let disconnected: Vec<u32> = (0..rank.len() as u32)
+            .filter(|&i| rank[i as usize] == u32::MAX)
+            .collect();
         report.disconnected = disconnected.len() as u64;
         nodes.sort_unstable();
         nodes.dedup();
         report.checked = nodes.len() as u64;
+        // Linked nodes one after the other: each thread's searches then read the same rows and lists.
+        nodes.sort_by_key(|&u| rank[u as usize]);
         let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
         let mut unfound = nodes;
         for ef in [2, 8, params.check_ef] {
@@ -402,21 +407,36 @@ impl GraphData {
 
     /// Nodes not reachable from the entry point along edges of any layer.
     pub fn disconnected(&self) -> Vec<u32> {
+        let rank = self.reach_order();
+        (0..rank.len() as u32)
+            .filter(|&i| rank[i as usize] == u32::MAX)
+            .collect()
+    }
+
+    /// Per node, its rank in a depth-first walk along layer-0 edges from the entry point (then the upper
+    /// layers' edges for what layer 0 does not reach); `u32::MAX` for the nodes no edge reaches. Nodes close
+    /// in this order are linked to each other, so their self-searches read the same rows and lists.
+    pub(crate) fn reach_order(&self) -> Vec<u32> {
         let n = self.rows.len();
-        let mut seen = vec![false; n];
+        let mut rank = vec![u32::MAX; n];
+        if n == 0 {
+            return rank;
+        }
+        let mut next = 0u32;
         let mut stack = vec![self.entry];
-        seen[self.entry as usize] = true;
+        rank[self.entry as usize] = 0;
         while let Some(u) = stack.pop() {
-            for layer in 0..self.adj.len() {
+            for layer in (0..self.adj.len()).rev() {
                 for &v in self.neighbours(layer, u) {
-                    if !seen[v as usize] {
-                        seen[v as usize] = true;
+                    if rank[v as usize] == u32::MAX {
+                        next += 1;
+                        rank[v as usize] = next;
                         stack.push(v);
                     }
                 }
             }
         }
-        (0..n as u32).filter(|&i| !seen[i as usize]).collect()
+        rank
     }
 
     /// Adds layer-0 edges towards each node in `todo` from the `fan` nearest nodes a search for
