@@ -8,6 +8,10 @@
 //! Levels come from a seeded hash of the node number, so they do not depend on thread timing;
 //! the links do (insertions race), as in hnswlib.
 //!
+//! Above a node's level the insertion descends with a beam of up to `UPPER_EF` nodes, not hnswlib's
+//! greedy walk. After the insertions, [`patch_in_links`] gives every layer-0 node a few links towards it from
+//! its own neighbours (the heuristic can prune every one), without a search.
+//!
 //! Every similarity the build needs is between two nodes ([`Space::sim`]): the graph module passes the
 //! nodes' int8 codes (`QuantRows`, a quarter of the bytes of the f32 rows), or the f32 rows themselves.
 //! [`extend`] inserts more nodes into an already built graph with the same insertion.

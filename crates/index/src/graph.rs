@@ -2,10 +2,13 @@
 //! checksummed file format (`graph-<level>-<gen>.hnsw`), memory-mapped and searched by our own
 //! beam search.
 //!
+//! A search descends the upper layers with a beam of up to [`UPPER_EF`] (not hnswlib's greedy walk), then
+//! runs a beam of `ef` on layer 0.
+//!
 //! After a build every point is searched for itself (beams widening from 2, each search stopping as soon
-//! as it reaches its point); the few points that cannot be found (the neighbour heuristic can prune every
-//! link towards a point) get reverse edges from their nearest reachable neighbours, and the counts and
-//! the time it took are reported in [`GraphReport`].
+//! as it reaches its point, the points taken in a depth-first order along the links so that consecutive
+//! searches read the same memory); the few points that cannot be found get reverse edges from their
+//! nearest reachable neighbours, and the counts and the time it took are reported in [`GraphReport`].
 //!
 //! Since graph format version 2 the file also holds an int8 copy of every node's vector in node order
 //! ([`QuantRows`]): the build and the beam search walk the graph on those (a quarter of the bytes of the f32
@@ -76,7 +79,8 @@ pub struct GraphReport {
     pub checked: u64,
     /// Of `checked`, points that the search did not find, as inserted.
     pub unreachable: u64,
-    /// Of those and of the disconnected points, points linked in (found by a self-search) after the repair.
+    /// Of those and of the disconnected points (and of the points next to the repair's links that a search
+    /// misses after it), points linked in (found by a self-search) after the repair.
     pub repaired: u64,
     /// Points still not found by a self-search after repair (reported, searchable exactly).
     pub still_unreachable: u64,
@@ -374,16 +378,39 @@ impl GraphData {
         todo.extend(disconnected);
         todo.sort_unstable();
         todo.dedup();
-        let to_repair = todo.len() as u64;
-        for fan in [4usize, 16, 64] {
-            if todo.is_empty() {
+        let mut to_repair = todo.len() as u64;
+        let mut still = Vec::new();
+        for round in 0..2 {
+            let mut touched = Vec::new();
+            for fan in [4usize, 16, 64] {
+                if todo.is_empty() {
+                    break;
+                }
+                touched.extend(g.repair(&todo, fan, params.check_ef, vector));
+                let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
+                todo = self_misses(g, params.check_ef, &vec_of, todo, true);
+            }
+            still.append(&mut todo);
+            if round == 1 || touched.is_empty() {
                 break;
             }
-            g.repair(&todo, fan, params.check_ef, vector);
+            // The links added change the walks that pass by them, and a search that found its point before
+            // may now miss it: search once more for the nodes next to those links.
+            let mut near = touched.clone();
+            for &v in &touched {
+                near.extend_from_slice(&g.adj[0][v as usize]);
+            }
+            near.sort_unstable();
+            near.dedup();
+            near.sort_by_key(|&u| rank.get(u as usize).copied().unwrap_or(u32::MAX));
             let vec_of = |node: u32| vector(g.rows[node as usize] as u64);
-            todo = self_misses(g, params.check_ef, &vec_of, todo, true);
+            for ef in [2, 8, params.check_ef] {
+                near = self_misses(g, ef.min(params.check_ef), &vec_of, near, true);
+            }
+            to_repair += near.len() as u64;
+            todo = near;
         }
-        report.still_unreachable = todo.len() as u64;
+        report.still_unreachable = still.len() as u64;
         report.repaired = to_repair - report.still_unreachable;
         report.check_ms = t_check.elapsed().as_millis() as u64;
     }
@@ -440,8 +467,8 @@ impl GraphData {
     }
 
     /// Adds layer-0 edges towards each node in `todo` from the `fan` nearest nodes a search for
-    /// it reaches, and from it to them.
-    fn repair<'a, F>(&mut self, todo: &[u32], fan: usize, ef: usize, vector: &F)
+    /// it reaches, and from it to them; returns the nodes given a link.
+    fn repair<'a, F>(&mut self, todo: &[u32], fan: usize, ef: usize, vector: &F) -> Vec<u32>
     where
         F: Fn(u64) -> &'a [f32] + Sync,
     {
@@ -459,11 +486,13 @@ impl GraphData {
                 (u, near)
             })
             .collect();
+        let mut touched = Vec::new();
         for (u, near) in links {
             for v in near {
                 let list = &mut self.adj[0][v as usize];
                 if !list.contains(&u) {
                     list.push(u);
+                    touched.push(v);
                 }
                 let out = &mut self.adj[0][u as usize];
                 if !out.contains(&v) {
@@ -471,6 +500,7 @@ impl GraphData {
                 }
             }
         }
+        touched
     }
 
     /// Serialises to the on-disk format (see `index-format.md`, "Graph files").
