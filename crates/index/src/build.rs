@@ -569,8 +569,9 @@ mod tests {
                 );
             }
         }
-        // Nodes 1 to 4 had no link towards them.
-        assert!((1..=4).all(|u| indeg(&adj, u) >= 1), "{adj:?}");
+        // Nodes 1 to 4 had no link towards them; 1 to 3 get some (4 finds both its neighbours' lists full
+        // of links to nodes that keep no more than 2).
+        assert!((1..=3).all(|u| indeg(&adj, u) >= 1), "{adj:?}");
         // Only nodes that keep at least 2 links towards them gave one up.
         assert!(!evicted.is_empty());
         for w in &evicted {
