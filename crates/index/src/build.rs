@@ -16,7 +16,6 @@
 //! nodes' int8 codes (`QuantRows`, a quarter of the bytes of the f32 rows), or the f32 rows themselves.
 //! [`extend`] inserts more nodes into an already built graph with the same insertion.
 
-use std::collections::BinaryHeap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -24,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rayon::prelude::*;
 
 use crate::exact::dot;
-use crate::graph::{prefetch, prefetch_codes, Cand, QuantRows, UPPER_EF, VISITED};
+use crate::graph::{layer_beam, prefetch, prefetch_codes, Cand, QuantRows, UPPER_EF};
 use crate::kernel::dot_i8;
 
 /// The similarity the build scores with: between nodes, by number.
@@ -277,7 +276,6 @@ impl<S: Space> Inserter<'_, '_, S> {
             None
         };
         let q = node;
-        let mut buf = Vec::new();
         let cur = Cand {
             score: self.space.sim(q, ep),
             node: ep,
@@ -285,10 +283,10 @@ impl<S: Space> Inserter<'_, '_, S> {
         // A beam, not a greedy walk, above the node's level: see `UPPER_EF`.
         let mut eps = vec![cur];
         for layer in (level + 1..=top).rev() {
-            eps = self.search_layer(q, &eps, layer, UPPER_EF, &mut buf);
+            eps = self.search_layer(q, &eps, layer, UPPER_EF);
         }
         for layer in (0..=level.min(top)).rev() {
-            let mut found = self.search_layer(q, &eps, layer, self.ef, &mut buf);
+            let mut found = self.search_layer(q, &eps, layer, self.ef);
             // A racing insertion may already have linked to this node through a layer above.
             found.retain(|c| c.node != node);
             let chosen = select(&found, self.m, self.space);
@@ -313,56 +311,15 @@ impl<S: Space> Inserter<'_, '_, S> {
     }
 
     /// Beam search of width `ef` on `layer` from `eps`; best first.
-    fn search_layer(
-        &self,
-        q: u32,
-        eps: &[Cand],
-        layer: usize,
-        ef: usize,
-        buf: &mut Vec<u32>,
-    ) -> Vec<Cand> {
-        VISITED.with(|vis| {
-            let mut vis = vis.borrow_mut();
-            vis.reset(self.links.len());
-            let mut cands: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef * 2);
-            let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
-            for &e in eps {
-                if vis.insert(e.node) {
-                    cands.push(e);
-                    best.push(std::cmp::Reverse(e));
-                    if best.len() > ef {
-                        best.pop();
-                    }
-                }
-            }
-            while let Some(c) = cands.pop() {
-                let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
-                if c.score < worst && best.len() >= ef {
-                    break;
-                }
-                self.links.read(c.node, layer, buf);
-                // Only unvisited neighbours are scored: ask for their vectors all at once first.
-                buf.retain(|&v| vis.insert(v));
-                for &v in buf.iter() {
-                    self.space.prefetch(v);
-                }
-                for &v in buf.iter() {
-                    let s = self.space.sim(q, v);
-                    let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
-                    if best.len() < ef || s > worst {
-                        let cand = Cand { score: s, node: v };
-                        cands.push(cand);
-                        best.push(std::cmp::Reverse(cand));
-                        if best.len() > ef {
-                            best.pop();
-                        }
-                    }
-                }
-            }
-            let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
-            out.sort_by(|a, b| b.cmp(a));
-            out
-        })
+    fn search_layer(&self, q: u32, eps: &[Cand], layer: usize, ef: usize) -> Vec<Cand> {
+        layer_beam(
+            self.links.len(),
+            eps,
+            ef,
+            |node, buf| self.links.read(node, layer, buf),
+            |v| self.space.sim(q, v),
+            |v| self.space.prefetch(v),
+        )
     }
 
     /// Adds the link `from -> to` on `layer` (`score` = their similarity); when `from`'s list

@@ -1254,7 +1254,11 @@ where
         node: cur,
     }];
     for layer in (1..=g.top_layer()).rev() {
-        eps = upper_beam(g, layer, &eps, ef.min(UPPER_EF), &score, &fetch);
+        let links = |node, buf: &mut Vec<u32>| {
+            buf.clear();
+            buf.extend_from_slice(g.neighbours(layer, node));
+        };
+        eps = layer_beam(n, &eps, ef.min(UPPER_EF), links, &score, &fetch);
     }
     if let Some(t) = eps.iter().find(|c| target == Some(c.node)) {
         return vec![*t];
@@ -1333,27 +1337,28 @@ where
 /// 365 points a beam-64 search for themselves missed had been led into another cluster by the greedy descent.
 pub(crate) const UPPER_EF: usize = 8;
 
-/// Beam search of width `ef` on an upper `layer` from `eps` (the descent of [`beam`]); best first.
-fn upper_beam<A, S, P>(
-    g: &A,
-    layer: usize,
+/// Beam search of width `ef` from `eps` over `n` nodes on one layer, best first: `links(node, buf)` puts
+/// a node's neighbours in `buf`, `score(node)` is the similarity to the query, `fetch(node)` a prefetch hint.
+/// The descent of [`beam`] on the upper layers, and the build's insertion on every layer.
+pub(crate) fn layer_beam<L, S, P>(
+    n: usize,
     eps: &[Cand],
     ef: usize,
-    score: &S,
-    fetch: &P,
+    mut links: L,
+    score: S,
+    fetch: P,
 ) -> Vec<Cand>
 where
-    A: Adjacency + ?Sized,
+    L: FnMut(u32, &mut Vec<u32>),
     S: Fn(u32) -> f32,
     P: Fn(u32),
 {
-    let n = g.len();
     VISITED.with(|vis| {
         let mut vis = vis.borrow_mut();
         vis.reset(n);
-        let mut cands: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef * 4);
+        let mut cands: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef * 2);
         let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
-        let mut fresh = Vec::with_capacity(64);
+        let mut buf = std::mem::take(&mut vis.fresh);
         for &e in eps {
             if vis.insert(e.node) {
                 cands.push(e);
@@ -1368,14 +1373,13 @@ where
             if c.score < worst && best.len() >= ef {
                 break;
             }
-            fresh.clear();
-            for &v in g.neighbours(layer, c.node) {
-                if (v as usize) < n && vis.insert(v) {
-                    fetch(v);
-                    fresh.push(v);
-                }
+            links(c.node, &mut buf);
+            // Only unvisited neighbours are scored: ask for their data all at once first.
+            buf.retain(|&v| (v as usize) < n && vis.insert(v));
+            for &v in &buf {
+                fetch(v);
             }
-            for &v in &fresh {
+            for &v in &buf {
                 let s = score(v);
                 let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
                 if best.len() < ef || s > worst {
@@ -1388,6 +1392,7 @@ where
                 }
             }
         }
+        vis.fresh = buf;
         let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
         out.sort_by(|a, b| b.cmp(a));
         out
