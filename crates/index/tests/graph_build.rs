@@ -97,6 +97,13 @@ fn clustered_points_are_all_found() {
     check(5_000, 32, 100, 0.35 / 32f32.sqrt(), 0);
 }
 
+/// Issue 19: clusters of 1000 points (as the bench's 1M set) are wider than the build's beam, so layer 0
+/// links almost no cluster to another and only the upper layers lead a search to the right one.
+#[test]
+fn clusters_wider_than_the_build_beam_are_all_found() {
+    check(8_000, 48, 8, 0.6 / 48f32.sqrt(), 0);
+}
+
 #[test]
 fn uniform_points_are_all_found() {
     check(3_000, 64, 1, 1.0, 0);
