@@ -27,7 +27,10 @@
 //! correlates the two sounds' resonances (their average spectral shape less its trend) over pitch shifts of up to
 //! 1.25 semitones, and the score is capped by that agreement ([`detail_cap`]): two strokes of one drum share their
 //! band envelope, not their resonances; a pitch-shifted copy keeps them, moved together. Edited copies of one recording keep the fine
-//! spectro-temporal detail and score close to 1; a second take of the same drum does not. The print depends
+//! spectro-temporal detail and score close to 1; a second take of the same drum does not. Last, the speckle view
+//! ([`crate::speckle`]: the onset's texture) caps the score ([`speckle_cap`]: a second take of a noise-like stroke
+//! has another texture) and lifts a pair whose band score reaches [`SPECKLE_RESCUE_FROM`] and whose textures agree
+//! as closely as an edited copy's ([`speckle_lift`]: fades, trims, codecs, a semitone that the bands doubt). The print depends
 //! only on the decoded audio, never on the embedding model.
 
 use realfft::RealFftPlanner;
@@ -826,11 +829,26 @@ pub fn speckle_cap(r: f32) -> f32 {
     1.0 - (1.0 - r) * (1.0 - DEFAULT_THRESHOLD) / (1.0 - SPECKLE_AT_DEFAULT)
 }
 
-/// `m` with its score capped by the detail views' agreement ([`detail_score`]).
+/// Band scores from which a pair whose onsets share their texture passes whatever its bands and detail say
+/// ([`speckle_lift`]): a fade, a trim, a codec or a semitone that the band or detail stage doubts.
+pub const SPECKLE_RESCUE_FROM: f32 = 0.6;
+
+/// The speckle r that lifts such a pair to [`DEFAULT_THRESHOLD`].
+pub const SPECKLE_RESCUE_AT: f32 = 0.8;
+
+/// The least a pair whose band score reaches [`SPECKLE_RESCUE_FROM`] and whose speckle views agree at `r` scores:
+/// 1 at r = 1, the default threshold at r = [`SPECKLE_RESCUE_AT`], linear in between and below.
+pub fn speckle_lift(r: f32) -> f32 {
+    1.0 - (1.0 - r) * (1.0 - DEFAULT_THRESHOLD) / (1.0 - SPECKLE_RESCUE_AT)
+}
+
+/// `m` with its score capped by the detail views' agreement ([`detail_score`]) and the speckle views'
+/// ([`speckle_cap`]), and lifted by a speckle agreement as close as an edited copy's ([`speckle_lift`]).
 fn confirmed(a: &SoundPrint, b: &SoundPrint, mut m: Alignment) -> Alignment {
     if m.score < DETAIL_FROM {
         return m;
     }
+    let band = m.score;
     if let Some((r, pitch)) = detail_score(a, b, &m) {
         m.score = m.score.min(detail_cap(r));
         m.detail = Some(r);
@@ -853,6 +871,9 @@ fn confirmed(a: &SoundPrint, b: &SoundPrint, mut m: Alignment) -> Alignment {
     );
     if let Some(r) = m.speckle {
         m.score = m.score.min(speckle_cap(r));
+        if band >= SPECKLE_RESCUE_FROM {
+            m.score = m.score.max(speckle_lift(r));
+        }
     }
     m
 }
@@ -1529,6 +1550,11 @@ mod tests {
             let m = compare(&pa, &print_samples(&x, RATE));
             let r = m.speckle.expect("both prints have a speckle view");
             assert!(r > SPECKLE_AT_DEFAULT + 0.2, "{what}: {m:?}");
+            if what != "pitch +1" {
+                // The texture lifts what the bands doubt (this pitch-shifted copy's r is 0.72: not lifted).
+                assert!(r >= SPECKLE_RESCUE_AT, "{what}: {m:?}");
+                assert!(m.score >= DEFAULT_THRESHOLD, "{what}: {m:?}");
+            }
         }
     }
 
