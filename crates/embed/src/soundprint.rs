@@ -29,7 +29,8 @@
 //! band envelope, not their resonances; a pitch-shifted copy keeps them, moved together. Edited copies of one recording keep the fine
 //! spectro-temporal detail and score close to 1; a second take of the same drum does not. Last, the speckle view
 //! ([`crate::speckle`]: the onset's texture) caps the score ([`speckle_cap`]: a second take of a noise-like stroke
-//! has another texture) and lifts a pair whose band score reaches [`SPECKLE_RESCUE_FROM`] and whose textures agree
+//! has another texture) and lifts a pair whose band score reaches [`SPECKLE_RESCUE_FROM`], whose detail views agree
+//! ([`SPECKLE_RESCUE_DETAIL`]) and whose textures agree
 //! as closely as an edited copy's ([`speckle_lift`]: fades, trims, codecs, a semitone that the bands doubt). The print depends
 //! only on the decoded audio, never on the embedding model.
 
@@ -833,6 +834,10 @@ pub fn speckle_cap(r: f32) -> f32 {
 /// ([`speckle_lift`]): a fade, a trim, a codec or a semitone that the band or detail stage doubts.
 pub const SPECKLE_RESCUE_FROM: f32 = 0.6;
 
+/// ... and whose detail views agree at least this well (without it, two kicks whose clicks share a texture, and
+/// the 50 ms cuts of a tom and a bass drum, were lifted on eval/'s set).
+pub const SPECKLE_RESCUE_DETAIL: f32 = 0.9;
+
 /// The speckle r that lifts such a pair to [`DEFAULT_THRESHOLD`].
 pub const SPECKLE_RESCUE_AT: f32 = 0.8;
 
@@ -871,7 +876,7 @@ fn confirmed(a: &SoundPrint, b: &SoundPrint, mut m: Alignment) -> Alignment {
     );
     if let Some(r) = m.speckle {
         m.score = m.score.min(speckle_cap(r));
-        if band >= SPECKLE_RESCUE_FROM {
+        if band >= SPECKLE_RESCUE_FROM && m.detail.is_some_and(|d| d >= SPECKLE_RESCUE_DETAIL) {
             m.score = m.score.max(speckle_lift(r));
         }
     }
