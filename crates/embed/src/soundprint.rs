@@ -1418,6 +1418,15 @@ mod tests {
         assert!(m.score > 0.7, "{m:?}");
     }
 
+    /// `x` faded in and out over 10 % of its length each.
+    fn faded(x: &[f32]) -> Vec<f32> {
+        let n = x.len();
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| v * (i.min(n - 1 - i) as f32 / (n / 10) as f32).min(1.0))
+            .collect()
+    }
+
     /// A drum stroke: the rattle of `hit(seed, ..)` plus two decaying resonances at `f1` and `f2` Hz.
     fn stroke(seed: u64, secs: f32, f1: f32, f2: f32) -> Vec<f32> {
         let base = hit(seed, secs, 150.0);
@@ -1458,12 +1467,7 @@ mod tests {
         assert!(m.score < DEFAULT_THRESHOLD, "{m:?}");
         // Its own faded and trimmed copies keep their resonances.
         let n = a.len();
-        let faded: Vec<f32> = a
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x * (i.min(n - 1 - i) as f32 / (n / 10) as f32).min(1.0))
-            .collect();
-        for (what, x) in [("fade", faded), ("trim", a[n / 10..].to_vec())] {
+        for (what, x) in [("fade", faded(&a)), ("trim", a[n / 10..].to_vec())] {
             let m = compare(&print_samples(&a, RATE), &print_samples(&x, RATE));
             assert!(
                 m.detail.expect("detail") > DETAIL_AT_DEFAULT,
@@ -1530,11 +1534,6 @@ mod tests {
             assert!(m.score < DEFAULT_THRESHOLD, "take {seed}: {m:?}");
         }
         let n = a.len();
-        let faded: Vec<f32> = a
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x * (i.min(n - 1 - i) as f32 / (n / 10) as f32).min(1.0))
-            .collect();
         let rms = (a.iter().map(|x| x * x).sum::<f32>() / n as f32).sqrt();
         let noisy: Vec<f32> = a
             .iter()
@@ -1544,7 +1543,7 @@ mod tests {
         let mut padded = vec![0.0; RATE as usize / 2];
         padded.extend_from_slice(&a);
         for (what, x) in [
-            ("fade", faded),
+            ("fade", faded(&a)),
             ("trim", a[n / 10..].to_vec()),
             ("noise 30 dB", noisy),
             ("silence", padded),
