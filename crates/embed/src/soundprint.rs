@@ -875,7 +875,11 @@ fn confirmed(a: &SoundPrint, b: &SoundPrint, mut m: Alignment) -> Alignment {
         },
     );
     if let Some(r) = m.speckle {
-        m.score = m.score.min(speckle_cap(r));
+        // The cap for one-shots only (both at most 3 s): the takes it tells apart are strokes, and a sustained
+        // sound's onset has little texture of its own, which 30 dB of added noise covers (a pad of 3.5 s: r low).
+        if a.frames as usize <= FINE_COMPARE_MAX && b.frames as usize <= FINE_COMPARE_MAX {
+            m.score = m.score.min(speckle_cap(r));
+        }
         if band >= SPECKLE_RESCUE_FROM && m.detail.is_some_and(|d| d >= SPECKLE_RESCUE_DETAIL) {
             m.score = m.score.max(speckle_lift(r));
         }
