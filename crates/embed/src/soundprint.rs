@@ -28,8 +28,8 @@
 //! 1.25 semitones, and the score is capped by that agreement ([`detail_cap`]): two strokes of one drum share their
 //! band envelope, not their resonances; a pitch-shifted copy keeps them, moved together. Edited copies of one recording keep the fine
 //! spectro-temporal detail and score close to 1; a second take of the same drum does not. Last, the speckle view
-//! ([`crate::speckle`]: the onset's texture) caps the score ([`speckle_cap`]: a second take of a noise-like stroke
-//! has another texture) and lifts a pair whose band score reaches [`SPECKLE_RESCUE_FROM`], whose detail views agree
+//! ([`crate::speckle`]: the onset's texture) caps the score of two one-shots ([`speckle_cap`]: a second take of a
+//! noise-like stroke has another texture) and lifts a pair whose band score reaches [`SPECKLE_RESCUE_FROM`], whose detail views agree
 //! ([`SPECKLE_RESCUE_DETAIL`]) and whose textures agree
 //! as closely as an edited copy's ([`speckle_lift`]: fades, trims, codecs, a semitone that the bands doubt). The print depends
 //! only on the decoded audio, never on the embedding model.
@@ -820,8 +820,9 @@ pub fn detail_cap(detail: f32) -> f32 {
     1.0 - (1.0 - detail) * (1.0 - DEFAULT_THRESHOLD) / (1.0 - DETAIL_AT_DEFAULT)
 }
 
-/// The speckle r that caps the score at [`DEFAULT_THRESHOLD`] ([`crate::speckle`]): an edited copy keeps its
-/// onset's texture (r 0.6 to 1), a second take of a snare, a tom or a tabla stroke does not (r near 0).
+/// The speckle r that caps the score at [`DEFAULT_THRESHOLD`] ([`crate::speckle`]) when both sounds are at most 3 s
+/// long: an edited copy keeps its onset's texture (r 0.6 to 1), a second take of a snare, a tom or a tabla stroke
+/// does not (r near 0).
 pub const SPECKLE_AT_DEFAULT: f32 = 0.3;
 
 /// The most a pair whose speckle views agree at `r` can score: 1 at r = 1, the default threshold at
