@@ -5,7 +5,7 @@
 //!
 //! File `i` (content hash `i`) gets a print of random cells and a random length (0.1 to 6 s, log-uniform); every
 //! 100th file's planted near-duplicate (`i % 100 == 1`, cosine about 0.999 to file `i - 1`) gets file `i - 1`'s
-//! print with +-2 dB of noise per cell, so the planted pairs confirm and nothing else does.
+//! print with +-2 dB of noise per cell (and the same speckle view), so the planted pairs confirm and nothing else does.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,7 @@ use avx_core::prints::PrintWriter;
 use avx_embed::soundprint::{
     SoundPrint, BANDS, COARSE_EVERY, DETAIL_BINS, DETAIL_ROWS, FINE_FRAMES,
 };
+use avx_embed::speckle::{SPECKLE_BINS, SPECKLE_FRAMES};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -37,6 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     fine: prev.fine.iter().map(&mut jitter).collect(),
                     coarse: prev.coarse.iter().map(&mut jitter).collect(),
                     detail: prev.detail.iter().map(&mut jitter).collect(),
+                    // The texture of the same recording.
+                    speckle: prev.speckle.clone(),
                 }
             }
             _ => {
@@ -53,6 +56,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     coarse: cells(frames.div_ceil(COARSE_EVERY)),
                     detail: (0..frames.div_ceil(COARSE_EVERY).min(DETAIL_ROWS) * DETAIL_BINS)
                         .map(|_| (rnd() * 180.0) as u8)
+                        .collect(),
+                    speckle: (0..SPECKLE_FRAMES * SPECKLE_BINS)
+                        .map(|_| (rnd() * 256.0) as u8)
                         .collect(),
                 }
             }

@@ -131,6 +131,9 @@ pub struct PrintMatch {
     pub detail: Option<f32>,
     /// This member's pitch against the leader's, semitones (by the detail views; 0 without them).
     pub pitch: f32,
+    /// How the two onsets' textures agree (Pearson's r of the speckle views, [`avx_embed::speckle`]), when both
+    /// prints have one.
+    pub speckle: Option<f32>,
 }
 
 /// A group of near-duplicates.
@@ -160,6 +163,9 @@ impl Group {
                     if let Some(d) = p.detail {
                         v["detail"] = json!(d);
                         v["pitch_semitones"] = json!(p.pitch);
+                    }
+                    if let Some(r) = p.speckle {
+                        v["speckle"] = json!(r);
                     }
                 }
                 v
@@ -440,6 +446,7 @@ pub fn confirmed_groups(
                             scale: m.scale,
                             detail: m.detail,
                             pitch: m.pitch,
+                            speckle: m.speckle,
                         }),
                     ),
                     None => (i, cos, None),

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use avx_embed::soundprint::{SoundPrint, BANDS, DETAIL_BINS};
+use avx_embed::speckle::SPECKLE_BINS;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{CoreError, Result};
@@ -21,15 +22,16 @@ pub const MAGIC: &[u8; 8] = b"AVXPRNT\0";
 /// frames over its onset that the same sound after silence gets; version 2 kept a click after a sound's end (a
 /// decoder's stray samples) as part of the sound and gave each FFT bin to one band; version 3 trims such bursts
 /// and shares each bin between the bands it overlaps; version 4 adds the detail view (half-semitone spectra of the
-/// first 3 s, [`avx_embed::soundprint::detail_score`]), which confirms candidates. Older prints are not comparable with the current ones, so
+/// first 3 s, [`avx_embed::soundprint::detail_score`]), which confirms candidates; version 5 adds the speckle view
+/// (the onset's fine spectro-temporal texture, [`avx_embed::speckle`]), which tells a copy from a second take. Older prints are not comparable with the current ones, so
 /// an older log reads as empty and the next writer starts it again (`avx index` prints every file anew, without
 /// re-embedding).
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 const HEADER: usize = 16;
 /// Bytes before a record's payload: payload length (u32) and xxh3-64 of the payload (u64).
 const RECORD_HEAD: usize = 12;
 /// Payload bytes before the cells.
-const PAYLOAD_HEAD: usize = 16 + 4 + 4 + 4 + 4 + 4;
+const PAYLOAD_HEAD: usize = 16 + 4 + 4 + 4 + 4 + 4 + 4;
 
 /// The log's path in an index directory.
 pub fn prints_path(index_dir: &Path) -> PathBuf {
@@ -121,22 +123,25 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
     let hash = u128::from_le_bytes(payload[..16].try_into().ok()?);
     let lead_s = f32::from_bits(u32_at(16));
     let frames = u32_at(20);
-    let (nf, nc, nd) = (
+    let (nf, nc, nd, ns) = (
         u32_at(24) as usize,
         u32_at(28) as usize,
         u32_at(32) as usize,
+        u32_at(36) as usize,
     );
-    if PAYLOAD_HEAD + nf + nc + nd != len
+    if PAYLOAD_HEAD + nf + nc + nd + ns != len
         || nf % BANDS != 0
         || nc % BANDS != 0
         || nd % DETAIL_BINS != 0
+        || ns % SPECKLE_BINS != 0
         || !lead_s.is_finite()
     {
         return None;
     }
     let fine = payload[PAYLOAD_HEAD..PAYLOAD_HEAD + nf].to_vec();
     let coarse = payload[PAYLOAD_HEAD + nf..PAYLOAD_HEAD + nf + nc].to_vec();
-    let detail = payload[PAYLOAD_HEAD + nf + nc..].to_vec();
+    let detail = payload[PAYLOAD_HEAD + nf + nc..PAYLOAD_HEAD + nf + nc + nd].to_vec();
+    let speckle = payload[PAYLOAD_HEAD + nf + nc + nd..].to_vec();
     Some((
         hash,
         SoundPrint {
@@ -145,6 +150,7 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
             fine,
             coarse,
             detail,
+            speckle,
         },
         at + RECORD_HEAD + len,
     ))
@@ -152,17 +158,20 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
 
 /// One record's bytes.
 fn record(hash: u128, p: &SoundPrint) -> Vec<u8> {
-    let mut payload =
-        Vec::with_capacity(PAYLOAD_HEAD + p.fine.len() + p.coarse.len() + p.detail.len());
+    let mut payload = Vec::with_capacity(
+        PAYLOAD_HEAD + p.fine.len() + p.coarse.len() + p.detail.len() + p.speckle.len(),
+    );
     payload.extend_from_slice(&hash.to_le_bytes());
     payload.extend_from_slice(&p.lead_s.to_bits().to_le_bytes());
     payload.extend_from_slice(&p.frames.to_le_bytes());
     payload.extend_from_slice(&(p.fine.len() as u32).to_le_bytes());
     payload.extend_from_slice(&(p.coarse.len() as u32).to_le_bytes());
     payload.extend_from_slice(&(p.detail.len() as u32).to_le_bytes());
+    payload.extend_from_slice(&(p.speckle.len() as u32).to_le_bytes());
     payload.extend_from_slice(&p.fine);
     payload.extend_from_slice(&p.coarse);
     payload.extend_from_slice(&p.detail);
+    payload.extend_from_slice(&p.speckle);
     let mut out = Vec::with_capacity(RECORD_HEAD + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
@@ -267,6 +276,9 @@ mod tests {
                 .collect(),
             detail: (0..n.div_ceil(10).min(30) * DETAIL_BINS)
                 .map(|i| (i as u8).wrapping_add(seed))
+                .collect(),
+            speckle: (0..(n % 2) * 40 * SPECKLE_BINS)
+                .map(|i| (i as u8).wrapping_mul(seed ^ 5))
                 .collect(),
         }
     }

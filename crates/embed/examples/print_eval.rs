@@ -104,14 +104,20 @@ fn main() {
         }
     }
     let t = Instant::now();
-    let full: Vec<(f32, f32, f32, f32)> = par_map(pairs.len(), threads, |i| {
+    let full: Vec<(f32, f32, f32, f32, f32)> = par_map(pairs.len(), threads, |i| {
         let (a, b, _, _) = &pairs[i];
         match (&prints[*a], &prints[*b]) {
             (Some(x), Some(y)) => {
                 let m = compare(x, y);
-                (m.score, m.detail.unwrap_or(2.0), m.pitch, m.scale)
+                (
+                    m.score,
+                    m.detail.unwrap_or(2.0),
+                    m.pitch,
+                    m.scale,
+                    m.speckle.unwrap_or(2.0),
+                )
             }
-            _ => (-2.0, -2.0, 0.0, 1.0),
+            _ => (-2.0, -2.0, 0.0, 1.0, 2.0),
         }
     });
     let scores: Vec<f32> = full.iter().map(|x| x.0).collect();
@@ -121,10 +127,10 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let mut w = std::io::BufWriter::new(std::fs::File::create(format!("{out}.tsv")).expect("out"));
-    for ((a, b, pos, kind), (s, d, sh, sc)) in pairs.iter().zip(&full) {
+    for ((a, b, pos, kind), (s, d, sh, sc, sp)) in pairs.iter().zip(&full) {
         writeln!(
             w,
-            "{}\t{}\t{}\t{}\t{s}\t{d}\t{sh}\t{sc}",
+            "{}\t{}\t{}\t{}\t{s}\t{d}\t{sh}\t{sc}\t{sp}",
             files[*a].path, files[*b].path, *pos as u8, kind
         )
         .expect("write");

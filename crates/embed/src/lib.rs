@@ -25,6 +25,7 @@ pub mod resample;
 pub mod runtime;
 pub mod sanity;
 pub mod soundprint;
+pub mod speckle;
 pub mod window;
 
 pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};
