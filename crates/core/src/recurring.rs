@@ -10,11 +10,10 @@
 //!   no offsets.
 //! - **Windows** (passages that sound alike without being the same recording), below.
 //!
-//! For windows, [`discover`] gathers the window vectors (optionally under a directory), picks a candidate source
-//! (exact below 5,000 windows, k-means buckets up to a million, an HNSW graph of the windows above: never all
-//! pairs), calls [`avx_index::analysis::recurring`], then refines each occurrence's boundaries from the audio
-//! ([`avx_embed::refine`]) and takes out the occurrences whose audio does not repeat the motif's representative
-//! ([`avx_embed::refine::AudioMatch::is_repeat`]). Those are not lost:
+//! For windows, [`discover`] gathers the window vectors (optionally under a directory), picks a candidate source (exact below
+//! 5,000 windows, k-means buckets above: never all pairs), calls [`avx_index::analysis::recurring`], then refines
+//! each occurrence's boundaries from the audio ([`avx_embed::refine`]) and takes out the occurrences whose audio
+//! does not repeat the motif's representative ([`avx_embed::refine::AudioMatch::is_repeat`]). Those are not lost:
 //! [`split_motifs`] makes them a motif of their own (led by the occurrence with the most links), which is
 //! confirmed in turn, up to [`MAX_SPLITS`] times (window links chain passages that merely sound alike into one
 //! motif). Occurrences the audio matches for less than the minimum length go last, and so do motifs left with too
@@ -27,19 +26,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use avx_embed::landmarks;
 use avx_embed::refine::{refine_motif, Clip};
 use avx_index::analysis::{
-    center, normalize, recurring, repeats, sort_motifs, BucketNeighbours, ExactNeighbours,
-    GraphNeighbours, LandmarkConfig, Motif, Occurrence, RecurringConfig, Span,
+    center, recurring, repeats, sort_motifs, BucketNeighbours, ExactNeighbours, LandmarkConfig,
+    Motif, Occurrence, RecurringConfig, Span,
 };
 use avx_index::{Index, Level};
 
 use crate::dupes::{gather, EXACT_CANDIDATES_BELOW};
 use crate::error::{CoreError, Result};
-
-/// From this many windows on, candidates come from an HNSW graph of the windows (`O(n log n)` for all of them)
-/// instead of k-means buckets (`O(n^1.5)`): measured on `recurring_scale`'s synthetic archive (README, "Scale of
-/// the window vectors"), buckets cost a third of the graph's CPU time at 100,000 windows, and the n^1.5 growth
-/// overtakes the graph's at about a million.
-const GRAPH_CANDIDATES_FROM: usize = 1_000_000;
 
 /// Seconds searched beyond a coarse occurrence (about one aiSFX block) and around its lag.
 const REFINE_MARGIN_S: f64 = 2.5;
@@ -172,14 +165,9 @@ pub fn discover(index: &Index, opts: &MotifOptions) -> Result<Found> {
     let motifs = if refs.len() < EXACT_CANDIDATES_BELOW {
         let exact = ExactNeighbours::new(&data, dim)?;
         recurring(&data, dim, &spans, &exact, &cfg)?
-    } else if refs.len() < GRAPH_CANDIDATES_FROM {
+    } else {
         let buckets = BucketNeighbours::build(&data, dim, 0)?;
         recurring(&data, dim, &spans, &buckets, &cfg)?
-    } else {
-        // The graph ranks by dot product: unit rows make it rank by cosine (recurring's scores do not change).
-        normalize(&mut data, dim)?;
-        let graph = GraphNeighbours::build(&data, dim)?;
-        recurring(&data, dim, &spans, &graph, &cfg)?
     };
     let mut motifs = split_motifs(motifs, opts.min_occurrences, |m| {
         refine(&paths, m, opts.only)

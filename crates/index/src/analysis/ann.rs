@@ -33,7 +33,7 @@ pub struct GraphConfig {
 
 impl Default for GraphConfig {
     /// `m` 16, `ef_construction` 64, `ef` 48: on the planted-motif archive of `recurring_scale` (README,
-    /// "Scale of the window vectors") every planted occurrence is found at 100k and 1M windows.
+    /// "Scale of the window vectors") every planted occurrence is found at 100,000 windows.
     fn default() -> Self {
         Self {
             m: 16,
