@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use avx_embed::blocks::BlockSpec;
 use avx_embed::model::SessionOptions;
-use avx_embed::pipeline::{embed_files, DecoderPriority, FileOutcome, PipelineOptions, STARVED};
+use avx_embed::pipeline::{
+    embed_files, DecoderPriority, FileOutcome, PipelineOptions, PipelineStats, STARVED,
+};
 use avx_embed::soundprint::print_file;
-use avx_embed::{Embedder, ModelFrontEnd, ModelInputs};
+use avx_embed::{EmbeddedFile, Embedder, ModelFrontEnd, ModelInputs};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -39,6 +41,27 @@ fn audio_files() -> Vec<PathBuf> {
     files
 }
 
+/// `embed_files` over `files`, every one of which must embed: its stats and the embedded files.
+fn embed_all(
+    emb: &mut Embedder,
+    files: &[PathBuf],
+    opts: &PipelineOptions,
+) -> (PipelineStats, Vec<EmbeddedFile>) {
+    let mut got = Vec::new();
+    let stats = embed_files(
+        emb,
+        files,
+        opts,
+        &AtomicBool::new(false),
+        &mut |o| match o {
+            FileOutcome::Embedded(f) => got.push(f),
+            FileOutcome::Failed(p, e) => panic!("{}: {e}", p.display()),
+        },
+    )
+    .expect("pipeline");
+    (stats, got)
+}
+
 #[test]
 fn pipeline_vectors_and_prints_equal_the_one_file_path() {
     let model = root().join("tests/fixtures/tiny-clap");
@@ -58,18 +81,7 @@ fn pipeline_vectors_and_prints_equal_the_one_file_path() {
             prints: true,
             ..Default::default()
         };
-        let mut got = Vec::new();
-        embed_files(
-            &mut emb,
-            &files,
-            &opts,
-            &AtomicBool::new(false),
-            &mut |o| match o {
-                FileOutcome::Embedded(f) => got.push(f),
-                FileOutcome::Failed(p, e) => panic!("{}: {e}", p.display()),
-            },
-        )
-        .expect("pipeline");
+        let (_, got) = embed_all(&mut emb, &files, &opts);
         assert_eq!(got.len(), files.len());
         for f in got {
             let want = emb.embed_file(&f.path, None, 1).expect("embed_file");
@@ -130,19 +142,9 @@ fn starved_idle_decoders_get_a_spare_decoder_at_nice_10() {
                 }
             });
         }
-        let mut got = Vec::new();
-        let stats = embed_files(
-            &mut emb,
-            &files,
-            &opts,
-            &AtomicBool::new(false),
-            &mut |o| match o {
-                FileOutcome::Embedded(f) => got.push(f),
-                FileOutcome::Failed(p, e) => panic!("{}: {e}", p.display()),
-            },
-        );
+        let done = embed_all(&mut emb, &files, &opts);
         spin.store(false, Ordering::Relaxed);
-        (stats.expect("pipeline"), got)
+        done
     });
     assert_eq!(
         stats.spare_decoders, 1,
