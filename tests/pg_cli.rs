@@ -172,19 +172,27 @@ fn db_queries_print_what_local_queries_print() {
     assert_eq!(local.len(), remote.len());
     for (a, b) in local.iter().zip(&remote) {
         assert_eq!(a["type"], "group");
-        // The same files in each group. Which member leads a group of exact copies (equal scores) follows the
-        // order the rows came in (the local index's ids, the table's order), so members are compared as sets.
-        let paths = |v: &Value| {
-            let mut p: Vec<String> = v["members"]
+        // The same members in the same order, leader first: the search runs in path order whatever order the
+        // rows came in (the local index's ids, the table's order), so a group of exact copies has one leader.
+        let members = |v: &Value| -> Vec<(String, f64)> {
+            v["members"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|m| m["path"].as_str().unwrap_or_default().to_string())
-                .collect();
-            p.sort();
-            p
+                .map(|m| {
+                    let path = m["path"].as_str().unwrap_or_default().to_string();
+                    (path, m["score"].as_f64().unwrap_or(f64::NAN))
+                })
+                .collect()
         };
-        assert_eq!(paths(a), paths(b));
+        let (ma, mb) = (members(a), members(b));
+        assert_eq!(
+            ma.iter().map(|m| &m.0).collect::<Vec<_>>(),
+            mb.iter().map(|m| &m.0).collect::<Vec<_>>()
+        );
+        for ((_, sa), (_, sb)) in ma.iter().zip(&mb) {
+            assert!((sa - sb).abs() < 1e-5, "{a} / {b}");
+        }
     }
     // No such table: an error that says to push.
     let out = env

@@ -228,7 +228,48 @@ struct Rows<'a> {
 impl Rows<'_> {
     /// The groups, files confirmed by their sound prints where `prints` is given (one per row, `None` where a
     /// file has none), else by vectors alone; `file_of(row)` names a member.
+    ///
+    /// The search runs over the rows in path order (then window start), whatever order they came in, so that the
+    /// same files give the same groups and the same leaders from an index (id order) and from a table (the
+    /// database's order): a group of exact copies is led by the first path.
     fn groups(
+        &self,
+        family: &str,
+        opts: &DupesOptions,
+        prints: Option<&[Option<&SoundPrint>]>,
+        file_of: impl Fn(usize) -> FileRef,
+    ) -> Result<Vec<Group>> {
+        let files: Vec<FileRef> = (0..self.owners.len()).map(file_of).collect();
+        let start = |r: usize| self.owners[r].1.map_or(f32::NEG_INFINITY, |w| w.0);
+        let mut order: Vec<usize> = (0..files.len()).collect();
+        order.sort_by(|&a, &b| {
+            files[a]
+                .path
+                .cmp(&files[b].path)
+                .then(start(a).total_cmp(&start(b)))
+        });
+        if order.iter().enumerate().all(|(i, &r)| i == r) {
+            return self.groups_in_order(family, opts, prints, |row| files[row].clone());
+        }
+        let data: Vec<f32> = order
+            .iter()
+            .flat_map(|&r| &self.data[r * self.dim..(r + 1) * self.dim])
+            .copied()
+            .collect();
+        let sorted = Rows {
+            owners: order.iter().map(|&r| self.owners[r]).collect(),
+            data: &data,
+            dim: self.dim,
+        };
+        let prints: Option<Vec<Option<&SoundPrint>>> =
+            prints.map(|p| order.iter().map(|&r| p[r]).collect());
+        sorted.groups_in_order(family, opts, prints.as_deref(), |row| {
+            files[order[row]].clone()
+        })
+    }
+
+    /// [`groups`](Self::groups) over the rows in the order given.
+    fn groups_in_order(
         &self,
         family: &str,
         opts: &DupesOptions,
@@ -560,7 +601,79 @@ pub fn groups_among(
 
 #[cfg(test)]
 mod tests {
-    use super::default_threshold;
+    use super::{default_threshold, groups_of_rows, DupesOptions};
+    use crate::FileRef;
+
+    /// Three exact copies and a near pair among unrelated rows, handed over in two orders: the same groups,
+    /// leaders first in path order, either way.
+    #[test]
+    fn groups_and_leaders_do_not_depend_on_the_rows_order() {
+        let dim = 16;
+        let row = |seed: u64| -> Vec<f32> {
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            (0..dim)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect()
+        };
+        let mut near = row(7);
+        near[0] += 0.01;
+        let rows: Vec<(&str, Vec<f32>)> = vec![
+            ("lib/c.wav", row(1)),
+            ("lib/x.wav", row(2)),
+            ("lib/a.wav", row(1)),
+            ("lib/n2.wav", near),
+            ("lib/y.wav", row(3)),
+            ("lib/b.wav", row(1)),
+            ("lib/n1.wav", row(7)),
+        ];
+        let run = |order: &[usize]| -> Vec<Vec<String>> {
+            let files: Vec<FileRef> = order
+                .iter()
+                .map(|&i| FileRef {
+                    id: 100 + i as u64,
+                    path: rows[i].0.into(),
+                })
+                .collect();
+            let data: Vec<f32> = order.iter().flat_map(|&i| rows[i].1.clone()).collect();
+            let windows = vec![None; order.len()];
+            let groups = groups_of_rows(
+                &files,
+                &windows,
+                &data,
+                dim,
+                "clap",
+                &DupesOptions::default(),
+                None,
+            )
+            .unwrap();
+            let mut out: Vec<Vec<String>> = groups
+                .iter()
+                .map(|g| {
+                    g.members
+                        .iter()
+                        .map(|m| m.file.path.display().to_string())
+                        .collect()
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let forward = run(&[0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            forward,
+            vec![
+                vec!["lib/a.wav", "lib/b.wav", "lib/c.wav"],
+                vec!["lib/n1.wav", "lib/n2.wav"],
+            ]
+        );
+        assert_eq!(run(&[6, 5, 4, 3, 2, 1, 0]), forward);
+        assert_eq!(run(&[3, 0, 6, 2, 5, 1, 4]), forward);
+    }
 
     #[test]
     fn default_threshold_follows_the_model_family() {
