@@ -10,8 +10,9 @@
 //!
 //! Each round runs, one after the other: the bare session at batch 1 and at `AVX_BENCH_BATCH`; the pipeline as
 //! `avx index` runs it (sound prints on) at both batch sizes with the decoders at avx's default priority, and at
-//! the default batch size with the decoders at each other priority (`SCHED_IDLE`, nice +10, normal); and the
-//! one-shots at each priority. Every run reports wall time and the process's CPU time (user + system,
+//! the default batch size with the decoders at each other priority (`SCHED_IDLE`, nice +10, normal); the pipeline
+//! without sound prints (as `avx embed` runs it); avx's own session wrapper (`Embedder`) on the ready-made input;
+//! and the one-shots at each priority. Every run reports wall time and the process's CPU time (user + system,
 //! `getrusage`) per window; the summary gives, per setting, the median over rounds of the ratio to the best bare
 //! session of the same round. The front end's own cost (decode + resample + log-mel, one thread) is measured
 //! once, before the rounds.
@@ -188,12 +189,13 @@ fn main() {
     let run_pipeline = |emb: &mut Embedder,
                         files: &[PathBuf],
                         b: usize,
-                        priority: DecoderPriority| {
+                        priority: DecoderPriority,
+                        prints: bool| {
         let popts = PipelineOptions {
             batch: b,
             decoders: (threads / 2).max(1),
             decoder_priority: priority,
-            prints: true,
+            prints,
             ..Default::default()
         };
         let mut ok = 0;
@@ -234,6 +236,21 @@ fn main() {
         for (label, wall, cpu) in bare_runs {
             record(label, wall, cpu, bw, bc);
         }
+        // avx's own session wrapper on the same ready-made input: what the pipeline's inference costs without
+        // any decoding beside it.
+        let (wall, cpu) = timed(|| {
+            for chunk in windows.chunks(default_batch) {
+                let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+                emb.embed_windows(&refs).unwrap();
+            }
+        });
+        record(
+            format!("avx's embedder on ready input, batch {default_batch}"),
+            wall / w,
+            cpu / w,
+            bw,
+            bc,
+        );
         // Every batch size at the default priority, then the default batch size at each other priority.
         let mut settings: Vec<(usize, DecoderPriority)> =
             batches.iter().map(|&b| (b, default_priority)).collect();
@@ -243,7 +260,7 @@ fn main() {
             }
         }
         for (b, priority) in settings {
-            let (wall, cpu) = run_pipeline(&mut emb, &files, b, priority);
+            let (wall, cpu) = run_pipeline(&mut emb, &files, b, priority, true);
             record(
                 format!(
                     "pipeline (avx index), batch {b}, decoders {}",
@@ -255,8 +272,19 @@ fn main() {
                 bc,
             );
         }
+        // Without sound prints, as `avx embed` runs it.
+        let (wall, cpu) = run_pipeline(&mut emb, &files, default_batch, default_priority, false);
+        record(
+            format!(
+                "pipeline without prints (avx embed), batch {default_batch}, decoders at default"
+            ),
+            wall / w,
+            cpu / w,
+            bw,
+            bc,
+        );
         for p in PRIORITIES {
-            let (wall, cpu) = run_pipeline(&mut emb, &shorts, default_batch, p);
+            let (wall, cpu) = run_pipeline(&mut emb, &shorts, default_batch, p, true);
             let ns = n_short as f64;
             record(
                 format!(
