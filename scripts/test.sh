@@ -7,4 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-ort.sh
 scripts/setup-chromium.sh
+# Every package of Cargo.lock, other platforms' too: tests/deps.rs reads them all (`cargo metadata --offline`), and a
+# build downloads only this platform's.
+cargo fetch --locked
 cargo test --workspace --locked "$@"
