@@ -1338,6 +1338,55 @@ where
     })
 }
 
+/// The `ef` best candidates of a beam search so far (a min-heap on score, worst on top).
+struct Best {
+    heap: BinaryHeap<std::cmp::Reverse<Cand>>,
+    ef: usize,
+}
+
+impl Best {
+    fn new(ef: usize) -> Self {
+        Best {
+            heap: BinaryHeap::with_capacity(ef + 1),
+            ef,
+        }
+    }
+
+    /// The worst score kept (minus infinity while empty).
+    #[inline(always)]
+    fn worst(&self) -> f32 {
+        self.heap.peek().map_or(f32::NEG_INFINITY, |w| w.0.score)
+    }
+
+    /// Whether a candidate of score `s` would be kept (fewer than `ef` kept, or better than the worst).
+    #[inline(always)]
+    fn admits(&self, s: f32) -> bool {
+        self.heap.len() < self.ef || s > self.worst()
+    }
+
+    /// Whether a walk whose best next candidate scores `s` can stop: `ef` kept, all better than it.
+    #[inline(always)]
+    fn done(&self, s: f32) -> bool {
+        s < self.worst() && self.heap.len() >= self.ef
+    }
+
+    /// Keeps `c`, dropping the worst when more than `ef` are kept.
+    #[inline(always)]
+    fn push(&mut self, c: Cand) {
+        self.heap.push(std::cmp::Reverse(c));
+        if self.heap.len() > self.ef {
+            self.heap.pop();
+        }
+    }
+
+    /// The kept candidates, best first.
+    fn into_sorted(self) -> Vec<Cand> {
+        let mut out: Vec<Cand> = self.heap.into_iter().map(|r| r.0).collect();
+        out.sort_by(|a, b| b.cmp(a));
+        out
+    }
+}
+
 thread_local! {
     /// The query's int8 codes (one buffer per thread, reused).
     static QUERY_CODES: RefCell<Vec<i8>> = const { RefCell::new(Vec::new()) };
@@ -1378,20 +1427,16 @@ where
         vis.reset(n);
         // `cands`: max-heap (best next); `best`: min-heap of the ef best so far.
         let mut cands = BinaryHeap::with_capacity(ef * 2);
-        let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
+        let mut best = Best::new(ef);
         for &start in &eps {
             vis.insert(start.node);
             cands.push(start);
             if keep(start.node) {
-                best.push(std::cmp::Reverse(start));
-                if best.len() > ef {
-                    best.pop();
-                }
+                best.push(start);
             }
         }
         while let Some(c) = cands.pop() {
-            let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
-            if c.score < worst && best.len() >= ef {
+            if best.done(c.score) {
                 break;
             }
             // Vectors are scattered over a large map: ask for the head of every unvisited
@@ -1421,23 +1466,17 @@ where
                 if target == Some(v) {
                     return vec![Cand { score: s, node: v }];
                 }
-                let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
-                if best.len() < ef || s > worst {
+                if best.admits(s) {
                     let cand = Cand { score: s, node: v };
                     cands.push(cand);
                     if keep(v) {
-                        best.push(std::cmp::Reverse(cand));
-                        if best.len() > ef {
-                            best.pop();
-                        }
+                        best.push(cand);
                     }
                 }
             }
             vis.fresh = fresh;
         }
-        let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
-        out.sort_by(|a, b| b.cmp(a));
-        out
+        best.into_sorted()
     })
 }
 
@@ -1467,20 +1506,16 @@ where
         let mut vis = vis.borrow_mut();
         vis.reset(n);
         let mut cands: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef * 2);
-        let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
+        let mut best = Best::new(ef);
         let mut buf = std::mem::take(&mut vis.fresh);
         for &e in eps {
             if vis.insert(e.node) {
                 cands.push(e);
-                best.push(std::cmp::Reverse(e));
-                if best.len() > ef {
-                    best.pop();
-                }
+                best.push(e);
             }
         }
         while let Some(c) = cands.pop() {
-            let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
-            if c.score < worst && best.len() >= ef {
+            if best.done(c.score) {
                 break;
             }
             links(c.node, &mut buf);
@@ -1491,20 +1526,14 @@ where
             }
             for &v in &buf {
                 let s = score(v);
-                let worst = best.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
-                if best.len() < ef || s > worst {
+                if best.admits(s) {
                     let cand = Cand { score: s, node: v };
                     cands.push(cand);
-                    best.push(std::cmp::Reverse(cand));
-                    if best.len() > ef {
-                        best.pop();
-                    }
+                    best.push(cand);
                 }
             }
         }
         vis.fresh = buf;
-        let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
-        out.sort_by(|a, b| b.cmp(a));
-        out
+        best.into_sorted()
     })
 }
