@@ -3,6 +3,7 @@
 
 #[path = "serve_harness.rs"]
 mod harness;
+mod util;
 
 use harness::{agent, Library, Served};
 use serde_json::{json, Value};
@@ -85,16 +86,12 @@ fn every_endpoint_answers_with_the_cli_objects() {
             "{h}"
         );
     }
-    let cli = lib
-        .cmd()
-        .args(["--json", "search", "a kick drum", "-k", "5"])
-        .output()
-        .unwrap();
-    let cli: Vec<Value> = String::from_utf8(cli.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let args = ["--json", "search", "a kick drum", "-k", "5"];
+    let cli = util::json_lines(&util::stdout_with_code(
+        lib.cmd().args(args).output().unwrap(),
+        &args,
+        0,
+    ));
     assert_eq!(cli.len(), 5);
     for (a, b) in hits.iter().zip(&cli) {
         let mut a = a.clone();
@@ -614,26 +611,27 @@ fn a_file_timeline_is_the_cli_timeline() {
         "segments are named by the example and the labels: {t}"
     );
 
-    let out = lib
-        .cmd()
-        .args(["--json", "timeline"])
-        .arg(&long)
-        .args(["--labels", "speech,music", "--like"])
-        .arg(&rain)
-        .arg("--motifs")
-        .arg(&saved)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (long, rain, saved) = (
+        long.to_str().unwrap(),
+        rain.to_str().unwrap(),
+        saved.to_str().unwrap(),
     );
-    let cli: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let args = [
+        "--json",
+        "timeline",
+        long,
+        "--labels",
+        "speech,music",
+        "--like",
+        rain,
+        "--motifs",
+        saved,
+    ];
+    let cli = util::json_lines(&util::stdout_with_code(
+        lib.cmd().args(args).output().unwrap(),
+        &args,
+        0,
+    ));
     assert_eq!(cli.len(), segs.len(), "CLI {cli:?}\nAPI {t}");
     for (c, a) in cli.iter().zip(segs) {
         for key in ["start", "end"] {

@@ -60,6 +60,15 @@ impl LabelSet {
     }
 }
 
+/// The items of a comma-separated list (`avx tag --labels`, `avx timeline --labels`, the server's `labels=` and
+/// `like=`), trimmed, empty items dropped.
+pub fn comma_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Checks a label list and template before any model is loaded.
 pub fn validate(labels: Option<&[String]>, template: &str) -> Result<()> {
     if !template.contains("{}") {

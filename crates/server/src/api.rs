@@ -9,6 +9,7 @@ use std::sync::Arc;
 use avx_core::cluster::{clusters, ClusterOptions};
 use avx_core::dupes::{duplicate_groups, DupesOptions};
 use avx_core::query::{self, QueryOptions};
+use avx_core::tags::comma_list;
 use avx_core::CoreError;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -609,15 +610,7 @@ const MAX_NAMES: usize = 64;
 
 /// The comma-separated list `name` of `p` (empty when absent), at most [`MAX_NAMES`] items.
 fn param_list(p: &HashMap<String, String>, name: &str) -> Result<Vec<String>, ApiError> {
-    let items: Vec<String> = p
-        .get(name)
-        .map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let items: Vec<String> = p.get(name).map(|v| comma_list(v)).unwrap_or_default();
     if items.len() > MAX_NAMES {
         return Err(ApiError::bad(format!("{name}: at most {MAX_NAMES} items")));
     }

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Result};
 use avx_core::query::file_vector;
-use avx_core::tags::{labels_json, validate, LabelSet};
+use avx_core::tags::{comma_list, labels_json, validate, LabelSet};
 use serde_json::json;
 
 use crate::cli::TagArgs;
@@ -12,12 +12,7 @@ use crate::output::Out;
 use crate::Outcome;
 
 pub fn run(ctx: &Ctx, args: TagArgs) -> Result<Outcome> {
-    let labels: Option<Vec<String>> = args.labels.as_ref().map(|list| {
-        list.split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    });
+    let labels: Option<Vec<String>> = args.labels.as_deref().map(comma_list);
     validate(labels.as_deref(), &args.template)?;
     // With no model named, the index's model (when there is an index), so that tags use the vector space the
     // library was indexed in.

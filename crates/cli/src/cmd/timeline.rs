@@ -6,6 +6,7 @@
 //! and the cutting and naming from `avx_core::timeline::programme` (the same as `avx serve`'s timeline view).
 
 use anyhow::{bail, Context as _, Result};
+use avx_core::tags::comma_list;
 use avx_index::analysis::TimelineConfig;
 use serde_json::json;
 
@@ -25,16 +26,7 @@ pub fn run(ctx: &Ctx, args: TimelineArgs) -> Result<Outcome> {
             path.display()
         );
     };
-    let labels: Vec<String> = args
-        .labels
-        .as_deref()
-        .map(|l| {
-            l.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let labels: Vec<String> = args.labels.as_deref().map(comma_list).unwrap_or_default();
     if !args.template.contains("{}") {
         bail!("--template must contain {{}} where the label goes, e.g. 'This is a sound of {{}}.'");
     }
