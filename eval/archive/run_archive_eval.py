@@ -225,6 +225,7 @@ def main():
     ap.add_argument("--index", help="the index (default WORK/index)")
     ap.add_argument("--out", help="where rec.jsonl and results.json go (default WORK)")
     ap.add_argument("--rec", help="score this saved `avx --json recurring` output instead of running it")
+    ap.add_argument("--skip-timeline", action="store_true", help="score `avx recurring` only")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     work = os.path.abspath(args.work)
@@ -290,6 +291,22 @@ def main():
         o["path"] == p and abs(o["start"] - s["start"]) <= 1.0 for p, s in true_occ))
     recall = len(start_err) / max(1, len(true_occ))
     precision = matched_pred / max(1, len(occ))
+    # Motif purity: each matched reported occurrence gets its true motif (the 3 s and 6 s idents are one source);
+    # a reported motif's purity is the share of its matched occurrences that carry its most common true motif.
+    source = lambda name: "ident" if name.startswith("ident_") else name
+    truth_of = {}
+    for j, o in enumerate(occ):
+        near = [s for p, s in true_occ if o["path"] == p and abs(o["start"] - s["start"]) <= 1.0]
+        if near:
+            truth_of[j] = source(min(near, key=lambda s: abs(o["start"] - s["start"]))["motif"])
+    by_motif = {}
+    for j, name in truth_of.items():
+        by_motif.setdefault(occ[j]["motif"], []).append(name)
+    pure = sum(max(names.count(n) for n in set(names)) for names in by_motif.values())
+    purity = pure / max(1, len(truth_of))
+    majority = {m: max(set(names), key=names.count) for m, names in by_motif.items()}
+    sources_found = len(set(majority.values()))
+    sources_planted = len({source(s["motif"]) for _, s in true_occ})
     per_motif = {}
     for p, s in true_occ:
         hit = any(o["path"] == p and abs(o["start"] - s["start"]) <= 1.0 for o in occ)
@@ -301,7 +318,7 @@ def main():
     bound_err, agree, total = [], 0, 0
     speech_stem = os.path.splitext(os.path.basename(examples["speech"]))[0]
     t0 = time.time()
-    for p, segs in truth.items():
+    for p, segs in ({} if args.skip_timeline else truth).items():
         # The motifs found above, read back (`--motifs`), not discovered again for each programme.
         out = run_json(base + ["--json", "timeline", p, "--motifs", rec_path,
                                "--like", examples["speech"], examples["music"]])
@@ -338,7 +355,16 @@ def main():
         print(f"| start error of matched occurrences: median / 90th pct | {statistics.median(start_err):.2f} s / "
               f"{sorted(start_err)[int(0.9 * (len(start_err) - 1))]:.2f} s |")
         print(f"| end error: median | {statistics.median(end_err):.2f} s |")
-    print(f"| motifs reported | {sum(1 for o in rec if o['type'] == 'motif')} (9 planted) |")
+    print(f"| motifs reported | {sum(1 for o in rec if o['type'] == 'motif')} ({sources_planted} planted sources: "
+          f"9 motifs, the 3 s and 6 s idents one source) |")
+    print(f"| motif purity (matched occurrences in a motif whose majority is their own source) | {purity:.3f} "
+          f"({pure}/{len(truth_of)}) |")
+    print(f"| planted sources that are the majority of a reported motif | {sources_found}/{sources_planted} |")
+    print("\n| reported motif | occurrences | matched: by source |\n|---|---|---|")
+    for m in sorted(by_motif, key=lambda m: -len(by_motif[m])):
+        names = by_motif[m]
+        counts = ", ".join(f"{n} {names.count(n)}" for n in sorted(set(names), key=lambda n: -names.count(n)))
+        print(f"| {m} | {sum(1 for o in occ if o['motif'] == m)} | {counts} |")
     print("\n| motif | recall |\n|---|---|")
     for k in sorted(per_motif):
         print(f"| {k} | {per_motif[k][0]}/{per_motif[k][1]} |")
@@ -352,7 +378,8 @@ def main():
     for k, v in timings.items():
         print(f"| {k} | {v:.1f} |")
     json.dump({"recall": recall, "precision": precision, "start_err": start_err, "bound_err": bound_err,
-               "label_accuracy": agree / max(1, total), "timings": timings, "per_motif": per_motif},
+               "label_accuracy": agree / max(1, total), "timings": timings, "per_motif": per_motif,
+               "motif_purity": purity, "sources_found": sources_found},
               open(os.path.join(out_dir, "results.json"), "w"), indent=1)
 
 

@@ -20,14 +20,14 @@
 //!    repeated within an ident) gives shifted runs that overlap the true one and merge with it below.
 //! 4. **Occurrences and motifs**: as for window runs ([`super::recurring`], steps 3 to 5): segments of one
 //!    track overlapping by half of the longer one become one occurrence (by half of the shorter, chance runs
-//!    in music chained whole motifs into one), occurrences tied by runs one motif (union-find), the representative is
+//!    in music chained whole motifs into one), occurrences tied by runs (through each run's time map) one motif, the representative is
 //!    the occurrence with the most votes. An occurrence's `score` is the share of its track's landmarks within
 //!    its segments that voted (about 0.3 to 0.9 for the same recording, near 0 for chance); `links` counts the
 //!    votes.
 //!
 //! Cost: `sort` of all landmarks, then `Σ m²/2` votes over the buckets kept (for chance collisions about
 //! `N² / (2H)` for `N` landmarks over `H` used hash values; for a motif with `k` occurrences, `k²/2` per
-//! hash), 16 bytes each.
+//! hash), 20 bytes each.
 
 use super::recurring::{group_segments, Segment};
 use super::{AnalysisError, Motif};

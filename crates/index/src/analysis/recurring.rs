@@ -25,9 +25,13 @@
 //!    and a jingle next to a bed does not swallow the bed. It starts at the most common start of its
 //!    segments (within ±0.25 s) and ends at the latest end within 1 s of their most common end: not their
 //!    union, which a run over two motifs played back to back (twice somewhere) stretches over both. Where
-//!    such runs tie two motifs' segments into one group, the group is cut where most of its segments end and
-//!    as many others start, and fewer cross (`split_parts`).
-//! 4. **Motifs.** Occurrences tied by runs form connected components; each component with at least
+//!    such runs tie two motifs' segments into one group, the group is cut where most of its segments end (or
+//!    ended up to 1 s before: speech that stops short of the next item) and as many others start, and fewer
+//!    cross (`split_parts`).
+//! 4. **Motifs.** A run ties occurrences through its time map: an occurrence in its first segment, shifted by
+//!    the run's lag, to the occurrences of the other track it overlaps by half of the shorter. An occurrence
+//!    that shorter occurrences of its track cover (runs over two motifs back to back in several places make
+//!    one over both) ties nothing. Tied occurrences form connected components; each component with at least
 //!    `min_occurrences` occurrences is a motif. Occurrences of one motif in one track that overlap by half of
 //!    the shorter are merged. The *representative* is the occurrence with the most links (ties to the earliest).
 //! 5. **Order.** Occurrences by track then start; motifs by number of occurrences (descending), then by the
@@ -305,7 +309,9 @@ const MIN_PART_S: f32 = 1.0;
 
 /// Each segment's part of its occurrence (`seg_parent`: segments of one occurrence share a root), counted from 0
 /// at its start. An occurrence is cut at a boundary `p` (one of its segments' starts) where at least two of its
-/// segments end within ±[`BOUNDARY_WIDTH_S`], at least two start there, and fewer than either number cross it:
+/// segments end between [`END_SLACK_S`] before and [`BOUNDARY_WIDTH_S`] after it (a sign-off's speech stops
+/// short of the next item), at least two start within ±[`BOUNDARY_WIDTH_S`], and fewer than either number
+/// cross it:
 /// two motifs played back to back, each with runs of its own, and a few runs over both from another place where
 /// they are back to back. A beep pattern's runs at one period's shift start inside the pattern but most runs
 /// cross that point, so it is no boundary. Parts are at least [`MIN_PART_S`] long; a segment belongs to the part
@@ -334,7 +340,7 @@ fn split_parts(segments: &[Segment], order: &[usize], seg_parent: &mut [usize]) 
             for &i in members {
                 let s = &segments[i];
                 starting += usize::from((s.start - p).abs() <= w);
-                ending += usize::from((s.end - p).abs() <= w);
+                ending += usize::from(s.end >= p - END_SLACK_S && s.end <= p + w);
                 crossing += usize::from(s.start < p - w && s.end > p + w);
             }
             (starting, ending, crossing)
@@ -402,7 +408,6 @@ pub(crate) fn group_segments(
     // Occurrence of each segment.
     let mut occ_of_root: HashMap<(usize, usize), usize> = HashMap::new();
     let mut occ: Vec<Occurrence> = Vec::new();
-    let mut seg_occ = vec![0usize; segments.len()];
     // Each occurrence's segment starts and ends: it spans from their mode ([`mode`]) to the longest end within
     // END_SLACK_S of theirs, not their union (a run over two adjacent motifs, repeated together somewhere,
     // would otherwise stretch one of them over the other, and the runs of a beep pattern at one period's shift
@@ -428,7 +433,6 @@ pub(crate) fn group_segments(
         let (count, sum) = run_stats[s.run as usize];
         o.links += count;
         o.score += sum;
-        seg_occ[i] = id;
     }
     for (o, (starts, ends)) in occ.iter_mut().zip(&mut bounds) {
         o.start = mode(starts);
@@ -443,11 +447,8 @@ pub(crate) fn group_segments(
         o.end = end.max(o.start);
     }
 
-    // 4. Motifs: occurrences tied by runs.
-    let mut occ_parent: Vec<usize> = (0..occ.len()).collect();
-    for k in 0..segments.len() / 2 {
-        union(&mut occ_parent, seg_occ[2 * k], seg_occ[2 * k + 1]);
-    }
+    // 4. Motifs: occurrences tied by runs, through each run's time map.
+    let mut occ_parent = tie_occurrences(segments, &occ);
     let mut comps: HashMap<usize, Vec<usize>> = HashMap::new();
     for i in 0..occ.len() {
         let r = find(&mut occ_parent, i);
@@ -493,6 +494,113 @@ pub(crate) fn group_segments(
     }
     sort_motifs(&mut motifs);
     motifs
+}
+
+/// Step 4's ties: a run maps its segment in one track onto its segment in the other (shifted by the difference of
+/// their starts). It ties an occurrence `o` of the first track to an occurrence `p` of the second when both lie in
+/// its segments (each overlapping its segment by half of the shorter) and `o`'s stretch of the segment, mapped,
+/// overlaps `p` by half of the shorter. A run over two motifs played back to back in both places ties each
+/// motif to itself, not the two together (tying a run's two segments' occurrences did: on eval/archive's 8.75 h
+/// set, six of eight sources became one motif). Returns the union-find parents of the occurrences.
+fn tie_occurrences(segments: &[Segment], occ: &[Occurrence]) -> Vec<usize> {
+    // Occurrences per track, by start, with the track's longest.
+    let mut by_track: HashMap<u32, (Vec<usize>, f32)> = HashMap::new();
+    for (i, o) in occ.iter().enumerate() {
+        let e = by_track.entry(o.track).or_default();
+        e.0.push(i);
+        e.1 = e.1.max(o.end - o.start);
+    }
+    for (list, _) in by_track.values_mut() {
+        list.sort_by(|&x, &y| occ[x].start.total_cmp(&occ[y].start));
+    }
+    let overlap = |s: f32, e: f32, o: &Occurrence| e.min(o.end) - s.max(o.start);
+    // The occurrences of a segment's track that lie in it.
+    let within = |seg: &Segment| -> Vec<usize> {
+        let Some((list, longest)) = by_track.get(&seg.track) else {
+            return Vec::new();
+        };
+        let first = list.partition_point(|&i| occ[i].start < seg.start - longest);
+        list[first..]
+            .iter()
+            .copied()
+            .take_while(|&i| occ[i].start < seg.end)
+            .filter(|&i| {
+                let o = &occ[i];
+                let v = overlap(seg.start, seg.end, o);
+                v > 0.0 && v >= 0.5 * (o.end - o.start).min(seg.end - seg.start)
+            })
+            .collect()
+    };
+    let composite = composites(occ, &by_track);
+    let within = |seg: &Segment| -> Vec<usize> {
+        let mut v = within(seg);
+        v.retain(|&i| !composite[i]);
+        v
+    };
+    let mut parent: Vec<usize> = (0..occ.len()).collect();
+    for pair in segments.chunks_exact(2) {
+        let (x, y) = (&pair[0], &pair[1]);
+        let shift = y.start - x.start;
+        let targets = within(y);
+        for i in within(x) {
+            let (s, e) = (
+                occ[i].start.max(x.start) + shift,
+                occ[i].end.min(x.end) + shift,
+            );
+            for &j in &targets {
+                let v = overlap(s, e, &occ[j]);
+                if v > 0.0 && v >= 0.5 * (e - s).min(occ[j].end - occ[j].start) {
+                    union(&mut parent, i, j);
+                }
+            }
+        }
+    }
+    parent
+}
+
+/// Share of an occurrence that shorter occurrences of its track must cover for it to be a composite.
+const COMPOSITE_COVER: f32 = 0.8;
+
+/// Whether each occurrence is a *composite*: two or more shorter occurrences of its track (each at least
+/// [`MIN_PART_S`] shorter, starting inside it or up to [`BOUNDARY_WIDTH_S`] before, with at least half of their
+/// length inside it: a sound's decay may reach past the composite's end) cover [`COMPOSITE_COVER`] of it. Two
+/// motifs played back to back in several places give runs over both, whose segments overlap neither motif's by
+/// half of the longer: they form an occurrence of their own over both, which would tie the two motifs together.
+/// A 3 s ident inside a 6 s one covers half of it: no composite. `by_track`: occurrence indices per track, by
+/// start, with the track's longest occurrence.
+fn composites(occ: &[Occurrence], by_track: &HashMap<u32, (Vec<usize>, f32)>) -> Vec<bool> {
+    let mut out = vec![false; occ.len()];
+    let w = BOUNDARY_WIDTH_S;
+    for (list, _) in by_track.values() {
+        for &i in list {
+            let o = &occ[i];
+            let len = o.end - o.start;
+            let first = list.partition_point(|&j| occ[j].start < o.start - w);
+            let mut parts: Vec<(f32, f32)> = list[first..]
+                .iter()
+                .take_while(|&&j| occ[j].start < o.end)
+                .filter(|&&j| {
+                    let p = &occ[j];
+                    let plen = p.end - p.start;
+                    j != i
+                        && plen <= len - MIN_PART_S
+                        && p.end.min(o.end) - p.start.max(o.start) >= 0.5 * plen
+                })
+                .map(|&j| (occ[j].start.max(o.start), occ[j].end.min(o.end)))
+                .collect();
+            if parts.len() < 2 {
+                continue;
+            }
+            parts.sort_by(|x, y| x.0.total_cmp(&y.0));
+            let (mut covered, mut reach) = (0.0f32, o.start);
+            for (s, e) in parts {
+                covered += (e - s.max(reach)).max(0.0);
+                reach = reach.max(e);
+            }
+            out[i] = covered >= COMPOSITE_COVER * len;
+        }
+    }
+    out
 }
 
 /// Orders motifs as [`recurring`] returns them (step 5 of the [module documentation](self)): by number of
@@ -694,6 +802,75 @@ mod tests {
         runs.push([(0, 10.0, 18.0), (1, 20.0, 28.0)]);
         let motifs = grouped(&runs);
         let got: Vec<Vec<(u32, f32, f32)>> = motifs.iter().map(places).collect();
+        assert_eq!(got, vec![a.to_vec(), b.to_vec()]);
+    }
+
+    /// Every pair of the places of each motif, as runs.
+    fn runs_within(motifs: &[&[(u32, f32, f32)]]) -> Vec<[(u32, f32, f32); 2]> {
+        let mut runs = Vec::new();
+        for m in motifs {
+            for i in 0..m.len() {
+                for j in i + 1..m.len() {
+                    runs.push([m[i], m[j]]);
+                }
+            }
+        }
+        runs
+    }
+
+    #[test]
+    fn a_motif_that_ends_before_the_next_begins_is_cut_from_it() {
+        // A sign-off (its speech ends at 12.7 s, 0.6 s before the next item) then a jingle, back to back in tracks
+        // 0 and 7. The runs over both, and a sign-off run and a jingle run whose ends reach a little further,
+        // overlap each other by half of the longer and make one group of track 0's segments; the jingle's start
+        // is the boundary, though the sign-off's runs end 0.6 s before it.
+        let a = [
+            (0, 10.0, 12.7),
+            (1, 20.0, 22.7),
+            (2, 30.0, 32.7),
+            (3, 40.0, 42.7),
+            (7, 50.0, 52.7),
+        ];
+        let b = [
+            (0, 13.3, 16.3),
+            (4, 60.0, 63.0),
+            (5, 70.0, 73.0),
+            (6, 80.0, 83.0),
+            (7, 53.3, 56.3),
+        ];
+        let mut runs = runs_within(&[&a, &b]);
+        runs.push([(0, 10.0, 16.3), (7, 50.0, 56.3)]);
+        runs.push([(0, 10.0, 13.2), (1, 20.0, 23.2)]);
+        runs.push([(0, 12.9, 16.3), (4, 59.6, 63.0)]);
+        let got: Vec<Vec<(u32, f32, f32)>> = grouped(&runs).iter().map(places).collect();
+        let mut want_a = a.to_vec();
+        want_a[0].2 = 13.2; // the longest end within a second of the common one
+        want_a[1].2 = 23.2;
+        assert_eq!(got, vec![want_a, b.to_vec()]);
+    }
+
+    #[test]
+    fn an_occurrence_over_two_back_to_back_motifs_ties_neither() {
+        // As above, but the runs over both motifs (tracks 0 and 7) make an occurrence of their own in each track,
+        // over the two motifs' occurrences there. Each motif's runs lie in it: tying through it would make the
+        // two motifs one.
+        let a = [
+            (0, 10.0, 12.8),
+            (1, 20.0, 22.8),
+            (2, 30.0, 32.8),
+            (3, 40.0, 42.8),
+            (7, 50.0, 52.8),
+        ];
+        let b = [
+            (0, 13.3, 16.3),
+            (4, 60.0, 63.0),
+            (5, 70.0, 73.0),
+            (6, 80.0, 83.0),
+            (7, 53.3, 56.3),
+        ];
+        let mut runs = runs_within(&[&a, &b]);
+        runs.push([(0, 10.0, 16.3), (7, 50.0, 56.3)]);
+        let got: Vec<Vec<(u32, f32, f32)>> = grouped(&runs).iter().map(places).collect();
         assert_eq!(got, vec![a.to_vec(), b.to_vec()]);
     }
 
