@@ -9,7 +9,8 @@
 //!    little.
 //! 2. **Votes.** Every two entries of one bucket vote for their pair of tracks `(a, b)` (`a <= b`), the offset
 //!    `frame_b - frame_a` and the time `frame_a`. Two entries of one track vote only when they lie at least
-//!    `min_self_lag` apart (a jingle twice in one programme; a sound is not its own repeat).
+//!    `min_self_lag` apart (a jingle twice in one programme; a sound is not its own repeat). Votes are cast in
+//!    blocks of lower tracks (below: cost) and each block's runs found before the next is cast.
 //! 3. **Runs.** For each pair of tracks, offsets are taken by their vote count within ±`jitter` frames, most
 //!    first; the votes of an offset's window not yet taken by a stronger offset are sorted by time and cut
 //!    where two are more than `max_gap` seconds apart; a piece with at least `min_hits` votes spanning at least
@@ -27,7 +28,10 @@
 //!
 //! Cost: `sort` of all landmarks, then `Σ m²/2` votes over the buckets kept (for chance collisions about
 //! `N² / (2H)` for `N` landmarks over `H` used hash values; for a motif with `k` occurrences, `k²/2` per
-//! hash), 20 bytes each.
+//! hash): time grows with the square of the archive. Memory does not: votes (20 bytes each) are cast and
+//! turned into runs in blocks of tracks of at most [`LandmarkConfig::max_votes`] (the pairs of tracks whose
+//! lower track is in the block), so beside the landmarks (about 32 bytes each, held twice: per track and
+//! sorted by hash) at most one block's votes are held.
 
 use super::recurring::{group_segments, Segment};
 use super::{AnalysisError, Motif};
@@ -55,6 +59,9 @@ pub struct LandmarkConfig {
     pub min_occurrences: usize,
     /// Smallest share of the landmarks of a run's segment with fewer landmarks that voted for it.
     pub min_share: f32,
+    /// Most votes held at once: the votes are cast in blocks of tracks (by the lower track of each pair), each
+    /// block's counted first; a track whose own votes exceed it is a block alone.
+    pub max_votes: usize,
 }
 
 impl Default for LandmarkConfig {
@@ -70,6 +77,7 @@ impl Default for LandmarkConfig {
             tail: 0.1,
             min_occurrences: 3,
             min_share: 0.0,
+            max_votes: 1 << 25,
         }
     }
 }
@@ -121,40 +129,6 @@ pub fn repeats(
     stats.landmarks = all.len();
     let self_lag = (cfg.min_self_lag as f64 * fr).round() as i64;
 
-    // 2. Votes.
-    let mut votes: Vec<Vote> = Vec::new();
-    let mut i = 0;
-    while i < all.len() {
-        let mut j = i + 1;
-        while j < all.len() && all[j].0 == all[i].0 {
-            j += 1;
-        }
-        let bucket = &all[i..j];
-        if bucket.len() > cfg.max_bucket {
-            stats.stop_buckets += 1;
-            stats.stop_landmarks += bucket.len();
-        } else {
-            for (x, &(_, ta, fa, ra)) in bucket.iter().enumerate() {
-                for &(_, tb, fb, _) in &bucket[x + 1..] {
-                    let offset = fb as i64 - fa as i64;
-                    if ta == tb && offset < self_lag {
-                        continue;
-                    }
-                    votes.push(Vote {
-                        a: ta,
-                        b: tb,
-                        offset: offset as i32,
-                        at: fa,
-                        reach: ra,
-                    });
-                }
-            }
-        }
-        i = j;
-    }
-    stats.votes = votes.len();
-    votes.sort_unstable();
-
     // Each track's landmark frames, sorted (for the share of landmarks that voted).
     let frames: Vec<Vec<u32>> = tracks
         .iter()
@@ -170,47 +144,119 @@ pub fn repeats(
         let hi = f.partition_point(|&x| (x as f64) <= e as f64 * fr);
         hi - lo
     };
+    let buckets = buckets_of(&all, cfg.max_bucket, &mut stats);
 
-    // 3. Runs per pair of tracks.
+    // 2. Votes, in blocks of lower tracks (a block's pairs of tracks are complete in it, and blocks come in
+    // track order, so the runs come in the same order as from one block). Each lower track's votes are counted
+    // first (self pairs closer than `min_self_lag` included: an upper bound).
+    let mut per_track = vec![0usize; tracks.len()];
+    for b in &buckets {
+        for (x, &(_, t, _, _)) in all[b.clone()].iter().enumerate() {
+            per_track[t as usize] += b.len() - x - 1;
+        }
+    }
     let mut segments: Vec<Segment> = Vec::new();
     let mut run_stats: Vec<(usize, f32)> = Vec::new();
-    let mut i = 0;
-    while i < votes.len() {
-        let mut j = i + 1;
-        while j < votes.len() && (votes[j].a, votes[j].b) == (votes[i].a, votes[i].b) {
-            j += 1;
+    let mut votes: Vec<Vote> = Vec::new();
+    let mut first = 0;
+    while first < tracks.len() {
+        let (mut end, mut held) = (first + 1, per_track[first]);
+        while end < tracks.len() && held + per_track[end] <= cfg.max_votes.max(1) {
+            held += per_track[end];
+            end += 1;
         }
-        for (start_a, end_a, start_b, end_b, hits) in runs_of(&votes[i..j], cfg) {
-            let (ta, tb) = (votes[i].a, votes[i].b);
-            // The copy with fewer landmarks: a bed under one copy adds landmarks to that copy only.
-            let have = count_in(ta, start_a, end_a)
-                .min(count_in(tb, start_b, end_b))
-                .max(1);
-            let share = (hits as f32 / have as f32).min(1.0);
-            if share < cfg.min_share {
-                continue;
+        votes.clear();
+        // `held` bounds the block's votes: no reallocation, and no doubling past it.
+        votes.reserve_exact(held);
+        for b in &buckets {
+            let bucket = &all[b.clone()];
+            // Sorted by track within the bucket: this block's entries are contiguous.
+            let lo = bucket.partition_point(|e| (e.1 as usize) < first);
+            let hi = bucket.partition_point(|e| (e.1 as usize) < end);
+            for (x, &(_, ta, fa, ra)) in bucket.iter().enumerate().take(hi).skip(lo) {
+                for &(_, tb, fb, _) in &bucket[x + 1..] {
+                    let offset = fb as i64 - fa as i64;
+                    if ta == tb && offset < self_lag {
+                        continue;
+                    }
+                    votes.push(Vote {
+                        a: ta,
+                        b: tb,
+                        offset: offset as i32,
+                        at: fa,
+                        reach: ra,
+                    });
+                }
             }
-            let run = run_stats.len() as u32;
-            run_stats.push((hits, share * hits as f32));
-            segments.push(Segment {
-                track: ta,
-                start: start_a,
-                end: end_a,
-                run,
-            });
-            segments.push(Segment {
-                track: tb,
-                start: start_b,
-                end: end_b,
-                run,
-            });
         }
-        i = j;
+        stats.votes += votes.len();
+        votes.sort_unstable();
+
+        // 3. Runs per pair of tracks.
+        let mut i = 0;
+        while i < votes.len() {
+            let mut j = i + 1;
+            while j < votes.len() && (votes[j].a, votes[j].b) == (votes[i].a, votes[i].b) {
+                j += 1;
+            }
+            for (start_a, end_a, start_b, end_b, hits) in runs_of(&votes[i..j], cfg) {
+                let (ta, tb) = (votes[i].a, votes[i].b);
+                // The copy with fewer landmarks: a bed under one copy adds landmarks to that copy only.
+                let have = count_in(ta, start_a, end_a)
+                    .min(count_in(tb, start_b, end_b))
+                    .max(1);
+                let share = (hits as f32 / have as f32).min(1.0);
+                if share < cfg.min_share {
+                    continue;
+                }
+                let run = run_stats.len() as u32;
+                run_stats.push((hits, share * hits as f32));
+                segments.push(Segment {
+                    track: ta,
+                    start: start_a,
+                    end: end_a,
+                    run,
+                });
+                segments.push(Segment {
+                    track: tb,
+                    start: start_b,
+                    end: end_b,
+                    run,
+                });
+            }
+            i = j;
+        }
+        first = end;
     }
     stats.runs = run_stats.len();
     // 4. Occurrences and motifs.
     let motifs = group_segments(&segments, &run_stats, cfg.min_occurrences);
     Ok((motifs, stats))
+}
+
+/// The buckets of `all` (sorted by hash) as index ranges, leaving out those of more than `max_bucket` entries
+/// (stop words, counted in `stats`).
+fn buckets_of(
+    all: &[(u32, u32, u32, u32)],
+    max_bucket: usize,
+    stats: &mut RepeatStats,
+) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i + 1;
+        while j < all.len() && all[j].0 == all[i].0 {
+            j += 1;
+        }
+        if j - i > max_bucket {
+            stats.stop_buckets += 1;
+            stats.stop_landmarks += j - i;
+        } else if j - i > 1 {
+            out.push(i..j);
+        }
+        i = j;
+    }
+    out
 }
 
 /// The runs of one pair of tracks' votes (sorted by offset, then time): `(start_a, end_a, start_b, end_b,
@@ -391,6 +437,28 @@ mod tests {
         plant(&mut rng, &mut tracks[1], &m, 50.0, 0.5);
         let (motifs, _) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
         assert!(motifs.is_empty(), "{motifs:?}");
+    }
+
+    #[test]
+    fn votes_cast_in_blocks_give_the_same_motifs() {
+        let mut rng = Rng::new(9);
+        let m = motif(&mut rng, 4, 150);
+        let mut tracks: Vec<Vec<(u32, u32, u32)>> =
+            (0..6).map(|_| background(&mut rng, 90, 150)).collect();
+        for (t, at) in [(0, 10.0), (2, 33.5), (2, 70.0), (5, 5.25)] {
+            plant(&mut rng, &mut tracks[t], &m, at, 0.5);
+        }
+        let (whole, s1) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
+        assert_eq!(whole.len(), 1, "{whole:?}");
+        for max_votes in [1, 1000] {
+            let cfg = LandmarkConfig {
+                max_votes,
+                ..LandmarkConfig::default()
+            };
+            let (blocks, s2) = repeats(&tracks, &cfg).unwrap();
+            assert_eq!(blocks, whole);
+            assert_eq!(s2, s1);
+        }
     }
 
     #[test]
