@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes N short mono 16-bit WAV files (0.1 to 1 s, 16 kHz) for the peak-RSS measurement of `avx index` on a
-large library (README, Performance): copies with variation: each a slice of one of 64 variants (gain, an added tone) of two
+large library (docs/performance.md): copies with variation: each a slice of one of 64 variants (gain, an added tone) of two
 generated seconds (a decaying tone and noise), 1,000 files per folder. Standard library only.
 
     python3 benches/make_many.py DIR [N=50000]

@@ -67,7 +67,7 @@ impl Ctx {
             // threads (and anything else on the machine) want: benches/pipeline.rs measures both.
             spinning: false,
             // The optimised graphs are saved once beside the models' other cached data: a later cold start
-            // (`avx similar NEW.wav`, `avx search`) skips ONNX Runtime's graph optimisation (README, Performance).
+            // (`avx similar NEW.wav`, `avx search`) skips ONNX Runtime's graph optimisation (docs/performance.md).
             optimized_cache: Some(runtime::cache_dir().join("optimized")),
             // Saved in ONNX Runtime's own format and mapped, its weights used in place: a cold `avx search` creates
             // its session in about half the CPU time, `avx similar` in less (benches/cold_start.rs; README).

@@ -63,6 +63,27 @@ pub const MIN_SHARE: f32 = 0.1;
 /// repeats its own chords (steady tones that switch on and off like a beep) 0.065 to 0.103.
 pub const MIN_MOTIF_SCORE: f32 = 0.15;
 
+/// Hours of audio above which [`discover`] warns how long the landmark matching will take: its time grows with
+/// the square of the archive, 28 s for eval/archive's 8.75 h on a 2-core Intel Xeon, so about an hour at 100 h
+/// (memory grows with the archive: about 49 MB an hour, [`avx_index::analysis::landmarks`]).
+pub const LANDMARK_WARN_HOURS: f64 = 100.0;
+
+/// Hours the landmark matching of `hours` of audio takes, scaled by the square from the 28 s measured for 8.75 h
+/// (it runs on one thread).
+fn landmark_hours_estimate(hours: f64) -> f64 {
+    28.0 * (hours / 8.75).powi(2) / 3600.0
+}
+
+/// Hours of audio in `spans`: per track, the end of its last window.
+fn hours_of(spans: &[Span]) -> f64 {
+    let mut end: HashMap<u32, f32> = HashMap::new();
+    for s in spans {
+        let e = end.entry(s.track).or_insert(0.0);
+        *e = e.max(s.end);
+    }
+    end.values().map(|&e| e as f64).sum::<f64>() / 3600.0
+}
+
 /// Times a motif is split by the audio confirmation.
 pub const MAX_SPLITS: usize = 3;
 
@@ -146,6 +167,14 @@ pub fn discover(index: &Index, opts: &MotifOptions) -> Result<Found> {
             Span { track, start, end }
         })
         .collect();
+    let hours = hours_of(&spans);
+    if opts.method != Method::Windows && hours > LANDMARK_WARN_HOURS {
+        log::warn!(
+            "{hours:.0} h of audio: matching its landmarks takes time that grows with the square of the archive \
+             (about {:.1} h, from 28 s for 8.75 h on a 2-core Intel Xeon)",
+            landmark_hours_estimate(hours)
+        );
+    }
     let landmark_motifs = match opts.method {
         Method::Windows => Vec::new(),
         Method::Both | Method::Landmarks => landmark_motifs(&paths, opts)?,
@@ -477,6 +506,22 @@ mod tests {
         let keep: Vec<bool> = m.occurrences.iter().map(|o| o.track == track).collect();
         let coarse = m.occurrences.clone();
         Ok(keep_only(m, coarse, &keep))
+    }
+
+    #[test]
+    fn an_archives_hours_are_its_tracks_last_window_ends() {
+        let span = |track, start: f32| Span {
+            track,
+            start,
+            end: start + 10.0,
+        };
+        // Two tracks, of 1 h and 30 min (the last windows' ends); rows in any order.
+        let spans = [span(0, 0.0), span(1, 1790.0), span(0, 3590.0), span(1, 5.0)];
+        assert!((hours_of(&spans) - 1.5).abs() < 1e-6);
+        assert_eq!(hours_of(&[]), 0.0);
+        // 28 s at 8.75 h, four times that at twice the hours.
+        assert!((landmark_hours_estimate(8.75) * 3600.0 - 28.0).abs() < 1e-9);
+        assert!((landmark_hours_estimate(17.5) / landmark_hours_estimate(8.75) - 4.0).abs() < 1e-9);
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl std::str::FromStr for Variant {
 }
 
 /// The text tower `avx search` uses when the model directory has it and no variant is asked for: on the
-/// full-size CLAP export it loads faster and agrees with fp32 (benches/variants.rs; README, Performance).
+/// full-size CLAP export it loads faster and agrees with fp32 (benches/variants.rs; docs/performance.md).
 pub const QUERY_TEXT_VARIANT: Variant = Variant::Int8;
 
 /// Where inference runs.

@@ -43,7 +43,7 @@ pub struct PipelineOptions {
     /// Windows that may wait for inference.
     pub queue: usize,
     /// The decoder threads' scheduling priority against inference (Linux; elsewhere no effect): `SCHED_IDLE` by
-    /// default (README "Performance": the pipeline's wall time per window closest to the bare session's); see the
+    /// default (docs/performance.md: the pipeline's wall time per window closest to the bare session's); see the
     /// module documentation.
     pub decoder_priority: DecoderPriority,
     /// Also compute each file's [`SoundPrint`](crate::soundprint::SoundPrint) from the same decoded samples as

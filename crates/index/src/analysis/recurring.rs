@@ -818,26 +818,24 @@ mod tests {
         runs
     }
 
+    /// A motif of `a_len` seconds in tracks 0 to 3 and 7, and one of 3 s in tracks 0 and 4 to 7, back to back
+    /// (the second at 13.3 s) in tracks 0 and 7.
+    type Places = [(u32, f32, f32); 5];
+    fn back_to_back(a_len: f32) -> (Places, Places) {
+        let a =
+            [(0, 10.0), (1, 20.0), (2, 30.0), (3, 40.0), (7, 50.0)].map(|(t, s)| (t, s, s + a_len));
+        let b =
+            [(0, 13.3), (4, 60.0), (5, 70.0), (6, 80.0), (7, 53.3)].map(|(t, s)| (t, s, s + 3.0));
+        (a, b)
+    }
+
     #[test]
     fn a_motif_that_ends_before_the_next_begins_is_cut_from_it() {
         // A sign-off (its speech ends at 12.7 s, 0.6 s before the next item) then a jingle, back to back in tracks
         // 0 and 7. The runs over both, and a sign-off run and a jingle run whose ends reach a little further,
         // overlap each other by half of the longer and make one group of track 0's segments; the jingle's start
         // is the boundary, though the sign-off's runs end 0.6 s before it.
-        let a = [
-            (0, 10.0, 12.7),
-            (1, 20.0, 22.7),
-            (2, 30.0, 32.7),
-            (3, 40.0, 42.7),
-            (7, 50.0, 52.7),
-        ];
-        let b = [
-            (0, 13.3, 16.3),
-            (4, 60.0, 63.0),
-            (5, 70.0, 73.0),
-            (6, 80.0, 83.0),
-            (7, 53.3, 56.3),
-        ];
+        let (a, b) = back_to_back(2.7);
         let mut runs = runs_within(&[&a, &b]);
         runs.push([(0, 10.0, 16.3), (7, 50.0, 56.3)]);
         runs.push([(0, 10.0, 13.2), (1, 20.0, 23.2)]);
@@ -854,20 +852,7 @@ mod tests {
         // As above, but the runs over both motifs (tracks 0 and 7) make an occurrence of their own in each track,
         // over the two motifs' occurrences there. Each motif's runs lie in it: tying through it would make the
         // two motifs one.
-        let a = [
-            (0, 10.0, 12.8),
-            (1, 20.0, 22.8),
-            (2, 30.0, 32.8),
-            (3, 40.0, 42.8),
-            (7, 50.0, 52.8),
-        ];
-        let b = [
-            (0, 13.3, 16.3),
-            (4, 60.0, 63.0),
-            (5, 70.0, 73.0),
-            (6, 80.0, 83.0),
-            (7, 53.3, 56.3),
-        ];
+        let (a, b) = back_to_back(2.8);
         let mut runs = runs_within(&[&a, &b]);
         runs.push([(0, 10.0, 16.3), (7, 50.0, 56.3)]);
         let got: Vec<Vec<(u32, f32, f32)>> = grouped(&runs).iter().map(places).collect();
