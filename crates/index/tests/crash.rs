@@ -495,10 +495,15 @@ const LW_MAINTAIN_AFTER: u64 = 1;
 
 /// Runs the script through `fs` from the state of `dir` until the first error. Returns the batches whose
 /// `commit` returned, and whether a commit was in flight when it stopped.
+/// Whether this binary's writers wait for the lock: `sigkill_at_random_moments` spawns children from another
+/// thread, and a child holds a copy of every open file description, the writer lock's included, from its fork to
+/// its exec (close-on-exec), so a lock just released can look held for that moment. No other writer runs here.
+const WAIT: bool = true;
+
 fn lost_writes_script(dir: &Path, fs: &LostWrites) -> (u64, bool) {
     let start = observed_batches(dir);
     let Ok(mut w) =
-        Writer::open_with_storage(dir, Some(settings(DIM as u32)), false, Arc::new(fs.clone()))
+        Writer::open_with_storage(dir, Some(settings(DIM as u32)), WAIT, Arc::new(fs.clone()))
     else {
         return (start, false);
     };
@@ -539,7 +544,7 @@ fn lost_writes_script(dir: &Path, fs: &LostWrites) -> (u64, bool) {
 
 /// A fresh index (made on the real file system, so all of it is durable).
 fn fresh_index(dir: &Path) {
-    drop(Writer::open(dir, Some(settings(DIM as u32)), false).unwrap());
+    drop(Writer::open(dir, Some(settings(DIM as u32)), WAIT).unwrap());
 }
 
 #[test]
@@ -596,7 +601,7 @@ fn lost_writes_at_every_operation() {
         extending += (!flying && k == LW_BATCHES) as u32;
         // The next writer recovers; verify is then clean, and the script resumes to the end.
         let recover = Arc::new(LostWrites::new(&dir, u64::MAX));
-        drop(Writer::open_with_storage(&dir, Some(settings(DIM as u32)), false, recover).unwrap());
+        drop(Writer::open_with_storage(&dir, Some(settings(DIM as u32)), WAIT, recover).unwrap());
         let report = avx_index::verify(&dir);
         assert!(
             report.is_ok() && report.notes.is_empty(),
