@@ -556,18 +556,24 @@ impl MetaPaths {
         &self,
         map: &(dyn Fn(u64, FileEntry) -> T + Sync),
     ) -> Result<Loaded<T>> {
-        use redb::StorageBackend;
-        let bytes = fs::read(&self.db).map_err(|e| IndexError::io(&self.db, e))?;
-        let mem = redb::backends::InMemoryBackend::new();
-        let io = |e: std::io::Error| IndexError::io(&self.db, e);
-        mem.set_len(bytes.len() as u64).map_err(io)?;
-        mem.write(0, &bytes).map_err(io)?;
-        drop(bytes);
-        let db = redb::Builder::new()
-            .create_with_backend(mem)
-            .map_err(|e| db_error(&self.db, e))?;
+        let db = recovered_in_memory(&self.db)?;
         read_all(&db, &self.db, map)
     }
+}
+
+/// `db` opened from an in-memory copy, which redb repairs after an interrupted commit (back to the last one)
+/// without touching the file: how readers, and `verify`, read an index whose writer was killed mid-commit.
+pub(crate) fn recovered_in_memory(db: &Path) -> Result<redb::Database> {
+    use redb::StorageBackend;
+    let bytes = fs::read(db).map_err(|e| IndexError::io(db, e))?;
+    let mem = redb::backends::InMemoryBackend::new();
+    let io = |e: std::io::Error| IndexError::io(db, e);
+    mem.set_len(bytes.len() as u64).map_err(io)?;
+    mem.write(0, &bytes).map_err(io)?;
+    drop(bytes);
+    redb::Builder::new()
+        .create_with_backend(mem)
+        .map_err(|e| db_error(db, e))
 }
 
 /// `map_err` adapter for any redb error type.

@@ -86,7 +86,7 @@ struct Tables {
     raw_files: usize,
 }
 
-fn read_tables(db: &redb::ReadOnlyDatabase, path: &Path) -> Result<Tables, String> {
+fn read_tables(db: &impl ReadableDatabase, path: &Path) -> Result<Tables, String> {
     let s = |e: &dyn fmt::Display| e.to_string();
     let tx = db.begin_read().map_err(|e| s(&e))?;
     let b = tx.open_table(BATCHES).map_err(|e| s(&e))?;
@@ -151,7 +151,9 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
         return;
     }
     // 1. meta.redb against the checksum sealed by the last commit, and redb's own checks.
-    match paths.read_sidecar() {
+    let sidecar = paths.read_sidecar();
+    let interrupted = matches!(sidecar, Ok(Some(ref s)) if s.in_commit);
+    match sidecar {
         Ok(Some(s)) if s.in_commit => r.notes.push(
             "meta.sum: a commit was interrupted; the next writer recovers it (whole-file checksum not checked)".into(),
         ),
@@ -180,11 +182,16 @@ fn verify_inner(dir: &Path, r: &mut VerifyReport) {
         }
     };
     let tables = {
+        // After an interrupted commit redb must repair the file before reading it, which a read-only open may
+        // not do: read a repaired copy in memory, as readers do (`MetaPaths::load`).
         let opened = catch_unwind(AssertUnwindSafe(|| {
-            redb::Builder::new()
-                .open_read_only(&paths.db)
-                .map_err(|e| e.to_string())
-                .and_then(|db| read_tables(&db, &paths.db))
+            match redb::Builder::new().open_read_only(&paths.db) {
+                Ok(db) => read_tables(&db, &paths.db),
+                Err(_) if interrupted => crate::meta::recovered_in_memory(&paths.db)
+                    .map_err(|e| e.to_string())
+                    .and_then(|db| read_tables(&db, &paths.db)),
+                Err(e) => Err(e.to_string()),
+            }
         }));
         match opened {
             Ok(Ok(t)) => t,

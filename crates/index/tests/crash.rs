@@ -596,6 +596,12 @@ fn lost_writes_at_every_operation() {
                 "{what}: the index holds neither the last commit nor the one in flight: {got:?}"
             );
         };
+        // `verify` reads the interrupted index too (a commit cut short is recovered in memory, not reported).
+        let report = avx_index::verify(&dir);
+        assert!(
+            report.is_ok() && snapshot(&dir) == before,
+            "{what}: verify before recovery: {report:?}"
+        );
         in_flight += (flying && found == k + 1) as u32;
         maintenance += (!flying && k == LW_MAINTAIN_AFTER + 1 && k < LW_BATCHES) as u32;
         extending += (!flying && k == LW_BATCHES) as u32;
