@@ -133,14 +133,21 @@ fn starved_idle_decoders_get_a_spare_decoder_at_nice_10() {
         ..Default::default()
     };
     let spin = AtomicBool::new(true);
+    let spinning = std::sync::atomic::AtomicUsize::new(0);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (stats, got) = std::thread::scope(|scope| {
         for _ in 0..cores {
             scope.spawn(|| {
+                spinning.fetch_add(1, Ordering::Relaxed);
                 while spin.load(Ordering::Relaxed) {
                     std::hint::spin_loop();
                 }
             });
+        }
+        // Every spinner on a core before the decoder starts: a spinner not yet scheduled left the decoder a
+        // core for the two short files (failed once in `.ci/run`).
+        while spinning.load(Ordering::Relaxed) < cores {
+            std::thread::yield_now();
         }
         let done = embed_all(&mut emb, &files, &opts);
         spin.store(false, Ordering::Relaxed);
