@@ -68,10 +68,14 @@ pub const MIN_MOTIF_SCORE: f32 = 0.15;
 /// (memory grows with the archive: about 49 MB an hour, [`avx_index::analysis::landmarks`]).
 pub const LANDMARK_WARN_HOURS: f64 = 100.0;
 
-/// Hours the landmark matching of `hours` of audio takes, scaled by the square from the 28 s measured for 8.75 h
-/// (it runs on one thread).
+/// The landmark matching measured on eval/archive's set (one thread, 2-core Intel Xeon): `(hours of audio,
+/// seconds)`.
+const LANDMARK_MEASURED: (f64, f64) = (8.75, 28.0);
+
+/// Hours the landmark matching of `hours` of audio takes, scaled by the square from [`LANDMARK_MEASURED`].
 fn landmark_hours_estimate(hours: f64) -> f64 {
-    28.0 * (hours / 8.75).powi(2) / 3600.0
+    let (h, s) = LANDMARK_MEASURED;
+    s * (hours / h).powi(2) / 3600.0
 }
 
 /// Hours of audio in `spans`: per track, the end of its last window.
@@ -169,9 +173,10 @@ pub fn discover(index: &Index, opts: &MotifOptions) -> Result<Found> {
         .collect();
     let hours = hours_of(&spans);
     if opts.method != Method::Windows && hours > LANDMARK_WARN_HOURS {
+        let (h, s) = LANDMARK_MEASURED;
         log::warn!(
             "{hours:.0} h of audio: matching its landmarks takes time that grows with the square of the archive \
-             (about {:.1} h, from 28 s for 8.75 h on a 2-core Intel Xeon)",
+             (about {:.1} h, from {s:.0} s for {h} h on a 2-core Intel Xeon)",
             landmark_hours_estimate(hours)
         );
     }

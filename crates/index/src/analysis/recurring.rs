@@ -513,8 +513,13 @@ fn tie_occurrences(segments: &[Segment], occ: &[Occurrence]) -> Vec<usize> {
     for (list, _) in by_track.values_mut() {
         list.sort_by(|&x, &y| occ[x].start.total_cmp(&occ[y].start));
     }
-    let overlap = |s: f32, e: f32, o: &Occurrence| e.min(o.end) - s.max(o.start);
-    // The occurrences of a segment's track that lie in it.
+    // Whether `s..e` and occurrence `o` overlap by half of the shorter.
+    let half_of_shorter = |s: f32, e: f32, o: &Occurrence| {
+        let v = e.min(o.end) - s.max(o.start);
+        v > 0.0 && v >= 0.5 * (e - s).min(o.end - o.start)
+    };
+    let composite = composites(occ, &by_track);
+    // The occurrences of a segment's track that lie in it, composites left out.
     let within = |seg: &Segment| -> Vec<usize> {
         let Some((list, longest)) = by_track.get(&seg.track) else {
             return Vec::new();
@@ -524,18 +529,8 @@ fn tie_occurrences(segments: &[Segment], occ: &[Occurrence]) -> Vec<usize> {
             .iter()
             .copied()
             .take_while(|&i| occ[i].start < seg.end)
-            .filter(|&i| {
-                let o = &occ[i];
-                let v = overlap(seg.start, seg.end, o);
-                v > 0.0 && v >= 0.5 * (o.end - o.start).min(seg.end - seg.start)
-            })
+            .filter(|&i| !composite[i] && half_of_shorter(seg.start, seg.end, &occ[i]))
             .collect()
-    };
-    let composite = composites(occ, &by_track);
-    let within = |seg: &Segment| -> Vec<usize> {
-        let mut v = within(seg);
-        v.retain(|&i| !composite[i]);
-        v
     };
     let mut parent: Vec<usize> = (0..occ.len()).collect();
     for pair in segments.chunks_exact(2) {
@@ -548,8 +543,7 @@ fn tie_occurrences(segments: &[Segment], occ: &[Occurrence]) -> Vec<usize> {
                 occ[i].end.min(x.end) + shift,
             );
             for &j in &targets {
-                let v = overlap(s, e, &occ[j]);
-                if v > 0.0 && v >= 0.5 * (e - s).min(occ[j].end - occ[j].start) {
+                if half_of_shorter(s, e, &occ[j]) {
                     union(&mut parent, i, j);
                 }
             }
@@ -790,14 +784,7 @@ mod tests {
             (4, 50.0, 56.0),
             (5, 60.0, 66.0),
         ];
-        let mut runs = Vec::new();
-        for m in [a, b] {
-            for i in 0..m.len() {
-                for j in i + 1..m.len() {
-                    runs.push([m[i], m[j]]);
-                }
-            }
-        }
+        let mut runs = runs_within(&[&a, &b]);
         runs.push([(0, 10.0, 21.0), (1, 20.0, 31.0)]);
         runs.push([(0, 10.0, 18.0), (1, 20.0, 28.0)]);
         let motifs = grouped(&runs);
