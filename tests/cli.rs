@@ -961,6 +961,43 @@ fn e_first_of(env: &Env, file: &Path) -> Value {
     env.json(&["embed", file.to_str().unwrap()], 0)[0]["vector"].clone()
 }
 
+/// A stream is audio too: `avx embed` and `avx similar` read a FIFO (what a shell's `<(ffmpeg ...)` hands over) and
+/// give the file's own vector; the FIFO keeps its own path in the output.
+#[cfg(unix)]
+#[test]
+fn embed_and_similar_read_a_fifo() {
+    let env = Env::new();
+    let files = make_library(&env, 3);
+    env.ok(&["index", s(&env.lib())], 0);
+    let fifo = env.dir.path().join("stream.wav");
+    let fill = |fifo: PathBuf, from: PathBuf| {
+        std::thread::spawn(move || {
+            let bytes = std::fs::read(from).unwrap();
+            // Blocks until avx opens the FIFO; avx stops reading once it has the audio.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .open(fifo)
+                .and_then(|mut w| std::io::Write::write_all(&mut w, &bytes));
+        })
+    };
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+
+    let writer = fill(fifo.clone(), files[1].clone());
+    let got = env.json(&["embed", s(&fifo)], 0);
+    writer.join().unwrap();
+    assert_eq!(got[0]["path"], s(&fifo));
+    assert_eq!(got[0]["vector"], e_first_of(&env, &files[1]));
+
+    let writer = fill(fifo.clone(), files[1].clone());
+    let hits = env.json(&["similar", s(&fifo), "-k", "1"], 0);
+    writer.join().unwrap();
+    assert_eq!(hits[0]["path"], s(&files[1]), "{hits:?}");
+}
+
 /// A copy of the tiny model in a fresh directory (its files can be changed without touching the fixture).
 fn tiny_model_copy(to: &Path) {
     let from = repo().join("tests/fixtures/tiny-clap");

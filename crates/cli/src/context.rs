@@ -267,8 +267,13 @@ fn local_model_name(dir: &Path) -> String {
     format!("local:{base}")
 }
 
-/// Absolute, canonical form of a user-given path (as stored in the index).
+/// Absolute, canonical form of a user-given path (as stored in the index). A stream that has no canonical path
+/// (a shell's `<(ffmpeg ...)` is `/dev/fd/63`, a link to `pipe:[...]`) keeps its own, made absolute.
 pub fn absolute(path: &Path) -> Result<PathBuf> {
     path.canonicalize()
+        .or_else(|e| match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => std::path::absolute(path),
+            _ => Err(e),
+        })
         .with_context(|| format!("{}: cannot open", path.display()))
 }

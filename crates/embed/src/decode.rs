@@ -24,7 +24,7 @@ use symphonia::core::codecs::{self, CodecType, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::conv::IntoSample;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::{MediaSource, MediaSourceStream};
+use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::sample::Sample;
@@ -73,11 +73,13 @@ impl std::fmt::Debug for Decoder {
 }
 
 impl Decoder {
-    /// Opens `path`, detects its format from the content and prepares to decode its first audio track.
+    /// Opens `path`, detects its format from the content and prepares to decode its first audio track. A path
+    /// that is not a regular file (a FIFO, or `<(ffmpeg ...)` from a shell) is read as a stream: formats that need
+    /// to seek (an MP4 whose index comes last) fail there with a clear error.
     pub fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| EmbedError::io(path, e))?;
-        let len = file.metadata().map_err(|e| EmbedError::io(path, e))?.len();
-        if len == 0 {
+        let meta = file.metadata().map_err(|e| EmbedError::io(path, e))?;
+        if meta.is_file() && meta.len() == 0 {
             return Err(decode_err(path, "the file is empty"));
         }
         let mut head = Vec::with_capacity(HEAD_LEN);
@@ -85,7 +87,14 @@ impl Decoder {
             .take(HEAD_LEN as u64)
             .read_to_end(&mut head)
             .map_err(|e| EmbedError::io(path, e))?;
+        if head.is_empty() {
+            return Err(decode_err(path, "the file is empty"));
+        }
         precheck(path, &head)?;
+        if !meta.is_file() {
+            let stream = std::io::Cursor::new(head.clone()).chain(file);
+            return Self::from_source(path, Box::new(ReadOnlySource::new(stream)), &head);
+        }
         (&file)
             .seek(SeekFrom::Start(0))
             .map_err(|e| EmbedError::io(path, e))?;

@@ -4,7 +4,7 @@
 //! stream's print tap is checked the same way without a model.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use avx_embed::blocks::BlockSpec;
 use avx_embed::model::SessionOptions;
@@ -104,67 +104,92 @@ fn pipeline_vectors_and_prints_equal_the_one_file_path() {
     }
 }
 
-/// `SCHED_IDLE` decoders get a core only when no other thread of their scheduling group wants one. Threads of this
-/// process spinning on every core starve them; inference then waits [`STARVED`] on an empty queue, starts one more
-/// decoder at nice +10 and finishes the run with the same vectors as the one-file path. Without that fallback the
-/// idle decoder would crawl at a few thousandths of a core and `spare_decoders` would stay 0.
+/// A decoder that gives inference nothing for [`STARVED`] gets one more decoder beside it, at nice +10, and the
+/// run ends with the same vectors as the one-file path. The starved decoder is made deterministic here: its first
+/// file is a FIFO that gets its bytes only once the spare decoder has delivered the second file (in use, the
+/// decoder is a `SCHED_IDLE` thread that other busy threads of its scheduling group leave no core, or one waiting
+/// on a slow disk; how long a starved `SCHED_IDLE` thread waits is up to the kernel, and a test that spun threads to
+/// starve it passed on one kernel and failed on CI's).
 #[cfg(target_os = "linux")]
 #[test]
-fn starved_idle_decoders_get_a_spare_decoder_at_nice_10() {
+fn a_starved_decoder_gets_a_spare_decoder_and_the_vectors_stay() {
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+
     let model = root().join("tests/fixtures/tiny-clap");
-    // The two shortest files: the spare decoder has a tenth of a contended core.
-    let files: Vec<PathBuf> = audio_files()
-        .into_iter()
-        .filter(|f| f.ends_with("mono8k_u8_3s.wav") || f.ends_with("stereo44k_4s.mp3"))
-        .collect();
-    assert_eq!(files.len(), 2);
+    let source = root().join("tests/data/audio/mono8k_u8_3s.wav");
+    let other = root().join("tests/data/audio/stereo44k_4s.mp3");
+    assert!(
+        source.is_file() && other.is_file(),
+        "run tests/data/make_audio.sh"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("slow.wav");
+    let c_path =
+        std::ffi::CString::new(fifo.as_os_str().as_bytes()).expect("no NUL in a temp path");
+    // SAFETY: `c_path` is a NUL-terminated string that lives across the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let files = vec![fifo.clone(), other.clone()];
+
     let mut emb = Embedder::open("tiny", &model, SessionOptions::default()).expect("open model");
-    let want: Vec<_> = files
-        .iter()
-        .map(|f| {
-            emb.embed_file(f, None, 1)
-                .expect("embed_file")
-                .window_vectors
-        })
-        .collect();
+    let want_slow = emb
+        .embed_file(&source, None, 1)
+        .expect("embed_file")
+        .window_vectors;
+    let want_other = emb
+        .embed_file(&other, None, 1)
+        .expect("embed_file")
+        .window_vectors;
     let opts = PipelineOptions {
         decoders: 1,
         decoder_priority: DecoderPriority::Idle,
         ..Default::default()
     };
-    let spin = AtomicBool::new(true);
-    let spinning = std::sync::atomic::AtomicUsize::new(0);
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (stats, got) = std::thread::scope(|scope| {
-        for _ in 0..cores {
-            scope.spawn(|| {
-                spinning.fetch_add(1, Ordering::Relaxed);
-                while spin.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
+    let (other_done, wait_other) = std::sync::mpsc::channel::<()>();
+    let bytes = std::fs::read(&source).expect("read the source file");
+    let mut got = Vec::new();
+    let stats = std::thread::scope(|scope| {
+        let fifo = fifo.clone();
+        scope.spawn(move || {
+            // Bytes for the FIFO once the second file is out, which only a spare decoder can have done: the
+            // first decoder is blocked opening the FIFO. Without a spare decoder they come after a minute, and
+            // the assertions below fail rather than the test hanging.
+            let _ = wait_other.recv_timeout(std::time::Duration::from_secs(60));
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .and_then(|mut w| w.write_all(&bytes))
+                .expect("write the FIFO");
+        });
+        embed_files(
+            &mut emb,
+            &files,
+            &opts,
+            &AtomicBool::new(false),
+            &mut |o| match o {
+                FileOutcome::Embedded(f) => {
+                    if f.path == other {
+                        let _ = other_done.send(());
+                    }
+                    got.push(f);
                 }
-            });
-        }
-        // Every spinner on a core before the decoder starts: a spinner not yet scheduled left the decoder a
-        // core for the two short files (failed once in `.ci/run`).
-        while spinning.load(Ordering::Relaxed) < cores {
-            std::thread::yield_now();
-        }
-        let done = embed_all(&mut emb, &files, &opts);
-        spin.store(false, Ordering::Relaxed);
-        done
+                FileOutcome::Failed(p, e) => {
+                    let _ = other_done.send(());
+                    panic!("{}: {e}", p.display())
+                }
+            },
+        )
+        .expect("embed_files")
     });
     assert_eq!(
         stats.spare_decoders, 1,
-        "{cores} spinning threads should starve the SCHED_IDLE decoder for {STARVED:?}"
+        "inference waited {STARVED:?} on an empty queue and should have started one spare decoder"
     );
-    assert_eq!(got.len(), files.len());
-    for f in got {
-        let i = files
-            .iter()
-            .position(|p| *p == f.path)
-            .expect("one of ours");
-        assert_eq!(f.window_vectors, want[i], "{}", f.path.display());
-    }
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].path, other, "the spare decoder's file first");
+    assert_eq!(got[0].window_vectors, want_other);
+    assert_eq!(got[1].path, fifo);
+    assert_eq!(got[1].window_vectors, want_slow, "the FIFO's vectors");
 }
 
 #[test]
