@@ -25,8 +25,9 @@ pub const MAGIC: &[u8; 8] = b"AVXPRNT\0";
 /// first 3 s, [`avx_embed::soundprint::detail_score`]), which confirms candidates; version 5 adds the speckle view
 /// (the onset's fine spectro-temporal texture, [`avx_embed::speckle`]), which tells a copy from a second take. Older prints are not comparable with the current ones, so
 /// an older log reads as empty and the next writer starts it again (`avx index` prints every file anew, without
-/// re-embedding).
-pub const VERSION: u32 = 5;
+/// re-embedding). It is the printer's own version, [`avx_embed::soundprint::PRINT_VERSION`], whose bytes
+/// `crates/embed/tests/print_golden.rs` holds fixed.
+pub const VERSION: u32 = avx_embed::soundprint::PRINT_VERSION;
 const HEADER: usize = 16;
 /// Bytes before a record's payload: payload length (u32) and xxh3-64 of the payload (u64).
 const RECORD_HEAD: usize = 12;

@@ -41,6 +41,11 @@ use crate::speckle::{
     SPECKLE_WINDOW_S,
 };
 
+/// The version of what the printer computes: a change to any byte of any print makes a new version (the index's
+/// print log, `avx_core::prints`, stores it and starts again on another), and `tests/golden/prints.txt` holds the
+/// prints of the committed test audio for it (`crates/embed/tests/print_golden.rs`).
+pub const PRINT_VERSION: u32 = 5;
+
 /// Frequency bands of a print.
 pub const BANDS: usize = 16;
 /// Lowest band edge, Hz.
@@ -125,6 +130,30 @@ pub struct SoundPrinter {
 /// Seconds of a file kept for the speckle view: a sound that starts later has none.
 pub const SPECKLE_HEAD_S: f32 = 10.0;
 
+thread_local! {
+    /// The last finished printer's `head` on this thread, emptied, for the next printer. A decoder thread prints
+    /// file after file, and the head of a 10 s file is 1.7 MB at 44.1 kHz: allocated anew for each file, it was
+    /// grown by copying and its pages faulted in afresh every time (half of the printer's page faults and most of
+    /// its memory traffic, `perf` on `fe_profile --prints`).
+    static SPARE_HEAD: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for SoundPrinter {
+    fn drop(&mut self) {
+        let mut head = std::mem::take(&mut self.head);
+        head.clear();
+        // A thread that is ending has no next printer.
+        let _ = SPARE_HEAD.try_with(|spare| {
+            let kept = spare.take();
+            spare.set(if kept.capacity() > head.capacity() {
+                kept
+            } else {
+                head
+            });
+        });
+    }
+}
+
 /// Band powers of Hann-windowed frames, one every `hop` samples, from samples pushed in chunks of any size; at
 /// most `max` frames are kept (later audio is ignored).
 struct Framer<const B: usize> {
@@ -197,14 +226,32 @@ pub(crate) fn band_powers(
     out: &mut [f32],
 ) {
     // Straight-line loops over equal lengths (the compiler vectorises them): the windowed samples, then zeros.
+    // A non-finite sample is masked to 0.0 by its bits rather than by a branch, which kept the loop scalar: the
+    // same values, bit for bit (a finite sample times a window value of at most 1 is finite).
     let m = src.len().min(win.len()).min(input.len());
     for ((x, &s), &w) in input[..m].iter_mut().zip(&src[..m]).zip(&win[..m]) {
-        *x = if s.is_finite() { s * w } else { 0.0 };
+        let finite = (s.to_bits() & 0x7fff_ffff) < 0x7f80_0000;
+        *x = f32::from_bits((s * w).to_bits() & (finite as u32).wrapping_neg());
     }
     input[m..].fill(0.0);
     if fft.process(input, spectrum).is_ok() {
+        // The entries come bin by bin, and a band's run together: its sum stays in a register over the run
+        // (the same additions in the same order as adding into `out` one by one, without a store and a reload
+        // between them).
+        let mut run: Option<(usize, f32)> = None;
         for &(k, b, w) in bin_band {
-            out[b] += w * spectrum[k].norm_sqr();
+            let acc = match run {
+                Some((rb, acc)) if rb == b => acc,
+                Some((rb, acc)) => {
+                    out[rb] = acc;
+                    out[b]
+                }
+                None => out[b],
+            };
+            run = Some((b, acc + w * spectrum[k].norm_sqr()));
+        }
+        if let Some((b, acc)) = run {
+            out[b] = acc;
         }
     }
 }
@@ -302,7 +349,7 @@ impl SoundPrinter {
                 detail_wlen / 2,
                 DETAIL_MAX_FRAMES,
             ),
-            head: Vec::new(),
+            head: SPARE_HEAD.take(),
         }
     }
 
