@@ -962,7 +962,7 @@ fn e_first_of(env: &Env, file: &Path) -> Value {
 }
 
 /// A stream is audio too: `avx embed` and `avx similar` read a FIFO (what a shell's `<(ffmpeg ...)` hands over) and
-/// give the file's own vector; the FIFO keeps its own path in the output.
+/// give the file's own vector, in every committed format; the FIFO keeps its own path in the output.
 #[cfg(unix)]
 #[test]
 fn embed_and_similar_read_a_fifo() {
@@ -996,6 +996,28 @@ fn embed_and_similar_read_a_fifo() {
     let hits = env.json(&["similar", s(&fifo), "-k", "1"], 0);
     writer.join().unwrap();
     assert_eq!(hits[0]["path"], s(&files[1]), "{hits:?}");
+
+    // Every committed format, MP4 and Ogg (read whole, since their readers seek) among them.
+    for name in [
+        "mono16k_s16_11s.wav",
+        "mono22k_5s.flac",
+        "stereo44k_4s.mp3",
+        "stereo44k_4s.aac",
+        "stereo44k_4s.ogg",
+        "stereo44k_aac_4s.m4a",
+        "stereo44k_alac_4s.m4a",
+        "stereo44k_s16_4s.aiff",
+    ] {
+        let file = repo().join("tests/data/audio").join(name);
+        let writer = fill(fifo.clone(), file.clone());
+        let got = env.json(&["embed", s(&fifo)], 0);
+        writer.join().unwrap();
+        assert_eq!(
+            got[0]["vector"],
+            e_first_of(&env, &file),
+            "{name} through a FIFO"
+        );
+    }
 }
 
 /// A copy of the tiny model in a fresh directory (its files can be changed without touching the fixture).

@@ -74,8 +74,8 @@ impl std::fmt::Debug for Decoder {
 
 impl Decoder {
     /// Opens `path`, detects its format from the content and prepares to decode its first audio track. A path
-    /// that is not a regular file (a FIFO, or `<(ffmpeg ...)` from a shell) is read as a stream: formats that need
-    /// to seek (an MP4 whose index comes last) fail there with a clear error.
+    /// that is not a regular file (a FIFO, `/dev/stdin`, or `<(ffmpeg ...)` from a shell) is read as a stream; an
+    /// MP4 or Ogg stream, whose readers must seek, is read whole into memory first.
     pub fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| EmbedError::io(path, e))?;
         let meta = file.metadata().map_err(|e| EmbedError::io(path, e))?;
@@ -92,6 +92,15 @@ impl Decoder {
         }
         precheck(path, &head)?;
         if !meta.is_file() {
+            // MP4 (its index may come last) and Ogg (its reader seeks to the end for the length) cannot be read
+            // from a stream: such a stream is read whole into memory. The others decode as their bytes arrive.
+            if head.get(4..8) == Some(b"ftyp") || head.starts_with(b"OggS") {
+                let mut bytes = head;
+                (&file)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| EmbedError::io(path, e))?;
+                return Self::from_bytes(path, bytes);
+            }
             let stream = std::io::Cursor::new(head.clone()).chain(file);
             return Self::from_source(path, Box::new(ReadOnlySource::new(stream)), &head);
         }
