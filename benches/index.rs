@@ -16,9 +16,10 @@
 //!   order (as `avx index` hands them out), a graph built over the first `N - N * AVX_BENCH_ADD_PERMILLE /
 //!   1000` (default 10 per mille: 1 %), the rest inserted into it (`Writer::extend_graph`), against a fresh
 //!   build over all N in the same run (vectors/s, CPU time, the insertion's phases, the graph and int8 code
-//!   files before and after, recall@10 of both at five beams over up to 1,000 queries), then path-filtered
-//!   searches (one
-//!   directory = 1 %, ten = 10 %, all, none) against exact filtered searches.
+//!   files before and after, recall@10 of both at five beams over up to 1,000 queries, and over as many
+//!   queries near the inserted points), then path-filtered searches (one directory = 1 %, ten = 10 %, all,
+//!   none) against exact filtered searches. `AVX_BENCH_BASE_CACHE=DIR` keeps a copy of the base index
+//!   there and reuses it on the next run (same N); `AVX_BENCH_FRESH=0` stops after the insertion.
 //!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone, on an index without a graph (1M files
 //!   in minutes).
 //! * `AVX_BENCH_VECTORS=DIR`: instead of the synthetic vectors, read `DIR/vectors.f32` and
@@ -99,7 +100,11 @@ impl Data {
         if let Some((_, q)) = &self.file {
             return row(q, self.dim, i);
         }
-        let base = self.vector((i * 7919) % n);
+        self.query_near((i * 7919) % n, i)
+    }
+    /// Stored vector `row` perturbed by the data's own noise (seed `i`).
+    fn query_near(&self, row: u64, i: u64) -> Vec<f32> {
+        let base = self.vector(row);
         let mut r = Rng::new(0xABCD ^ i);
         let s = 0.6 / (self.dim as f32).sqrt();
         unit(base.iter().map(|x| x + s * r.gaussian() as f32).collect())
@@ -472,13 +477,29 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     let (inc, fresh) = (root.join("incremental"), root.join("fresh"));
     let _ = std::fs::remove_dir_all(&inc);
     let _ = std::fs::remove_dir_all(&fresh);
-    let mut w = store(&inc, data, 0..base, |i| ordered_path(i, n));
-    let (rep, b, bc) = timed(|| w.rebuild_graph(Level::File).unwrap().unwrap());
-    println!(
-        "base graph over {base}: {b:.1} s, CPU {bc:.1} s ({:.0} vectors/s); {rep:?}",
-        base as f64 / b
-    );
-    drop(w);
+    // `AVX_BENCH_BASE_CACHE`: a copy of the base index (with its graph) kept there and reused by the next
+    // run with the same N and seed, to time insertions without building the base again.
+    let cache = std::env::var_os("AVX_BENCH_BASE_CACHE").map(PathBuf::from);
+    match &cache {
+        Some(c) if c.join("done").exists() => {
+            copy_dir(c, &inc);
+            println!("base index over {base} copied from {}", c.display());
+        }
+        _ => {
+            let mut w = store(&inc, data, 0..base, |i| ordered_path(i, n));
+            let (rep, b, bc) = timed(|| w.rebuild_graph(Level::File).unwrap().unwrap());
+            println!(
+                "base graph over {base}: {b:.1} s, CPU {bc:.1} s ({:.0} vectors/s); {rep:?}",
+                base as f64 / b
+            );
+            drop(w);
+            if let Some(c) = &cache {
+                let _ = std::fs::remove_dir_all(c);
+                copy_dir(&inc, c);
+                std::fs::write(c.join("done"), b"").unwrap();
+            }
+        }
+    }
     let mut w = store(&inc, data, base..n, |i| ordered_path(i, n));
     // The part of the insertion that reads the old graph into the builder's lists, timed alone (untimed in the
     // ratio): it scales with the old graph, not with the insert.
@@ -510,6 +531,9 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     );
     self_search(&inc);
     drop(w);
+    if env_or::<u8>("AVX_BENCH_FRESH", 1) == 0 {
+        return;
+    }
     let mut w = store(&fresh, data, 0..n, |i| ordered_path(i, n));
     let (rep, f, fc) = timed(|| w.rebuild_graph(Level::File).unwrap().unwrap());
     println!(
@@ -533,27 +557,51 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
         Index::open(&fresh, OpenOptions::default()).unwrap(),
     );
     let qs: Vec<Vec<f32>> = (0..queries.min(1000)).map(|i| data.query(i, n)).collect();
+    // Queries near the inserted points alone: each an inserted vector perturbed as `Data::query` does.
+    let near_new: Vec<Vec<f32>> = (0..queries.min(1000).min(added))
+        .map(|i| data.query_near(base + i * added / queries.min(1000).min(added), i))
+        .collect();
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap();
     one.install(|| {
-        let truth: Vec<_> = qs
-            .iter()
-            .map(|q| inc_ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap())
-            .collect();
-        for ef in [16usize, 32, 48, 64, 96] {
-            let (ri, ti) = graph_recall(&inc_ix, &qs, &truth, ef);
-            let (rf, tf) = graph_recall(&fresh_ix, &qs, &truth, ef);
-            println!(
-                "ef {ef}: recall@10 incremental {ri:.4} (p50 {:.3} ms), fresh {rf:.4} (p50 {:.3} ms), difference {:+.4}",
-                ti.as_secs_f64() * 1e3,
-                tf.as_secs_f64() * 1e3,
-                ri - rf
-            );
+        for (what, qs) in [("queries", &qs), ("queries near the inserted points", &near_new)] {
+            // The exact answers on every thread (0.4 s a query at 1M), the timed searches on one.
+            let truth: Vec<_> = rayon::ThreadPoolBuilder::new().build().unwrap().install(|| {
+                use rayon::prelude::*;
+                qs.par_iter()
+                    .map(|q| inc_ix.search(q, &SearchOptions { k: 10, exact: true, ..Default::default() }).unwrap())
+                    .collect()
+            });
+            // Both indexes once through the queries first: the first one searched would pay the page faults.
+            graph_recall(&inc_ix, qs, &truth, 96);
+            graph_recall(&fresh_ix, qs, &truth, 96);
+            println!("{} {what}:", qs.len());
+            for ef in [16usize, 32, 48, 64, 96] {
+                let (ri, ti) = graph_recall(&inc_ix, qs, &truth, ef);
+                let (rf, tf) = graph_recall(&fresh_ix, qs, &truth, ef);
+                println!(
+                    "ef {ef}: recall@10 incremental {ri:.4} (p50 {:.3} ms), fresh {rf:.4} (p50 {:.3} ms), difference {:+.4}",
+                    ti.as_secs_f64() * 1e3,
+                    tf.as_secs_f64() * 1e3,
+                    ri - rf
+                );
+            }
         }
     });
     filtered(&inc_ix, data, n, queries);
+}
+
+/// Copies the files of directory `from` (no subdirectories) into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 /// Names and sizes of `files`.

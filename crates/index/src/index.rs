@@ -587,12 +587,18 @@ impl Index {
         let exact_rows = |prefix_slots: Option<&[&[u32]]>| -> Vec<Scored> {
             match prefix_slots {
                 Some(ranges) => {
+                    // The ranges hold exactly the files under the prefix (`Index::under`): only an
+                    // excluded file is left out (a `Path::starts_with` per file was 15 % of a 1 % filter's
+                    // search at 1M files).
                     let mut ids = Vec::new();
                     for &slot in ranges.iter().copied().flatten() {
-                        if !slot_ok(slot) {
+                        let f = &self.files[slot as usize];
+                        if opts
+                            .exclude_path
+                            .is_some_and(|p| f.path.as_os_str() == p.as_os_str())
+                        {
                             continue;
                         }
-                        let f = &self.files[slot as usize];
                         match level {
                             Level::File => ids.extend(f.vector_row),
                             Level::Window => ids.extend(f.window_rows.clone()),

@@ -230,6 +230,10 @@ fn path_filter_selects_whole_components() {
         "/a/bc/2.wav",
         "/a/b/3.wav",
         "/a/b/c/4.wav",
+        // Not under /a/b on Unix (a backslash is not a separator there), then two spellings that are.
+        "/a/b\\5.wav",
+        "/a/b/./6.wav",
+        "/a/b//7.wav",
     ];
     for filler in [0usize, 3_000] {
         let tmp = tempfile::tempdir().unwrap();
