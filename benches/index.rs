@@ -19,7 +19,7 @@
 //!   files before and after, recall@10 of both at five beams over up to 1,000 queries, and over as many
 //!   queries near the inserted points), then path-filtered searches (one directory = 1 %, ten = 10 %, all,
 //!   none) against exact filtered searches. `AVX_BENCH_BASE_CACHE=DIR` keeps a copy of the base index
-//!   there and reuses it on the next run (same N); `AVX_BENCH_FRESH=0` stops after the insertion.
+//!   there and reuses it on a run with the same N and data; `AVX_BENCH_FRESH=0` stops after the insertion.
 //!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone, on an index without a graph (1M files
 //!   in minutes).
 //! * `AVX_BENCH_VECTORS=DIR`: instead of the synthetic vectors, read `DIR/vectors.f32` and
@@ -478,10 +478,16 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     let _ = std::fs::remove_dir_all(&inc);
     let _ = std::fs::remove_dir_all(&fresh);
     // `AVX_BENCH_BASE_CACHE`: a copy of the base index (with its graph) kept there and reused by the next
-    // run with the same N and seed, to time insertions without building the base again.
+    // run with the same N, dimension, centres and seed, to time insertions without building the base again.
     let cache = std::env::var_os("AVX_BENCH_BASE_CACHE").map(PathBuf::from);
+    let made_for = format!(
+        "{base} of {n}, dim {}, {} centres, seed {}",
+        data.dim,
+        data.centres.len(),
+        data.seed
+    );
     match &cache {
-        Some(c) if c.join("done").exists() => {
+        Some(c) if std::fs::read_to_string(c.join("done")).is_ok_and(|d| d == made_for) => {
             copy_dir(c, &inc);
             println!("base index over {base} copied from {}", c.display());
         }
@@ -496,7 +502,7 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
             if let Some(c) = &cache {
                 let _ = std::fs::remove_dir_all(c);
                 copy_dir(&inc, c);
-                std::fs::write(c.join("done"), b"").unwrap();
+                std::fs::write(c.join("done"), &made_for).unwrap();
             }
         }
     }
@@ -558,8 +564,9 @@ fn incremental(root: &Path, data: &Data, n: u64, queries: u64) {
     );
     let qs: Vec<Vec<f32>> = (0..queries.min(1000)).map(|i| data.query(i, n)).collect();
     // Queries near the inserted points alone: each an inserted vector perturbed as `Data::query` does.
-    let near_new: Vec<Vec<f32>> = (0..queries.min(1000).min(added))
-        .map(|i| data.query_near(base + i * added / queries.min(1000).min(added), i))
+    let near = queries.min(1000).min(added);
+    let near_new: Vec<Vec<f32>> = (0..near)
+        .map(|i| data.query_near(base + i * added / near, i))
         .collect();
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

@@ -568,14 +568,17 @@ impl Index {
         // (narrowed by `Path::starts_with` below).
         let prefix_key = opts.path_prefix.map(|p| (p, dir_key(p)));
         let prefix: Option<Vec<&[u32]>> = opts.path_prefix.map(|p| self.under(p));
+        let excluded = |f: &FileMeta| {
+            opts.exclude_path
+                .is_some_and(|p| f.path.as_os_str() == p.as_os_str())
+        };
         let slot_ok = |slot: u32| -> bool {
             // `DEAD` (a row no file owns) is past every slot.
             let Some(f) = self.files.get(slot as usize) else {
                 return false;
             };
             // The byte prefix first: it rejects most candidates of a selective filter cheaply.
-            opts.exclude_path
-                .is_none_or(|p| f.path.as_os_str() != p.as_os_str())
+            !excluded(f)
                 && prefix_key
                     .as_ref()
                     .is_none_or(|(p, k)| key(&f.path).starts_with(k) && f.path.starts_with(p))
@@ -593,10 +596,7 @@ impl Index {
                     let mut ids = Vec::new();
                     for &slot in ranges.iter().copied().flatten() {
                         let f = &self.files[slot as usize];
-                        if opts
-                            .exclude_path
-                            .is_some_and(|p| f.path.as_os_str() == p.as_os_str())
-                        {
+                        if excluded(f) {
                             continue;
                         }
                         match level {
