@@ -181,7 +181,8 @@ pub fn check_run(
     if failed != failures {
         return Err(format!("{failures} failure lines, summary says {failed}"));
     }
-    let indexed = get("new") + get("changed") + get("unchanged") - failed;
+    // `new` and `changed` count files stored; a file that failed counts in `failed` only.
+    let indexed = get("new") + get("changed") + get("unchanged");
     let skipped = get("skipped_failed");
     if indexed + failed + skipped != n as u64 || s["interrupted"] != false {
         return Err(format!("{n} files, but the summary accounts for {indexed} indexed, {failed} failed, {skipped} skipped: {s}"));

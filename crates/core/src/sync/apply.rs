@@ -64,7 +64,9 @@ pub enum Progress<'a> {
 /// What [`apply()`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
+    /// Files stored that were not in the index (or had failed before and were retried).
     pub new: u64,
+    /// Files stored again because their size or modification time changed.
     pub changed: u64,
     pub removed: u64,
     pub moved: u64,
@@ -93,8 +95,6 @@ pub fn apply<E: From<CoreError>>(
     progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> std::result::Result<Report, E> {
     let mut report = Report {
-        new: plan.count(Reason::New),
-        changed: plan.count(Reason::Changed),
         unchanged: plan.unchanged,
         skipped_failed: plan.skipped_failed,
         failed: plan.unreadable,
@@ -134,10 +134,10 @@ pub fn apply<E: From<CoreError>>(
         log::info!("{} file(s) to embed", plan.embed.len());
         let (mut embedder, hop) = load_model()?;
         let files: Vec<PathBuf> = plan.embed.iter().map(|e| e.path.clone()).collect();
-        let known: HashMap<PathBuf, (Stat, Option<u128>)> = plan
+        let known: HashMap<PathBuf, (Stat, Option<u128>, Reason)> = plan
             .embed
             .into_iter()
-            .map(|e| (e.path, (e.stat, e.content_hash)))
+            .map(|e| (e.path, (e.stat, e.content_hash, e.reason)))
             .collect();
         let popts = PipelineOptions {
             hop_s: Some(hop),
@@ -234,7 +234,7 @@ pub fn apply<E: From<CoreError>>(
 struct Store<'a, 'p> {
     writer: &'a mut Writer,
     prints: &'a mut PrintWriter,
-    known: &'a HashMap<PathBuf, (Stat, Option<u128>)>,
+    known: &'a HashMap<PathBuf, (Stat, Option<u128>, Reason)>,
     opts: &'a ApplyOptions,
     report: &'a mut Report,
     progress: &'a mut (dyn FnMut(Progress<'_>) + Send + 'p),
@@ -246,7 +246,7 @@ impl Store<'_, '_> {
     fn store(&mut self, outcome: FileOutcome) -> Result<()> {
         match outcome {
             FileOutcome::Embedded(f) => {
-                let (st, hash) = self.known[&f.path];
+                let (st, hash, reason) = self.known[&f.path];
                 let hash = match hash {
                     Some(h) => h,
                     None => content_hash(&f.path).map_err(|e| CoreError::io(&f.path, e))?,
@@ -279,6 +279,11 @@ impl Store<'_, '_> {
                 });
                 match stored {
                     Ok(_) => {
+                        // Counted once stored: a file that fails counts in `failed` only.
+                        match reason {
+                            Reason::Changed => self.report.changed += 1,
+                            Reason::New | Reason::RetryFailed => self.report.new += 1,
+                        }
                         self.report.seconds_of_audio += seconds;
                         self.report.windows += windows;
                         (self.progress)(Progress::Stored {
