@@ -1,7 +1,10 @@
 //! The print stage of `avx dupes` alone, on eval/dupes_set.py's set: every (original, edited copy) pair and the
 //! hard negatives (every pair of different sources within one family where one file is unedited), scored by
 //! [`avx_embed::soundprint::compare`]. Prints recall per edit and the negatives above each threshold; writes every
-//! score to `OUT.tsv`. `FILES.tsv`: path, source id, kind (`original`, `lookalike` or the edit), family.
+//! pair to `OUT.tsv`: the two paths, positive (1) or not, the pair's kind, then the alignment's score, detail r,
+//! pitch, scale and speckle r (2: none), its span in each file (start and end, seconds), and each print's lead
+//! (seconds) and length (frames). `FILES.tsv`: path, source id, kind (`original`, `lookalike` or the edit),
+//! family.
 //!
 //!     cargo run --release -p avx-embed --example print_eval -- FILES.tsv OUT [THRESHOLD...]
 
@@ -104,7 +107,7 @@ fn main() {
         }
     }
     let t = Instant::now();
-    let full: Vec<(f32, f32, f32, f32, f32)> = par_map(pairs.len(), threads, |i| {
+    let full: Vec<(f32, f32, f32, f32, f32, String)> = par_map(pairs.len(), threads, |i| {
         let (a, b, _, _) = &pairs[i];
         match (&prints[*a], &prints[*b]) {
             (Some(x), Some(y)) => {
@@ -115,9 +118,20 @@ fn main() {
                     m.pitch,
                     m.scale,
                     m.speckle.unwrap_or(2.0),
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        m.span_a.0,
+                        m.span_a.1,
+                        m.span_b.0,
+                        m.span_b.1,
+                        x.lead_s,
+                        y.lead_s,
+                        x.frames,
+                        y.frames
+                    ),
                 )
             }
-            _ => (-2.0, -2.0, 0.0, 1.0, 2.0),
+            _ => (-2.0, -2.0, 0.0, 1.0, 2.0, "0\t0\t0\t0\t0\t0\t0\t0".into()),
         }
     });
     let scores: Vec<f32> = full.iter().map(|x| x.0).collect();
@@ -127,10 +141,10 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let mut w = std::io::BufWriter::new(std::fs::File::create(format!("{out}.tsv")).expect("out"));
-    for ((a, b, pos, kind), (s, d, sh, sc, sp)) in pairs.iter().zip(&full) {
+    for ((a, b, pos, kind), (s, d, sh, sc, sp, more)) in pairs.iter().zip(&full) {
         writeln!(
             w,
-            "{}\t{}\t{}\t{}\t{s}\t{d}\t{sh}\t{sc}\t{sp}",
+            "{}\t{}\t{}\t{}\t{s}\t{d}\t{sh}\t{sc}\t{sp}\t{more}",
             files[*a].path, files[*b].path, *pos as u8, kind
         )
         .expect("write");
