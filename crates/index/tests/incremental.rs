@@ -285,6 +285,19 @@ fn path_filter_selects_whole_components() {
                 }
             }
         }
+        // A filter that selects every file walks the graph as no filter does: the same hits.
+        let rows = |prefix: Option<&Path>| -> Vec<(u64, f32)> {
+            let opts = SearchOptions {
+                k: 10,
+                exact_below_rows: 100,
+                path_prefix: prefix,
+                ..Default::default()
+            };
+            let hits = ix.search(&q, &opts).unwrap();
+            hits.iter().map(|h| (h.row, h.score)).collect()
+        };
+        assert_eq!(rows(Some(Path::new("/"))), rows(None), "filler {filler}");
+        assert_eq!(rows(Some(Path::new("/a"))), rows(None), "filler {filler}");
     }
 }
 
