@@ -478,11 +478,13 @@ impl Index {
         };
         let k = dir_key(p);
         // The root (or an empty prefix): every path that starts with it.
+        let mut out = Vec::with_capacity(1 + SEPARATORS.len());
         if k.last().is_none_or(|c| SEPARATORS.contains(c)) {
-            return vec![starting(k)];
+            out.push(starting(k));
+            return out;
         }
         let lo = order.partition_point(|s| path(s) < k);
-        let mut out = vec![lo..lo + order.get(lo).is_some_and(|s| path(s) == k) as usize];
+        out.push(lo..lo + order.get(lo).is_some_and(|s| path(s) == k) as usize);
         for &sep in SEPARATORS {
             let mut dir = k.to_vec();
             dir.push(sep);
