@@ -436,8 +436,8 @@ impl Index {
         })
     }
 
-    /// [`Index::rows_before`] of `level`: `out[i]` is the number of `level` rows of the files at path-order
-    /// positions below `i`.
+    /// The prefix sums of `level`: `out[i]` is the number of `level` rows of the files at path-order positions
+    /// below `i` (built on first use, with the path order).
     fn rows_before(&self, level: Level) -> &[u64] {
         &self.rows_before.get_or_init(|| {
             let order = self.path_order();
@@ -639,8 +639,8 @@ impl Index {
 
         let selected: u64 = match &prefix {
             None => self.live[li],
-            // From the ranges' ends: counting file by file read every selected record (38 ms for a filter
-            // that selects all of 1M files, a hundred times the search itself).
+            // From the ranges' ends: counting file by file read every selected record (a filter selecting all
+            // of 1M files searched in 16 ms with it, 0.9 ms without).
             Some(ranges) => {
                 let before = self.rows_before(level);
                 ranges.iter().map(|r| before[r.end] - before[r.start]).sum()
