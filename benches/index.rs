@@ -20,8 +20,9 @@
 //!   queries near the inserted points), then path-filtered searches (one directory = 1 %, ten = 10 %, all,
 //!   none) against exact filtered searches. `AVX_BENCH_BASE_CACHE=DIR` keeps a copy of the base index
 //!   there and reuses it on a run with the same N and data; `AVX_BENCH_FRESH=0` stops after the insertion.
-//!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone, on an index without a graph (1M files
-//!   in minutes).
+//!   `AVX_BENCH_MODE=filtered`: the path-filtered searches alone (all the searches, then the exact scans),
+//!   on an index without a graph (1M files in minutes), or on the index in `AVX_BENCH_DIR` when it holds N
+//!   files (with its graph, if it has one).
 //! * `AVX_BENCH_VECTORS=DIR`: instead of the synthetic vectors, read `DIR/vectors.f32` and
 //!   `DIR/queries.f32` (the layout `AVX_BENCH_EXPORT` writes, of dimension `AVX_BENCH_DIM`; N and the
 //!   query count are the files' rows), e.g. the real aiSFX window vectors `benches/real_set.sh` makes, so

@@ -110,11 +110,6 @@ impl Plan {
         !self.embed.is_empty()
     }
 
-    /// How many files are embedded for `reason`.
-    pub fn count(&self, reason: Reason) -> u64 {
-        self.embed.iter().filter(|e| e.reason == reason).count() as u64
-    }
-
     /// One line per decision, for tests and debugging: `new PATH`, `changed PATH`, `retry PATH`,
     /// `move FROM -> TO`, `remove PATH`, `unreadable PATH`, then the `unchanged` and `skipped_failed` counts.
     pub fn describe(&self) -> String {
