@@ -25,6 +25,7 @@ use rayon::prelude::*;
 use crate::exact::dot;
 use crate::graph::{layer_beam, prefetch, prefetch_codes, Cand, QuantRows, UPPER_EF};
 use crate::kernel::dot_i8;
+use crate::lists::{Lists, Slots};
 
 /// The similarity the build scores with: between nodes, by number.
 pub(crate) trait Space: Sync {
@@ -62,12 +63,14 @@ impl Space for QuantRows<'_> {
 /// Highest layer a node can be drawn on (layers are counted in a `u8`).
 const MAX_LEVEL: usize = 15;
 
-/// A graph as built: per node its level, `adj[layer][node]`, and the entry point.
+/// A graph as built: per node its level, its lists (layer 0, then `upper[layer - 1][node]`), and the entry
+/// point.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Built {
     pub levels: Vec<u8>,
     pub entry: u32,
-    pub adj: Vec<Vec<Vec<u32>>>,
+    pub layer0: Lists,
+    pub upper: Vec<Vec<Vec<u32>>>,
     /// After [`extend`]: the nodes of the graph it extended that lost a layer-0 link towards them (a
     /// neighbour's list re-selected by the heuristic without them), ascending.
     pub lost: Vec<u32>,
@@ -85,16 +88,25 @@ struct Links {
 }
 
 impl Links {
-    /// Empty lists for nodes of `levels`, then `prev[layer][node]` where given; layer-0 slots for at least
-    /// `cap0` links (more when a previous list is longer).
-    fn new(levels: &[u8], cap0: usize, upper_cap: usize, prev: &mut [Vec<Vec<u32>>]) -> Links {
-        let longest = prev
-            .first()
-            .map_or(0, |l| l.iter().map(Vec::len).max().unwrap_or(0));
+    /// Empty lists for nodes of `levels`, then the previous graph's (`prev0` on layer 0,
+    /// `prev_upper[layer - 1][node]` above) where given; layer-0 slots for at least `cap0` links (more when a
+    /// previous list is longer).
+    fn new(
+        levels: &[u8],
+        cap0: usize,
+        upper_cap: usize,
+        prev0: &Lists,
+        prev_upper: &mut [Vec<Vec<u32>>],
+    ) -> Links {
+        let longest = prev0.iter().map(<[u32]>::len).max().unwrap_or(0);
         let stride = cap0.max(longest) + 1;
-        let l0: Vec<AtomicU32> = (0..levels.len() * stride)
-            .map(|_| AtomicU32::new(0))
-            .collect();
+        // Filled before they are shared: no locks, one pass over the old lists.
+        let mut l0 = vec![0u32; levels.len() * stride];
+        for (slots, list) in l0.chunks_exact_mut(stride).zip(prev0.iter()) {
+            slots[0] = list.len() as u32;
+            slots[1..=list.len()].copy_from_slice(list);
+        }
+        let l0 = l0.into_iter().map(AtomicU32::new).collect();
         let upper = levels
             .iter()
             .enumerate()
@@ -102,7 +114,9 @@ impl Links {
                 let lists = (1..=l as usize)
                     .map(|layer| {
                         let mut list = Vec::with_capacity(upper_cap + 1);
-                        if let Some(had) = prev.get_mut(layer).and_then(|a| a.get_mut(node)) {
+                        if let Some(had) =
+                            prev_upper.get_mut(layer - 1).and_then(|a| a.get_mut(node))
+                        {
                             list.append(had);
                         }
                         list
@@ -111,14 +125,7 @@ impl Links {
                 Mutex::new(lists)
             })
             .collect();
-        let links = Links { l0, stride, upper };
-        if let Some(p0) = prev.first() {
-            for (node, list) in p0.iter().enumerate().take(levels.len()) {
-                let g = links.lock(node as u32);
-                links.store0(&g, node as u32, list);
-            }
-        }
-        links
+        Links { l0, stride, upper }
     }
 
     fn lock(&self, node: u32) -> MutexGuard<'_, Vec<Vec<u32>>> {
@@ -192,9 +199,9 @@ pub(crate) fn extend<S: Space>(
     let mut levels = prev.levels;
     levels.truncate(old);
     levels.extend((old..n).map(|i| level_of(i, m)));
-    let mut prev_adj = prev.adj;
-    let links = Links::new(&levels, cap(0, m), cap(1, m), &mut prev_adj);
-    drop(prev_adj);
+    let mut prev_upper = prev.upper;
+    let links = Links::new(&levels, cap(0, m), cap(1, m), &prev.layer0, &mut prev_upper);
+    drop((prev.layer0, prev_upper));
     let start = (old > 0).then(|| (prev.entry, levels[prev.entry as usize] as usize));
     let entry: Mutex<Option<(u32, usize)>> = Mutex::new(start);
     let lost: Vec<AtomicBool> = (0..old).map(|_| AtomicBool::new(false)).collect();
@@ -214,17 +221,18 @@ pub(crate) fn extend<S: Space>(
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
         .map_or(0, |(e, _)| e);
-    let mut adj = vec![vec![Vec::new(); n]; top + 1];
-    let mut buf = Vec::new();
-    for (node, lists) in links.upper.iter().enumerate() {
-        let lists = lists.lock().unwrap_or_else(PoisonError::into_inner);
-        links.load(&lists, node as u32, 0, &mut buf);
-        adj[0][node] = buf.clone();
-        for (layer, list) in lists.iter().enumerate() {
-            adj[layer + 1][node] = list.clone();
+    let mut upper = vec![vec![Vec::new(); n]; top];
+    for (node, lists) in links.upper.into_iter().enumerate() {
+        let lists = lists.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for (layer, list) in lists.into_iter().enumerate() {
+            upper[layer][node] = list;
         }
     }
-    for w in patch_in_links(&mut adj[0], MIN_IN_LINKS, cap(0, m)) {
+    let mut slots = Slots {
+        data: links.l0.into_iter().map(AtomicU32::into_inner).collect(),
+        stride: links.stride,
+    };
+    for w in patch_in_links(&mut slots, MIN_IN_LINKS, cap(0, m)) {
         if let Some(flag) = lost.get(w as usize) {
             flag.store(true, Relaxed);
         }
@@ -235,7 +243,8 @@ pub(crate) fn extend<S: Space>(
     Built {
         levels,
         entry,
-        adj,
+        layer0: slots.to_lists(),
+        upper,
         lost,
     }
 }
@@ -376,38 +385,39 @@ impl<S: Space> Inserter<'_, '_, S> {
 /// The heuristic re-selects a full list without regard to the nodes it drops, so some nodes end with no
 /// link towards them (measured on 200k points in clusters of 1000: 205 with none, 418 with one, 741 with
 /// two), and a search for them can only miss them: most of the points the check had to repair there.
-pub(crate) fn patch_in_links(adj0: &mut [Vec<u32>], min_in: usize, limit: usize) -> Vec<u32> {
-    let mut indeg = vec![0u32; adj0.len()];
-    for list in adj0.iter() {
-        for &v in list {
-            indeg[v as usize] += 1;
+pub(crate) fn patch_in_links(adj0: &mut Slots, min_in: usize, limit: usize) -> Vec<u32> {
+    let n = adj0.len();
+    let mut indeg = vec![0u32; n];
+    for u in 0..n {
+        for &v in adj0.list(u) {
+            if let Some(d) = indeg.get_mut(v as usize) {
+                *d += 1;
+            }
         }
     }
     let min_in = min_in as u32;
     let mut evicted = Vec::new();
-    for u in 0..adj0.len() {
+    for u in 0..n {
         let mut i = 0;
-        while indeg[u] < min_in && i < adj0[u].len() {
-            let v = adj0[u][i] as usize;
+        while indeg[u] < min_in && i < adj0.list(u).len() {
+            let v = adj0.list(u)[i] as usize;
             i += 1;
-            let list = &mut adj0[v];
-            if v == u || list.contains(&(u as u32)) {
+            if v == u || v >= n || adj0.list(v).contains(&(u as u32)) {
                 continue;
             }
-            if list.len() < limit {
-                list.push(u as u32);
-            } else {
-                let Some((slot, &w)) = list
+            if adj0.list(v).len() >= limit || !adj0.push(v, u as u32) {
+                let Some((slot, &w)) = adj0
+                    .list(v)
                     .iter()
                     .enumerate()
-                    .max_by_key(|(_, &w)| indeg[w as usize])
+                    .max_by_key(|(_, &w)| indeg.get(w as usize).copied().unwrap_or(0))
                 else {
                     continue;
                 };
-                if indeg[w as usize] <= min_in {
+                if indeg.get(w as usize).is_none_or(|&d| d <= min_in) {
                     continue;
                 }
-                list[slot] = u as u32;
+                adj0.set(v, slot, u as u32);
                 indeg[w as usize] -= 1;
                 evicted.push(w);
             }
@@ -472,7 +482,8 @@ mod tests {
             rows: (0..vs.len() as u32).collect(),
             levels: built.levels,
             entry: built.entry,
-            adj: built.adj,
+            layer0: built.layer0,
+            upper: built.upper,
             codes: quant.0,
             steps: quant.1,
         }
@@ -496,7 +507,7 @@ mod tests {
     fn patch_in_links_links_every_node_from_its_neighbours_within_the_cap() {
         // Node 0 is everyone's first neighbour and nobody links to 1..=4; 5 links to 1..=4 but its
         // list is full (cap 4) of links to 0, which has many.
-        let mut adj: Vec<Vec<u32>> = vec![
+        let before: Vec<Vec<u32>> = vec![
             vec![5, 6],
             vec![5, 0],
             vec![5, 0],
@@ -507,8 +518,16 @@ mod tests {
             vec![0, 5],
             vec![0, 5],
         ];
-        let before = adj.clone();
-        let evicted = patch_in_links(&mut adj, 2, 4);
+        // One slot more than the cap: the cap, not the slots, must stop the lists.
+        let mut slots = Slots {
+            data: vec![0; before.len() * 6],
+            stride: 6,
+        };
+        for (u, list) in before.iter().enumerate() {
+            list.iter().for_each(|&v| assert!(slots.push(u, v)));
+        }
+        let evicted = patch_in_links(&mut slots, 2, 4);
+        let adj: Vec<Vec<u32>> = slots.to_lists().iter().map(<[u32]>::to_vec).collect();
         let indeg = |adj: &[Vec<u32>], u: u32| adj.iter().filter(|l| l.contains(&u)).count();
         assert!(adj.iter().all(|l| l.len() <= 4), "{adj:?}");
         // Every node has 2 links towards it, or none of its neighbours could give it one more: each
@@ -548,14 +567,14 @@ mod tests {
             "a build from nothing extends no graph"
         );
         let old_entry = half.entry;
-        let before = half.adj[0].clone();
+        let before = half.layer0.clone();
         let full = extend(half, 3_000, 16, 100, &q);
         // `lost` lists (ascending, old nodes only) every old node that some old node no longer links to on
         // layer 0; a node dropped from a list and linked again later stays listed.
         let mut dropped: Vec<u32> = (0..2_000)
             .flat_map(|u| {
-                let now = &full.adj[0][u];
-                before[u].iter().filter(|v| !now.contains(v)).copied()
+                let now = full.layer0.get(u);
+                before.get(u).iter().filter(|v| !now.contains(v)).copied()
             })
             .collect();
         dropped.sort_unstable();
@@ -569,9 +588,14 @@ mod tests {
             .collect();
         assert!(missing.is_empty(), "not listed as lost: {missing:?}");
         assert_eq!(full.levels.len(), 3_000);
-        assert_eq!(full.adj[0].len(), 3_000);
+        assert_eq!(full.layer0.len(), 3_000);
         assert!(full.levels[full.entry as usize] >= full.levels[old_entry as usize]);
-        for (layer, lists) in full.adj.iter().enumerate() {
+        let layers = std::iter::once(full.layer0.iter().collect::<Vec<_>>()).chain(
+            full.upper
+                .iter()
+                .map(|lists| lists.iter().map(Vec::as_slice).collect()),
+        );
+        for (layer, lists) in layers.enumerate() {
             for (node, list) in lists.iter().enumerate() {
                 assert!(list.len() <= cap(layer, 16), "layer {layer} node {node}");
                 assert!(list
@@ -580,7 +604,12 @@ mod tests {
             }
         }
         // The new nodes are linked from the old ones and found as well as the old ones.
-        assert!(full.adj[0][..2_000].iter().flatten().any(|&v| v >= 2_000));
+        assert!(full
+            .layer0
+            .iter()
+            .take(2_000)
+            .flatten()
+            .any(|&v| v >= 2_000));
         let g = graph_of(full, &vs, quant);
         let (old, new) = (found(&g, &vs, 0..2_000), found(&g, &vs, 2_000..3_000));
         // Before any repair pass (GraphData::build's check links the rest in): pruning the old nodes' full

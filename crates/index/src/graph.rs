@@ -28,6 +28,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::error::{IndexError, Result};
 use crate::exact::dot;
 use crate::kernel::{code_sum, dot_i8_query, quantize};
+use crate::lists::Lists;
 use crate::storage::Storage;
 use crate::vectors::{sync_dir, u32_at, u64_at, Level};
 
@@ -178,8 +179,10 @@ pub struct GraphData {
     /// Node -> highest layer it is on.
     pub levels: Vec<u8>,
     pub entry: u32,
-    /// `adj[layer][node]`; on layers above 0 only nodes with `levels[node] >= layer` have lists.
-    pub adj: Vec<Vec<Vec<u32>>>,
+    /// Every node's layer-0 neighbours.
+    pub layer0: Lists,
+    /// `upper[layer - 1][node]` for layers 1 and up; only nodes with `levels[node] >= layer` have lists.
+    pub upper: Vec<Vec<Vec<u32>>>,
     /// Int8 codes of every node's vector in node order (`points * dim`), or empty: see [`QuantRows`].
     pub codes: Vec<i8>,
     /// Per node, the step of its codes (empty when `codes` is).
@@ -194,11 +197,15 @@ impl Adjacency for GraphData {
         (!self.rows.is_empty()).then_some(self.entry)
     }
     fn top_layer(&self) -> usize {
-        self.adj.len().saturating_sub(1)
+        self.upper.len()
     }
+    #[inline]
     fn neighbours(&self, layer: usize, node: u32) -> &[u32] {
-        self.adj
-            .get(layer)
+        if layer == 0 {
+            return self.layer0.get(node as usize);
+        }
+        self.upper
+            .get(layer - 1)
             .and_then(|l| l.get(node as usize))
             .map_or(&[], |v| v.as_slice())
     }
@@ -235,7 +242,8 @@ impl GraphData {
             rows: Vec::new(),
             levels: Vec::new(),
             entry: 0,
-            adj: vec![Vec::new()],
+            layer0: Lists::default(),
+            upper: Vec::new(),
             codes: Vec::new(),
             steps: Vec::new(),
         };
@@ -323,7 +331,8 @@ impl GraphData {
             let prev = crate::build::Built {
                 levels: std::mem::take(&mut self.levels),
                 entry: self.entry,
-                adj: std::mem::take(&mut self.adj),
+                layer0: std::mem::take(&mut self.layer0),
+                upper: std::mem::take(&mut self.upper),
                 lost: Vec::new(),
             };
             let (m, ef) = (self.m as usize, params.ef_construction);
@@ -333,7 +342,8 @@ impl GraphData {
             };
             self.levels = built.levels;
             self.entry = built.entry;
-            self.adj = built.adj;
+            self.layer0 = built.layer0;
+            self.upper = built.upper;
             lost = built.lost;
         }
         (old, lost)
@@ -400,7 +410,7 @@ impl GraphData {
             // may now miss it: search once more for the nodes next to those links.
             let mut near = touched.clone();
             for &v in &touched {
-                near.extend_from_slice(&g.adj[0][v as usize]);
+                near.extend_from_slice(g.layer0.get(v as usize));
             }
             near.sort_unstable();
             near.dedup();
@@ -455,7 +465,7 @@ impl GraphData {
         let mut stack = vec![self.entry];
         rank[self.entry as usize] = 0;
         while let Some(u) = stack.pop() {
-            for layer in (0..self.adj.len()).rev() {
+            for layer in (0..=self.top_layer()).rev() {
                 for &v in self.neighbours(layer, u) {
                     if rank[v as usize] == u32::MAX {
                         next += 1;
@@ -489,19 +499,25 @@ impl GraphData {
             })
             .collect();
         let mut touched = Vec::new();
+        // Links to add as (node, neighbour), in the order found; each once, and none a list already has.
+        let mut added = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut add = |node: u32, to: u32, layer0: &Lists| {
+            let new = !layer0.get(node as usize).contains(&to) && seen.insert((node, to));
+            if new {
+                added.push((node, to));
+            }
+            new
+        };
         for (u, near) in links {
             for v in near {
-                let list = &mut self.adj[0][v as usize];
-                if !list.contains(&u) {
-                    list.push(u);
+                if add(v, u, &self.layer0) {
                     touched.push(v);
                 }
-                let out = &mut self.adj[0][u as usize];
-                if !out.contains(&v) {
-                    out.push(v);
-                }
+                add(u, v, &self.layer0);
             }
         }
+        self.layer0 = self.layer0.with_added(&mut added);
         touched
     }
 
@@ -560,17 +576,18 @@ impl GraphData {
     {
         let n = self.rows.len() as u64;
         // Reserved once (padding aside): the int8 rows alone are `n * dim` bytes.
-        let links: usize = self.adj.iter().flatten().map(Vec::len).sum();
-        let per_node = 4 + 1 + 4 + self.dim as usize + self.adj.len() * (8 + 4);
+        let layers = self.upper.len() + 1;
+        let links = self.layer0.edges() + self.upper.iter().flatten().map(Vec::len).sum::<usize>();
+        let per_node = 4 + 1 + 4 + self.dim as usize + layers * (8 + 4);
         let mut out = Vec::with_capacity(
-            HEADER + FOOTER + 256 + 64 * self.adj.len() + n as usize * per_node + links * 4,
+            HEADER + FOOTER + 256 + 64 * layers + n as usize * per_node + links * 4,
         );
         let mut h = [0u8; HEADER];
         h[0..8].copy_from_slice(&GRAPH_MAGIC);
         h[8..12].copy_from_slice(&version.to_le_bytes());
         h[12..16].copy_from_slice(&self.level.code().to_le_bytes());
         h[16..24].copy_from_slice(&n.to_le_bytes());
-        h[24..28].copy_from_slice(&(self.adj.len() as u32).to_le_bytes());
+        h[24..28].copy_from_slice(&(layers as u32).to_le_bytes());
         h[28..32].copy_from_slice(&self.entry.to_le_bytes());
         h[32..36].copy_from_slice(&self.dim.to_le_bytes());
         h[36..40].copy_from_slice(&self.m.to_le_bytes());
@@ -583,46 +600,30 @@ impl GraphData {
         pad8(&mut out);
         out.extend_from_slice(&self.levels);
         pad8(&mut out);
-        for (layer, lists) in self.adj.iter().enumerate() {
-            let nodes: Vec<u32> = if layer == 0 {
-                Vec::new()
-            } else {
-                (0..n as u32)
-                    .filter(|&i| self.levels[i as usize] as usize >= layer)
-                    .collect()
-            };
-            let count = if layer == 0 { n } else { nodes.len() as u64 };
-            let edges: u64 = if layer == 0 {
-                lists.iter().map(|l| l.len() as u64).sum()
-            } else {
-                nodes.iter().map(|&i| lists[i as usize].len() as u64).sum()
-            };
-            out.extend_from_slice(&count.to_le_bytes());
+        // Layer 0: every node, so no node ids; its offsets and links are the file's, copied whole.
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(self.layer0.edges() as u64).to_le_bytes());
+        out.extend_from_slice(u64_bytes(self.layer0.offsets()));
+        out.extend_from_slice(u32_bytes(self.layer0.links()));
+        pad8(&mut out);
+        for (i, lists) in self.upper.iter().enumerate() {
+            let layer = i + 1;
+            let nodes: Vec<u32> = (0..n as u32)
+                .filter(|&i| self.levels[i as usize] as usize >= layer)
+                .collect();
+            let edges: u64 = nodes.iter().map(|&i| lists[i as usize].len() as u64).sum();
+            out.extend_from_slice(&(nodes.len() as u64).to_le_bytes());
             out.extend_from_slice(&edges.to_le_bytes());
-            for i in &nodes {
-                out.extend_from_slice(&i.to_le_bytes());
-            }
+            out.extend_from_slice(u32_bytes(&nodes));
             pad8(&mut out);
             let mut off = 0u64;
             out.extend_from_slice(&off.to_le_bytes());
-            let mut emit = |l: &Vec<u32>, out: &mut Vec<u8>| {
-                off += l.len() as u64;
+            for &i in &nodes {
+                off += lists[i as usize].len() as u64;
                 out.extend_from_slice(&off.to_le_bytes());
-            };
-            if layer == 0 {
-                for l in lists {
-                    emit(l, &mut out);
-                }
-            } else {
-                for &i in &nodes {
-                    emit(&lists[i as usize], &mut out);
-                }
             }
-            let mut push = |l: &Vec<u32>| out.extend_from_slice(u32_bytes(l));
-            if layer == 0 {
-                lists.iter().for_each(&mut push);
-            } else {
-                nodes.iter().for_each(|&i| push(&lists[i as usize]));
+            for &i in &nodes {
+                out.extend_from_slice(u32_bytes(&lists[i as usize]));
             }
             pad8(&mut out);
         }
@@ -712,6 +713,11 @@ where
 fn u32_bytes(v: &[u32]) -> &[u8] {
     // SAFETY: u8 has no alignment or validity requirement; the length is the same memory in bytes.
     unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len() * 4) }
+}
+
+fn u64_bytes(v: &[u64]) -> &[u8] {
+    // SAFETY: as in `u32_bytes`.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len() * 8) }
 }
 
 fn pad8(v: &mut Vec<u8>) {
@@ -982,6 +988,21 @@ impl GraphView {
         self.neighbours(layer, node)
     }
 
+    /// Layer 0's lists, copied whole from the file when its offsets are in order (they are in any file that
+    /// passed its checksum), else list by list as searches read them (a damaged list reads as empty).
+    fn layer0(&self) -> Lists {
+        let s = self.layers[0];
+        let offsets = self.u64s(s.offsets, s.count + 1).to_vec();
+        let links = self.u32s(s.neigh, s.edges).to_vec();
+        Lists::from_parts(offsets, links).unwrap_or_else(|| {
+            let mut lists = Lists::default();
+            for i in 0..s.count as u32 {
+                lists.push(self.neighbours(0, i));
+            }
+            lists
+        })
+    }
+
     /// Copies the graph back into memory (tests and tools).
     pub fn to_data(&self) -> GraphData {
         self.to_data_with_room(0)
@@ -991,13 +1012,8 @@ impl GraphView {
     /// does not copy every node's codes a second time.
     pub(crate) fn to_data_with_room(&self, extra: usize) -> GraphData {
         let n = self.points as usize;
-        let adj = (0..self.layers.len())
+        let upper = (1..self.layers.len())
             .map(|l| {
-                if l == 0 {
-                    return (0..n as u32)
-                        .map(|i| self.neighbours(0, i).to_vec())
-                        .collect();
-                }
                 // Only the layer's own nodes have lists: no search of its node list per node.
                 let mut lists = vec![Vec::new(); n];
                 let s = self.layers[l];
@@ -1017,7 +1033,8 @@ impl GraphView {
             rows: self.rows().to_vec(),
             levels: self.levels().to_vec(),
             entry: self.entry,
-            adj,
+            layer0: self.layer0(),
+            upper,
             codes: self.quant().map_or(Vec::new(), |q| {
                 let mut codes = Vec::with_capacity(q.codes.len() + extra * q.dim);
                 codes.extend_from_slice(q.codes);

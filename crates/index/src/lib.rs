@@ -22,6 +22,7 @@ mod extend;
 pub mod graph;
 mod index;
 mod kernel;
+pub mod lists;
 mod lock;
 mod merge;
 mod meta;

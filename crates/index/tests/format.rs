@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use avx_index::graph::{GraphData, GraphView};
+use avx_index::lists::Lists;
 use avx_index::vectors::{decode_row, encode_rows, stride_for, RowHeader, HEADER_LEN};
 use avx_index::{Index, IndexError, Level, SearchOptions};
 use common::*;
@@ -70,7 +71,7 @@ fn arb_graph() -> impl Strategy<Value = GraphData> {
         let mut levels: Vec<u8> = (0..n).map(|_| rng.below(top as u64 + 1) as u8).collect();
         let entry = rng.below(n as u64) as u32;
         levels[entry as usize] = top as u8;
-        let adj = (0..=top)
+        let mut adj: Vec<Vec<Vec<u32>>> = (0..=top)
             .map(|l| {
                 (0..n)
                     .map(|i| {
@@ -94,7 +95,11 @@ fn arb_graph() -> impl Strategy<Value = GraphData> {
             rows,
             levels,
             entry,
-            adj,
+            layer0: adj.remove(0).iter().fold(Lists::default(), |mut l, list| {
+                l.push(list);
+                l
+            }),
+            upper: adj,
             // Half the cases carry int8 rows (graph format 2), half do not.
             codes: if seed % 2 == 0 {
                 (0..n * 8).map(|i| (i as i8).wrapping_mul(37)).collect()

@@ -52,7 +52,12 @@ fn check(n: usize, dim: usize, clusters: usize, spread: f32, duplicates: usize) 
     );
     assert!(g.disconnected().is_empty(), "{ctx}");
     let m = params.m;
-    for (layer, lists) in g.adj.iter().enumerate() {
+    let layers = std::iter::once(g.layer0.iter().collect::<Vec<_>>()).chain(
+        g.upper
+            .iter()
+            .map(|lists| lists.iter().map(Vec::as_slice).collect()),
+    );
+    for (layer, lists) in layers.enumerate() {
         // Insertion keeps lists within M (2M on layer 0); the repair then links each repaired point both ways
         // on layer 0, so a list there may grow by one link per repaired point (the format's lists are
         // variable-length).
@@ -77,7 +82,7 @@ fn check(n: usize, dim: usize, clusters: usize, spread: f32, duplicates: usize) 
         }
     }
     // Layer 0 is well filled (the heuristic keeps diverse links, not a handful).
-    let mean = g.adj[0].iter().map(Vec::len).sum::<usize>() as f64 / n as f64;
+    let mean = g.layer0.edges() as f64 / n as f64;
     assert!(mean >= 4.0, "mean layer-0 degree {mean:.1} ({ctx})");
     // Levels thin out geometrically: about 1 in m nodes above layer 0.
     let upper = g.levels.iter().filter(|&&l| l > 0).count() as f64 / n as f64;
@@ -87,7 +92,7 @@ fn check(n: usize, dim: usize, clusters: usize, spread: f32, duplicates: usize) 
     );
     assert_eq!(
         g.levels[g.entry as usize] as usize + 1,
-        g.adj.len(),
+        g.upper.len() + 1,
         "{ctx}"
     );
 }
