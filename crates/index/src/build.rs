@@ -485,6 +485,7 @@ mod tests {
             layer0: built.layer0,
             upper: built.upper,
             codes: quant.0,
+            mapped: None,
             steps: quant.1,
         }
     }

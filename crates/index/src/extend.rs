@@ -65,7 +65,6 @@ pub(crate) fn write_generation(
         _ => (generation, Vec::new(), 0),
     };
     if first < n {
-        let from = first as usize * quant.dim;
         segments.push(write_codes(
             storage,
             dir,
@@ -73,7 +72,7 @@ pub(crate) fn write_generation(
             g.dim,
             codes_gen,
             first,
-            &quant.codes[from..],
+            &quant.codes_from(first as usize),
         )?);
     }
     write_synced(storage, &path, &g.to_bytes_sidecar(codes_gen, &segments))
@@ -84,7 +83,7 @@ impl GraphData {
     /// the new graph, covering rows below `rows_covered`. `vector(row)` gives a row's unit vector; `params`'
     /// `ef_construction` and `check_ef` apply, `m` is the old graph's.
     pub fn extend_from<'a, F>(
-        old: &GraphView,
+        old: &std::sync::Arc<GraphView>,
         rows_covered: u64,
         new_rows: &[u64],
         vector: F,
@@ -94,7 +93,7 @@ impl GraphData {
         F: Fn(u64) -> &'a [f32] + Sync,
     {
         let t0 = std::time::Instant::now();
-        let mut g = old.to_data_with_room(new_rows.len());
+        let mut g = GraphView::to_data_mapped(old);
         let mut report = g.extend(new_rows, rows_covered, vector, params);
         report.build_ms = t0.elapsed().as_millis() as u64;
         (g, report)

@@ -105,26 +105,54 @@ pub(crate) trait Adjacency: Sync {
     fn quant(&self) -> Option<QuantRows<'_>>;
 }
 
-/// Int8 copies of a graph's vectors in node order: node `i`'s codes are `codes[i * dim..(i + 1) * dim]` and
-/// `dot(a, b)` is approximated by `dot_i8(codes_a, codes_b) * steps[a] * steps[b]` (see `kernel::quantize`).
+/// Int8 copies of a graph's vectors in node order, `dim` codes per node, and `dot(a, b)` is approximated by
+/// `dot_i8(codes_a, codes_b) * steps[a] * steps[b]` (see `kernel::quantize`). The codes are one slice, or two:
+/// those of the first nodes, then the rest (a graph extended in memory reads its old nodes' codes from the
+/// mapped generation it extends, [`GraphData::mapped`]).
 #[derive(Debug, Clone, Copy)]
 pub struct QuantRows<'a> {
     pub dim: usize,
-    pub codes: &'a [i8],
+    head: &'a [i8],
+    tail: &'a [i8],
     pub steps: &'a [f32],
 }
 
 impl<'a> QuantRows<'a> {
     /// `None` when the slices do not describe the same number of rows of `dim` codes.
     pub fn new(dim: usize, codes: &'a [i8], steps: &'a [f32]) -> Option<Self> {
-        (dim > 0 && codes.len() == steps.len() * dim).then_some(QuantRows { dim, codes, steps })
+        Self::in_two(dim, codes, &[], steps)
+    }
+
+    /// The codes of the first `head.len() / dim` nodes in `head`, the others' in `tail`; `None` when they
+    /// do not describe whole rows of `dim` codes, as many as `steps`.
+    pub fn in_two(dim: usize, head: &'a [i8], tail: &'a [i8], steps: &'a [f32]) -> Option<Self> {
+        (dim > 0 && head.len().is_multiple_of(dim) && head.len() + tail.len() == steps.len() * dim)
+            .then_some(QuantRows {
+                dim,
+                head,
+                tail,
+                steps,
+            })
     }
 
     /// Codes of `node` (empty when out of range).
     #[inline]
     pub fn codes(&self, node: u32) -> &'a [i8] {
         let a = node as usize * self.dim;
-        self.codes.get(a..a + self.dim).unwrap_or(&[])
+        match a.checked_sub(self.head.len()) {
+            None => &self.head[a..a + self.dim],
+            Some(t) => self.tail.get(t..t + self.dim).unwrap_or(&[]),
+        }
+    }
+
+    /// The codes of the nodes from `node` on, one after the other (copied only when they span both slices).
+    pub fn codes_from(&self, node: usize) -> std::borrow::Cow<'a, [i8]> {
+        let a = (node * self.dim).min(self.head.len() + self.tail.len());
+        match a.checked_sub(self.head.len()) {
+            Some(t) => self.tail[t..].into(),
+            None if self.tail.is_empty() => self.head[a..].into(),
+            None => [&self.head[a..], self.tail].concat().into(),
+        }
     }
 
     #[inline]
@@ -183,8 +211,12 @@ pub struct GraphData {
     pub layer0: Lists,
     /// `upper[layer - 1][node]` for layers 1 and up; only nodes with `levels[node] >= layer` have lists.
     pub upper: Vec<Vec<Vec<u32>>>,
-    /// Int8 codes of every node's vector in node order (`points * dim`), or empty: see [`QuantRows`].
+    /// Int8 codes of every node's vector in node order (`points * dim`), or empty: see [`QuantRows`]. With
+    /// [`GraphData::mapped`], those of the nodes after the mapped ones.
     pub codes: Vec<i8>,
+    /// The codes of the first nodes, read in place from the mapped graph this one extends
+    /// ([`GraphData::extend_from`]), or `None`.
+    pub mapped: Option<MappedCodes>,
     /// Per node, the step of its codes (empty when `codes` is).
     pub steps: Vec<f32>,
 }
@@ -216,7 +248,29 @@ impl Adjacency for GraphData {
         if self.steps.len() != self.rows.len() {
             return None;
         }
-        QuantRows::new(self.dim as usize, &self.codes, &self.steps)
+        let head = self.mapped.as_ref().map_or(&[][..], MappedCodes::codes);
+        QuantRows::in_two(self.dim as usize, head, &self.codes, &self.steps)
+    }
+}
+
+/// The int8 codes of the nodes of a mapped graph generation, shared with a graph made from it.
+#[derive(Debug, Clone)]
+pub struct MappedCodes(std::sync::Arc<GraphView>);
+
+impl MappedCodes {
+    fn codes(&self) -> &[i8] {
+        self.0.quant().map_or(&[], |q| q.head)
+    }
+
+    fn nodes(&self, dim: usize) -> usize {
+        self.codes().len() / dim.max(1)
+    }
+}
+
+/// Equal when the codes are.
+impl PartialEq for MappedCodes {
+    fn eq(&self, o: &Self) -> bool {
+        self.codes() == o.codes()
     }
 }
 
@@ -245,6 +299,7 @@ impl GraphData {
             layer0: Lists::default(),
             upper: Vec::new(),
             codes: Vec::new(),
+            mapped: None,
             steps: Vec::new(),
         };
         let report = g.extend(rows, rows_covered, vector, params);
@@ -315,6 +370,14 @@ impl GraphData {
         let old = self.rows.len();
         // A graph without int8 rows (format 1) gets them for every node; one with them, for the new ones.
         let from = if self.quant().is_some() { old } else { 0 };
+        if from == 0 {
+            self.mapped = None;
+        }
+        let own_from = from
+            - self
+                .mapped
+                .as_ref()
+                .map_or(0, |c| c.nodes(self.dim as usize));
         self.rows.extend(rows.iter().map(|&r| r as u32));
         self.rows_covered = rows_covered;
         let n = self.rows.len();
@@ -324,7 +387,7 @@ impl GraphData {
             let node_rows = &self.rows;
             let vec_of = |node: u32| vector(node_rows[node as usize] as u64);
             let (codes, steps) = QuantRows::quantize_rows(dim, from..n, &vec_of);
-            self.codes.truncate(from * dim);
+            self.codes.truncate(own_from * dim);
             self.steps.truncate(from);
             self.codes.extend(codes);
             self.steps.extend(steps);
@@ -336,7 +399,7 @@ impl GraphData {
                 lost: Vec::new(),
             };
             let (m, ef) = (self.m as usize, params.ef_construction);
-            let built = match QuantRows::new(dim, &self.codes, &self.steps) {
+            let built = match self.quant() {
                 Some(quant) => crate::build::extend(prev, n, m, ef, &quant),
                 None => crate::build::extend(prev, n, m, ef, &vec_of),
             };
@@ -532,7 +595,7 @@ impl GraphData {
                     out.extend_from_slice(&s.to_le_bytes());
                 }
                 pad_to(out, 64);
-                out.extend(qr.codes.iter().map(|&c| c as u8));
+                out.extend(qr.codes_from(0).iter().map(|&c| c as u8));
                 pad8(out);
             }
             None => {
@@ -1005,12 +1068,26 @@ impl GraphView {
 
     /// Copies the graph back into memory (tests and tools).
     pub fn to_data(&self) -> GraphData {
-        self.to_data_with_room(0)
+        let mut g = self.lists_to_data();
+        if let Some(q) = self.quant() {
+            g.codes = q.codes_from(0).into_owned();
+            g.steps = q.steps.to_vec();
+        }
+        g
     }
 
-    /// [`GraphView::to_data`] with room for the int8 codes of `extra` more nodes, so that inserting them
-    /// does not copy every node's codes a second time.
-    pub(crate) fn to_data_with_room(&self, extra: usize) -> GraphData {
+    /// The graph in memory to extend: its lists copied, its int8 codes read in place from `view`'s map.
+    pub(crate) fn to_data_mapped(view: &std::sync::Arc<GraphView>) -> GraphData {
+        let mut g = view.lists_to_data();
+        if let Some(q) = view.quant() {
+            g.steps = q.steps.to_vec();
+            g.mapped = Some(MappedCodes(view.clone()));
+        }
+        g
+    }
+
+    /// The graph in memory without its int8 codes.
+    fn lists_to_data(&self) -> GraphData {
         let n = self.points as usize;
         let upper = (1..self.layers.len())
             .map(|l| {
@@ -1035,12 +1112,9 @@ impl GraphView {
             entry: self.entry,
             layer0: self.layer0(),
             upper,
-            codes: self.quant().map_or(Vec::new(), |q| {
-                let mut codes = Vec::with_capacity(q.codes.len() + extra * q.dim);
-                codes.extend_from_slice(q.codes);
-                codes
-            }),
-            steps: self.quant().map_or(Vec::new(), |q| q.steps.to_vec()),
+            codes: Vec::new(),
+            mapped: None,
+            steps: Vec::new(),
         }
     }
 
@@ -1553,4 +1627,67 @@ where
         vis.fresh = buf;
         best.into_sorted()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::Rng;
+
+    #[test]
+    fn quant_rows_in_two_slices_read_as_one() {
+        let dim = 3;
+        let all: Vec<i8> = (0..15).collect();
+        let steps = [1.0f32; 5];
+        let one = QuantRows::new(dim, &all, &steps).unwrap();
+        let two = QuantRows::in_two(dim, &all[..6], &all[6..], &steps).unwrap();
+        for node in 0..6 {
+            assert_eq!(one.codes(node), two.codes(node), "node {node}");
+        }
+        assert!(two.codes(5).is_empty());
+        for from in 0..=6 {
+            assert_eq!(one.codes_from(from), two.codes_from(from), "from {from}");
+        }
+        assert!(QuantRows::in_two(dim, &all[..5], &all[5..], &steps).is_none());
+        assert!(QuantRows::in_two(dim, &all[..6], &all[6..12], &steps).is_none());
+    }
+
+    #[test]
+    fn a_graph_extended_from_a_map_reads_the_old_codes_in_place() {
+        let (dim, old, new) = (16, 300, 100);
+        let mut r = Rng::new(3);
+        let vs: Vec<Vec<f32>> = (0..old + new)
+            .map(|_| {
+                let v: Vec<f32> = (0..dim).map(|_| r.gaussian() as f32).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect();
+        let vector = |row: u64| vs[row as usize].as_slice();
+        let rows: Vec<u64> = (0..old as u64).collect();
+        let params = BuildParams::default();
+        let (built, _) =
+            GraphData::build(Level::File, dim as u32, old as u64, &rows, vector, params);
+        let view = std::sync::Arc::new(GraphView::from_bytes(&built.to_bytes(), true).unwrap());
+        let new_rows: Vec<u64> = (old as u64..(old + new) as u64).collect();
+        let (g, rep) = GraphData::extend_from(&view, (old + new) as u64, &new_rows, vector, params);
+        assert_eq!(rep.inserted, new as u64);
+        // Only the new nodes' codes are held; every node reads its own vector's codes.
+        assert!(g.mapped.is_some());
+        assert_eq!(g.codes.len(), new * dim);
+        let q = g.quant().unwrap();
+        for (node, v) in vs.iter().enumerate() {
+            let mut codes = vec![0i8; dim];
+            let step = quantize(v, &mut codes);
+            assert_eq!(q.codes(node as u32), codes, "node {node}");
+            assert_eq!(q.step(node as u32), step, "node {node}");
+        }
+        assert!(g.self_search_misses(64, vector).is_empty());
+        // Written out, the graph holds every node's codes in one piece.
+        let back = GraphView::from_bytes(&g.to_bytes(), true)
+            .unwrap()
+            .to_data();
+        assert_eq!(back.quant().unwrap().codes_from(0), q.codes_from(0));
+        assert!(back.mapped.is_none());
+    }
 }

@@ -100,6 +100,7 @@ fn arb_graph() -> impl Strategy<Value = GraphData> {
                 l
             }),
             upper: adj,
+            mapped: None,
             // Half the cases carry int8 rows (graph format 2), half do not.
             codes: if seed % 2 == 0 {
                 (0..n * 8).map(|i| (i as i8).wrapping_mul(37)).collect()

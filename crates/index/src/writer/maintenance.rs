@@ -210,7 +210,7 @@ impl Writer {
         // file of a version 3 graph is not hashed again: its segments were hashed when this writer opened the
         // index (`check_graph`), and their checksums carry over to the new generation, which appends to it.
         let view = match old.open(&self.dir, level, false) {
-            Ok(v) if v.deep_check_links(ls.rows).is_empty() => v,
+            Ok(v) if v.deep_check_links(ls.rows).is_empty() => std::sync::Arc::new(v),
             _ => return self.rebuild_graph(level),
         };
         let base = crate::extend::CodesBase::of(&view);
