@@ -705,9 +705,9 @@ impl Index {
             self.map(level)?,
         );
         let vec_of = |node: u32| map.row(g.row(node).unwrap_or(0));
-        // A near-greedy walk (beam 2) finds almost every point; only the rest are searched at `ef`.
+        // The build check's first beam finds most points; only the rest are searched at `ef`.
         let all = (0..g.points as u32).collect();
-        let quick = graph::self_misses(g, ef.min(2), &vec_of, all, false);
+        let quick = graph::self_misses(g, graph::check_beams(ef)[0], &vec_of, all, false);
         let missed = graph::self_misses(g, ef, &vec_of, quick, false);
         Some(missed.iter().filter_map(|&node| g.row(node)).collect())
     }
