@@ -101,12 +101,8 @@ impl Links {
         let longest = prev0.iter().map(<[u32]>::len).max().unwrap_or(0);
         let stride = cap0.max(longest) + 1;
         // Filled before they are shared: no locks, one pass over the old lists.
-        let mut l0 = vec![0u32; levels.len() * stride];
-        for (slots, list) in l0.chunks_exact_mut(stride).zip(prev0.iter()) {
-            slots[0] = list.len() as u32;
-            slots[1..=list.len()].copy_from_slice(list);
-        }
-        let l0 = l0.into_iter().map(AtomicU32::new).collect();
+        let l0 = Slots::from_lists(prev0, levels.len(), stride);
+        let l0 = l0.data.into_iter().map(AtomicU32::new).collect();
         let upper = levels
             .iter()
             .enumerate()

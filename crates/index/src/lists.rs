@@ -131,6 +131,18 @@ impl Slots {
         self.data[node * self.stride + 1 + slot] = v;
     }
 
+    /// Slots for `nodes` nodes, `stride` each, holding `lists` (the first of them; longer lists are cut to
+    /// `stride - 1` links).
+    pub fn from_lists(lists: &Lists, nodes: usize, stride: usize) -> Slots {
+        let mut data = vec![0u32; nodes * stride];
+        for (slots, list) in data.chunks_exact_mut(stride).zip(lists.iter()) {
+            let len = list.len().min(stride - 1);
+            slots[0] = len as u32;
+            slots[1..=len].copy_from_slice(&list[..len]);
+        }
+        Slots { data, stride }
+    }
+
     /// The same lists, flat.
     pub fn to_lists(&self) -> Lists {
         let mut out = Lists {
@@ -196,5 +208,7 @@ mod tests {
         s.set(1, 0, 5);
         assert_eq!((s.len(), s.list(1), s.list(0)), (3, &[5, 8][..], &[][..]));
         assert_eq!(s.to_lists(), lists(&[&[], &[5, 8], &[]]));
+        let back = Slots::from_lists(&lists(&[&[1], &[2, 3, 4]]), 3, 3);
+        assert_eq!(back.to_lists(), lists(&[&[1], &[2, 3], &[]]));
     }
 }
