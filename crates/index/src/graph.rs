@@ -1575,9 +1575,14 @@ where
 /// [`UPPER_EF`], then `check_ef`. None is narrower than [`UPPER_EF`]: a search that narrow also descends the
 /// upper layers with a narrower beam, and lands elsewhere than the searches users run (`ef` 96 by default).
 /// Measured on the bench's 1M set: a check from beam 2 (2, 8, 64) passed 153 points that a search at beam 96
-/// for their own vector misses (11 at beam 400), found only by the beam-2 walk.
-pub(crate) fn check_beams(check_ef: usize) -> [usize; 2] {
-    [UPPER_EF.min(check_ef), check_ef]
+/// for their own vector misses (11 at beam 400), found only by the beam-2 walk. A `check_ef` of [`UPPER_EF`] or
+/// less is one beam (a second search at the same beam would miss the same points again).
+pub(crate) fn check_beams(check_ef: usize) -> Vec<usize> {
+    if check_ef > UPPER_EF {
+        vec![UPPER_EF, check_ef]
+    } else {
+        vec![check_ef]
+    }
 }
 
 /// Widest beam on the layers above 0 (a search's own `ef` when narrower). A greedy descent (beam 1, as
@@ -1642,6 +1647,14 @@ where
 mod tests {
     use super::*;
     use crate::analysis::Rng;
+
+    #[test]
+    fn the_check_searches_each_beam_once() {
+        assert_eq!(check_beams(96), vec![UPPER_EF, 96]);
+        assert_eq!(check_beams(UPPER_EF + 1), vec![UPPER_EF, UPPER_EF + 1]);
+        assert_eq!(check_beams(UPPER_EF), vec![UPPER_EF]);
+        assert_eq!(check_beams(4), vec![4]);
+    }
 
     #[test]
     fn quant_rows_in_two_slices_read_as_one() {
