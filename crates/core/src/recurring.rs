@@ -276,7 +276,8 @@ pub fn landmark_config(opts: &MotifOptions) -> LandmarkConfig {
 /// `opts.threads` threads. Errors: a file that cannot be decoded ([`CoreError::Embed`], naming it).
 fn landmark_motifs(paths: &[PathBuf], opts: &MotifOptions) -> Result<Vec<Motif>> {
     let tracks = landmarks_of(paths, opts.threads)?;
-    let (mut motifs, stats) = repeats(&tracks, &landmark_config(opts))?;
+    let cfg = landmark_config(opts);
+    let (mut motifs, stats) = repeats(&tracks, &cfg)?;
     let found = motifs.len();
     motifs.retain(|m| median_score(m) >= MIN_MOTIF_SCORE);
     let dropped = found - motifs.len();
@@ -287,12 +288,14 @@ fn landmark_motifs(paths: &[PathBuf], opts: &MotifOptions) -> Result<Vec<Motif>>
         join(kept, vec![m], opts.min_occurrences)
     });
     log::info!(
-        "landmarks: {} in {} files, {} buckets skipped ({} landmarks), {} votes, {} runs, {} motifs ({} with a \
-         median score below {MIN_MOTIF_SCORE} dropped)",
+        "landmarks: {} in {} files, {} buckets of more than {} ({} landmarks) voting with their first {} \
+         only, {} votes, {} runs, {} motifs ({} with a median score below {MIN_MOTIF_SCORE} dropped)",
         stats.landmarks,
         paths.len(),
-        stats.stop_buckets,
-        stats.stop_landmarks,
+        stats.full_buckets,
+        cfg.max_bucket,
+        stats.full_landmarks,
+        cfg.pivots,
         stats.votes,
         stats.runs,
         motifs.len(),

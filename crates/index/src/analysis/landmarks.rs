@@ -4,13 +4,16 @@
 //! Input: per track, its landmarks as `(hash, frame, reach)` (from `avx_embed::landmarks`: a hash of a pair of
 //! spectral peaks, the first peak's frame, and the frames to the second; any hash and frame rate work). [`repeats`]:
 //!
-//! 1. **Buckets.** All landmarks are sorted by hash (an inverted index without the index). A bucket with more
-//!    than [`LandmarkConfig::max_bucket`] entries is a stop word and skipped: it costs `m²/2` votes and says
-//!    little.
+//! 1. **Buckets.** All landmarks are sorted by hash (an inverted index without the index).
 //! 2. **Votes.** Every two entries of one bucket vote for their pair of tracks `(a, b)` (`a <= b`), the offset
 //!    `frame_b - frame_a` and the time `frame_a`. Two entries of one track vote only when they lie at least
-//!    `min_self_lag` apart (a jingle twice in one programme; a sound is not its own repeat). Votes are cast in
-//!    blocks of lower tracks (below: cost) and each block's runs found before the next is cast.
+//!    `min_self_lag` apart (a jingle twice in one programme; a sound is not its own repeat). In a bucket of
+//!    more than [`LandmarkConfig::max_bucket`] entries, only the first [`LandmarkConfig::pivots`] (by track,
+//!    then frame) vote with the entries after them: `pivots·m` votes instead of `m²/2`, and an ident heard
+//!    more than `max_bucket` times is still found, each later copy linked to the first ones (before, such a
+//!    bucket was a stop word and skipped, so the most frequent motifs of a large archive lost their hashes).
+//!    Votes are cast in blocks of lower tracks (below: cost) and each block's runs found before the next is
+//!    cast.
 //! 3. **Runs.** For each pair of tracks, offsets are taken by their vote count within ±`jitter` frames, most
 //!    first; the votes of an offset's window not yet taken by a stronger offset are sorted by time and cut
 //!    where two are more than `max_gap` seconds apart; a piece with at least `min_hits` votes spanning at least
@@ -26,12 +29,13 @@
 //!    its segments that voted (about 0.3 to 0.9 for the same recording, near 0 for chance); `links` counts the
 //!    votes.
 //!
-//! Cost: `sort` of all landmarks, then `Σ m²/2` votes over the buckets kept (for chance collisions about
-//! `N² / (2H)` for `N` landmarks over `H` used hash values; for a motif with `k` occurrences, `k²/2` per
-//! hash): time grows with the square of the archive. Memory does not: votes (20 bytes each) are cast and
-//! turned into runs in blocks of tracks of at most [`LandmarkConfig::max_votes`] (the pairs of tracks whose
-//! lower track is in the block), so beside the landmarks (about 32 bytes each, held twice: per track and
-//! sorted by hash) at most one block's votes are held.
+//! Cost: `sort` of all landmarks, then `m²/2` votes per bucket of `m` entries up to `max_bucket`, `pivots·m`
+//! above (for chance collisions about `N² / (2H)` for `N` landmarks over `H` used hash values; for a motif
+//! with `k` occurrences, `k²/2` per hash): time grows with the square of the archive. Memory does not: votes
+//! (20 bytes each) are cast and turned into runs in blocks of tracks of at most
+//! [`LandmarkConfig::max_votes`] (the pairs of tracks whose lower track is in the block), so beside the
+//! landmarks (about 32 bytes each, held twice: per track and sorted by hash) at most one block's votes are
+//! held.
 
 use super::recurring::{group_segments, Segment};
 use super::{AnalysisError, Motif};
@@ -41,8 +45,11 @@ use super::{AnalysisError, Motif};
 pub struct LandmarkConfig {
     /// Frames per second of the landmark times.
     pub frame_rate: f64,
-    /// Largest bucket voted (larger ones are stop words).
+    /// Largest bucket whose entries all vote with each other; in a larger one only the first `pivots` entries
+    /// vote (with every entry after them).
     pub max_bucket: usize,
+    /// Entries of a bucket of more than `max_bucket` that vote.
+    pub pivots: usize,
     /// Offsets within ± this many frames vote together (peaks move by a frame or two under lossy codecs).
     pub jitter: u32,
     /// Largest gap between consecutive votes of a run, seconds.
@@ -69,6 +76,7 @@ impl Default for LandmarkConfig {
         Self {
             frame_rate: 100.0,
             max_bucket: 1000,
+            pivots: 64,
             jitter: 2,
             max_gap: 1.0,
             min_hits: 12,
@@ -87,10 +95,10 @@ impl Default for LandmarkConfig {
 pub struct RepeatStats {
     /// Landmarks in all.
     pub landmarks: usize,
-    /// Buckets skipped as stop words, and their landmarks.
-    pub stop_buckets: usize,
-    /// Landmarks in the buckets skipped.
-    pub stop_landmarks: usize,
+    /// Buckets of more than `max_bucket` entries (only their first `pivots` vote).
+    pub full_buckets: usize,
+    /// Landmarks in those buckets.
+    pub full_landmarks: usize,
     /// Votes cast.
     pub votes: usize,
     /// Runs found (segment pairs).
@@ -145,6 +153,14 @@ pub fn repeats(
         hi - lo
     };
     let buckets = buckets_of(&all, cfg.max_bucket, &mut stats);
+    // The entries of a bucket that vote with every entry after them.
+    let pivots = |m: usize| {
+        if m > cfg.max_bucket {
+            cfg.pivots.max(1)
+        } else {
+            m
+        }
+    };
 
     // 2. Votes, in blocks of lower tracks (a block's pairs of tracks are complete in it, and blocks come in
     // track order, so the runs come in the same order as from one block). Each lower track's votes are counted
@@ -152,7 +168,9 @@ pub fn repeats(
     let mut per_track = vec![0usize; tracks.len()];
     for b in &buckets {
         for (x, &(_, t, _, _)) in all[b.clone()].iter().enumerate() {
-            per_track[t as usize] += b.len() - x - 1;
+            if x < pivots(b.len()) {
+                per_track[t as usize] += b.len() - x - 1;
+            }
         }
     }
     let mut segments: Vec<Segment> = Vec::new();
@@ -173,7 +191,12 @@ pub fn repeats(
             // Sorted by track within the bucket: this block's entries are contiguous.
             let lo = bucket.partition_point(|e| (e.1 as usize) < first);
             let hi = bucket.partition_point(|e| (e.1 as usize) < end);
-            for (x, &(_, ta, fa, ra)) in bucket.iter().enumerate().take(hi).skip(lo) {
+            for (x, &(_, ta, fa, ra)) in bucket
+                .iter()
+                .enumerate()
+                .take(hi.min(pivots(bucket.len())))
+                .skip(lo)
+            {
                 for &(_, tb, fb, _) in &bucket[x + 1..] {
                     let offset = fb as i64 - fa as i64;
                     if ta == tb && offset < self_lag {
@@ -234,8 +257,8 @@ pub fn repeats(
     Ok((motifs, stats))
 }
 
-/// The buckets of `all` (sorted by hash) as index ranges, leaving out those of more than `max_bucket` entries
-/// (stop words, counted in `stats`).
+/// The buckets of two or more entries of `all` (sorted by hash) as index ranges; those of more than `max_bucket`
+/// entries are counted in `stats`.
 fn buckets_of(
     all: &[(u32, u32, u32, u32)],
     max_bucket: usize,
@@ -249,9 +272,10 @@ fn buckets_of(
             j += 1;
         }
         if j - i > max_bucket {
-            stats.stop_buckets += 1;
-            stats.stop_landmarks += j - i;
-        } else if j - i > 1 {
+            stats.full_buckets += 1;
+            stats.full_landmarks += j - i;
+        }
+        if j - i > 1 {
             out.push(i..j);
         }
         i = j;
@@ -371,22 +395,36 @@ mod tests {
         }
     }
 
+    /// `n` tracks of `secs` seconds of background, with `m` planted at each `(track, seconds)` of `places`, in
+    /// order.
+    fn planted(
+        rng: &mut Rng,
+        n: usize,
+        secs: u32,
+        m: &[(u32, u32, u32)],
+        places: &[(usize, f64)],
+        keep: f64,
+    ) -> Vec<Vec<(u32, u32, u32)>> {
+        let mut tracks: Vec<Vec<(u32, u32, u32)>> =
+            (0..n).map(|_| background(rng, secs, 150)).collect();
+        for &(t, at) in places {
+            plant(rng, &mut tracks[t], m, at, keep);
+        }
+        tracks
+    }
+
     #[test]
     fn a_planted_repeat_is_found_at_its_offsets() {
         let mut rng = Rng::new(3);
         let m = motif(&mut rng, 4, 150);
-        let mut tracks: Vec<Vec<(u32, u32, u32)>> =
-            (0..4).map(|_| background(&mut rng, 120, 150)).collect();
-        let truth = [(0u32, 10.0), (0, 70.25), (1, 33.5), (3, 101.07)];
-        for &(t, at) in &truth {
-            plant(&mut rng, &mut tracks[t as usize], &m, at, 0.4);
-        }
+        let truth = [(0, 10.0), (0, 70.25), (1, 33.5), (3, 101.07)];
+        let tracks = planted(&mut rng, 4, 120, &m, &truth, 0.4);
         let (motifs, stats) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
         assert_eq!(motifs.len(), 1, "{motifs:?} {stats:?}");
         let occ = &motifs[0].occurrences;
         assert_eq!(occ.len(), truth.len(), "{occ:?}");
         for (o, &(t, at)) in occ.iter().zip(&truth) {
-            assert_eq!(o.track, t);
+            assert_eq!(o.track as usize, t);
             assert!((o.start as f64 - at).abs() <= 0.05, "{o:?} vs {at}");
             assert!((o.end as f64 - (at + 4.0)).abs() <= 0.15, "{o:?} vs {at}");
             // Each pair of copies shares 0.4 × 0.4 of the motif's 150 landmarks a second, among 210 a second.
@@ -398,11 +436,8 @@ mod tests {
     fn a_copy_over_a_bed_is_found_by_the_share_of_the_other_copys_landmarks() {
         let mut rng = Rng::new(5);
         let m = motif(&mut rng, 4, 150);
-        let mut tracks: Vec<Vec<(u32, u32, u32)>> =
-            (0..4).map(|_| background(&mut rng, 60, 150)).collect();
-        for (t, track) in tracks.iter_mut().enumerate() {
-            plant(&mut rng, track, &m, 10.0 + t as f64, 0.9);
-        }
+        let places: Vec<(usize, f64)> = (0..4).map(|t| (t, 10.0 + t as f64)).collect();
+        let mut tracks = planted(&mut rng, 4, 60, &m, &places, 0.9);
         // A bed under track 0's copy: 2,000 more landmarks a second, so about 5 % of them agree with any
         // other copy, against 40 % of the other copy's.
         let bed = background(&mut rng, 4, 2000);
@@ -443,11 +478,8 @@ mod tests {
     fn votes_cast_in_blocks_give_the_same_motifs() {
         let mut rng = Rng::new(9);
         let m = motif(&mut rng, 4, 150);
-        let mut tracks: Vec<Vec<(u32, u32, u32)>> =
-            (0..6).map(|_| background(&mut rng, 90, 150)).collect();
-        for (t, at) in [(0, 10.0), (2, 33.5), (2, 70.0), (5, 5.25)] {
-            plant(&mut rng, &mut tracks[t], &m, at, 0.5);
-        }
+        let places = [(0, 10.0), (2, 33.5), (2, 70.0), (5, 5.25)];
+        let tracks = planted(&mut rng, 6, 90, &m, &places, 0.5);
         let (whole, s1) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
         assert_eq!(whole.len(), 1, "{whole:?}");
         for max_votes in [1, 1000] {
@@ -462,16 +494,65 @@ mod tests {
     }
 
     #[test]
-    fn over_full_buckets_are_stop_words() {
+    fn an_over_full_bucket_votes_with_its_first_entries_only() {
+        // One hash 400 times in each of 3 tracks, 10 frames apart: 1,200 entries, sorted by track then frame.
         let mut tracks = vec![Vec::new(); 3];
         for (t, track) in tracks.iter_mut().enumerate() {
             for f in 0..400u32 {
                 track.push((7, f * 10 + t as u32, 5));
             }
         }
-        let (motifs, stats) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
-        assert!(motifs.is_empty());
-        assert_eq!((stats.stop_buckets, stats.stop_landmarks), (1, 1200));
-        assert_eq!(stats.votes, 0);
+        let cfg = LandmarkConfig::default();
+        let (_, stats) = repeats(&tracks, &cfg).unwrap();
+        assert_eq!((stats.full_buckets, stats.full_landmarks), (1, 1200));
+        // The first 64 entries vote with every entry after them, but two of one track only 5 s apart or more.
+        let entries: Vec<(u32, u32)> = (0..3u32)
+            .flat_map(|t| (0..400u32).map(move |f| (t, f * 10 + t)))
+            .collect();
+        let mut want = 0;
+        for (x, &(ta, fa)) in entries.iter().enumerate().take(64) {
+            for &(tb, fb) in &entries[x + 1..] {
+                want += usize::from(ta != tb || fb - fa >= 500);
+            }
+        }
+        assert_eq!(stats.votes, want);
+        assert!(want < 1200 * 1199 / 2);
+    }
+
+    #[test]
+    fn a_motif_heard_more_often_than_max_bucket_is_found() {
+        let mut rng = Rng::new(11);
+        let m = motif(&mut rng, 3, 150);
+        let places: Vec<(usize, f64)> = (0..12).map(|t| (t, 5.0 + t as f64)).collect();
+        let tracks = planted(&mut rng, 12, 30, &m, &places, 0.6);
+        let (want, all) = repeats(&tracks, &LandmarkConfig::default()).unwrap();
+        assert_eq!(want.len(), 1, "{want:?}");
+        assert_eq!(want[0].occurrences.len(), 12);
+        // Each of the motif's hashes is in up to 12 tracks: buckets of more than 3 vote with their first 2
+        // entries only, every copy is still linked to the first ones, and all twelve are found, at the same
+        // places.
+        let cfg = LandmarkConfig {
+            max_bucket: 3,
+            pivots: 2,
+            ..LandmarkConfig::default()
+        };
+        let (got, few) = repeats(&tracks, &cfg).unwrap();
+        assert!(few.full_buckets > 0, "{few:?}");
+        assert!(few.votes < all.votes, "{few:?} {all:?}");
+        assert_eq!(got.len(), 1, "{got:?}");
+        // Fewer votes per run move a start or an end by a few frames: well inside the 0.5 s an
+        // occurrence is placed to.
+        assert_eq!(got[0].occurrences.len(), want[0].occurrences.len());
+        for (g, w) in got[0].occurrences.iter().zip(&want[0].occurrences) {
+            assert_eq!(g.track, w.track);
+            assert!((g.start - w.start).abs() <= 0.1, "{g:?} {w:?}");
+            assert!((g.end - w.end).abs() <= 0.1, "{g:?} {w:?}");
+        }
+        // Cast in blocks of one track each: the first entries' votes are counted to their own tracks.
+        let blocks = LandmarkConfig {
+            max_votes: 1,
+            ..cfg
+        };
+        assert_eq!(repeats(&tracks, &blocks).unwrap(), (got, few));
     }
 }
