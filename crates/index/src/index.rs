@@ -706,9 +706,10 @@ impl Index {
         );
         let vec_of = |node: u32| map.row(g.row(node).unwrap_or(0));
         // The build check's first beam finds most points; only the rest are searched at `ef`.
-        let all = (0..g.points as u32).collect();
-        let quick = graph::self_misses(g, graph::check_beams(ef)[0], &vec_of, all, false);
-        let missed = graph::self_misses(g, ef, &vec_of, quick, false);
+        let mut missed = (0..g.points as u32).collect();
+        for beam in graph::check_beams(ef) {
+            missed = graph::self_misses(g, beam, &vec_of, missed, false);
+        }
         Some(missed.iter().filter_map(|&node| g.row(node)).collect())
     }
 
