@@ -35,7 +35,10 @@
 //! (20 bytes each) are cast and turned into runs in blocks of tracks of at most
 //! [`LandmarkConfig::max_votes`] (the pairs of tracks whose lower track is in the block), so beside the
 //! landmarks (about 32 bytes each, held twice: per track and sorted by hash) at most one block's votes are
-//! held.
+//! held, and a count per bucket. The sorts, the casting of a block's votes and the runs of each pair of tracks
+//! run on the rayon pool, with the same result on any number of threads.
+
+use rayon::prelude::*;
 
 use super::recurring::{group_segments, Segment};
 use super::{AnalysisError, Motif};
@@ -106,13 +109,22 @@ pub struct RepeatStats {
 }
 
 /// A vote: tracks `a <= b`, offset `frame_b - frame_a`, `frame_a`, and the landmark's reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Vote {
     a: u32,
     b: u32,
     offset: i32,
     at: u32,
     reach: u32,
+}
+
+impl Vote {
+    /// Pair of tracks, then offset, in one integer.
+    fn key(&self) -> u128 {
+        (u128::from(self.a) << 64)
+            | (u128::from(self.b) << 32)
+            | u128::from(self.offset as u32 ^ (1 << 31))
+    }
 }
 
 /// Finds the recordings repeated across and within `tracks` (`tracks[t]`: track `t`'s `(hash, frame, reach)`
@@ -133,7 +145,8 @@ pub fn repeats(
     for (t, l) in tracks.iter().enumerate() {
         all.extend(l.iter().map(|&(h, f, r)| (h, t as u32, f, r)));
     }
-    all.sort_unstable();
+    // Equal entries are equal in every field: the same order on any number of threads.
+    all.par_sort_unstable();
     stats.landmarks = all.len();
     let self_lag = (cfg.min_self_lag as f64 * fr).round() as i64;
 
@@ -183,71 +196,115 @@ pub fn repeats(
             held += per_track[end];
             end += 1;
         }
-        votes.clear();
-        // `held` bounds the block's votes: no reallocation, and no doubling past it.
-        votes.reserve_exact(held);
-        for b in &buckets {
-            let bucket = &all[b.clone()];
-            // Sorted by track within the bucket: this block's entries are contiguous.
+        // This block's voters in a bucket (sorted by track within it: the block's entries are contiguous), and
+        // each voter's first partner: the entries after it but those of its own track closer than
+        // `min_self_lag` (a prefix of them, sorted by frame). Each bucket's votes are counted exactly, so that
+        // the buckets fill their own parts of `votes` on the rayon pool.
+        let voters = |bucket: &[(u32, u32, u32, u32)]| {
             let lo = bucket.partition_point(|e| (e.1 as usize) < first);
             let hi = bucket.partition_point(|e| (e.1 as usize) < end);
-            for (x, &(_, ta, fa, ra)) in bucket
-                .iter()
-                .enumerate()
-                .take(hi.min(pivots(bucket.len())))
-                .skip(lo)
-            {
-                for &(_, tb, fb, _) in &bucket[x + 1..] {
-                    let offset = fb as i64 - fa as i64;
-                    if ta == tb && offset < self_lag {
-                        continue;
-                    }
-                    votes.push(Vote {
-                        a: ta,
-                        b: tb,
-                        offset: offset as i32,
-                        at: fa,
-                        reach: ra,
-                    });
-                }
+            lo..hi.min(pivots(bucket.len())).max(lo)
+        };
+        let partners = |bucket: &[(u32, u32, u32, u32)], x: usize| {
+            let (_, t, f, _) = bucket[x];
+            let near = f as i64 + self_lag;
+            x + 1 + bucket[x + 1..].partition_point(|e| e.1 == t && (e.2 as i64) < near)
+        };
+        let counts: Vec<usize> = buckets
+            .par_iter()
+            .map(|b| {
+                let bucket = &all[b.clone()];
+                voters(bucket)
+                    .map(|x| bucket.len() - partners(bucket, x))
+                    .sum()
+            })
+            .collect();
+        let total: usize = counts.iter().sum();
+        votes.clear();
+        // `held` bounds the block's votes: no reallocation past it across blocks.
+        votes.reserve_exact(held.max(total));
+        votes.resize(total, Vote::default());
+        // Runs of buckets of about an eighth of a thread's share of the votes each.
+        let chunk = (total / (8 * rayon::current_num_threads())).max(1);
+        let mut parts = Vec::new();
+        let (mut rest, mut from, mut filled) = (votes.as_mut_slice(), 0, 0);
+        for (k, &c) in counts.iter().enumerate() {
+            filled += c;
+            if filled >= chunk || k + 1 == counts.len() {
+                let (part, tail) = std::mem::take(&mut rest).split_at_mut(filled);
+                parts.push((&buckets[from..=k], part));
+                (rest, from, filled) = (tail, k + 1, 0);
             }
         }
+        parts.into_par_iter().for_each(|(part_buckets, out)| {
+            let mut w = 0;
+            for b in part_buckets {
+                let bucket = &all[b.clone()];
+                for x in voters(bucket) {
+                    let (_, ta, fa, ra) = bucket[x];
+                    for &(_, tb, fb, _) in &bucket[partners(bucket, x)..] {
+                        out[w] = Vote {
+                            a: ta,
+                            b: tb,
+                            offset: (fb as i64 - fa as i64) as i32,
+                            at: fa,
+                            reach: ra,
+                        };
+                        w += 1;
+                    }
+                }
+            }
+            debug_assert_eq!(w, out.len());
+        });
         stats.votes += votes.len();
-        votes.sort_unstable();
+        // Grouped by pair of tracks and offset; the order within an offset does not matter (a run's votes are
+        // sorted again by time), so equal keys may land in any order.
+        votes.par_sort_unstable_by_key(Vote::key);
 
-        // 3. Runs per pair of tracks.
+        // 3. Runs per pair of tracks, the pairs on the rayon pool, kept in order.
+        let mut pairs = Vec::new();
         let mut i = 0;
         while i < votes.len() {
             let mut j = i + 1;
             while j < votes.len() && (votes[j].a, votes[j].b) == (votes[i].a, votes[i].b) {
                 j += 1;
             }
-            for (start_a, end_a, start_b, end_b, hits) in runs_of(&votes[i..j], cfg) {
-                let (ta, tb) = (votes[i].a, votes[i].b);
-                // The copy with fewer landmarks: a bed under one copy adds landmarks to that copy only.
-                let have = count_in(ta, start_a, end_a)
-                    .min(count_in(tb, start_b, end_b))
-                    .max(1);
-                let share = (hits as f32 / have as f32).min(1.0);
-                if share < cfg.min_share {
-                    continue;
-                }
-                let run = run_stats.len() as u32;
-                run_stats.push((hits, share * hits as f32));
-                segments.push(Segment {
-                    track: ta,
-                    start: start_a,
-                    end: end_a,
-                    run,
-                });
-                segments.push(Segment {
-                    track: tb,
-                    start: start_b,
-                    end: end_b,
-                    run,
-                });
-            }
+            pairs.push(i..j);
             i = j;
+        }
+        let runs: Vec<Vec<_>> = pairs
+            .into_par_iter()
+            .map(|range| {
+                let (ta, tb) = (votes[range.start].a, votes[range.start].b);
+                runs_of(&votes[range], cfg)
+                    .into_iter()
+                    .filter_map(|(start_a, end_a, start_b, end_b, hits)| {
+                        // The copy with fewer landmarks: a bed under one copy adds landmarks to that copy only.
+                        let have = count_in(ta, start_a, end_a)
+                            .min(count_in(tb, start_b, end_b))
+                            .max(1);
+                        let share = (hits as f32 / have as f32).min(1.0);
+                        (share >= cfg.min_share)
+                            .then_some((ta, start_a, end_a, tb, start_b, end_b, hits, share))
+                    })
+                    .collect()
+            })
+            .collect();
+        for (ta, start_a, end_a, tb, start_b, end_b, hits, share) in runs.into_iter().flatten() {
+            let run = run_stats.len() as u32;
+            run_stats.push((hits, share * hits as f32));
+            segments.push(Segment {
+                track: ta,
+                start: start_a,
+                end: end_a,
+                run,
+            });
+            segments.push(Segment {
+                track: tb,
+                start: start_b,
+                end: end_b,
+                run,
+            });
         }
         first = end;
     }
@@ -475,7 +532,7 @@ mod tests {
     }
 
     #[test]
-    fn votes_cast_in_blocks_give_the_same_motifs() {
+    fn votes_cast_in_blocks_or_on_any_number_of_threads_give_the_same_motifs() {
         let mut rng = Rng::new(9);
         let m = motif(&mut rng, 4, 150);
         let places = [(0, 10.0), (2, 33.5), (2, 70.0), (5, 5.25)];
@@ -490,6 +547,15 @@ mod tests {
             let (blocks, s2) = repeats(&tracks, &cfg).unwrap();
             assert_eq!(blocks, whole);
             assert_eq!(s2, s1);
+        }
+        // The sorts and the runs per pair of tracks run on the rayon pool.
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| repeats(&tracks, &LandmarkConfig::default()).unwrap());
+            assert_eq!(got, (whole.clone(), s1), "{threads} threads");
         }
     }
 
