@@ -64,13 +64,13 @@ pub const MIN_SHARE: f32 = 0.1;
 pub const MIN_MOTIF_SCORE: f32 = 0.15;
 
 /// Hours of audio above which [`discover`] warns how long the landmark matching will take: its time grows with
-/// the square of the archive, 28 s for eval/archive's 8.75 h on a 2-core Intel Xeon, so about an hour at 100 h
-/// (memory grows with the archive: about 49 MB an hour, [`avx_index::analysis::landmarks`]).
+/// the square of the archive, 15 s for eval/archive's 8.75 h on a 2-core AMD EPYC, so about half an hour at
+/// 100 h (memory grows with the archive: about 49 MB an hour, [`avx_index::analysis::landmarks`]).
 pub const LANDMARK_WARN_HOURS: f64 = 100.0;
 
-/// The landmark matching measured on eval/archive's set (one thread, 2-core Intel Xeon): `(hours of audio,
+/// The landmark matching measured on eval/archive's set (2 threads, 2-core AMD EPYC): `(hours of audio,
 /// seconds)`.
-const LANDMARK_MEASURED: (f64, f64) = (8.75, 28.0);
+const LANDMARK_MEASURED: (f64, f64) = (8.75, 15.0);
 
 /// Hours the landmark matching of `hours` of audio takes, scaled by the square from [`LANDMARK_MEASURED`].
 fn landmark_hours_estimate(hours: f64) -> f64 {
@@ -176,7 +176,7 @@ pub fn discover(index: &Index, opts: &MotifOptions) -> Result<Found> {
         let (h, s) = LANDMARK_MEASURED;
         log::warn!(
             "{hours:.0} h of audio: matching its landmarks takes time that grows with the square of the archive \
-             (about {:.1} h, from {s:.0} s for {h} h on a 2-core Intel Xeon)",
+             (about {:.1} h, from {s:.0} s for {h} h on a 2-core AMD EPYC)",
             landmark_hours_estimate(hours)
         );
     }
@@ -527,8 +527,8 @@ mod tests {
         let spans = [span(0, 0.0), span(1, 1790.0), span(0, 3590.0), span(1, 5.0)];
         assert!((hours_of(&spans) - 1.5).abs() < 1e-6);
         assert_eq!(hours_of(&[]), 0.0);
-        // 28 s at 8.75 h, four times that at twice the hours.
-        assert!((landmark_hours_estimate(8.75) * 3600.0 - 28.0).abs() < 1e-9);
+        // 15 s at 8.75 h, four times that at twice the hours.
+        assert!((landmark_hours_estimate(8.75) * 3600.0 - 15.0).abs() < 1e-9);
         assert!((landmark_hours_estimate(17.5) / landmark_hours_estimate(8.75) - 4.0).abs() < 1e-9);
     }
 

@@ -249,6 +249,8 @@ struct Row {
     db: Vec<f32>,
     /// `db`'s maximum over ±[`PEAK_BINS`].
     db_max: Vec<f32>,
+    /// `db`'s maximum.
+    loudest: f32,
     /// Rise of the linear magnitude since the previous frame (0 where it fell), and its maximum over
     /// ±[`EVENT_BINS`].
     on: Vec<f32>,
@@ -346,8 +348,10 @@ impl PeakFinder {
             .map(|(m, p)| (p - m).max(0.0))
             .collect();
         self.prev = lin;
+        let db_max = running_max(&db, PEAK_BINS);
         self.rows.push_back(Row {
-            db_max: running_max(&db, PEAK_BINS),
+            loudest: db_max.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            db_max,
             db,
             on_max: running_max(&on, EVENT_BINS),
             on,
@@ -367,7 +371,7 @@ impl PeakFinder {
         let loudest = self
             .rows
             .iter()
-            .flat_map(|r| r.db_max.iter().copied())
+            .map(|r| r.loudest)
             .fold(f32::NEG_INFINITY, f32::max);
         let floor = FLOOR_DB.max(loudest - REL_DB);
         let frame = self.first + k as u32;
@@ -468,33 +472,27 @@ impl PeakFinder {
     }
 }
 
-/// `out[i]` = max of `x[i - r ..= i + r]` (clipped to `x`), in linear time (van Herk / Gil-Werman).
+/// `out[i]` = max of `x[i - r ..= i + r]` (clipped to `x`): the maxima over windows of 1, 2, 4, ... up to the
+/// largest power of two `p <= 2r + 1`, then two overlapping windows of `p` per output. Each pass is a plain
+/// element-wise maximum that the compiler vectorises (the van Herk / Gil-Werman scheme it replaced, with two
+/// running maxima, ran one element at a time: 14 % of the fingerprinting's time, now the same numbers).
 fn running_max(x: &[f32], r: usize) -> Vec<f32> {
-    let n = x.len();
     let w = 2 * r + 1;
-    let mut prefix = x.to_vec();
-    let mut suffix = x.to_vec();
-    for i in 1..n {
-        if i % w != 0 {
-            prefix[i] = prefix[i].max(prefix[i - 1]);
-        }
+    let mut cur = vec![f32::NEG_INFINITY; x.len() + 2 * r];
+    cur[r..r + x.len()].copy_from_slice(x);
+    let mut next = Vec::with_capacity(cur.len());
+    let mut have = 1;
+    // cur[i] = max of the padded input over [i, i + have).
+    while have * 2 <= w {
+        next.clear();
+        next.extend(cur.iter().zip(&cur[have..]).map(|(a, b)| a.max(*b)));
+        std::mem::swap(&mut cur, &mut next);
+        have *= 2;
     }
-    for i in (0..n.saturating_sub(1)).rev() {
-        if (i + 1) % w != 0 {
-            suffix[i] = suffix[i].max(suffix[i + 1]);
-        }
-    }
-    (0..n)
-        .map(|i| {
-            let lo = i.saturating_sub(r);
-            let hi = (i + r).min(n - 1);
-            if lo / w == hi / w {
-                // One block (a window clipped by an end): suffix[lo] would reach past hi.
-                x[lo..=hi].iter().copied().fold(f32::NEG_INFINITY, f32::max)
-            } else {
-                suffix[lo].max(prefix[hi])
-            }
-        })
+    cur.iter()
+        .zip(&cur[w - have..])
+        .take(x.len())
+        .map(|(a, b)| a.max(*b))
         .collect()
 }
 
@@ -537,14 +535,17 @@ pub(crate) mod tests {
 
     #[test]
     fn running_max_matches_the_naive_one() {
-        let x = noise(3, 300, 1.0);
-        for r in [0, 1, 4, 10] {
-            let got = running_max(&x, r);
-            for (i, g) in got.iter().enumerate() {
-                let lo = i.saturating_sub(r);
-                let hi = (i + r).min(x.len() - 1);
-                let want = x[lo..=hi].iter().cloned().fold(f32::MIN, f32::max);
-                assert_eq!(*g, want, "r {r} i {i}");
+        for n in [0, 1, 5, 300] {
+            let x = noise(3, n, 1.0);
+            for r in [0, 1, 2, 3, 4, 7, 10, 16, 200, 400] {
+                let got = running_max(&x, r);
+                assert_eq!(got.len(), n);
+                for (i, g) in got.iter().enumerate() {
+                    let lo = i.saturating_sub(r);
+                    let hi = (i + r).min(n - 1);
+                    let want = x[lo..=hi].iter().cloned().fold(f32::MIN, f32::max);
+                    assert_eq!(*g, want, "n {n} r {r} i {i}");
+                }
             }
         }
     }
