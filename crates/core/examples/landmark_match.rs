@@ -4,15 +4,16 @@
 //!
 //!     cargo run --release -p avx-core --example landmark_match -- DIR CACHE [OUT]
 //!
-//! The landmarks of every file under `DIR` (sorted by path) are computed on 2 threads and written to `CACHE`,
+//! The landmarks of every audio file under `DIR` (as `avx index` finds them: sorted by path) are computed on 2 threads and written to `CACHE`,
 //! or read from it when it exists (`u64` tracks, then per track a `u64` count and `(hash, frame, reach)` as
 //! little-endian `u32`s). Settings: `avx recurring`'s defaults with `--min-length 2.5s` (eval/archive's).
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use avx_core::recurring::{landmark_config, landmarks_of, Method, MotifOptions};
+use avx_core::sync::{walk, WalkOptions};
 use avx_index::analysis::repeats;
 
 fn main() {
@@ -27,8 +28,12 @@ fn main() {
     let tracks = if cache.exists() {
         read(cache)
     } else {
-        let mut paths: Vec<PathBuf> = walk(dir);
-        paths.sort();
+        let roots = [dir.to_path_buf()];
+        let opts = WalkOptions {
+            paths: &roots,
+            ..WalkOptions::default()
+        };
+        let paths = walk(&opts, &mut |w| eprintln!("{w}")).expect("walk").files;
         let tracks = landmarks_of(&paths, 2).expect("landmarks");
         write(cache, &tracks);
         tracks
@@ -66,19 +71,6 @@ fn main() {
         }
         std::fs::write(out, text).expect("write OUT");
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn write(path: &Path, tracks: &[Vec<(u32, u32, u32)>]) {

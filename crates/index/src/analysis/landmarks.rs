@@ -166,6 +166,13 @@ pub fn repeats(
         hi - lo
     };
     let buckets = buckets_of(&all, cfg.max_bucket, &mut stats);
+    // Entry `x`'s first partner in its bucket: the entries after it but those of its own track closer than
+    // `min_self_lag` (a prefix of them, sorted by frame).
+    let partners = |bucket: &[(u32, u32, u32, u32)], x: usize| {
+        let (_, t, f, _) = bucket[x];
+        let near = f as i64 + self_lag;
+        x + 1 + bucket[x + 1..].partition_point(|e| e.1 == t && (e.2 as i64) < near)
+    };
     // The entries of a bucket that vote with every entry after them.
     let pivots = |m: usize| {
         if m > cfg.max_bucket {
@@ -196,19 +203,13 @@ pub fn repeats(
             held += per_track[end];
             end += 1;
         }
-        // This block's voters in a bucket (sorted by track within it: the block's entries are contiguous), and
-        // each voter's first partner: the entries after it but those of its own track closer than
-        // `min_self_lag` (a prefix of them, sorted by frame). Each bucket's votes are counted exactly, so that
-        // the buckets fill their own parts of `votes` on the rayon pool.
+        // This block's voters in a bucket (sorted by track within it: the block's entries are contiguous). Each
+        // bucket's votes are counted exactly, so that the buckets fill their own parts of `votes` on the rayon
+        // pool.
         let voters = |bucket: &[(u32, u32, u32, u32)]| {
             let lo = bucket.partition_point(|e| (e.1 as usize) < first);
             let hi = bucket.partition_point(|e| (e.1 as usize) < end);
             lo..hi.min(pivots(bucket.len())).max(lo)
-        };
-        let partners = |bucket: &[(u32, u32, u32, u32)], x: usize| {
-            let (_, t, f, _) = bucket[x];
-            let near = f as i64 + self_lag;
-            x + 1 + bucket[x + 1..].partition_point(|e| e.1 == t && (e.2 as i64) < near)
         };
         let counts: Vec<usize> = buckets
             .par_iter()
@@ -222,7 +223,8 @@ pub fn repeats(
         let total: usize = counts.iter().sum();
         votes.clear();
         // `held` bounds the block's votes: no reallocation past it across blocks.
-        votes.reserve_exact(held.max(total));
+        debug_assert!(total <= held);
+        votes.reserve_exact(held);
         votes.resize(total, Vote::default());
         // Runs of buckets of about an eighth of a thread's share of the votes each.
         let chunk = (total / (8 * rayon::current_num_threads())).max(1);
