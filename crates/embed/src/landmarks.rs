@@ -260,6 +260,29 @@ struct Row {
     off_max: Vec<f32>,
 }
 
+/// Writes to the front of `out` the bins from [`MIN_BIN`] to [`BINS`] where `keep(values[b], maxima[b])` holds, in
+/// order, and returns how many: one pass without branches (most bins are not a row's local maximum, and a branch
+/// per bin mispredicted), after which [`PeakFinder::pick`] looks at the few it found.
+#[inline]
+fn candidates(
+    values: &[f32],
+    maxima: &[f32],
+    keep: impl Fn(f32, f32) -> bool,
+    out: &mut [u16; BINS],
+) -> usize {
+    let mut n = 0;
+    for (b, (&v, &m)) in values[..BINS]
+        .iter()
+        .zip(&maxima[..BINS])
+        .enumerate()
+        .skip(MIN_BIN)
+    {
+        out[n] = b as u16;
+        n += keep(v, m) as usize;
+    }
+    n
+}
+
 /// Streaming peak and event picking: samples in, peaks and events out once their neighbourhood is complete.
 struct PeakFinder {
     fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
@@ -376,11 +399,16 @@ impl PeakFinder {
         let floor = FLOOR_DB.max(loudest - REL_DB);
         let frame = self.first + k as u32;
         let row = &self.rows[k];
-        for b in MIN_BIN..BINS {
+        let mut cands = [0u16; BINS];
+        let n = candidates(
+            &row.db,
+            &row.db_max,
+            |v, m| !(v < floor || v < m),
+            &mut cands,
+        );
+        for &b in &cands[..n] {
+            let b = b as usize;
             let v = row.db[b];
-            if v < floor || v < row.db_max[b] {
-                continue;
-            }
             // The largest of its own row's neighbourhood; ties go to the lowest bin.
             if row.db[b.saturating_sub(PEAK_BINS)..b].contains(&v) {
                 continue;
@@ -411,9 +439,11 @@ impl PeakFinder {
             } else {
                 (&row.off, &row.off_max)
             };
-            for b in MIN_BIN..BINS {
+            let n = candidates(cur, cur_max, |v, m| !(v <= 0.0 || v < m), &mut cands);
+            for &b in &cands[..n] {
+                let b = b as usize;
                 let v = cur[b];
-                if v <= 0.0 || v < cur_max[b] || cur[b.saturating_sub(EVENT_BINS)..b].contains(&v) {
+                if cur[b.saturating_sub(EVENT_BINS)..b].contains(&v) {
                     continue;
                 }
                 let (loud, quiet) = if on {
