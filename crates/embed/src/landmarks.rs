@@ -530,6 +530,30 @@ fn running_max(x: &[f32], r: usize) -> Vec<f32> {
 pub(crate) mod tests {
     use super::*;
 
+    #[test]
+    fn candidates_are_the_bins_a_branch_per_bin_keeps_in_order() {
+        // Values on a coarse grid, so that ties with the maxima are common; a NaN and zeros too.
+        let mut values: Vec<f32> = noise(7, BINS, 4.0).iter().map(|x| x.round()).collect();
+        let maxima: Vec<f32> = noise(8, BINS, 4.0).iter().map(|x| x.round()).collect();
+        values[100] = f32::NAN;
+        values[MIN_BIN] = 0.0;
+        let floor = -1.0;
+        let keeps: [&dyn Fn(f32, f32) -> bool; 2] = [
+            &|v: f32, m: f32| !(v < floor || v < m),
+            &|v: f32, m: f32| !(v <= 0.0 || v < m),
+        ];
+        for keep in keeps {
+            let naive: Vec<u16> = (MIN_BIN..BINS)
+                .filter(|&b| keep(values[b], maxima[b]))
+                .map(|b| b as u16)
+                .collect();
+            let mut out = [0u16; BINS];
+            let n = candidates(&values, &maxima, keep, &mut out);
+            assert_eq!(&out[..n], &naive[..]);
+            assert!(n > 10 && n < BINS - MIN_BIN, "{n}");
+        }
+    }
+
     /// Seeded uniform noise in `-amp..amp` (also used by `refine`'s tests).
     pub(crate) fn noise(seed: u64, n: usize, amp: f32) -> Vec<f32> {
         let mut s = seed;
