@@ -244,6 +244,7 @@ fn pair_with<T: Copy>(
 }
 
 /// One frame of the spectrum and what peak and event picking compare it with.
+#[derive(Default)]
 struct Row {
     /// Log magnitudes, dB.
     db: Vec<f32>,
@@ -295,6 +296,12 @@ struct PeakFinder {
     rows: VecDeque<Row>,
     /// The previous frame's linear magnitudes.
     prev: Vec<f32>,
+    /// This frame's linear magnitudes.
+    lin: Vec<f32>,
+    /// Rows done with, whose buffers the next frames fill again (a frame allocated 13 buffers before).
+    spare: Vec<Row>,
+    /// [`running_max_into`]'s working buffers.
+    scratch: (Vec<f32>, Vec<f32>),
     /// Frame number of `rows[0]`.
     first: u32,
     /// Frames computed so far.
@@ -317,6 +324,9 @@ impl PeakFinder {
             pending: Vec::new(),
             rows: VecDeque::new(),
             prev: vec![0.0; BINS],
+            lin: Vec::with_capacity(BINS),
+            spare: Vec::new(),
+            scratch: (Vec::new(), Vec::new()),
             first: 0,
             frames: 0,
             peaks: Vec::new(),
@@ -346,45 +356,40 @@ impl PeakFinder {
             }
             // Magnitude relative to a full-scale sine's peak bin (N_FFT / 4 for a Hann window); dB + 100.
             let scale = 4.0 / N_FFT as f32;
-            let lin: Vec<f32> = self.spectrum[..BINS]
-                .iter()
-                .map(|c| c.norm() * scale)
-                .collect();
-            self.push_row(lin);
+            self.lin.clear();
+            self.lin
+                .extend(self.spectrum[..BINS].iter().map(|c| c.norm() * scale));
+            self.push_row();
         }
         self.pending.drain(..at);
     }
 
-    fn push_row(&mut self, lin: Vec<f32>) {
-        let db: Vec<f32> = lin
-            .iter()
-            .map(|m| 20.0 * (m + 1e-9).log10() + 100.0)
-            .collect();
-        let on: Vec<f32> = lin
-            .iter()
-            .zip(&self.prev)
-            .map(|(m, p)| (m - p).max(0.0))
-            .collect();
-        let off: Vec<f32> = lin
-            .iter()
-            .zip(&self.prev)
-            .map(|(m, p)| (p - m).max(0.0))
-            .collect();
-        self.prev = lin;
-        let db_max = running_max(&db, PEAK_BINS);
-        self.rows.push_back(Row {
-            loudest: db_max.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-            db_max,
-            db,
-            on_max: running_max(&on, EVENT_BINS),
-            on,
-            off_max: running_max(&off, EVENT_BINS),
-            off,
-        });
+    /// Makes a row of `lin` (this frame's magnitudes) against `prev`, then makes `lin` the previous frame's.
+    fn push_row(&mut self) {
+        let mut row = self.spare.pop().unwrap_or_default();
+        let (lin, prev) = (&self.lin, &self.prev);
+        row.db.clear();
+        row.db
+            .extend(lin.iter().map(|m| 20.0 * (m + 1e-9).log10() + 100.0));
+        row.on.clear();
+        row.on
+            .extend(lin.iter().zip(prev).map(|(m, p)| (m - p).max(0.0)));
+        row.off.clear();
+        row.off
+            .extend(lin.iter().zip(prev).map(|(m, p)| (p - m).max(0.0)));
+        std::mem::swap(&mut self.prev, &mut self.lin);
+        let scratch = &mut self.scratch;
+        running_max_into(&row.db, PEAK_BINS, scratch, &mut row.db_max);
+        running_max_into(&row.on, EVENT_BINS, scratch, &mut row.on_max);
+        running_max_into(&row.off, EVENT_BINS, scratch, &mut row.off_max);
+        row.loudest = row.db_max.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        self.rows.push_back(row);
         self.frames += 1;
         if self.rows.len() == 2 * PEAK_FRAMES + 1 {
             self.pick(PEAK_FRAMES);
-            self.rows.pop_front();
+            if let Some(done) = self.rows.pop_front() {
+                self.spare.push(done);
+            }
             self.first += 1;
         }
     }
@@ -502,28 +507,41 @@ impl PeakFinder {
     }
 }
 
-/// `out[i]` = max of `x[i - r ..= i + r]` (clipped to `x`): the maxima over windows of 1, 2, 4, ... up to the
-/// largest power of two `p <= 2r + 1`, then two overlapping windows of `p` per output. Each pass is a plain
-/// element-wise maximum that the compiler vectorises (the van Herk / Gil-Werman scheme it replaced, with two
-/// running maxima, ran one element at a time: 14 % of the fingerprinting's time, now the same numbers).
+/// [`running_max_into`] into a new vector.
+#[cfg(test)]
 fn running_max(x: &[f32], r: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    running_max_into(x, r, &mut (Vec::new(), Vec::new()), &mut out);
+    out
+}
+
+/// `out[i]` = max of `x[i - r ..= i + r]` (clipped to `x`), with `scratch` as working buffers: the maxima over
+/// windows of 1, 2, 4, ... up to the largest power of two `p <= 2r + 1`, then two overlapping windows of `p` per
+/// output. Each pass is a plain element-wise maximum that the compiler vectorises (the van Herk / Gil-Werman
+/// scheme it replaced, with two running maxima, ran one element at a time: 14 % of the fingerprinting's time,
+/// now the same numbers).
+fn running_max_into(x: &[f32], r: usize, scratch: &mut (Vec<f32>, Vec<f32>), out: &mut Vec<f32>) {
     let w = 2 * r + 1;
-    let mut cur = vec![f32::NEG_INFINITY; x.len() + 2 * r];
-    cur[r..r + x.len()].copy_from_slice(x);
-    let mut next = Vec::with_capacity(cur.len());
+    let (cur, next) = scratch;
+    cur.clear();
+    cur.resize(r, f32::NEG_INFINITY);
+    cur.extend_from_slice(x);
+    cur.resize(x.len() + 2 * r, f32::NEG_INFINITY);
     let mut have = 1;
     // cur[i] = max of the padded input over [i, i + have).
     while have * 2 <= w {
         next.clear();
         next.extend(cur.iter().zip(&cur[have..]).map(|(a, b)| a.max(*b)));
-        std::mem::swap(&mut cur, &mut next);
+        std::mem::swap(cur, next);
         have *= 2;
     }
-    cur.iter()
-        .zip(&cur[w - have..])
-        .take(x.len())
-        .map(|(a, b)| a.max(*b))
-        .collect()
+    out.clear();
+    out.extend(
+        cur.iter()
+            .zip(&cur[w - have..])
+            .take(x.len())
+            .map(|(a, b)| a.max(*b)),
+    );
 }
 
 #[cfg(test)]
