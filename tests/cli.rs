@@ -626,6 +626,35 @@ fn long_with(bg_seed: u64, seconds: f64, insert: &[f32], at_s: f64, rate: u32) -
 }
 
 #[test]
+fn a_hop_the_model_cannot_take_is_one_error_before_any_file() {
+    let env = Env::new();
+    make_library(&env, 3);
+    // tiny-clap's windows are 10 s long: a hop must be more than 0 and at most that.
+    for args in [
+        vec!["index", s(&env.lib()), "--hop", "11"],
+        vec!["embed", "--hop", "11", s(&env.lib().join("sound_00.wav"))],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "avx {args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one line, not one per file: {err}");
+        assert!(
+            err.contains("--hop") && err.contains("at most the window length (10 s)"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "avx {args:?}");
+    }
+    assert!(!env.index().exists(), "nothing was indexed, so no index");
+    // A hop in range indexes every file.
+    let sum = env.summary(&["index", s(&env.lib()), "--hop", "10"], 0);
+    assert_eq!(
+        (sum["new"].as_u64(), sum["failed"].as_u64()),
+        (Some(3), Some(0)),
+        "{sum}"
+    );
+}
+
+#[test]
 fn segments_find_a_planted_sound_within_one_hop() {
     let env = Env::new();
     let rate = 48_000;

@@ -128,6 +128,15 @@ impl ModelFrontEnd {
         }
     }
 
+    /// Whether `hop_s` seconds can be the hop between input starts, and if not why (the range this front end
+    /// accepts): the check every file's stream makes, for a caller to make once before any file.
+    pub fn check_hop(&self, hop_s: f64) -> std::result::Result<(), String> {
+        match self {
+            ModelFrontEnd::Windows(s) => s.check_hop(hop_s).map(drop),
+            ModelFrontEnd::Blocks(s) => s.check_hop(hop_s).map(drop),
+        }
+    }
+
     /// The default seconds between input starts: CLAP's consecutive windows, aiSFX's half-block hop.
     pub fn default_hop_seconds(&self) -> f64 {
         match self {

@@ -313,6 +313,20 @@ impl FrontEndSpec {
         self.params.window_samples as f64 / self.params.sample_rate as f64
     }
 
+    /// The samples between window starts for a hop of `hop_s` seconds, or why `hop_s` cannot be one: it must
+    /// round to at least one sample and be at most one window long.
+    pub fn check_hop(&self, hop_s: f64) -> std::result::Result<usize, String> {
+        let hop = (hop_s * self.sample_rate() as f64).round();
+        if hop_s.is_finite() && hop >= 1.0 && hop <= self.window_samples() as f64 {
+            Ok(hop as usize)
+        } else {
+            Err(format!(
+                "window hop of {hop_s} s must be more than 0 and at most the window length ({} s)",
+                seconds_text(self.window_seconds())
+            ))
+        }
+    }
+
     /// STFT frames per window (`window_samples / hop_length + 1` with centring).
     pub fn frames(&self) -> usize {
         self.params.window_samples / self.params.hop_length + 1
@@ -570,6 +584,11 @@ pub fn mel_filter_bank(
                 .collect()
         })
         .collect()
+}
+
+/// Seconds rounded to the millisecond for messages (`2.322`, `10`).
+pub(crate) fn seconds_text(s: f64) -> String {
+    format!("{}", (s * 1000.0).round() / 1000.0)
 }
 
 #[cfg(test)]

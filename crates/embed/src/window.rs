@@ -76,10 +76,7 @@ impl WindowStream {
     /// window long.
     pub fn open(path: &Path, spec: &FrontEndSpec, hop_s: f64) -> Result<Self> {
         // Check the hop before touching the file, so a wrong setting is reported as such.
-        let hop = (hop_s * spec.sample_rate() as f64).round();
-        if !(hop_s.is_finite() && hop >= 1.0 && hop <= spec.window_samples() as f64) {
-            return Err(hop_error(path, hop_s, spec));
-        }
+        spec.check_hop(hop_s).map_err(|m| hop_error(path, m))?;
         let decoder = Decoder::open(path)?;
         Self::from_decoder(decoder, spec, hop_s)
     }
@@ -90,10 +87,7 @@ impl WindowStream {
         let path = decoder.path().to_path_buf();
         let rate = spec.sample_rate();
         let w = spec.window_samples() as u64;
-        let hop = (hop_s * rate as f64).round();
-        if !(hop_s.is_finite() && hop >= 1.0 && hop <= w as f64) {
-            return Err(hop_error(&path, hop_s, spec));
-        }
+        let hop = spec.check_hop(hop_s).map_err(|m| hop_error(&path, m))? as f64;
         let resampler =
             StreamResampler::new(decoder.info().sample_rate, rate).map_err(|message| {
                 EmbedError::Decode {
@@ -236,13 +230,10 @@ impl WindowStream {
     }
 }
 
-fn hop_error(path: &Path, hop_s: f64, spec: &FrontEndSpec) -> EmbedError {
+fn hop_error(path: &Path, message: String) -> EmbedError {
     EmbedError::Config {
         path: path.to_path_buf(),
-        message: format!(
-            "window hop of {hop_s} s must be more than 0 and at most the window length ({} s)",
-            spec.window_seconds()
-        ),
+        message,
     }
 }
 

@@ -73,6 +73,11 @@ pub fn run(ctx: &Ctx, args: EmbedArgs) -> Result<Outcome> {
         out.flush()?;
         return Ok(Outcome::Found);
     }
+    if let Some(hop) = args.hop {
+        emb.spec()
+            .check_hop(hop)
+            .map_err(|m| anyhow::anyhow!("--hop: {m} for {}", emb.name()))?;
+    }
     let mut failed = false;
     let mut files = Vec::new();
     for file in &args.files {

@@ -36,6 +36,10 @@ pub fn run(ctx: &Ctx, args: IndexArgs) -> Result<Outcome> {
             .hop
             .or(stored_hop)
             .unwrap_or_else(|| emb.spec().default_hop_seconds());
+        // Once, before any file: otherwise every file fails with the same message.
+        emb.spec()
+            .check_hop(hop)
+            .map_err(|m| anyhow::anyhow!("--hop: {m} for {}", emb.name()))?;
         let settings = ctx.settings_for(&mut emb, hop)?;
         Ok((emb, settings, hop))
     };

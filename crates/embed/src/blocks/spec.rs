@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::dsp::{Framer, Tables};
-use crate::frontend::MelScale;
+use crate::frontend::{seconds_text, MelScale};
 use crate::{EmbedError, Result};
 
 /// Level normalisation of the whole file before the STFT.
@@ -312,6 +312,17 @@ impl BlockSpec {
         let f = (hop_s * self.params.sample_rate as f64 / self.params.hop_length as f64).round();
         (hop_s.is_finite() && f >= 1.0 && f <= self.params.block_frames as f64)
             .then_some(f as usize)
+    }
+
+    /// [`hop_frames_for`](Self::hop_frames_for), or why `hop_s` cannot be a hop.
+    pub fn check_hop(&self, hop_s: f64) -> std::result::Result<usize, String> {
+        self.hop_frames_for(hop_s).ok_or_else(|| {
+            format!(
+                "block hop of {hop_s} s must be between one frame ({} s) and one block ({} s)",
+                seconds_text(self.params.hop_length as f64 / self.params.sample_rate as f64),
+                seconds_text(self.block_seconds())
+            )
+        })
     }
 
     /// The log-mel frames of a whole (already level-normalised) signal, time-major `[frames, n_mels]`.

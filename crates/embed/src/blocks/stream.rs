@@ -60,14 +60,10 @@ impl BlockStream {
     /// when `print` is set (read it with [`BlockStream::take_print`]): the file is not decoded again for it.
     pub fn open_printing(path: &Path, spec: &BlockSpec, hop_s: f64, print: bool) -> Result<Self> {
         let hop_frames = spec
-            .hop_frames_for(hop_s)
-            .ok_or_else(|| EmbedError::Config {
+            .check_hop(hop_s)
+            .map_err(|message| EmbedError::Config {
                 path: path.to_path_buf(),
-                message: format!(
-                    "block hop of {hop_s} s must be between one frame ({} s) and one block ({} s)",
-                    spec.params.hop_length as f64 / spec.params.sample_rate as f64,
-                    spec.block_seconds()
-                ),
+                message,
             })?;
         let rate = spec.params.sample_rate;
         let cap = (BUFFER_SECONDS * rate as f64) as usize;
