@@ -289,12 +289,14 @@ fn landmark_motifs(paths: &[PathBuf], opts: &MotifOptions) -> Result<Vec<Motif>>
     });
     log::info!(
         "landmarks: {} in {} files, {} buckets of more than {} ({} landmarks) voting with their first {} \
-         only, {} votes, {} runs, {} motifs ({} with a median score below {MIN_MOTIF_SCORE} dropped)",
+         tracks' entries only (at most {}), {} votes, {} runs, {} motifs ({} with a median score below \
+         {MIN_MOTIF_SCORE} dropped)",
         stats.landmarks,
         paths.len(),
         stats.full_buckets,
         cfg.max_bucket,
         stats.full_landmarks,
+        cfg.pivot_tracks,
         cfg.pivots,
         stats.votes,
         stats.runs,
