@@ -182,16 +182,13 @@ pub fn repeats(
         let near = f as i64 + self_lag;
         x + 1 + bucket[x + 1..].partition_point(|e| e.1 == t && (e.2 as i64) < near)
     };
-    // The entries of a bucket that vote with every entry after them: a prefix of it.
-    let pivots = |bucket: &[(u32, u32, u32, u32)]| voters_of(bucket, cfg);
-
     // 2. Votes, in blocks of lower tracks (a block's pairs of tracks are complete in it, and blocks come in
     // track order, so the runs come in the same order as from one block). Each lower track's votes are counted
     // first (self pairs closer than `min_self_lag` included: an upper bound).
     let mut per_track = vec![0usize; tracks.len()];
     for b in &buckets {
         let bucket = &all[b.clone()];
-        for (x, &(_, t, _, _)) in bucket.iter().enumerate().take(pivots(bucket)) {
+        for (x, &(_, t, _, _)) in bucket.iter().enumerate().take(voters_of(bucket, cfg)) {
             per_track[t as usize] += b.len() - x - 1;
         }
     }
@@ -211,7 +208,7 @@ pub fn repeats(
         let voters = |bucket: &[(u32, u32, u32, u32)]| {
             let lo = bucket.partition_point(|e| (e.1 as usize) < first);
             let hi = bucket.partition_point(|e| (e.1 as usize) < end);
-            lo..hi.min(pivots(bucket)).max(lo)
+            lo..hi.min(voters_of(bucket, cfg)).max(lo)
         };
         let counts: Vec<usize> = buckets
             .par_iter()
