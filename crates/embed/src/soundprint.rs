@@ -1016,28 +1016,28 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> (Alignment, Option<Alignme
     let mut whole = Alignment::none();
     // Half-frame offsets too for short sounds, where a trim between two frames' starts matters most, and for
     // coarse views, whose 100 ms frames a trim of a long recording cuts at any point.
+    let short = va.frames.max(vb.frames) <= HALF_FRAMES_UP_TO;
     let coarse = va.step > 1.0 / FINE_RATE;
-    let offsets: &[f32] = if coarse || va.frames.max(vb.frames) <= HALF_FRAMES_UP_TO {
-        &[0.0, 0.5]
-    } else {
-        &[0.0]
-    };
-    // The outlines' best lags at offset 0, per scale: a coarse view's half-frame offset searches around them
-    // instead of over every lag again (the pre-search is most of a long comparison's cost).
+    let offsets: &[f32] = if coarse || short { &[0.0, 0.5] } else { &[0.0] };
+    // A long coarse view: its half-frame offset searches around the outlines' best lags at offset 0, per scale,
+    // instead of over every lag again (the pre-search is most of a long comparison's cost), and its best at whole
+    // frames is returned beside the best.
+    let long_half = coarse && !short;
     let mut whole_frame_lags: Vec<isize> = Vec::new();
     for (&scale, &off) in SCALES
         .iter()
         .flat_map(|s| offsets.iter().map(move |o| (s, o)))
     {
         let sb0 = Shape::of(&vb.warped(scale, 0.0, off));
-        let reuse = off != 0.0 && va.frames.max(vb.frames) > HALF_FRAMES_UP_TO;
-        let lags: Vec<(f32, isize)> = if reuse {
+        let reuse = off != 0.0 && long_half;
+        // Lags, best first.
+        let lags: Vec<isize> = if reuse {
             // Frame t of the offset view is frame t + 1/2 of the whole-frame one: the best lag moves by at most one.
-            let mut l: Vec<(f32, isize)> = Vec::new();
+            let mut l: Vec<isize> = Vec::new();
             for d in [0, -1, 1] {
                 for &lag in &whole_frame_lags {
-                    if !l.iter().any(|x| x.1 == lag + d) {
-                        l.push((0.0, lag + d));
+                    if !l.contains(&(lag + d)) {
+                        l.push(lag + d);
                     }
                 }
             }
@@ -1064,16 +1064,16 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> (Alignment, Option<Alignme
                 })
                 .collect();
             lags.sort_by(|x, y| y.0.total_cmp(&x.0));
-            lags.truncate(LAGS_UNSHIFTED);
+            let lags: Vec<isize> = lags.iter().take(LAGS_UNSHIFTED).map(|l| l.1).collect();
             if off == 0.0 {
-                whole_frame_lags = lags.iter().take(LAGS).map(|l| l.1).collect();
+                whole_frame_lags = lags.iter().copied().take(LAGS).collect();
             }
             lags
         };
         // Both prints start at their onsets: the start-aligned lag is always tried (a fade-in that leaves the
         // copy's first frames quiet can mislead the outlines).
         let with_start = |n: usize| {
-            let mut l: Vec<isize> = lags.iter().take(n).map(|l| l.1).collect();
+            let mut l: Vec<isize> = lags.iter().copied().take(n).collect();
             if !l.contains(&0) {
                 l.push(0);
             }
@@ -1123,8 +1123,7 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> (Alignment, Option<Alignme
             }
         }
     }
-    let half = offsets.len() > 1 && va.frames.max(vb.frames) > HALF_FRAMES_UP_TO;
-    let whole = (half && whole.score < best.score).then_some(whole);
+    let whole = (long_half && whole.score < best.score).then_some(whole);
     (best, whole)
 }
 
