@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rayon::prelude::*;
 
 use crate::exact::dot;
-use crate::graph::{layer_beam, prefetch, prefetch_codes, Cand, QuantRows, UPPER_EF};
+use crate::graph::{layer_beam, prefetch, Cand, QuantRows, UPPER_EF};
 use crate::kernel::dot_i8;
 use crate::lists::{Lists, Slots};
 
@@ -56,7 +56,7 @@ impl Space for QuantRows<'_> {
     }
     #[inline]
     fn prefetch(&self, node: u32) {
-        prefetch_codes(self.codes(node));
+        QuantRows::prefetch(self, node);
     }
 }
 
