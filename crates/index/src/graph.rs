@@ -162,8 +162,8 @@ impl<'a> QuantRows<'a> {
 
     /// Hints the CPU to load what [`QuantRows::score`] reads of `node`: its codes and its step, a scattered
     /// load of its own in a large graph (prefetching the step too: searches of a 300k graph 0.65x to 0.96x the
-    /// p50 at ef 32 to 96, two builds alternated; a 1M graph's self-searches 2 % to 14 % faster, three passes
-    /// alternated; `docs/performance.md`).
+    /// p50 at ef 32 to 96, two builds alternated; 1M: 0.76x to 0.83x at ef 64 to 400, one run each;
+    /// `docs/performance.md`).
     #[inline(always)]
     pub(crate) fn prefetch(&self, node: u32) {
         prefetch_codes(self.codes(node));
