@@ -1326,7 +1326,7 @@ pub(crate) fn prefetch(v: &[f32]) {
 
 /// Hints the CPU to load the whole of an int8 code row (at most 16 cache lines).
 #[inline(always)]
-pub(crate) fn prefetch_codes(v: &[i8]) {
+fn prefetch_codes(v: &[i8]) {
     prefetch_lines(v.as_ptr().cast(), v.len().div_ceil(64).min(16));
 }
 
