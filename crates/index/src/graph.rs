@@ -568,19 +568,12 @@ impl GraphData {
         mark(self.entry);
         let mut frontier = vec![self.entry];
         let mut next = Vec::new();
-        let top = self.top_layer();
         while !frontier.is_empty() {
             frontier.sort_unstable();
             for &u in &frontier {
-                let level = self
-                    .levels
-                    .get(u as usize)
-                    .map_or(top, |&l| usize::from(l).min(top));
-                for layer in (0..=level).rev() {
-                    for &v in self.neighbours(layer, u) {
-                        if (v as usize) < n && mark(v) {
-                            next.push(v);
-                        }
+                for v in self.links_on_its_layers(u) {
+                    if (v as usize) < n && mark(v) {
+                        next.push(v);
                     }
                 }
             }
@@ -604,25 +597,30 @@ impl GraphData {
         let mut next = 0u32;
         let mut stack = vec![self.entry];
         rank[self.entry as usize] = 0;
-        let top = self.top_layer();
         while let Some(u) = stack.pop() {
-            // Only the layers the node is on: a lookup on every layer reads a list header per node and layer
-            // (measured on a 1M graph: 0.35 to 0.46 s against 0.52 to 0.53 s).
-            let level = self
-                .levels
-                .get(u as usize)
-                .map_or(top, |&l| usize::from(l).min(top));
-            for layer in (0..=level).rev() {
-                for &v in self.neighbours(layer, u) {
-                    if rank[v as usize] == u32::MAX {
-                        next += 1;
-                        rank[v as usize] = next;
-                        stack.push(v);
-                    }
+            for v in self.links_on_its_layers(u) {
+                if rank[v as usize] == u32::MAX {
+                    next += 1;
+                    rank[v as usize] = next;
+                    stack.push(v);
                 }
             }
         }
         rank
+    }
+
+    /// `u`'s neighbours on every layer it is on, the top one first. Only those layers: a lookup on every layer
+    /// reads a list header per node and layer (the depth-first order over a 1M graph: 0.35 to 0.46 s against
+    /// 0.52 to 0.53 s).
+    fn links_on_its_layers(&self, u: u32) -> impl Iterator<Item = u32> + '_ {
+        let top = self.top_layer();
+        let level = self
+            .levels
+            .get(u as usize)
+            .map_or(top, |&l| usize::from(l).min(top));
+        (0..=level)
+            .rev()
+            .flat_map(move |layer| self.neighbours(layer, u).iter().copied())
     }
 
     /// Adds layer-0 edges towards each node in `todo` from the `fan` nearest nodes a search for
