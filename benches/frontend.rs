@@ -1,10 +1,10 @@
-//! Front-end cost: decode + resample + log-mel per 10 s window, for WAV, FLAC and MP3 at 44.1 kHz stereo, plus the
-//! decoding alone, the log-mel alone and the committed test files.
+//! Front-end cost: decode + resample + log-mel per 10 s window, for WAV, FLAC, MP3 and Opus (44.1 kHz stereo; the
+//! Opus copy decodes at 48 kHz), plus the decoding alone, the log-mel alone and the committed test files.
 //!
 //! A 60 s test signal (chirps, a sawtooth and seeded noise bursts) is written as 16-bit WAV at bench time into a
-//! temporary directory; FLAC and MP3 copies are made with `sox` or `ffmpeg` when one is installed (otherwise those
-//! cases are skipped with a message). Throughput is counted in 10 s windows, so criterion's "elem/s" is windows per
-//! second and the time per iteration divided by 6 is the cost per window.
+//! temporary directory; FLAC, MP3 and Opus copies are made with `sox` or `ffmpeg` when one is installed
+//! (otherwise those cases are skipped with a message). Throughput is counted in 10 s windows, so criterion's
+//! "elem/s" is windows per second and the time per iteration divided by 6 is the cost per window.
 //!
 //! The Python reference (`librosa.load(sr=48000)` + `ClapFeatureExtractor`) is timed when `AVX_BENCH_PYTHON` names a
 //! Python with those packages (after one untimed pass, the median of five), and printed beside the Rust numbers.
@@ -83,7 +83,8 @@ fn python_reference(python: &str, path: &Path) -> Option<f64> {
     // reference's steady state, as a long indexing run would see it.
     let script = r#"
 import sys, time, statistics, librosa, numpy as np
-from transformers import ClapFeatureExtractor
+# From its module: transformers' top-level name demands PyTorch, which the extractor does not need.
+from transformers.models.clap.feature_extraction_clap import ClapFeatureExtractor
 fe = ClapFeatureExtractor(feature_size=64, sampling_rate=48000, hop_length=480, max_length_s=10,
     fft_window_size=1024, frequency_min=50, frequency_max=14000, truncation="rand_trunc", padding="repeatpad")
 def once():
@@ -115,7 +116,7 @@ fn bench(c: &mut Criterion) {
     let wav = dir.path().join("signal.wav");
     write_wav(&wav, RATE, 2, &test_signal());
     let mut files: Vec<(&str, PathBuf)> = vec![("wav", wav.clone())];
-    for ext in ["flac", "mp3"] {
+    for ext in ["flac", "mp3", "opus"] {
         let p = dir.path().join(format!("signal.{ext}"));
         if convert(&wav, &p) {
             files.push((ext, p));

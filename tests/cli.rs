@@ -375,8 +375,8 @@ fn bad_files_are_reported_and_good_ones_stay_searchable() {
     }
     std::fs::write(env.lib().join("random.flac"), &junk).unwrap();
     std::fs::copy(
-        repo().join("tests/data/audio/stereo48k_4s.opus"),
-        env.lib().join("voice.opus"),
+        repo().join("tests/data/audio/stereo44k_1s.wma"),
+        env.lib().join("voice.wma"),
     )
     .unwrap();
     let lines = env.json(&["index", s(&env.lib())], 2);
@@ -384,7 +384,7 @@ fn bad_files_are_reported_and_good_ones_stay_searchable() {
     assert_eq!(failures.len(), 3, "{lines:?}");
     assert!(failures
         .iter()
-        .any(|f| f["path"].as_str().unwrap().ends_with("voice.opus")
+        .any(|f| f["path"].as_str().unwrap().ends_with("voice.wma")
             && f["error"].as_str().unwrap().contains("unsupported")));
     let summary = lines.iter().find(|l| l["type"] == "summary").unwrap();
     // The three good files are new; the three bad ones count as failed only.
@@ -399,6 +399,47 @@ fn bad_files_are_reported_and_good_ones_stay_searchable() {
     assert_eq!(sum["skipped_failed"], 3, "{sum}");
     let sum = env.summary(&["index", s(&env.lib()), "--retry-failed"], 2);
     assert_eq!(sum["failed"], 3, "{sum}");
+}
+
+/// Opus files are indexed like any other (Ogg, WebM), and found by their own sound; a WebM cut short, on which
+/// symphonia's Matroska reader panics, is that file's failure, with no panic message on stderr.
+#[test]
+fn opus_is_indexed_and_a_webm_cut_short_fails_quietly() {
+    let env = Env::new();
+    make_library(&env, 2);
+    let audio = repo().join("tests/data/audio");
+    std::fs::copy(
+        audio.join("stereo48k_4s.opus"),
+        env.lib().join("voice.opus"),
+    )
+    .unwrap();
+    std::fs::copy(audio.join("stereo48k_1s.webm"), env.lib().join("clip.webm")).unwrap();
+    let webm = std::fs::read(audio.join("stereo48k_1s.webm")).unwrap();
+    std::fs::write(env.lib().join("cut.webm"), &webm[..webm.len() / 2]).unwrap();
+    let out = env.run(&["--json", "index", s(&env.lib())]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // The file's error says the reader panicked; the panic's own message and backtrace are not printed.
+    assert!(
+        !stderr.contains("panicked at") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    let lines = util::json_lines(&String::from_utf8_lossy(&out.stdout));
+    let failures: Vec<&Value> = lines.iter().filter(|l| l["type"] == "failure").collect();
+    assert_eq!(failures.len(), 1, "{lines:?}");
+    assert!(failures[0]["path"].as_str().unwrap().ends_with("cut.webm"));
+    assert!(
+        failures[0]["error"].as_str().unwrap().contains("cut.webm"),
+        "{failures:?}"
+    );
+    let summary = lines.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(summary["new"], 4, "{summary}");
+    // The WebM holds the first second of the Ogg file's content: its nearest sound (itself aside).
+    let hits = env.json(&["similar", s(&env.lib().join("clip.webm")), "-k", "1"], 0);
+    assert!(
+        hits[0]["path"].as_str().unwrap().ends_with("voice.opus"),
+        "{hits:?}"
+    );
 }
 
 /// Issue 12, section 6: 32-bit float WAVs holding NaN, infinity and values near `f32::MAX` (which overflow to

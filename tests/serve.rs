@@ -305,7 +305,7 @@ fn bad_uploads_get_a_4xx_with_the_decoders_message_and_leave_no_file() {
     let lib = Library::new();
     let s = lib.serve(&["--upload-limit", "1"]);
     let wav = std::fs::read(lib.lib().join("examples/kick_808.wav")).unwrap();
-    let opus = std::fs::read(lib.lib().join("data/stereo48k_4s.opus")).unwrap();
+    let wma = std::fs::read(lib.lib().join("data/stereo44k_1s.wma")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "notes.txt",
@@ -314,7 +314,7 @@ fn bad_uploads_get_a_4xx_with_the_decoders_message_and_leave_no_file() {
         ),
         ("cut.wav", wav[..30].to_vec(), "cut.wav"),
         ("empty.wav", Vec::new(), "empty"),
-        ("voice.opus", opus, "unsupported"),
+        ("voice.wma", wma, "unsupported"),
     ];
     for (name, body, needle) in cases {
         let (status, v) = post(&s, &format!("/api/similar?name={name}"), &body);

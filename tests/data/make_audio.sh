@@ -75,8 +75,19 @@ src="$out/stereo44k_s24_4s.wav"
 "${FF[@]}" -i "$src" -c:a aac -profile:a aac_low -b:a 128k "${BITEXACT[@]}" -f adts "$out/stereo44k_4s.aac"
 "${SOX[@]}" "$src" -b 16 -e signed-integer "$out/stereo44k_s16_4s.aiff"
 
-# 11. Known-unsupported format: Opus in Ogg.
+# 11. Opus in Ogg (decoded by avx's decode::opus): the 44.1 kHz content at 48 kHz, stereo, 64 kbit/s; the
+#     6-channel file at 192 kbit/s (channel mapping family 1: four streams, two of them coupled).
 "${FF[@]}" -i "$src" -ar 48000 -c:a libopus -b:a 64k "${BITEXACT[@]}" "$out/stereo48k_4s.opus"
+"${FF[@]}" -i "$out/multi48k_6ch_2s.wav" -c:a libopus -b:a 192k "${BITEXACT[@]}" "$out/multi48k_6ch_2s.opus"
+
+# The first second of the stereo Opus content in WebM (Matroska): pre-skip from the OpusHead in CodecPrivate;
+# its last packet's padding stays (symphonia does not read DiscardPadding).
+"${FF[@]}" -i "$src" -t 1 -ar 48000 -c:a libopus -b:a 64k "${BITEXACT[@]}" "$out/stereo48k_1s.webm"
+# The same second in MP4: pre-skip and length in the edit list.
+"${FF[@]}" -i "$src" -t 1 -ar 48000 -c:a libopus -b:a 64k "${BITEXACT[@]}" "$out/stereo48k_opus_1s.mp4"
+
+# 11b. Known-unsupported format: WMA (in ASF), 1 s.
+"${FF[@]}" -i "$src" -t 1 -c:a wmav2 -b:a 64k "${BITEXACT[@]}" "$out/stereo44k_1s.wma"
 
 # 12. Short one-shots and odd rates (issue 12), in tests/data/audio/short/: a noise burst with a fast decay over
 #     two tones, the kind of sound a sound-effects library is full of. Lengths are in samples where they matter:
@@ -110,5 +121,7 @@ oneshot 44100 2 22050 "$tmp/stereo44k_0p5s.wav"
 # AAC in MP4 with ffmpeg's edit list (1024 priming samples); decodes to exactly 22050 samples once trimmed.
 "${FF[@]}" -i "$tmp/stereo44k_0p5s.wav" -c:a aac -profile:a aac_low -b:a 128k "${BITEXACT[@]}" "$short/stereo44k_aac_0p5s.m4a"
 "${FF[@]}" -i "$tmp/stereo44k_0p5s.wav" -c:a libmp3lame -b:a 128k "${BITEXACT[@]}" "$short/stereo44k_0p5s.mp3"
+# A 70 ms Opus one-shot: shorter than one Ogg page, so only the last granule position says where it ends.
+"${FF[@]}" -i "$short/mono48k_70ms.wav" -c:a libopus -b:a 96k "${BITEXACT[@]}" "$short/mono48k_70ms.opus"
 
 ls -l "$out" "$short"

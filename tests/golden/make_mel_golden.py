@@ -48,8 +48,8 @@ W = 480000  # window length in samples (10 s)
 H = 480000  # hop in samples (default: no overlap)
 
 LOSSLESS_EXT = {".wav", ".flac", ".aiff", ".aif"}
-LOSSY_INCLUDED = {".mp3", ".ogg"}  # included with "lossy": true (decoder-dependent; looser tolerance)
-# Short one-shots (issue 12): lengths from one sample up, 8 to 96 kHz, stereo, Vorbis, MP3. Kept to a few so
+LOSSY_INCLUDED = {".mp3", ".ogg", ".opus"}  # included with "lossy": true (decoder-dependent; looser tolerance)
+# Short one-shots (issue 12): lengths from one sample up, 8 to 96 kHz, stereo, Vorbis, MP3, Opus. Kept to a few so
 # that the goldens stay small (a 10 s window is about 200 kB gzip'd whatever the file's length).
 SHORT = [
     "short/mono44k_1smp.wav",
@@ -60,6 +60,7 @@ SHORT = [
     "short/mono22k_90ms.wav",
     "short/mono8k_0p5s.wav",
     "short/stereo96k_0p25s.wav",
+    "short/mono48k_70ms.opus",
 ]
 
 # laion/clap-htsat-unfused preprocessor_config.json, written out explicitly.

@@ -28,6 +28,7 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.quiet, cli.global.verbose);
+    avx_embed::decode::quiet_caught_panics();
     let result = run(cli);
     match result {
         Ok(Outcome::Found) => ExitCode::from(0),

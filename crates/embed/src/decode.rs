@@ -7,7 +7,9 @@
 //! Encoder delay and padding are trimmed as the reference decoders trim them: MP3 (LAME/Xing header) and Ogg
 //! Vorbis (granule positions) by symphonia's gapless mode, completed by the last Ogg page's granule position
 //! ([`ogg_length`]: symphonia misses it on one-page streams), and MP4/M4A (edit list, `iTunSMPB`) by avx
-//! ([`mp4_gapless`]), since symphonia 0.5.5 does not apply them.
+//! ([`mp4_gapless`]), since symphonia 0.5.5 does not apply them. Opus, which symphonia 0.5.5 demuxes but cannot
+//! decode, goes through avx's own codec ([`opus`], registered in [`codecs`]); its pre-skip and the last Ogg page's
+//! granule position are trimmed here.
 //!
 //! Errors follow symphonia's player: a packet that fails to decode is skipped (its samples are lost), but a file
 //! that yields no samples at all is an error, and so is a long run of bad packets. Header values are checked before
@@ -34,6 +36,50 @@ use crate::{sanity, EmbedError, Result};
 
 pub mod mp4_gapless;
 pub mod ogg_length;
+pub mod opus;
+
+thread_local! {
+    /// Nesting depth of [`guarded`] calls on this thread.
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f`, catching a panic (symphonia aims never to panic on bad input, but fuzzing has found panics in its
+/// readers before, e.g. on a WebM file cut short): the caller turns it into that file's error.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    GUARDED.with(|g| g.set(g.get() + 1));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(g.get() - 1));
+    r
+}
+
+/// Installs (once) a panic hook that keeps the panics the decoder catches off stderr: each becomes its file's
+/// error ("the container reader panicked on malformed data"), so its message and backtrace are only logged at
+/// debug level. Every other panic goes to the hook that was there before. For programs (the `avx` binary calls
+/// it first thing); a library user who wants every panic printed does not call it.
+pub fn quiet_caught_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(|g| g.get()) > 0 {
+                log::debug!("a panic caught while decoding: {info}");
+            } else {
+                before(info);
+            }
+        }));
+    });
+}
+
+/// symphonia's codecs and avx's Opus decoder ([`opus::OpusCodec`]; symphonia 0.5.5 has none).
+pub fn codecs() -> &'static codecs::CodecRegistry {
+    static REGISTRY: std::sync::OnceLock<codecs::CodecRegistry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut r = codecs::CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut r);
+        r.register_all::<opus::OpusCodec>();
+        r
+    })
+}
 
 /// Highest sample rate accepted from a file header.
 pub const MAX_SAMPLE_RATE: u32 = 768_000;
@@ -60,6 +106,8 @@ pub struct Decoder {
     trim: mp4_gapless::Trim,
     /// Frames the codec produced before trimming.
     raw_frames: u64,
+    /// A factor on every sample: an Opus header's output gain, else 1.
+    gain: f32,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -153,11 +201,10 @@ impl Decoder {
             enable_gapless: true,
             ..Default::default()
         };
-        // Defence in depth: symphonia aims never to panic on bad input, but fuzzing has found panics in its
-        // readers before, so a panic while probing is turned into a decode error for this file.
-        let probed = catch_unwind(AssertUnwindSafe(|| {
+        // Defence in depth: a panic while probing is turned into a decode error for this file.
+        let probed = guarded(|| {
             symphonia::default::get_probe().format(&hint, mss, &opts, &MetadataOptions::default())
-        }))
+        })
         .map_err(|_| decode_err(path, "the container reader panicked on malformed data"))?
         .map_err(|e| {
             let unrecognised = || EmbedError::Unsupported {
@@ -166,7 +213,14 @@ impl Decoder {
                     .into(),
             };
             match e {
-                SymError::Unsupported(_) => unrecognised(),
+                SymError::Unsupported(_) => match wav_format_tag(head) {
+                    // symphonia reads the RIFF header, then refuses the codec inside.
+                    Some(tag) => EmbedError::Unsupported {
+                        path: path.to_path_buf(),
+                        what: format!("WAV holding {} audio", wav_codec_name(tag)),
+                    },
+                    None => unrecognised(),
+                },
                 // The probe scans the whole file for a known header: reaching the end means either a known
                 // container cut short or no known container at all (random bytes, WMA, ...).
                 SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -191,7 +245,12 @@ impl Decoder {
         let track_id = track.id;
         let codec = codec_name(params.codec);
 
-        let sample_rate = params.sample_rate.unwrap_or(0);
+        // Opus always decodes at 48 kHz, whatever rate a container declares (Ogg's header holds the input's).
+        let sample_rate = if params.codec == codecs::CODEC_TYPE_OPUS {
+            opus::RATE
+        } else {
+            params.sample_rate.unwrap_or(0)
+        };
         if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
             return Err(decode_err(
                 path,
@@ -205,26 +264,22 @@ impl Decoder {
                 &format!("implausible channel count {channels} in the header"),
             ));
         }
-        if symphonia::default::get_codecs()
-            .get_codec(params.codec)
-            .is_none()
-        {
+        if codecs().get_codec(params.codec).is_none() {
             return Err(EmbedError::Unsupported {
                 path: path.to_path_buf(),
                 what: format!("{codec} audio"),
             });
         }
-        let decoder = catch_unwind(AssertUnwindSafe(|| {
-            symphonia::default::get_codecs().make(&params, &DecoderOptions::default())
-        }))
-        .map_err(|_| decode_err(path, "the decoder panicked on malformed codec parameters"))?
-        .map_err(|e| match e {
-            SymError::Unsupported(what) => EmbedError::Unsupported {
-                path: path.to_path_buf(),
-                what: format!("{codec} audio ({what})"),
-            },
-            other => sym_err(path, other),
-        })?;
+        let decoder = guarded(|| codecs().make(&params, &DecoderOptions::default()))
+            .map_err(|_| decode_err(path, "the decoder panicked on malformed codec parameters"))?
+            .map_err(|e| match e {
+                SymError::Unsupported(what) => EmbedError::Unsupported {
+                    path: path.to_path_buf(),
+                    what: format!("{codec} audio ({what})"),
+                },
+                other => sym_err(path, other),
+            })?;
+        let (is_mp4, edit_list) = (head.get(4..8) == Some(b"ftyp"), declared.is_some());
         let mut trim = declared.map_or(
             mp4_gapless::Trim {
                 skip: 0,
@@ -236,6 +291,19 @@ impl Decoder {
             // symphonia has removed the start delay; the stream ends at the last granule position.
             if let Some(end) = ogg_end.filter(|&g| g > params.start_ts) {
                 trim.frames = Some(end - params.start_ts);
+            }
+        }
+        let mut gain = 1.0;
+        if params.codec == codecs::CODEC_TYPE_OPUS {
+            // RFC 7845: drop the pre-skip, end at the last granule position (less the pre-skip), apply the
+            // header's gain. MP4's edit list, when there is one, says where the audio starts and ends instead.
+            let opus_head = params.extra_data.as_deref();
+            if let Some(h) = opus_head.and_then(|x| opus::Head::parse(x, is_mp4)) {
+                gain = h.gain();
+                if !edit_list {
+                    trim.skip = u64::from(h.pre_skip);
+                    trim.frames = ogg_end.map(|g| g.saturating_sub(trim.skip));
+                }
             }
         }
         // A frame count of 2^32 or more from a header is not believed for the estimate either.
@@ -263,6 +331,7 @@ impl Decoder {
             done: false,
             trim,
             raw_frames: 0,
+            gain,
         })
     }
 
@@ -289,7 +358,7 @@ impl Decoder {
         if self.done {
             return Ok(None);
         }
-        let got = match catch_unwind(AssertUnwindSafe(|| self.decode_next())) {
+        let got = match guarded(|| self.decode_next()) {
             Ok(r) => r,
             Err(_) => {
                 self.done = true;
@@ -382,6 +451,9 @@ impl Decoder {
                     }
                     self.mono.truncate(hi as usize);
                     self.mono.drain(..lo as usize);
+                    if self.gain != 1.0 {
+                        self.mono.iter_mut().for_each(|s| *s *= self.gain);
+                    }
                     let mono = self.mono.len();
                     self.decoded_frames += mono as u64;
                     if self.info.channels == 0 {
@@ -463,6 +535,35 @@ fn precheck(path: &Path, head: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The format tag of a WAV file's `fmt ` chunk, when `head` holds one.
+fn wav_format_tag(head: &[u8]) -> Option<u16> {
+    if head.len() < 12 || !matches!(&head[..4], b"RIFF" | b"RF64") || &head[8..12] != b"WAVE" {
+        return None;
+    }
+    chunk_body(head, b"fmt ", false, 2).map(|f| u16::from_le_bytes([f[0], f[1]]))
+}
+
+/// A person's name for a WAV format tag symphonia does not decode (the common ones), with the tag itself.
+fn wav_codec_name(tag: u16) -> String {
+    let name = match tag {
+        0x0050 => "MPEG audio",
+        0x0055 => "MP3",
+        0x0031 => "GSM 6.10",
+        0x0040 | 0x0045 | 0x0064 => "G.72x ADPCM",
+        0x0020 => "Yamaha ADPCM",
+        0x0022 => "DSP Group TrueSpeech",
+        0x00ff | 0x1600 | 0x1610 | 0x4143 => "AAC",
+        0x0092 | 0x2000 => "AC-3",
+        0x0161..=0x0163 => "WMA",
+        0x2001 => "DTS",
+        _ => "",
+    };
+    match name {
+        "" => format!("format 0x{tag:04x}"),
+        n => format!("{n} (format 0x{tag:04x})"),
+    }
 }
 
 /// The body (to the end of `head`) of the first chunk `id` in the RIFF or IFF chunk list that starts at byte 12,
@@ -594,10 +695,18 @@ fn sym_err(path: &Path, e: SymError) -> EmbedError {
     }
 }
 
+/// Whether a failure message that an earlier avx recorded for a file names a codec this build decodes, so that
+/// `avx index` tries such a file again without `--retry-failed` (Opus was refused as "unsupported: Opus audio"
+/// until avx decoded it).
+pub fn now_decodable(message: &str) -> bool {
+    const ADDED: &[&str] = &["unsupported: Opus audio"];
+    ADDED.iter().any(|m| message.contains(m))
+}
+
 /// A person's name for a symphonia codec id.
 pub fn codec_name(codec: CodecType) -> String {
     use codecs::*;
-    if let Some(d) = symphonia::default::get_codecs().get_codec(codec) {
+    if let Some(d) = codecs().get_codec(codec) {
         return d.short_name.to_string();
     }
     let name = match codec {

@@ -1,6 +1,6 @@
 //! Encoder delay and padding (issue 12): lossy files decode to exactly the samples that were encoded, at the
 //! right place, as the reference decoders give them (libsndfile for MP3 and Vorbis, which `librosa.load` uses;
-//! ffmpeg's edit-list handling for AAC in MP4).
+//! ffmpeg's edit-list handling for AAC in MP4; libsndfile's pre-skip and last granule for Opus in Ogg).
 //!
 //! The files are made by `tests/data/make_audio.sh` from sources of known length: 176400 samples (4 s at 44.1
 //! kHz) and 22050 samples (0.5 s).
@@ -50,6 +50,20 @@ fn mp3_and_vorbis_are_gapless_like_libsndfile() {
     check_len("short/stereo44k_0p5s.mp3", 22_050);
     check_len("stereo44k_4s.ogg", 176_400);
     check_len("short/stereo44k_0p5s.ogg", 22_050);
+}
+
+#[test]
+fn opus_drops_its_pre_skip_and_ends_at_the_last_granule_like_libsndfile() {
+    check_len("stereo48k_4s.opus", 192_000);
+    // One Ogg page: only the last granule position says where the 70 ms end.
+    check_len("short/mono48k_70ms.opus", 3_360);
+    // Channel mapping family 1: four streams, two of them coupled.
+    check_len("multi48k_6ch_2s.opus", 96_000);
+    // MP4: the edit list says where the second starts and ends.
+    check_len("stereo48k_opus_1s.mp4", 48_000);
+    // WebM: the pre-skip goes, the last packet's padding stays (symphonia does not read DiscardPadding).
+    let webm = decode("stereo48k_1s.webm").len();
+    assert!((48_000..48_000 + 960).contains(&webm), "{webm} samples");
 }
 
 #[test]
@@ -110,6 +124,24 @@ fn trimmed_files_line_up_with_their_source() {
     check_aligned(
         &reference,
         &["short/stereo44k_0p5s.ogg", "short/stereo44k_aac_0p5s.m4a"],
+        10.0,
+    );
+    // Opus at 48 kHz against its 48 kHz sources: the pre-skip (312 samples) gone, every channel in place.
+    check_aligned(
+        &decode("multi48k_6ch_2s.wav"),
+        &["multi48k_6ch_2s.opus"],
+        12.0,
+    );
+    // The first second of the same content from the same encoder, in WebM (its pre-skip read from CodecPrivate)
+    // and in MP4 (from the edit list).
+    check_aligned(
+        &decode("stereo48k_4s.opus"),
+        &["stereo48k_1s.webm", "stereo48k_opus_1s.mp4"],
+        12.0,
+    );
+    check_aligned(
+        &decode("short/mono48k_70ms.wav"),
+        &["short/mono48k_70ms.opus"],
         10.0,
     );
 }

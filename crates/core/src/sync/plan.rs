@@ -19,6 +19,9 @@ pub struct Known {
     pub content_hash: Option<u128>,
     /// The file failed to embed last time (it is retried only on request).
     pub failed: bool,
+    /// It failed because an earlier avx could not decode its codec, which this one decodes
+    /// ([`avx_embed::decode::now_decodable`]): retried unasked.
+    pub newly_supported: bool,
 }
 
 impl From<&FileMeta> for Known {
@@ -31,8 +34,14 @@ impl From<&FileMeta> for Known {
             },
             content_hash: f.content_hash,
             failed: f.status != FileStatus::Ok,
+            newly_supported: newly_supported(f.status, f.error.as_deref()),
         }
     }
+}
+
+/// Whether a file failed because an earlier avx could not decode its codec, which this one decodes.
+fn newly_supported(status: FileStatus, error: Option<&str>) -> bool {
+    status != FileStatus::Ok && error.is_some_and(avx_embed::decode::now_decodable)
 }
 
 /// The file system as the planner sees it.
@@ -170,7 +179,7 @@ pub fn plan(
                         plan.unchanged_files.push((path.clone(), h));
                     }
                     continue;
-                } else if retry_failed {
+                } else if retry_failed || k.newly_supported {
                     Reason::RetryFailed
                 } else {
                     plan.skipped_failed += 1;
@@ -281,6 +290,7 @@ mod tests {
             stat: Stat { size, mtime_ns },
             content_hash: Some(hash),
             failed,
+            newly_supported: false,
         }
     }
 
@@ -333,6 +343,29 @@ mod tests {
             ],
             false,
             "changed /lib/b.wav\nunchanged 1, skipped_failed 0",
+        );
+    }
+
+    #[test]
+    fn a_failure_an_earlier_avx_could_not_decode_is_retried_unasked() {
+        let disk = FakeDisk::with(&[
+            ("/lib/a.opus", Some((1, 1, 10))),
+            ("/lib/b.wma", Some((1, 1, 11))),
+        ]);
+        // What avx before Opus decoding recorded, and what it still records for WMA.
+        let opus = "/lib/a.opus: unsupported: Opus audio";
+        let wma = "/lib/b.wma: unsupported: unrecognised container format (expected WAV, ...)";
+        assert!(newly_supported(FileStatus::Failed, Some(opus)));
+        assert!(!newly_supported(FileStatus::Failed, Some(wma)));
+        assert!(!newly_supported(FileStatus::Ok, Some(opus)));
+        let mut a = known("/lib/a.opus", 1, 1, 10, true);
+        a.newly_supported = true;
+        let idx = vec![a, known("/lib/b.wma", 1, 1, 11, true)];
+        check(
+            &disk,
+            idx,
+            false,
+            "retry /lib/a.opus\nunchanged 0, skipped_failed 1",
         );
     }
 

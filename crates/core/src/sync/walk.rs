@@ -6,7 +6,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::error::{CoreError, Result};
 
-/// File name extensions avx looks at when walking a directory. Formats avx cannot decode (Opus, WMA) are listed
+/// File name extensions avx looks at when walking a directory. Formats avx cannot decode (WMA) are listed
 /// so that they are reported as unsupported rather than silently ignored.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
     "wav", "wave", "aif", "aiff", "aifc", "flac", "mp3", "mp2", "m4a", "mp4", "aac", "adts",
