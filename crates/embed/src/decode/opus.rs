@@ -12,6 +12,11 @@
 //! [`Head::pre_skip`] and the last granule; in MP4 the edit list says both ([`super::mp4_gapless`]). Matroska's
 //! `DiscardPadding` (at most one packet, 20 ms or less, at the end) is not read, so a WebM file keeps that padding.
 //! The header's output gain is applied by [`super::Decoder`] too ([`Head::gain`]).
+//!
+//! `opus-rs` uses `unsafe` inside (decoders built in place, SIMD kernels picked at run time, so an Opus file's
+//! samples may differ in their last bits between CPUs, as symphonia's FFT-based decoders' do). Bad input is
+//! exercised by `crates/embed/tests/frontend_malformed.rs`: Ogg pages of random bytes with correct checksums, and
+//! files cut short.
 
 use opus_rs::multistream::{ChannelMappingTable, MultistreamDecoder};
 use symphonia::core::audio::{
