@@ -173,7 +173,8 @@ impl Decoder {
     /// out of bytes while probing means the file was cut short rather than that it is in another format.
     fn from_source(path: &Path, mut source: Box<dyn MediaSource>, head: &[u8]) -> Result<Self> {
         let known = known_magic(head);
-        let declared = if head.get(4..8) == Some(b"ftyp") {
+        let is_mp4 = head.get(4..8) == Some(b"ftyp");
+        let declared = if is_mp4 {
             let d = mp4_gapless::read(&mut source);
             source
                 .seek(SeekFrom::Start(0))
@@ -279,7 +280,7 @@ impl Decoder {
                 },
                 other => sym_err(path, other),
             })?;
-        let (is_mp4, edit_list) = (head.get(4..8) == Some(b"ftyp"), declared.is_some());
+        let edit_list = declared.is_some();
         let mut trim = declared.map_or(
             mp4_gapless::Trim {
                 skip: 0,
