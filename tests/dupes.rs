@@ -77,9 +77,8 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
             );
         }
     }
-    // Precision: no pair joins two different originals' copies, and at most one of the five look-alikes is grouped
-    // (today kick_take2: a down-chirp whose sweep, shifted in time, lines up with the original's; a known limit of
-    // the lag search, eval/README.md).
+    // Precision: no pair joins two different originals' copies, and no look-alike is grouped (one was, kick_take2,
+    // before the speckle view; its print score against the original and its copies is now at most 0.74).
     let wrong: Vec<_> = pairs
         .iter()
         .filter(|(a, b)| source(a).is_some() && source(b).is_some() && source(a) != source(b))
@@ -91,7 +90,7 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
         .filter(|p| source(p).is_none())
         .collect();
     assert!(
-        grouped_lookalikes.len() <= 1,
+        grouped_lookalikes.is_empty(),
         "look-alikes grouped with copies: {grouped_lookalikes:?}"
     );
 
@@ -115,9 +114,11 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
         }
     }
     assert_eq!(copies, 50);
-    // Re-encodes, rate round trips, gain, low-pass, noise at 30 dB and the 5 % stretch: every copy. All edits: at
-    // least 45 of 50 (45 with sound prints version 2 at the default 0.95; 43 with version 1 at 0.93; the misses are
-    // pitch shifts, a fade, a trim and 2 s of added silence before a short hit, as in eval/README.md).
+    // Re-encodes, rate round trips, gain, low-pass, noise at 30 dB, the 5 % stretch, the 10 % trims and the fades:
+    // every copy (the trims and fades of the kick, the door and the snare since sound prints version 6, whose wave
+    // view lifts them). All edits: at least 48 of 50; the misses may only be pitch shifts by a semitone (49 with
+    // version 6: the kick's; 45 with version 2 at 0.95; the margins of the door's and the snare's are thin, 0.90 to
+    // 0.92, so the test allows one more; eval/README.md).
     let strict: Vec<&String> = missed
         .iter()
         .filter(|m| {
@@ -128,6 +129,8 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
                 "lowpass_8k",
                 "noise_30dB",
                 "stretch_5pct",
+                "trim_10pct",
+                "fade",
             ]
             .iter()
             .any(|e| m.ends_with(e))
@@ -138,7 +141,7 @@ fn issue_16_edited_copies_are_found_and_look_alikes_are_not() {
         "re-encoded or level-changed copies not found: {strict:?}"
     );
     assert!(
-        missed.len() <= 5,
+        missed.len() <= 2 && missed.iter().all(|m| m.ends_with("pitch_+1st")),
         "{} of 50 edited copies not found: {missed:?}",
         missed.len()
     );

@@ -5,7 +5,7 @@
 //!
 //! File `i` (content hash `i`) gets a print of random cells and a random length (0.1 to 6 s, log-uniform); every
 //! 100th file's planted near-duplicate (`i % 100 == 1`, cosine about 0.999 to file `i - 1`) gets file `i - 1`'s
-//! print with +-2 dB of noise per cell (and the same speckle view), so the planted pairs confirm and nothing else does.
+//! print with +-2 dB of noise per cell (and the same speckle and wave views), so the planted pairs confirm and nothing else does.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,7 @@ use avx_embed::soundprint::{
     SoundPrint, BANDS, COARSE_EVERY, DETAIL_BINS, DETAIL_ROWS, FINE_FRAMES,
 };
 use avx_embed::speckle::{SPECKLE_BINS, SPECKLE_FRAMES};
+use avx_embed::wave::WAVE_LEN;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -40,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     detail: prev.detail.iter().map(&mut jitter).collect(),
                     // The texture of the same recording.
                     speckle: prev.speckle.clone(),
+                    wave: prev.wave.clone(),
                 }
             }
             _ => {
@@ -60,6 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     speckle: (0..SPECKLE_FRAMES * SPECKLE_BINS)
                         .map(|_| (rnd() * 256.0) as u8)
                         .collect(),
+                    wave: (0..WAVE_LEN).map(|_| (rnd() * 256.0) as u8).collect(),
                 }
             }
         };

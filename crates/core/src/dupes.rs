@@ -134,6 +134,9 @@ pub struct PrintMatch {
     /// How the two onsets' textures agree (Pearson's r of the speckle views, [`avx_embed::speckle`]), when both
     /// prints have one.
     pub speckle: Option<f32>,
+    /// How the two onsets' waveforms agree (block-wise Pearson's r of the wave views, [`avx_embed::wave`]), when
+    /// both prints have one and the two sounds' lengths are comparable.
+    pub wave: Option<f32>,
 }
 
 /// A group of near-duplicates.
@@ -166,6 +169,9 @@ impl Group {
                     }
                     if let Some(r) = p.speckle {
                         v["speckle"] = json!(r);
+                    }
+                    if let Some(r) = p.wave {
+                        v["wave"] = json!(r);
                     }
                 }
                 v
@@ -488,6 +494,7 @@ pub fn confirmed_groups(
                             detail: m.detail,
                             pitch: m.pitch,
                             speckle: m.speckle,
+                            wave: m.wave.map(|w| w.r),
                         }),
                     ),
                     None => (i, cos, None),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use avx_embed::soundprint::{SoundPrint, BANDS, DETAIL_BINS};
 use avx_embed::speckle::SPECKLE_BINS;
+use avx_embed::wave::WAVE_LEN;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{CoreError, Result};
@@ -23,7 +24,9 @@ pub const MAGIC: &[u8; 8] = b"AVXPRNT\0";
 /// decoder's stray samples) as part of the sound and gave each FFT bin to one band; version 3 trims such bursts
 /// and shares each bin between the bands it overlaps; version 4 adds the detail view (half-semitone spectra of the
 /// first 3 s, [`avx_embed::soundprint::detail_score`]), which confirms candidates; version 5 adds the speckle view
-/// (the onset's fine spectro-temporal texture, [`avx_embed::speckle`]), which tells a copy from a second take. Older prints are not comparable with the current ones, so
+/// (the onset's fine spectro-temporal texture, [`avx_embed::speckle`]), which tells a copy from a second take;
+/// version 6 adds the wave view (the onset's band-limited waveform, [`avx_embed::wave`]), which finds trimmed,
+/// faded and re-encoded copies of short hits. Older prints are not comparable with the current ones, so
 /// an older log reads as empty and the next writer starts it again (`avx index` prints every file anew, without
 /// re-embedding). It is the printer's own version, [`avx_embed::soundprint::PRINT_VERSION`], whose bytes
 /// `crates/embed/tests/print_golden.rs` holds fixed.
@@ -32,7 +35,15 @@ const HEADER: usize = 16;
 /// Bytes before a record's payload: payload length (u32) and xxh3-64 of the payload (u64).
 const RECORD_HEAD: usize = 12;
 /// Payload bytes before the cells.
-const PAYLOAD_HEAD: usize = 16 + 4 + 4 + 4 + 4 + 4 + 4;
+const PAYLOAD_HEAD: usize = 16 + 4 + 4 + 4 + 4 + 4 + 4 + 4;
+
+/// The largest payload a print can have (every view at its longest).
+const MAX_PAYLOAD: usize = PAYLOAD_HEAD
+    + avx_embed::soundprint::FINE_FRAMES * BANDS
+    + avx_embed::soundprint::COARSE_FRAMES * BANDS
+    + avx_embed::soundprint::DETAIL_ROWS * DETAIL_BINS
+    + avx_embed::speckle::SPECKLE_FRAMES * SPECKLE_BINS
+    + WAVE_LEN;
 
 /// The log's path in an index directory.
 pub fn prints_path(index_dir: &Path) -> PathBuf {
@@ -52,47 +63,64 @@ impl Prints {
     /// the read (what follows it is ignored); a file that is not a print log is an error naming it.
     pub fn open(index_dir: &Path) -> Result<Prints> {
         let path = prints_path(index_dir);
-        let mut bytes = Vec::new();
-        match std::fs::File::open(&path) {
-            Ok(mut f) => f
-                .read_to_end(&mut bytes)
-                .map_err(|e| CoreError::io(&path, e))?,
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Prints::default()),
             Err(e) => return Err(CoreError::io(&path, e)),
         };
-        Self::parse(&bytes).ok_or_else(|| {
-            CoreError::Invalid(format!(
-                "{}: not an avx sound-print log (or one of a newer version): delete it and run `avx index` to \
-                 print the files again",
-                path.display()
-            ))
-        })
+        // Record by record: the log of 100k files is over 1 GB, and reading it whole first doubled the peak memory
+        // of `avx dupes`.
+        Self::read(std::io::BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| CoreError::io(&path, e))?
+            .ok_or_else(|| {
+                CoreError::Invalid(format!(
+                    "{}: not an avx sound-print log (or one of a newer version): delete it and run `avx index` \
+                     to print the files again",
+                    path.display()
+                ))
+            })
     }
 
-    fn parse(bytes: &[u8]) -> Option<Prints> {
-        if bytes.is_empty() {
-            return Some(Prints::default());
+    /// The log read from `r`: `None` when it is not a print log (or one of a newer version).
+    fn read(mut r: impl Read) -> std::io::Result<Option<Prints>> {
+        let mut header = [0u8; HEADER];
+        match read_full(&mut r, &mut header)? {
+            0 => return Ok(Some(Prints::default())),
+            HEADER => {}
+            _ => return Ok(None),
         }
-        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
-            return None;
+        if &header[..8] != MAGIC {
+            return Ok(None);
         }
-        match u32::from_le_bytes(bytes[8..12].try_into().ok()?) {
+        match u32::from_le_bytes(header[8..12].try_into().expect("4 bytes")) {
             VERSION => {}
             // An older log: its prints are not comparable, the files are printed again.
-            v if v < VERSION => return Some(Prints::default()),
-            _ => return None,
+            v if v < VERSION => return Ok(Some(Prints::default())),
+            _ => return Ok(None),
         }
         let mut me = Prints {
             by_hash: HashMap::new(),
             valid_len: HEADER as u64,
         };
-        let mut at = HEADER;
-        while let Some((hash, print, next)) = record_at(bytes, at) {
+        let mut head = [0u8; RECORD_HEAD];
+        let mut payload = Vec::new();
+        while read_full(&mut r, &mut head)? == RECORD_HEAD {
+            let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+            if len > MAX_PAYLOAD {
+                // A damaged length: not read (nor allocated).
+                break;
+            }
+            payload.resize(len, 0);
+            if read_full(&mut r, &mut payload)? != len {
+                break;
+            }
+            let Some((hash, print)) = record_payload(&head, &payload) else {
+                break;
+            };
             me.by_hash.insert(hash, print);
-            at = next;
-            me.valid_len = at as u64;
+            me.valid_len += (RECORD_HEAD + len) as u64;
         }
-        Some(me)
+        Ok(Some(me))
     }
 
     /// The print of the content with this hash.
@@ -111,12 +139,24 @@ impl Prints {
     }
 }
 
-/// The record at `at`: (content hash, print, offset of the next record), or `None` when it is torn or damaged.
-fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
-    let head = bytes.get(at..at + RECORD_HEAD)?;
-    let len = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
+/// Bytes read into `buf` until it is full or the input ends.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// One record (its head and payload): (content hash, print), or `None` when it is damaged.
+fn record_payload(head: &[u8; RECORD_HEAD], payload: &[u8]) -> Option<(u128, SoundPrint)> {
+    let len = payload.len();
     let sum = u64::from_le_bytes(head[4..12].try_into().ok()?);
-    let payload = bytes.get(at + RECORD_HEAD..(at + RECORD_HEAD).checked_add(len)?)?;
     if xxh3_64(payload) != sum || len < PAYLOAD_HEAD {
         return None;
     }
@@ -124,25 +164,31 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
     let hash = u128::from_le_bytes(payload[..16].try_into().ok()?);
     let lead_s = f32::from_bits(u32_at(16));
     let frames = u32_at(20);
-    let (nf, nc, nd, ns) = (
+    let (nf, nc, nd, ns, nw) = (
         u32_at(24) as usize,
         u32_at(28) as usize,
         u32_at(32) as usize,
         u32_at(36) as usize,
+        u32_at(40) as usize,
     );
-    if PAYLOAD_HEAD + nf + nc + nd + ns != len
+    if PAYLOAD_HEAD + nf + nc + nd + ns + nw != len
         || nf % BANDS != 0
         || nc % BANDS != 0
         || nd % DETAIL_BINS != 0
         || ns % SPECKLE_BINS != 0
+        || (nw != 0 && nw != WAVE_LEN)
         || !lead_s.is_finite()
     {
         return None;
     }
-    let fine = payload[PAYLOAD_HEAD..PAYLOAD_HEAD + nf].to_vec();
-    let coarse = payload[PAYLOAD_HEAD + nf..PAYLOAD_HEAD + nf + nc].to_vec();
-    let detail = payload[PAYLOAD_HEAD + nf + nc..PAYLOAD_HEAD + nf + nc + nd].to_vec();
-    let speckle = payload[PAYLOAD_HEAD + nf + nc + nd..].to_vec();
+    let mut at_cells = PAYLOAD_HEAD;
+    let mut cells = |n: usize| {
+        let v = payload[at_cells..at_cells + n].to_vec();
+        at_cells += n;
+        v
+    };
+    let (fine, coarse, detail, speckle, wave) =
+        (cells(nf), cells(nc), cells(nd), cells(ns), cells(nw));
     Some((
         hash,
         SoundPrint {
@@ -152,27 +198,25 @@ fn record_at(bytes: &[u8], at: usize) -> Option<(u128, SoundPrint, usize)> {
             coarse,
             detail,
             speckle,
+            wave,
         },
-        at + RECORD_HEAD + len,
     ))
 }
 
 /// One record's bytes.
 fn record(hash: u128, p: &SoundPrint) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(
-        PAYLOAD_HEAD + p.fine.len() + p.coarse.len() + p.detail.len() + p.speckle.len(),
-    );
+    let views = [&p.fine, &p.coarse, &p.detail, &p.speckle, &p.wave];
+    let mut payload =
+        Vec::with_capacity(PAYLOAD_HEAD + views.iter().map(|v| v.len()).sum::<usize>());
     payload.extend_from_slice(&hash.to_le_bytes());
     payload.extend_from_slice(&p.lead_s.to_bits().to_le_bytes());
     payload.extend_from_slice(&p.frames.to_le_bytes());
-    payload.extend_from_slice(&(p.fine.len() as u32).to_le_bytes());
-    payload.extend_from_slice(&(p.coarse.len() as u32).to_le_bytes());
-    payload.extend_from_slice(&(p.detail.len() as u32).to_le_bytes());
-    payload.extend_from_slice(&(p.speckle.len() as u32).to_le_bytes());
-    payload.extend_from_slice(&p.fine);
-    payload.extend_from_slice(&p.coarse);
-    payload.extend_from_slice(&p.detail);
-    payload.extend_from_slice(&p.speckle);
+    for v in views {
+        payload.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for v in views {
+        payload.extend_from_slice(v);
+    }
     let mut out = Vec::with_capacity(RECORD_HEAD + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
@@ -281,6 +325,9 @@ mod tests {
             speckle: (0..(n % 2) * 40 * SPECKLE_BINS)
                 .map(|i| (i as u8).wrapping_mul(seed ^ 5))
                 .collect(),
+            wave: (0..(n % 3).min(1) * WAVE_LEN)
+                .map(|i| (i as u8).wrapping_mul(seed ^ 9))
+                .collect(),
         }
     }
 
@@ -314,6 +361,18 @@ mod tests {
         w.append(12, &print(8, 7)).unwrap();
         drop(w);
         assert_eq!(Prints::open(dir.path()).unwrap().len(), 3);
+
+        // A damaged length field (4 GB) ends the read without reading or allocating it, and is cut off too.
+        let whole = std::fs::metadata(&path).unwrap().len();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&[0xff; RECORD_HEAD + 64]).unwrap();
+        drop(f);
+        assert_eq!(Prints::open(dir.path()).unwrap().len(), 3);
+        drop(PrintWriter::open(dir.path()).unwrap());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
     }
 
     #[test]

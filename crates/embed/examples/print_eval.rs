@@ -119,7 +119,7 @@ fn main() {
                     m.scale,
                     m.speckle.unwrap_or(2.0),
                     format!(
-                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                         m.span_a.0,
                         m.span_a.1,
                         m.span_b.0,
@@ -127,11 +127,21 @@ fn main() {
                         x.lead_s,
                         y.lead_s,
                         x.frames,
-                        y.frames
+                        y.frames,
+                        m.wave.map_or(2.0, |w| w.r),
+                        m.wave.map_or(0.0, |w| w.lag_s),
+                        x.wave.len(),
                     ),
                 )
             }
-            _ => (-2.0, -2.0, 0.0, 1.0, 2.0, "0\t0\t0\t0\t0\t0\t0\t0".into()),
+            _ => (
+                -2.0,
+                -2.0,
+                0.0,
+                1.0,
+                2.0,
+                "0\t0\t0\t0\t0\t0\t0\t0\t2\t2\t0".into(),
+            ),
         }
     });
     let scores: Vec<f32> = full.iter().map(|x| x.0).collect();

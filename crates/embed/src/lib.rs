@@ -26,6 +26,7 @@ pub mod runtime;
 pub mod sanity;
 pub mod soundprint;
 pub mod speckle;
+pub mod wave;
 pub mod window;
 
 pub use embedder::{EmbeddedFile, Embedder, Fingerprint, PIPELINE_VERSION};

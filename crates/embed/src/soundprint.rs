@@ -31,8 +31,11 @@
 //! ([`crate::speckle`]: the onset's texture) caps the score of two one-shots ([`speckle_cap`]: a second take of a
 //! noise-like stroke has another texture) and lifts a pair whose band score reaches [`SPECKLE_RESCUE_FROM`], whose detail views agree
 //! ([`SPECKLE_RESCUE_DETAIL`]) and whose textures agree
-//! as closely as an edited copy's ([`speckle_lift`]: fades, trims, codecs, a semitone that the bands doubt). The print depends
-//! only on the decoded audio, never on the embedding model.
+//! as closely as an edited copy's ([`speckle_lift`]: fades, trims, codecs, a semitone that the bands doubt). The
+//! wave view ([`crate::wave`]: the onset's waveform, band-limited to 1.5 kHz) lifts a pair of comparable lengths
+//! whose waveforms agree sample for sample as an edited copy's do ([`wave_lift`]: a trim or a fade over a kick's
+//! attack, a codec, a limiter, added noise), whatever the spectral views say. The print depends only on the
+//! decoded audio, never on the embedding model.
 
 use realfft::RealFftPlanner;
 
@@ -44,7 +47,7 @@ use crate::speckle::{
 /// The version of what the printer computes: a change to any byte of any print makes a new version (the index's
 /// print log, `avx_core::prints`, stores it and starts again on another), and `tests/golden/prints.txt` holds the
 /// prints of the committed test audio for it (`crates/embed/tests/print_golden.rs`).
-pub const PRINT_VERSION: u32 = 5;
+pub const PRINT_VERSION: u32 = 6;
 
 /// Frequency bands of a print.
 pub const BANDS: usize = 16;
@@ -106,6 +109,10 @@ pub struct SoundPrint {
     /// Empty when the sound starts after the first [`SPECKLE_HEAD_S`] seconds of the file or the rate is below
     /// 12 kHz.
     pub speckle: Vec<u8>,
+    /// The wave view ([`crate::wave`]): [`crate::wave::WAVE_LEN`] mu-law samples at [`crate::wave::WAVE_RATE`] Hz
+    /// from just before the onset. Empty when the sound starts after the first [`SPECKLE_HEAD_S`] seconds of the
+    /// file or the rate is below 8 kHz.
+    pub wave: Vec<u8>,
 }
 
 impl SoundPrint {
@@ -404,6 +411,12 @@ impl SoundPrinter {
         {
             p.speckle = speckle_view(&self.head, self.rate, onset, hop);
         }
+        let wave_end = onset + crate::wave::WAVE_S * self.rate as usize;
+        if wave_end <= self.head.len()
+            || self.head.len() < (SPECKLE_HEAD_S * self.rate as f32) as usize
+        {
+            p.wave = crate::wave::wave_view(&self.head, self.rate, onset);
+        }
         p
     }
 }
@@ -470,6 +483,7 @@ fn print_of(energies: &[[f32; BANDS]], detail: &[[f32; DETAIL_BINS]], hop_s: f32
         coarse: quantise(coarse_e.as_flattened()),
         detail: quantise(detail_rows.as_flattened()),
         speckle: Vec::new(),
+        wave: Vec::new(),
     }
 }
 
@@ -531,6 +545,9 @@ pub struct Alignment {
     /// The speckle views' agreement at the alignment ([`crate::speckle::speckle_r`]), when both prints have one
     /// and the detail views were asked.
     pub speckle: Option<f32>,
+    /// The wave views' agreement ([`crate::wave::wave_r`]), when both prints have one, the band score was high
+    /// enough to ask the detail views and the two lengths are within [`WAVE_LENGTH_SHARE`] of each other.
+    pub wave: Option<crate::wave::WaveMatch>,
 }
 
 impl Alignment {
@@ -543,6 +560,7 @@ impl Alignment {
             detail: None,
             pitch: 0.0,
             speckle: None,
+            wave: None,
         }
     }
 }
@@ -861,6 +879,10 @@ pub fn compare(a: &SoundPrint, b: &SoundPrint) -> Alignment {
             detail: m.detail,
             pitch: -m.pitch,
             speckle: m.speckle,
+            wave: m.wave.map(|w| crate::wave::WaveMatch {
+                lag_s: -w.lag_s,
+                ..w
+            }),
         };
     }
     best_confirmed(a, b)
@@ -923,8 +945,29 @@ pub fn speckle_lift(r: f32) -> f32 {
     1.0 - (1.0 - r) * (1.0 - DEFAULT_THRESHOLD) / (1.0 - SPECKLE_RESCUE_AT)
 }
 
+/// The wave r ([`crate::wave::wave_r`]) that lifts a pair to [`DEFAULT_THRESHOLD`]: an edited copy's onset
+/// waveform agrees with its original's at 0.98 or more (trims, fades, codecs, gain, noise at 30 dB on eval/'s
+/// set); two takes of one drum reach it in a few pairs (eval/README.md, "Prints version 6").
+pub const WAVE_AT_DEFAULT: f32 = 0.98;
+
+/// The shorter sound must be at least this share of the longer (trimmed print lengths) for the wave view to lift
+/// a pair: a 50 ms cut of a hit holds the same first 50 ms, but is not a copy of the whole hit.
+pub const WAVE_LENGTH_SHARE: f32 = 0.5;
+
+/// The wave r that lifts two one-shots to [`DEFAULT_THRESHOLD`] when their speckle views say "second take" (r
+/// under [`SPECKLE_AT_DEFAULT`]): a tone that two takes share in phase, under rattles of their own, agrees at 0.99
+/// below 1.5 kHz (`issue_16_the_speckle_tells_a_copy_from_a_second_take`); on eval/'s set this costs no copy.
+pub const WAVE_AT_DEFAULT_OVER_SPECKLE: f32 = 0.993;
+
+/// The least a pair whose wave views agree at `r` scores: 1 at r = 1, the default threshold at r = `at`
+/// ([`WAVE_AT_DEFAULT`] or [`WAVE_AT_DEFAULT_OVER_SPECKLE`]), linear in between and below.
+pub fn wave_lift(r: f32, at: f32) -> f32 {
+    1.0 - (1.0 - r) * (1.0 - DEFAULT_THRESHOLD) / (1.0 - at)
+}
+
 /// `m` with its score capped by the detail views' agreement ([`detail_score`]) and the speckle views'
-/// ([`speckle_cap`]), and lifted by a speckle agreement as close as an edited copy's ([`speckle_lift`]).
+/// ([`speckle_cap`]), and lifted by a speckle agreement as close as an edited copy's ([`speckle_lift`]) or a
+/// waveform agreement as close as an edited copy's ([`wave_lift`]).
 fn confirmed(a: &SoundPrint, b: &SoundPrint, mut m: Alignment) -> Alignment {
     if m.score < DETAIL_FROM {
         return m;
@@ -950,14 +993,28 @@ fn confirmed(a: &SoundPrint, b: &SoundPrint, mut m: Alignment) -> Alignment {
             ramp_b: speckle_ramp(b),
         },
     );
+    let mut second_take = false;
     if let Some(r) = m.speckle {
         // The cap for one-shots only (both at most 3 s): the takes it tells apart are strokes, and a sustained
         // sound's onset has little texture of its own, which 30 dB of added noise covers (a pad of 3.5 s: r low).
         if a.frames as usize <= FINE_COMPARE_MAX && b.frames as usize <= FINE_COMPARE_MAX {
             m.score = m.score.min(speckle_cap(r));
+            second_take = r < SPECKLE_AT_DEFAULT;
         }
         if band >= SPECKLE_RESCUE_FROM && m.detail.is_some_and(|d| d >= SPECKLE_RESCUE_DETAIL) {
             m.score = m.score.max(speckle_lift(r));
+        }
+    }
+    let (fa, fb) = (a.frames.max(1) as f32, b.frames.max(1) as f32);
+    if fa.min(fb) >= WAVE_LENGTH_SHARE * fa.max(fb) {
+        m.wave = crate::wave::wave_r(&a.wave, &b.wave);
+        if let Some(w) = m.wave {
+            let at = if second_take {
+                WAVE_AT_DEFAULT_OVER_SPECKLE
+            } else {
+                WAVE_AT_DEFAULT
+            };
+            m.score = m.score.max(wave_lift(w.r, at));
         }
     }
     m
@@ -1112,6 +1169,7 @@ fn compare_ordered(a: &SoundPrint, b: &SoundPrint) -> (Alignment, Option<Alignme
                         detail: None,
                         pitch: 0.0,
                         speckle: None,
+                        wave: None,
                     };
                     if off == 0.0 && r > whole.score {
                         whole = m;
@@ -1746,12 +1804,7 @@ mod tests {
             assert!(m.score < DEFAULT_THRESHOLD, "take {seed}: {m:?}");
         }
         let n = a.len();
-        let rms = (a.iter().map(|x| x * x).sum::<f32>() / n as f32).sqrt();
-        let noisy: Vec<f32> = a
-            .iter()
-            .zip(noise(44, n))
-            .map(|(x, z)| x + z * rms * 10f32.powf(-30.0 / 20.0) * 3f32.sqrt())
-            .collect();
+        let noisy = with_noise_30_db(&a, 44);
         let mut padded = vec![0.0; RATE as usize / 2];
         padded.extend_from_slice(&a);
         for (what, x) in [
@@ -1772,6 +1825,70 @@ mod tests {
                 assert!(m.score >= DEFAULT_THRESHOLD, "{what}: {m:?}");
             }
         }
+    }
+
+    /// `x` with white noise (realisation `seed`) 30 dB below its RMS.
+    fn with_noise_30_db(x: &[f32], seed: u64) -> Vec<f32> {
+        let rms = (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+        x.iter()
+            .zip(noise(seed, x.len()))
+            .map(|(v, z)| v + z * rms * 10f32.powf(-30.0 / 20.0) * 3f32.sqrt())
+            .collect()
+    }
+
+    /// A kick: a sine sweeping down from `f0` + 150 Hz to `f0` Hz, decaying, with a click of coloured noise
+    /// (realisation `seed`) over its first 15 ms.
+    fn kick(seed: u64, secs: f32, f0: f32) -> Vec<f32> {
+        let nz = noise(seed, (secs * RATE as f32) as usize);
+        let mut lp = 0.0f32;
+        let mut phase = 0.0f32;
+        nz.iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let t = i as f32 / RATE as f32;
+                phase += std::f32::consts::TAU * (f0 + 150.0 * (-t * 25.0).exp()) / RATE as f32;
+                lp = 0.3 * lp + 0.7 * x;
+                (-t * 7.0).exp() * phase.sin() + (-t * 200.0).exp() * 0.8 * lp
+            })
+            .collect()
+    }
+
+    #[test]
+    fn issue_16_the_wave_view_lifts_a_kick_trimmed_into_its_attack() {
+        let a = kick(50, 0.5, 55.0);
+        let pa = print_samples(&a, RATE);
+        assert_eq!(pa.wave.len(), crate::wave::WAVE_LEN);
+        let noisy = with_noise_30_db(&a, 51);
+        for (what, x) in [
+            ("trim 30 ms", a[RATE as usize * 3 / 100..].to_vec()),
+            ("fade", faded(&a)),
+            ("noise 30 dB", noisy),
+        ] {
+            let mut pb = print_samples(&x, RATE);
+            let m = compare(&pa, &pb);
+            let r = m.wave.expect("both prints have a wave view").r;
+            assert!(r >= WAVE_AT_DEFAULT, "{what}: {m:?}");
+            assert!(m.score >= DEFAULT_THRESHOLD, "{what}: {m:?}");
+            // The spectral views alone miss the trim (0.55: the attack is gone) and the fade (0.72).
+            pb.wave.clear();
+            let without = compare(&pa, &pb).score;
+            if what != "noise 30 dB" {
+                assert!(without < DEFAULT_THRESHOLD, "{what}: {without}");
+            }
+        }
+        // Second takes: another click, a sweep a little higher (the same sweep with another click agrees at r 0.999:
+        // a drum machine's two hits, duplicates).
+        for (seed, f0) in [(52, 57.0), (53, 60.0)] {
+            let m = compare(&pa, &print_samples(&kick(seed, 0.5, f0), RATE));
+            assert!(
+                m.wave.is_none_or(|w| w.r < WAVE_AT_DEFAULT),
+                "take {seed}: {m:?}"
+            );
+            assert!(m.score < DEFAULT_THRESHOLD, "take {seed}: {m:?}");
+        }
+        // A 50 ms cut holds the kick's first 50 ms, but is not a copy of the whole kick: the wave view is not asked.
+        let m = compare(&pa, &print_samples(&a[..RATE as usize / 20], RATE));
+        assert!(m.wave.is_none(), "{m:?}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ fn digest(p: &SoundPrint) -> String {
     let mut h = Sha256::new();
     h.update(p.lead_s.to_bits().to_le_bytes());
     h.update(p.frames.to_le_bytes());
-    for view in [&p.fine, &p.coarse, &p.detail, &p.speckle] {
+    for view in [&p.fine, &p.coarse, &p.detail, &p.speckle, &p.wave] {
         h.update((view.len() as u64).to_le_bytes());
         h.update(view);
     }
