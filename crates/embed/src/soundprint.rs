@@ -854,7 +854,7 @@ fn interaction(a: &Shape, sa: usize, b: &Shape, sb: usize, len: usize) -> Option
 }
 
 /// The overlap of `a` and `b` when `b` is delayed by `lag` frames: (start in a, start in b, frames).
-fn overlap(fa: usize, fb: usize, lag: isize) -> (usize, usize, usize) {
+pub(crate) fn overlap(fa: usize, fb: usize, lag: isize) -> (usize, usize, usize) {
     let (sa, sb) = if lag >= 0 {
         (lag as usize, 0)
     } else {

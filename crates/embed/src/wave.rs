@@ -14,6 +14,8 @@
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
 
+use crate::soundprint::overlap;
+
 /// Rate of the view, Hz.
 pub const WAVE_RATE: usize = 4_000;
 /// Seconds of input resampled at once (any input rate in whole Hz holds a whole number of samples of it).
@@ -40,9 +42,14 @@ pub fn wave_view(samples: &[f32], rate: u32, onset: usize) -> Vec<u8> {
     }
     let len = rate * WAVE_S;
     let start = onset.saturating_sub((WAVE_PRE_S * rate as f32) as usize);
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fwd = planner.plan_fft_forward(2 * len);
-    let inv = planner.plan_fft_inverse(2 * WAVE_RATE * WAVE_S);
+    // One planner per thread: a decoder thread prints file after file, mostly at one rate, and planning a
+    // transform of 2 s at 44.1 kHz (its twiddles) cost as much as running it.
+    let (fwd, inv) = VIEW_PLANNER.with_borrow_mut(|p| {
+        (
+            p.plan_fft_forward(2 * len),
+            p.plan_fft_inverse(2 * WAVE_RATE * WAVE_S),
+        )
+    });
     let mut input = vec![0f32; 2 * len];
     let end = (start + len).min(samples.len());
     if start < end {
@@ -149,9 +156,7 @@ pub fn wave_r(a: &[u8], b: &[u8]) -> Option<WaveMatch> {
     let mut best: Option<(f32, isize)> = None;
     let l = WAVE_LEN as isize;
     for lag in -(l - 1)..l {
-        // Overlap: x[lag.max(0) ..], y[(-lag).max(0) ..].
-        let (x0, y0) = (lag.max(0) as usize, (-lag).max(0) as usize);
-        let ov = WAVE_LEN - x0.max(y0);
+        let (x0, y0, ov) = overlap(WAVE_LEN, WAVE_LEN, lag);
         let (ox, oy) = (px[x0 + ov] - px[x0], py[y0 + ov] - py[y0]);
         let (sx, sy) = ((ox / ex) as f32, (oy / ey) as f32);
         if sx < MIN_SHARE_EACH || sy < MIN_SHARE_EACH || sx.max(sy) < MIN_SHARE_ONE {
@@ -193,8 +198,7 @@ pub fn wave_r(a: &[u8], b: &[u8]) -> Option<WaveMatch> {
     let mut ys = inv.make_output_vec();
     inv.process(&mut shifted_spec, &mut ys).ok()?;
     ys.iter_mut().for_each(|v| *v /= n as f32);
-    let (x0, y0) = (lag.max(0) as usize, (-lag).max(0) as usize);
-    let ov = WAVE_LEN - x0.max(y0);
+    let (x0, y0, ov) = overlap(WAVE_LEN, WAVE_LEN, lag);
     let r = block_r(&x[x0..x0 + ov], &ys[y0..y0 + ov])?;
     Some(WaveMatch {
         r,
@@ -208,6 +212,8 @@ type Plans = (
 );
 
 thread_local! {
+    /// The planner of [`wave_view`]'s transforms (it keeps each size's plan).
+    static VIEW_PLANNER: std::cell::RefCell<RealFftPlanner<f32>> = std::cell::RefCell::new(RealFftPlanner::new());
     /// The transforms of [`wave_r`] (two views, zero-padded to twice their length), planned once per thread.
     static PLANS: Plans = {
         let mut planner = RealFftPlanner::<f32>::new();
