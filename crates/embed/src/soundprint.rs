@@ -110,8 +110,8 @@ pub struct SoundPrint {
     /// 12 kHz.
     pub speckle: Vec<u8>,
     /// The wave view ([`crate::wave`]): [`crate::wave::WAVE_LEN`] mu-law samples at [`crate::wave::WAVE_RATE`] Hz
-    /// from just before the onset. Empty when the sound starts after the first [`SPECKLE_HEAD_S`] seconds of the
-    /// file or the rate is below 8 kHz.
+    /// from just before the onset. Empty when its second reaches past the first [`SPECKLE_HEAD_S`] seconds of a
+    /// longer file (the sound starts after 9 s), the rate is below 8 kHz or the view is silent.
     pub wave: Vec<u8>,
 }
 
@@ -134,7 +134,7 @@ pub struct SoundPrinter {
     head: Vec<f32>,
 }
 
-/// Seconds of a file kept for the speckle view: a sound that starts later has none.
+/// Seconds of a file kept for the speckle and wave views: a sound that starts later has neither.
 pub const SPECKLE_HEAD_S: f32 = 10.0;
 
 thread_local! {
@@ -405,16 +405,17 @@ impl SoundPrinter {
         );
         // The onset is in the last hop of the first loud frame, which starts `first` hops into the file.
         let onset = (p.lead_s * self.rate as f32 / hop as f32).round() as usize * hop;
-        let end =
-            onset + (SPECKLE_FRAMES + 1) * hop + (SPECKLE_WINDOW_S * self.rate as f32) as usize;
-        if end <= self.head.len() || self.head.len() < (SPECKLE_HEAD_S * self.rate as f32) as usize
-        {
+        // A view is made when the samples it reads up to `end` are in the head, or the head is the whole file.
+        let in_head = |end: usize| {
+            end <= self.head.len() || self.head.len() < (SPECKLE_HEAD_S * self.rate as f32) as usize
+        };
+        let rate = self.rate as usize;
+        if in_head(
+            onset + (SPECKLE_FRAMES + 1) * hop + (SPECKLE_WINDOW_S * self.rate as f32) as usize,
+        ) {
             p.speckle = speckle_view(&self.head, self.rate, onset, hop);
         }
-        let wave_end = onset + crate::wave::WAVE_S * self.rate as usize;
-        if wave_end <= self.head.len()
-            || self.head.len() < (SPECKLE_HEAD_S * self.rate as f32) as usize
-        {
+        if in_head(onset + crate::wave::WAVE_S * rate) {
             p.wave = crate::wave::wave_view(&self.head, self.rate, onset);
         }
         p
