@@ -3,7 +3,7 @@
 //! [`avx_embed::soundprint::compare`]. Prints recall per edit and the negatives above each threshold; writes every
 //! pair to `OUT.tsv`: the two paths, positive (1) or not, the pair's kind, then the alignment's score, detail r,
 //! pitch, scale and speckle r (2: none), its span in each file (start and end, seconds), and each print's lead
-//! (seconds) and length (frames). `FILES.tsv`: path, source id, kind (`original`, `lookalike` or the edit),
+//! (seconds) and length (frames), then the wave r (2: not asked) and the wave views' lag (seconds). `FILES.tsv`: path, source id, kind (`original`, `lookalike` or the edit),
 //! family.
 //!
 //!     cargo run --release -p avx-embed --example print_eval -- FILES.tsv OUT [THRESHOLD...]
@@ -119,7 +119,7 @@ fn main() {
                     m.scale,
                     m.speckle.unwrap_or(2.0),
                     format!(
-                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                         m.span_a.0,
                         m.span_a.1,
                         m.span_b.0,
@@ -130,7 +130,6 @@ fn main() {
                         y.frames,
                         m.wave.map_or(2.0, |w| w.r),
                         m.wave.map_or(0.0, |w| w.lag_s),
-                        x.wave.len(),
                     ),
                 )
             }
@@ -140,7 +139,7 @@ fn main() {
                 0.0,
                 1.0,
                 2.0,
-                "0\t0\t0\t0\t0\t0\t0\t0\t2\t2\t0".into(),
+                "0\t0\t0\t0\t0\t0\t0\t0\t2\t0".into(),
             ),
         }
     });
